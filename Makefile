@@ -1,0 +1,151 @@
+# splitter: one non-recursive Makefile. Output only under build/.
+#
+#   make            build everything (build/bin/api, worker, settle, ...)
+#   make run        deps, build, start the local stack, follow the logs, stop on Ctrl-C
+#   make test       deps, build, unit + static + e2e tests, "N passed, M failed"
+#   make asan       unit and e2e tests under ASan+UBSan (build/asan/)
+#
+# SANITIZE=1 builds into build/asan with ASan+UBSan.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build/asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT := -O1 -g
+else
+BUILD ?= build
+SANFLAGS :=
+OPT := -O2 -g
+endif
+
+CC ?= cc
+PKGS := libh2o libuv hiredis jansson uuid libpq libsodium openssl
+WARN := -std=gnu11 -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wvla -Wwrite-strings -Wformat=2 -Werror
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+CPPFLAGS += -Ishared -D_GNU_SOURCE -DH2O_USE_LIBUV=1
+CFLAGS += $(WARN) $(OPT) $(SANFLAGS) -MMD -MP $(PKG_CFLAGS)
+LDFLAGS += $(SANFLAGS)
+LDLIBS += $(PKG_LIBS) -lm
+
+SHARED_SRC := $(sort $(wildcard shared/*.c))
+API_SRC := $(sort $(wildcard api/*.c))
+WORKER_SRC := $(sort $(wildcard worker/*.c))
+TOOL_SRC := $(sort $(wildcard tools/*.c))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+SHARED_LIB := $(BUILD)/lib/libsplitter.a
+API_BIN := $(BUILD)/bin/api
+WORKER_BIN := $(BUILD)/bin/worker
+TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/bin/%,$(TOOL_SRC))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+ALL_OBJ := $(call obj,$(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(TOOL_SRC) $(UNIT_SRC) $(BENCH_SRC))
+
+.PHONY: all bins deps run up down logs test unit static e2e asan valgrind lint format bench clean
+
+all: bins
+bins: $(API_BIN) $(WORKER_BIN) $(TOOL_BINS) $(UNIT_BINS) $(BENCH_BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+$(SHARED_LIB): $(call obj,$(SHARED_SRC))
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(API_BIN): $(call obj,$(API_SRC)) $(SHARED_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(WORKER_BIN): $(call obj,$(WORKER_SRC)) $(SHARED_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(SHARED_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SHARED_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(SHARED_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# --- set-up -----------------------------------------------------------------
+
+deps:
+	@scripts/deps.sh
+
+# --- the local stack ----------------------------------------------------------
+
+up: deps bins
+	@scripts/stack.sh up
+
+down:
+	@scripts/stack.sh down
+
+logs:
+	@scripts/stack.sh logs
+
+run: deps bins
+	@scripts/stack.sh run
+
+# --- tests ------------------------------------------------------------------
+
+unit: bins
+	@BUILD=$(BUILD) scripts/test.sh unit
+
+static: deps
+	@BUILD=$(BUILD) scripts/test.sh static
+
+e2e: bins
+	@BUILD=$(BUILD) scripts/test.sh e2e
+
+test: deps
+	@$(MAKE) --no-print-directory bins
+	@BUILD=$(BUILD) scripts/test.sh unit static e2e
+
+asan: deps
+	@$(MAKE) --no-print-directory SANITIZE=1 bins
+	@BUILD=build/asan SANITIZE=1 scripts/test.sh unit e2e
+
+valgrind: deps
+	@$(MAKE) --no-print-directory bins
+	@BUILD=$(BUILD) VALGRIND=1 scripts/test.sh unit e2e
+
+bench: deps
+	@$(MAKE) --no-print-directory bins
+	@BUILD=$(BUILD) scripts/bench.sh
+
+# --- style ------------------------------------------------------------------
+
+FORMAT_SRC = $(wildcard shared/*.[ch] api/*.[ch] worker/*.[ch] tools/*.c tests/unit/*.[ch] bench/*.c)
+
+format:
+	clang-format -i $(FORMAT_SRC)
+
+lint:
+	clang-format --dry-run --Werror $(FORMAT_SRC)
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --inline-suppr --std=c11 -Ishared -D__GNUC__ --suppress=missingIncludeSystem \
+	    shared api worker tools
+
+clean:
+	rm -rf build
+
+-include $(ALL_OBJ:.o=.d)

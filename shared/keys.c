@@ -1,0 +1,25 @@
+#include "keys.h"
+
+#include <stdio.h>
+
+unsigned keys_partition(const char *group_id, unsigned partitions)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)group_id; *p; p++) {
+        h ^= *p;
+        h *= 16777619u;
+    }
+    return partitions ? h % partitions : 0;
+}
+
+char *keys_fmt(char *buf, size_t size, const char *kind, const char *id)
+{
+    snprintf(buf, size, KEYS_PREFIX "%s:%s", kind, id);
+    return buf;
+}
+
+char *keys_stream(char *buf, size_t size, unsigned partition)
+{
+    snprintf(buf, size, KEYS_PREFIX "stream:%u", partition);
+    return buf;
+}

@@ -1,0 +1,42 @@
+/*
+ * keys: every Redis key, stream and channel name, in one place.
+ *
+ * Streams are partitioned by group: a group's events all go to partition
+ * keys_partition(group_id, P), so one owner applies them in acceptance order.
+ *
+ *   splitter:stream:<p>        ledger events of partition p (consumer group "workers")
+ *   splitter:dead              dead-letter stream
+ *   splitter:event:<id>        hash: an event's status (queued/applied/rejected)
+ *   splitter:events:done       pub/sub: ids of events that reached a final status
+ *   splitter:session:<sha256>  user id behind a bearer token (sliding expiry)
+ *   splitter:idem:<uid>:<sha256> the first answer to an Idempotency-Key
+ *   splitter:view:<gid>        hash: the group's cached view at one version
+ *   splitter:lease:<p>         partition lease: "<worker>:<token>"
+ *   splitter:lease_token:<p>   fencing counter of partition p
+ *   splitter:workers           sorted set: live workers by last heartbeat (ms)
+ */
+#ifndef SPLITTER_KEYS_H
+#define SPLITTER_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KEYS_PREFIX "splitter:"
+#define KEYS_CONSUMER_GROUP "workers"
+#define KEYS_DEAD_STREAM "splitter:dead"
+#define KEYS_DONE_CHANNEL "splitter:events:done"
+#define KEYS_WORKERS "splitter:workers"
+#define KEYS_EVENT_TTL_S 604800   /* event status kept 7 days in Redis */
+#define KEYS_SESSION_TTL_S 2592000 /* 30 days, sliding */
+#define KEYS_IDEM_TTL_S 86400      /* Idempotency-Key window */
+
+/* Partition of a group id string: FNV-1a of its bytes, mod partitions. */
+unsigned keys_partition(const char *group_id, unsigned partitions);
+
+/* Format "splitter:<kind>:<id>" into buf. Returns buf. */
+char *keys_fmt(char *buf, size_t size, const char *kind, const char *id);
+
+/* "splitter:stream:<p>" into buf. Returns buf. */
+char *keys_stream(char *buf, size_t size, unsigned partition);
+
+#endif
