@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Benchmarks: scripts/bench.sh (make bench).
+#
+# Starts a private stack like the e2e tests (temporary STATE_DIR, random free ports, no .env,
+# WORKERS from the environment, default 2), runs every $BUILD/bench/* binary (each prints its
+# own markdown table), then measures the stack with wrk and redis-benchmark and prints one
+# markdown table: what, figure, the raw limit it is compared with (measured in the same run,
+# on the same machine), and the ratio. The stack is stopped and removed at the end.
+#
+# Environment: BUILD (default build), WORKERS (2), BENCH_DURATION (wrk seconds, 5),
+# BENCH_CONNECTIONS (64), BENCH_THREADS (2).
+set -euo pipefail
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$SPLITTER_ROOT"
+
+BUILD="${BUILD:-build}"
+[[ $BUILD == /* ]] || BUILD="$SPLITTER_ROOT/$BUILD"
+export BUILD
+DURATION="${BENCH_DURATION:-5}"
+CONNECTIONS="${BENCH_CONNECTIONS:-64}"
+THREADS="${BENCH_THREADS:-2}"
+
+BENCH_STATE=""
+FAILURES=0
+ROWS=()
+declare -A RAW=()       # raw limit key -> figure (per second)
+declare -A RAW_LABEL=() # raw limit key -> what it is
+
+finish() {
+    [[ -n $BENCH_STATE ]] || return 0
+    scripts/stack.sh down || true
+    rm -rf "$BENCH_STATE"
+    BENCH_STATE=""
+}
+
+# fmt NUMBER: integer with thousands separators.
+fmt() {
+    printf '%.0f' "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e 'ta'
+}
+
+# wrk_rate URL [WRK ARGS...]: run wrk and print the requests per second; appends a warning
+# to WRK_NOTE when some answers were not 2xx/3xx or sockets failed.
+WRK_NOTE=""
+wrk_rate() {
+    local url=$1 out rate bad errors
+    shift
+    out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" "$@" "$url" 2>&1)" || {
+        echo "$out" >&2
+        echo 0
+        return 0
+    }
+    rate="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
+    bad="$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$out")"
+    errors="$(grep -o 'Socket errors:.*' <<<"$out" || true)"
+    WRK_NOTE=""
+    [[ -z $bad ]] || WRK_NOTE="$bad answers not 2xx/3xx! "
+    [[ -z $errors ]] || WRK_NOTE+="$errors"
+    echo "${rate:-0}"
+}
+
+# row WHAT FIGURE UNIT [RAW_KEY]: one line of the table; the ratio is FIGURE / RAW[RAW_KEY].
+row() {
+    local what=$1 figure=$2 unit=$3 key=${4:-} raw="(raw limit)" ratio="—"
+    if [[ -n $key ]]; then
+        raw="$(fmt "${RAW[$key]}") $unit (${RAW_LABEL[$key]})"
+        ratio="$(awk -v a="$figure" -v b="${RAW[$key]}" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "—" }')"
+    fi
+    ROWS+=("| $what | $(fmt "$figure") $unit${WRK_NOTE:+ ($WRK_NOTE)} | $raw | $ratio |")
+    WRK_NOTE=""
+}
+
+# raw NAME LABEL FIGURE UNIT: record a raw limit and list it in the table.
+raw() {
+    RAW[$1]=$3
+    RAW_LABEL[$1]=$2
+    row "$2" "$3" "$4"
+}
+
+# --- raw limits of this machine, measured now -----------------------------------------------
+
+# The stack's variables (API_HOST, REDIS_HOST, ...) come from `stack.sh env` at run time.
+# shellcheck disable=SC2153
+measure_raw_limits() {
+    local base="http://127.0.0.1:$HTTP_PORT" out rate
+    local -a auth=()
+    raw static "nginx: static file /" "$(wrk_rate "$base/")" "req/s"
+    raw api_ping "api direct: GET /api/ping" "$(wrk_rate "http://$API_HOST:$API_PORT/api/ping")" "req/s"
+    raw proxy_ping "nginx → api: GET /api/ping" "$(wrk_rate "$base/api/ping")" "req/s"
+    [[ -z $REDIS_PASSWORD ]] || auth=(-a "$REDIS_PASSWORD" --no-auth-warning)
+    out="$(redis-benchmark -h "$REDIS_HOST" -p "$REDIS_PORT" "${auth[@]}" -q -n 200000 -c 64 \
+        XADD bench:stream '*' f v 2>&1 | tr '\r' '\n')"
+    rate="$(sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' <<<"$out" | tail -n 1)"
+    [[ -n $rate ]] || {
+        echo "$out" >&2
+        FAILURES=$((FAILURES + 1))
+    }
+    redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" "${auth[@]}" DEL bench:stream >/dev/null
+    raw redis_xadd "redis-benchmark: XADD, 64 clients, AOF $REDIS_APPENDFSYNC" "${rate:-0}" "ops/s"
+}
+
+# ==== stack benchmarks: later issues add theirs here =====================================
+# Each is a function that measures one figure against the running stack (BASE_URL, the
+# stack's variables in the environment) and calls
+#     row "what" FIGURE UNIT RAW_KEY
+# with RAW_KEY one of: static, api_ping, proxy_ping, redis_xadd (see measure_raw_limits).
+# wrk_rate URL [wrk args, e.g. -s script.lua] gives requests per second.
+
+bench_proxy_overhead() {
+    # nginx's share of a trivial api request: the proxied figure against the direct one.
+    row "nginx → api: GET /api/ping (vs direct)" "${RAW[proxy_ping]}" "req/s" api_ping
+}
+
+STACK_BENCHMARKS=(
+    bench_proxy_overhead
+    # bench_balance_reads     GET /api/v1/groups/{gid}/balances through nginx   vs proxy_ping
+    # bench_write_acceptance  POST .../expenses answered 202 through nginx      vs proxy_ping
+    # bench_applied_events    events applied per second by $WORKERS workers     vs redis_xadd
+)
+# ==== end of the stack benchmarks ========================================================
+
+run_bench_binaries() {
+    local bin
+    for bin in "$BUILD"/bench/*; do
+        [[ -f $bin && -x $bin ]] || continue
+        echo "## $(basename "$bin")"
+        echo
+        if ! "$bin"; then
+            echo "bench.sh: $bin failed" >&2
+            FAILURES=$((FAILURES + 1))
+        fi
+        echo
+    done
+}
+
+main() {
+    command -v wrk >/dev/null || die "wrk is missing: run scripts/deps.sh"
+    BENCH_STATE="$(mktemp -d "${TMPDIR:-/tmp}/splitter-bench.XXXXXX")"
+    chmod 0711 "$BENCH_STATE"
+    trap finish EXIT
+    trap 'exit 130' INT TERM
+    private_stack_env "$BENCH_STATE"
+    export WORKERS="${WORKERS:-2}"
+    scripts/stack.sh up
+    eval "$(scripts/stack.sh env | sed 's/^/export /')"
+    export BASE_URL="http://127.0.0.1:$HTTP_PORT" STACK_STATE_DIR="$BENCH_STATE"
+    export PGPASSWORD="$POSTGRES_PASSWORD"
+
+    run_bench_binaries
+
+    echo "## Stack ($(nproc) cores; wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s; load generator on the same machine)"
+    echo
+    measure_raw_limits
+    local b
+    for b in "${STACK_BENCHMARKS[@]}"; do
+        "$b"
+    done
+    echo "| what | figure | raw limit | ratio |"
+    echo "|---|---|---|---|"
+    printf '%s\n' "${ROWS[@]}"
+    finish
+    [[ $FAILURES -eq 0 ]] || die "$FAILURES benchmark(s) failed"
+}
+
+main "$@"
