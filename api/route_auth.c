@@ -1,0 +1,364 @@
+/*
+ * Accounts: register, log in, log out, me.
+ *
+ * Passwords are hashed with argon2id (libsodium, interactive limits) on
+ * libuv's thread pool, never on the loop. A token is 32 random bytes in
+ * base64url; Redis keeps only its SHA-256, mapped to the user, with a
+ * sliding 30-day expiry.
+ */
+#include "api.h"
+
+#include "keys.h"
+#include "log.h"
+#include "xalloc.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#define USER_JSON_SQL                                                                         \
+    "json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'created_at',"           \
+    " to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))::text"
+
+/* Work done off the loop. */
+struct pw_work {
+    uv_work_t req;
+    struct rctx *c;
+    char password[1025];
+    char hash[crypto_pwhash_STRBYTES];
+    int ok;
+};
+
+static const char *const register_keys[] = {"email", "password", "name", NULL};
+static const char *const login_keys[] = {"email", "password", NULL};
+
+/* A well-formed dummy hash so unknown emails cost as much as wrong passwords. */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+
+/* Trimmed, lower-cased email into out (<= 254 bytes). 0, or -1 (recorded). */
+static int get_email(const json_t *body, char *out, struct fields *f)
+{
+    const json_t *v = json_object_get(body, "email");
+    const char *s, *e;
+    size_t n;
+
+    if (!v) {
+        fields_add(f, "email", "is required");
+        return -1;
+    }
+    if (!json_is_string(v)) {
+        fields_add(f, "email", "must be a string");
+        return -1;
+    }
+    s = json_string_value(v);
+    e = s + json_string_length(v);
+    while (s < e && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
+        s++;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+        e--;
+    n = (size_t)(e - s);
+    if (n < 3 || n > 254 || memchr(s, '\0', n)) {
+        fields_add(f, "email", "must be an email address of at most 254 characters");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        out[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+    }
+    out[n] = '\0';
+    const char *at = strchr(out, '@');
+    if (!at || at == out || !at[1] || strchr(at + 1, '@') || strpbrk(out, " \t\r\n<>()[]\\,;:\"")) {
+        fields_add(f, "email", "must be an email address");
+        return -1;
+    }
+    return 0;
+}
+
+static int get_password(const json_t *body, char *out, struct fields *f)
+{
+    const json_t *v = json_object_get(body, "password");
+    size_t n;
+    if (!v) {
+        fields_add(f, "password", "is required");
+        return -1;
+    }
+    if (!json_is_string(v)) {
+        fields_add(f, "password", "must be a string");
+        return -1;
+    }
+    n = json_string_length(v);
+    if (n < 8 || n > 1024 || memchr(json_string_value(v), '\0', n)) {
+        fields_add(f, "password", "must be 8 to 1024 bytes long");
+        return -1;
+    }
+    memcpy(out, json_string_value(v), n + 1);
+    return 0;
+}
+
+/* --- issuing a token ------------------------------------------------------------------ */
+
+static void on_session_set(redisReply *r, struct rctx *c)
+{
+    if (!rctx_unref_live(c))
+        return;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        respond_problem(c, PROBLEM_UNAVAILABLE, "the session store is unavailable", NULL);
+        return;
+    }
+    /* c->data: {"user": ..., "token": ...}, status kept in c->version. */
+    respond_json(c, (int)c->version, json_incref(c->data));
+}
+
+/* Create a session for user (a JSON object, stolen) and answer status. */
+static void issue_token(struct rctx *c, json_t *user, int status)
+{
+    unsigned char raw[32];
+    char token[64], hash[65], key[128];
+
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2base64(token, sizeof(token), raw, sizeof(raw),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sha256_hex(token, strlen(token), hash);
+    keys_fmt(key, sizeof(key), "session", hash);
+    json_decref(c->data);
+    c->data = json_pack("{s:o, s:s}", "user", user, "token", token);
+    c->version = status;
+    rcli_cmd(c, on_session_set, "SET %s %s EX %d", key,
+             json_string_value(json_object_get(user, "id")), KEYS_SESSION_TTL_S);
+    sodium_memzero(raw, sizeof(raw));
+    sodium_memzero(token, sizeof(token));
+}
+
+/* --- register ------------------------------------------------------------------------- */
+
+static void hash_work(uv_work_t *req)
+{
+    struct pw_work *w = req->data;
+    w->ok = crypto_pwhash_str(w->hash, w->password, strlen(w->password),
+                              crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                              crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0;
+    sodium_memzero(w->password, sizeof(w->password));
+}
+
+static void on_user_inserted(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c))
+        return;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (res && PQresultErrorField(res, PG_DIAG_SQLSTATE) &&
+            strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23505") == 0) {
+            respond_problem(c, PROBLEM_EMAIL_TAKEN, "an account with this email already exists",
+                            NULL);
+            return;
+        }
+        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
+        return;
+    }
+    if (PQntuples(res) == 0) {
+        respond_problem(c, PROBLEM_EMAIL_TAKEN, "an account with this email already exists",
+                        NULL);
+        return;
+    }
+    json_t *user = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    issue_token(c, user, 201);
+}
+
+static void after_hash(uv_work_t *req, int status)
+{
+    struct pw_work *w = req->data;
+    struct rctx *c = w->c;
+    char id[37];
+    (void)status;
+    if (!rctx_unref_live(c))
+        return;
+    if (!w->ok) {
+        respond_problem(c, PROBLEM_INTERNAL, "the password could not be hashed", NULL);
+        return;
+    }
+    new_uuid(id);
+    const char *email = json_string_value(json_object_get(c->data, "email"));
+    const char *name = json_string_value(json_object_get(c->data, "name"));
+    const char *p[4] = {id, email, name, w->hash};
+    pg_query(c, on_user_inserted,
+             "INSERT INTO users AS u (id, email, name, password_hash) VALUES ($1, $2, $3, $4)"
+             " ON CONFLICT (email) DO NOTHING RETURNING " USER_JSON_SQL,
+             4, p);
+}
+
+static int get_name(const json_t *body, struct fields *f)
+{
+    const json_t *v = json_object_get(body, "name");
+    size_t n;
+    if (!v) {
+        fields_add(f, "name", "is required");
+        return -1;
+    }
+    if (!json_is_string(v) || memchr(json_string_value(v), '\0', json_string_length(v))) {
+        fields_add(f, "name", "must be a string");
+        return -1;
+    }
+    n = json_utf8_length(json_string_value(v));
+    if (n < 1 || n > 100) {
+        fields_add(f, "name", "must be 1 to 100 characters long");
+        return -1;
+    }
+    return 0;
+}
+
+void route_register(struct rctx *c)
+{
+    struct fields f = {0};
+    char email[256];
+    const char *unknown;
+    struct pw_work *w;
+
+    if (req_parse_body(c, 0) != 0)
+        return;
+    if ((unknown = json_unknown_key(c->doc.root, register_keys))) {
+        fields_add(&f, unknown, "is not a known field");
+        respond_problem(c, PROBLEM_VALIDATION, "the request has unknown fields", &f);
+        return;
+    }
+    w = xcalloc(1, sizeof(*w));
+    c->work = w;
+    get_email(c->doc.root, email, &f);
+    get_password(c->doc.root, w->password, &f);
+    get_name(c->doc.root, &f);
+    if (f.n) {
+        respond_problem(c, PROBLEM_VALIDATION, "the registration is not valid", &f);
+        return;
+    }
+    c->data = json_pack("{s:s, s:O}", "email", email, "name",
+                        json_object_get(c->doc.root, "name"));
+    w->c = c;
+    w->req.data = w;
+    rctx_ref(c);
+    uv_queue_work(api.loop, &w->req, hash_work, after_hash);
+}
+
+/* --- login ------------------------------------------------------------------------------ */
+
+static void verify_work(uv_work_t *req)
+{
+    struct pw_work *w = req->data;
+    w->ok = crypto_pwhash_str_verify(w->hash, w->password, strlen(w->password)) == 0;
+    sodium_memzero(w->password, sizeof(w->password));
+}
+
+static void after_verify(uv_work_t *req, int status)
+{
+    struct pw_work *w = req->data;
+    struct rctx *c = w->c;
+    (void)status;
+    if (!rctx_unref_live(c))
+        return;
+    if (!w->ok || !c->data) {
+        respond_problem(c, PROBLEM_UNAUTHORIZED, "wrong email or password", NULL);
+        return;
+    }
+    issue_token(c, json_incref(c->data), 200);
+}
+
+static void on_user_found(PGresult *res, struct rctx *c)
+{
+    struct pw_work *w = c->work;
+    if (!rctx_unref_live(c))
+        return;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
+        return;
+    }
+    if (PQntuples(res) == 1) {
+        snprintf(w->hash, sizeof(w->hash), "%s", PQgetvalue(res, 0, 0));
+        c->data = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
+    } else {
+        memcpy(w->hash, dummy_hash, sizeof(w->hash));
+    }
+    w->c = c;
+    w->req.data = w;
+    rctx_ref(c);
+    uv_queue_work(api.loop, &w->req, verify_work, after_verify);
+}
+
+int auth_init(void)
+{
+    return crypto_pwhash_str(dummy_hash, "not a password", 14, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                             crypto_pwhash_MEMLIMIT_INTERACTIVE);
+}
+
+void route_login(struct rctx *c)
+{
+    struct fields f = {0};
+    char email[256];
+    const char *unknown;
+    struct pw_work *w;
+
+    if (req_parse_body(c, 0) != 0)
+        return;
+    if ((unknown = json_unknown_key(c->doc.root, login_keys))) {
+        fields_add(&f, unknown, "is not a known field");
+        respond_problem(c, PROBLEM_VALIDATION, "the request has unknown fields", &f);
+        return;
+    }
+    w = xcalloc(1, sizeof(*w));
+    c->work = w;
+    get_email(c->doc.root, email, &f);
+    get_password(c->doc.root, w->password, &f);
+    if (f.n) {
+        respond_problem(c, PROBLEM_VALIDATION, "the login is not valid", &f);
+        return;
+    }
+    const char *p[1] = {email};
+    pg_query(c, on_user_found,
+             "SELECT u.password_hash, " USER_JSON_SQL " FROM users u WHERE u.email = $1", 1, p);
+}
+
+/* --- logout and me ---------------------------------------------------------------------- */
+
+static void on_session_deleted(redisReply *r, struct rctx *c)
+{
+    if (!rctx_unref_live(c))
+        return;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        respond_problem(c, PROBLEM_UNAVAILABLE, "the session store is unavailable", NULL);
+        return;
+    }
+    respond_empty(c, 204);
+}
+
+static void logout_authed(struct rctx *c)
+{
+    char key[128];
+    keys_fmt(key, sizeof(key), "session", c->token_hash);
+    rcli_cmd(c, on_session_deleted, "DEL %s", key);
+}
+
+void route_logout(struct rctx *c)
+{
+    auth_then(c, logout_authed);
+}
+
+static void on_me(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c))
+        return;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
+        return;
+    }
+    if (PQntuples(res) == 0) {
+        respond_problem(c, PROBLEM_UNAUTHORIZED, "the account no longer exists", NULL);
+        return;
+    }
+    respond_json_text(c, 200, PQgetvalue(res, 0, 0));
+}
+
+static void me_authed(struct rctx *c)
+{
+    const char *p[1] = {c->user_id};
+    pg_query(c, on_me, "SELECT " USER_JSON_SQL " FROM users u WHERE u.id = $1", 1, p);
+}
+
+void route_me(struct rctx *c)
+{
+    auth_then(c, me_authed);
+}

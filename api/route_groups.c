@@ -1,0 +1,364 @@
+/*
+ * Groups and members (synchronous writes, straight to PostgreSQL).
+ *
+ * Every statement checks membership itself, so a group the caller is not a
+ * member of answers exactly like one that does not exist.
+ */
+#include "api.h"
+
+#include "cache.h"
+#include "keys.h"
+#include "ledger.h"
+#include "money.h"
+#include "xalloc.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+static const char *const group_keys[] = {"name", "currency", NULL};
+static const char *const member_keys[] = {"name", NULL};
+
+static int db_failed(struct rctx *c, PGresult *res)
+{
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
+        return 1;
+    }
+    return 0;
+}
+
+/* A name field of 1..100 characters. Borrowed string or NULL (recorded). */
+static const char *get_name(const json_t *body, struct fields *f)
+{
+    const json_t *v = json_object_get(body, "name");
+    if (!v) {
+        fields_add(f, "name", "is required");
+        return NULL;
+    }
+    if (!json_is_string(v) || memchr(json_string_value(v), '\0', json_string_length(v))) {
+        fields_add(f, "name", "must be a string");
+        return NULL;
+    }
+    size_t n = json_utf8_length(json_string_value(v));
+    if (n < 1 || n > 100) {
+        fields_add(f, "name", "must be 1 to 100 characters long");
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static int reject_unknown(struct rctx *c, const char *const *allowed)
+{
+    struct fields f = {0};
+    const char *k = json_unknown_key(c->doc.root, allowed);
+    if (!k)
+        return 0;
+    fields_add(&f, k, "is not a known field");
+    respond_problem(c, PROBLEM_VALIDATION, "the request has unknown fields", &f);
+    return -1;
+}
+
+/* Path segment 3 (the group id) into c->group_id; 404 unless a UUID. */
+int take_group_id(struct rctx *c)
+{
+    if (!ledger_is_uuid(c->seg[3])) {
+        respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
+        return -1;
+    }
+    memcpy(c->group_id, c->seg[3], 37);
+    return 0;
+}
+
+/* --- create ----------------------------------------------------------------------------- */
+
+static void on_group_created(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c) || db_failed(c, res))
+        return;
+    if (PQntuples(res) != 1) {
+        respond_problem(c, PROBLEM_UNAUTHORIZED, "the account no longer exists", NULL);
+        return;
+    }
+    char loc[96];
+    json_t *g = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+    snprintf(loc, sizeof(loc), "/api/v1/groups/%s", json_string_value(json_object_get(g, "id")));
+    add_header(c, H2O_TOKEN_LOCATION, loc);
+    add_etag(c, json_integer_value(json_object_get(g, "version")));
+    respond_json(c, 201, g);
+}
+
+static void groups_create_authed(struct rctx *c)
+{
+    struct fields f = {0};
+    const struct currency *cur = NULL;
+    const char *name;
+    const json_t *v;
+    char gid[37], mid[37];
+
+    if (req_parse_body(c, 0) != 0 || reject_unknown(c, group_keys) != 0)
+        return;
+    name = get_name(c->doc.root, &f);
+    v = json_object_get(c->doc.root, "currency");
+    if (!v)
+        fields_add(&f, "currency", "is required");
+    else if (!json_is_string(v) || !(cur = money_currency_find(json_string_value(v))))
+        fields_add(&f, "currency", "must be an ISO 4217 currency code");
+    if (f.n) {
+        respond_problem(c, PROBLEM_VALIDATION, "the group is not valid", &f);
+        return;
+    }
+    new_uuid(gid);
+    new_uuid(mid);
+    const char *p[5] = {gid, name, cur->code, c->user_id, mid};
+    pg_query(c, on_group_created,
+             "WITH u AS (SELECT id, name FROM users WHERE id = $4),"
+             " g AS (INSERT INTO groups (id, name, currency, created_by)"
+             "  SELECT $1, $2, $3, u.id FROM u RETURNING *),"
+             " m AS (INSERT INTO members (id, group_id, name, user_id)"
+             "  SELECT $5, g.id, u.name, u.id FROM g, u RETURNING *),"
+             " b AS (INSERT INTO balances (group_id, member_id) SELECT group_id, id FROM m)"
+             " SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"
+             " 'created_at', " TS("g.created_at") ", 'version', g.version, 'members',"
+             " json_build_array(json_build_object('id', m.id, 'name', m.name, 'user_id',"
+             " m.user_id)))::text FROM g, m",
+             5, p);
+}
+
+void route_groups_create(struct rctx *c)
+{
+    auth_then(c, groups_create_authed);
+}
+
+/* --- list ------------------------------------------------------------------------------- */
+
+/* Opaque keyset cursor: base64url of "<timestamp>|<uuid>". */
+static void cursor_encode(const char *ts, const char *id, char *out, size_t size)
+{
+    char raw[128];
+    int n = snprintf(raw, sizeof(raw), "%s|%s", ts, id);
+    sodium_bin2base64(out, size, (const unsigned char *)raw, (size_t)n,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+static int cursor_decode(const char *in, char *ts, char *id)
+{
+    unsigned char raw[128];
+    size_t n;
+    if (sodium_base642bin(raw, sizeof(raw) - 1, in, strlen(in), NULL, &n, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+        return -1;
+    raw[n] = '\0';
+    char *bar = strchr((char *)raw, '|');
+    if (!bar || bar - (char *)raw > 40 || !ledger_is_uuid(bar + 1))
+        return -1;
+    for (char *s = (char *)raw; s < bar; s++)
+        if (!strchr("0123456789-:.TZ", *s))
+            return -1;
+    memcpy(ts, raw, (size_t)(bar - (char *)raw));
+    ts[bar - (char *)raw] = '\0';
+    memcpy(id, bar + 1, 37);
+    return 0;
+}
+
+/* ?limit= and ?cursor= ; answers 422 and returns -1 when malformed. */
+static int page_params(struct rctx *c, int *limit, char *ts, char *id)
+{
+    char buf[256];
+    struct fields f = {0};
+    *limit = 50;
+    ts[0] = id[0] = '\0';
+    if (req_query(c, "limit", buf, sizeof(buf))) {
+        char *end;
+        long v = strtol(buf, &end, 10);
+        if (!buf[0] || *end || v < 1 || v > 200)
+            fields_add(&f, "limit", "must be an integer from 1 to 200");
+        else
+            *limit = (int)v;
+    }
+    if (req_query(c, "cursor", buf, sizeof(buf)) && cursor_decode(buf, ts, id) != 0)
+        fields_add(&f, "cursor", "is not a cursor this server issued");
+    if (f.n) {
+        respond_problem(c, PROBLEM_VALIDATION, "invalid pagination parameters", &f);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_groups_listed(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c) || db_failed(c, res))
+        return;
+    int n = PQntuples(res), limit = (int)c->version;
+    json_t *items = json_array();
+    char cursor[256];
+    for (int i = 0; i < n && i < limit; i++)
+        json_array_append_new(items,
+                              json_pack("{s:s, s:s, s:s, s:I}", "id", PQgetvalue(res, i, 0), "name",
+                                        PQgetvalue(res, i, 1), "currency", PQgetvalue(res, i, 2),
+                                        "my_balance", (json_int_t)atoll(PQgetvalue(res, i, 3))));
+    json_t *body = json_pack("{s:o}", "items", items);
+    if (n > limit) {
+        cursor_encode(PQgetvalue(res, limit - 1, 4), PQgetvalue(res, limit - 1, 0), cursor,
+                      sizeof(cursor));
+        json_object_set_new(body, "next_cursor", json_string(cursor));
+    } else {
+        json_object_set_new(body, "next_cursor", json_null());
+    }
+    respond_json(c, 200, body);
+}
+
+static void groups_list_authed(struct rctx *c)
+{
+    int limit;
+    char ts[48], id[37], lim[16];
+    if (page_params(c, &limit, ts, id) != 0)
+        return;
+    c->version = limit;
+    snprintf(lim, sizeof(lim), "%d", limit + 1);
+    const char *p[4] = {c->user_id, ts[0] ? ts : NULL, id[0] ? id : NULL, lim};
+    pg_query(c, on_groups_listed,
+             "SELECT g.id, g.name, g.currency,"
+             " coalesce(b.paid - b.owed + b.sent - b.received, 0),"
+             " to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+             " FROM members me JOIN groups g ON g.id = me.group_id"
+             " LEFT JOIN balances b ON b.group_id = g.id AND b.member_id = me.id"
+             " WHERE me.user_id = $1 AND ($2::timestamptz IS NULL"
+             "  OR (g.created_at, g.id) < ($2::timestamptz, $3::uuid))"
+             " ORDER BY g.created_at DESC, g.id DESC LIMIT $4::int",
+             4, p);
+}
+
+void route_groups_list(struct rctx *c)
+{
+    auth_then(c, groups_list_authed);
+}
+
+/* --- read ------------------------------------------------------------------------------- */
+
+static void on_group(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c) || db_failed(c, res))
+        return;
+    if (PQntuples(res) != 1) {
+        respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
+        return;
+    }
+    int64_t version = atoll(PQgetvalue(res, 0, 1));
+    add_etag(c, version);
+    if (req_not_modified(c, version)) {
+        respond_empty(c, 304);
+        return;
+    }
+    respond_json_text(c, 200, PQgetvalue(res, 0, 0));
+}
+
+static void group_get_authed(struct rctx *c)
+{
+    const char *p[2] = {c->group_id, c->user_id};
+    pg_query(c, on_group,
+             "SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"
+             " 'created_at', " TS("g.created_at") ", 'version', g.version, 'members',"
+             " (SELECT json_agg(json_build_object('id', m.id, 'name', m.name, 'user_id',"
+             " m.user_id) ORDER BY m.position) FROM members m WHERE m.group_id = g.id))::text,"
+             " g.version FROM groups g WHERE g.id = $1 AND EXISTS (SELECT 1 FROM members x"
+             " WHERE x.group_id = g.id AND x.user_id = $2)",
+             2, p);
+}
+
+void route_group_get(struct rctx *c)
+{
+    if (take_group_id(c) == 0)
+        auth_then(c, group_get_authed);
+}
+
+/* --- members ---------------------------------------------------------------------------- */
+
+static void on_member_created(PGresult *res, struct rctx *c)
+{
+    char key[96], version[24];
+    if (!rctx_unref_live(c) || db_failed(c, res))
+        return;
+    if (PQntuples(res) != 1) {
+        respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
+        return;
+    }
+    /* The cached view is now stale: mark its version moved on. */
+    keys_fmt(key, sizeof(key), "view", c->group_id);
+    snprintf(version, sizeof(version), "%s", PQgetvalue(res, 0, 1));
+    const char *argv[5] = {"EVAL", CACHE_VIEW_LUA, "1", key, version};
+    rcli_send_argv(5, argv, NULL);
+    respond_json_text(c, 201, PQgetvalue(res, 0, 0));
+}
+
+static void members_create_allowed(struct rctx *c)
+{
+    struct fields f = {0};
+    const char *name;
+    char mid[37];
+
+    if (req_parse_body(c, 0) != 0 || reject_unknown(c, member_keys) != 0)
+        return;
+    name = get_name(c->doc.root, &f);
+    if (f.n) {
+        respond_problem(c, PROBLEM_VALIDATION, "the member is not valid", &f);
+        return;
+    }
+    new_uuid(mid);
+    const char *p[4] = {c->group_id, c->user_id, mid, name};
+    pg_query(c, on_member_created,
+             "WITH a AS (SELECT g.id FROM groups g WHERE g.id = $1 AND EXISTS (SELECT 1 FROM"
+             "  members x WHERE x.group_id = g.id AND x.user_id = $2)),"
+             " m AS (INSERT INTO members (id, group_id, name) SELECT $3, a.id, $4 FROM a"
+             "  RETURNING *),"
+             " b AS (INSERT INTO balances (group_id, member_id) SELECT group_id, id FROM m),"
+             " v AS (UPDATE groups SET version = version + 1 WHERE id IN (SELECT group_id FROM m)"
+             "  RETURNING version)"
+             " SELECT json_build_object('id', m.id, 'name', m.name, 'user_id', m.user_id)::text,"
+             " v.version FROM m, v",
+             4, p);
+}
+
+/* Access before the body: a non-member learns nothing from validation. */
+static void members_create_authed(struct rctx *c)
+{
+    group_access_then(c, members_create_allowed);
+}
+
+void route_members_create(struct rctx *c)
+{
+    if (take_group_id(c) == 0)
+        auth_then(c, members_create_authed);
+}
+
+/* --- access check shared by the ledger routes --------------------------------------------- */
+
+static void on_access(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c) || db_failed(c, res))
+        return;
+    if (PQntuples(res) != 1) {
+        respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
+        return;
+    }
+    snprintf(c->group_currency, sizeof(c->group_currency), "%s", PQgetvalue(res, 0, 0));
+    snprintf(c->member_id, sizeof(c->member_id), "%s", PQgetvalue(res, 0, 1));
+    free(c->scratch);
+    c->scratch = xstrdup(PQgetvalue(res, 0, 2)); /* every member id, comma-separated */
+    c->version = atoll(PQgetvalue(res, 0, 3));
+    c->next(c);
+}
+
+void group_access_then(struct rctx *c, rctx_fn next)
+{
+    const char *p[2] = {c->group_id, c->user_id};
+    c->next = next;
+    pg_query(c, on_access,
+             "SELECT g.currency, me.id, (SELECT string_agg(m.id::text, ',') FROM members m"
+             " WHERE m.group_id = g.id), g.version FROM groups g JOIN members me"
+             " ON me.group_id = g.id AND me.user_id = $2 WHERE g.id = $1",
+             2, p);
+}

@@ -1,0 +1,485 @@
+/*
+ * Ledger writes (expenses, payments) and event statuses.
+ *
+ * A write is authenticated, checked for access, validated in full with the
+ * same shared code the worker runs, then accepted by one Lua script that
+ * (atomically) honours the Idempotency-Key, appends the event to its
+ * group's partition stream and records the status "queued". The answer is
+ * 202, or with Prefer: wait the event's outcome once the worker announces it.
+ */
+#include "api.h"
+
+#include "keys.h"
+#include "ledger.h"
+#include "log.h"
+#include "xalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* KEYS[1] stream, KEYS[2] status key, KEYS[3] idempotency key or "".
+   ARGV[1] event JSON, ARGV[2] type, ARGV[3] group id, ARGV[4] accepted_at,
+   ARGV[5] target id, ARGV[6] idempotency record (without the entry id).
+   Returns {0, record} for a replayed key, {1, entry id} when appended. */
+static const char accept_lua[] =
+    "if KEYS[3] ~= '' then\n"
+    "  local prev = redis.call('GET', KEYS[3])\n"
+    "  if prev then return {0, prev} end\n"
+    "end\n"
+    "local id = redis.call('XADD', KEYS[1], '*', 'event', ARGV[1])\n"
+    "redis.call('HSET', KEYS[2], 'status', 'queued', 'type', ARGV[2], 'group_id', ARGV[3],\n"
+    "  'accepted_at', ARGV[4], 'target', ARGV[5])\n"
+    "redis.call('EXPIRE', KEYS[2], 604800)\n"
+    "if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[6], 'EX', 86400) end\n"
+    "return {1, id}\n";
+
+static int is_create(const struct rctx *c)
+{
+    return strcmp(c->type, "expense.created") == 0 || strcmp(c->type, "payment.created") == 0;
+}
+
+static const char *target_field(const struct rctx *c)
+{
+    return strncmp(c->type, "payment.", 8) == 0 ? "payment_id" : "expense_id";
+}
+
+static void answer_accepted(struct rctx *c)
+{
+    char loc[96];
+    snprintf(loc, sizeof(loc), "/api/v1/events/%s", c->event_id);
+    add_header(c, H2O_TOKEN_LOCATION, loc);
+    respond_json(c, 202, json_pack("{s:s, s:s, s:s}", "event_id", c->event_id, "status", "queued",
+                                   target_field(c), c->target_id));
+}
+
+/* --- Prefer: wait -------------------------------------------------------------------------- */
+
+static void on_status_for_wait(redisReply *r, struct rctx *c)
+{
+    const char *status = NULL, *resource = NULL, *problem = NULL;
+    char pref[32];
+
+    c->checks_in_flight--;
+    if (!rctx_unref_live(c))
+        return;
+    if (r && r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+            const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
+            if (strcmp(k, "status") == 0)
+                status = v;
+            else if (strcmp(k, "resource") == 0)
+                resource = v;
+            else if (strcmp(k, "problem") == 0)
+                problem = v;
+        }
+    }
+    if (status && strcmp(status, "applied") == 0 && resource) {
+        snprintf(pref, sizeof(pref), "wait=%d", c->wait_requested);
+        add_header_name(c, "preference-applied", pref);
+        if (is_create(c)) {
+            char loc[128];
+            snprintf(loc, sizeof(loc), "/api/v1/groups/%s/%s/%s", c->group_id,
+                     strncmp(c->type, "payment.", 8) == 0 ? "payments" : "expenses", c->target_id);
+            add_header(c, H2O_TOKEN_LOCATION, loc);
+        }
+        json_t *res = json_loads(resource, 0, NULL);
+        if (json_is_integer(json_object_get(res, "version")) && strncmp(c->type, "expense.", 8) == 0)
+            add_etag(c, json_integer_value(json_object_get(res, "version")));
+        respond_json(c, is_create(c) ? 201 : 200, res ? res : json_object());
+        return;
+    }
+    if (status && strcmp(status, "rejected") == 0 && problem) {
+        json_t *p = json_loads(problem, 0, NULL);
+        if (p) {
+            snprintf(pref, sizeof(pref), "wait=%d", c->wait_requested);
+            add_header_name(c, "preference-applied", pref);
+            respond_problem_json(c, p);
+            return;
+        }
+    }
+    /* Still queued: keep waiting, or let a later check (replies come in
+       order) decide once the wait is over. */
+    if (c->wait_s > 0 || c->checks_in_flight > 0)
+        return;
+    answer_accepted(c);
+}
+
+void event_answer_wait(struct rctx *c)
+{
+    char key[96];
+    keys_fmt(key, sizeof(key), "event", c->event_id);
+    c->checks_in_flight++;
+    rcli_cmd(c, on_status_for_wait, "HGETALL %s", key);
+}
+
+/* Prefer: wait=N (RFC 7240); 0 when absent or malformed. */
+static int prefer_wait(struct rctx *c)
+{
+    size_t len;
+    const char *v = req_header_name(c, "prefer", &len);
+    char buf[128];
+    if (!v || len >= sizeof(buf))
+        return 0;
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    for (char *tok = strtok(buf, ",;"); tok; tok = strtok(NULL, ",;")) {
+        while (*tok == ' ')
+            tok++;
+        if (strncasecmp(tok, "wait=", 5) == 0) {
+            char *end;
+            long s = strtol(tok + 5, &end, 10);
+            if (end != tok + 5 && s > 0)
+                return s > API_MAX_WAIT_S ? API_MAX_WAIT_S : (int)s;
+        }
+    }
+    return 0;
+}
+
+/* --- accepting an event ---------------------------------------------------------------------- */
+
+static void on_accepted(redisReply *r, struct rctx *c)
+{
+    if (!rctx_unref_live(c))
+        return;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        if (r && r->type == REDIS_REPLY_ERROR)
+            log_error("accept: %s", r->str);
+        respond_problem(c, PROBLEM_UNAVAILABLE, "the event queue is unavailable", NULL);
+        return;
+    }
+    if (r->element[0]->integer == 0) {
+        /* A replayed Idempotency-Key: the first answer, if the body matches. */
+        json_t *rec = json_loads(r->element[1]->str, 0, NULL);
+        const char *hash = json_string_value(json_object_get(rec, "hash"));
+        const char *eid = json_string_value(json_object_get(rec, "event_id"));
+        const char *tid = json_string_value(json_object_get(rec, "target_id"));
+        if (!hash || !eid || !tid || strcmp(hash, c->idem_hash) != 0) {
+            json_decref(rec);
+            struct fields f = {0};
+            fields_add(&f, "Idempotency-Key", "was used with a different request");
+            respond_problem(c, PROBLEM_VALIDATION,
+                            "this Idempotency-Key was already used with a different request", &f);
+            return;
+        }
+        snprintf(c->event_id, sizeof(c->event_id), "%s", eid);
+        snprintf(c->target_id, sizeof(c->target_id), "%s", tid);
+        json_decref(rec);
+        add_header_name(c, "idempotent-replayed", "true");
+    }
+    if (c->wait_s > 0) {
+        c->wait_requested = c->wait_s;
+        waiter_start(c);
+        return;
+    }
+    answer_accepted(c);
+}
+
+/* Append the event built in c (type, target, data) to its stream. */
+static void accept_event(struct rctx *c)
+{
+    char accepted_at[24], stream[64], status_key[96], idem_key[160] = "";
+    size_t len;
+    const char *idem = req_header_name(c, "idempotency-key", &len);
+    json_t *ev;
+    char *rec = NULL;
+
+    if (idem && (len == 0 || len > 255)) {
+        struct fields f = {0};
+        fields_add(&f, "Idempotency-Key", "must be 1 to 255 bytes long");
+        respond_problem(c, PROBLEM_VALIDATION, "invalid Idempotency-Key header", &f);
+        return;
+    }
+    now_rfc3339(accepted_at);
+    new_uuid(c->event_id);
+    ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "event_id", c->event_id, "type", c->type,
+                   "group_id", c->group_id, "actor", c->user_id, "accepted_at", accepted_at,
+                   target_field(c), c->target_id, "data", c->data ? c->data : json_null());
+    if (c->if_match)
+        json_object_set_new(ev, "if_match", json_integer(c->if_match));
+    if (idem) {
+        char hash_in[65], body_hash[65];
+        char *canon = json_dump_compact(c->data ? c->data : json_null());
+        size_t n = strlen(canon) + strlen(c->type) + strlen(c->target_id) + 64;
+        char *material = xmalloc(n);
+        /* Same key, same route and same normalised body = same request. */
+        snprintf(material, n, "%s|%s|%lld|%s", c->type, strcmp(c->type, "expense.created") &&
+                 strcmp(c->type, "payment.created") ? c->target_id : "", (long long)c->if_match,
+                 canon);
+        sha256_hex(material, strlen(material), body_hash);
+        free(material);
+        free(canon);
+        sha256_hex(idem, len, hash_in);
+        snprintf(idem_key, sizeof(idem_key), KEYS_PREFIX "idem:%s:%s", c->user_id, hash_in);
+        c->idem_hash = xstrdup(body_hash);
+        json_object_set_new(ev, "idempotency_key", json_stringn(idem, len));
+        json_t *r = json_pack("{s:s, s:s, s:s}", "hash", body_hash, "event_id", c->event_id,
+                              "target_id", c->target_id);
+        rec = json_dump_compact(r);
+        json_decref(r);
+    }
+    free(c->event_text);
+    c->event_text = json_dump_compact(ev);
+    json_decref(ev);
+
+    keys_stream(stream, sizeof(stream), keys_partition(c->group_id, api.cfg.partitions));
+    keys_fmt(status_key, sizeof(status_key), "event", c->event_id);
+    const char *argv[12] = {"EVAL",        accept_lua, "3",       stream,       status_key,
+                            idem_key,      c->event_text, c->type, c->group_id, accepted_at,
+                            c->target_id,  rec ? rec : ""};
+    rcli_cmd_argv(c, on_accepted, 12, argv, NULL);
+    free(rec);
+}
+
+/* --- expenses ------------------------------------------------------------------------------- */
+
+static int member_known(const struct rctx *c, const char *id)
+{
+    return c->scratch && strstr(c->scratch, id) != NULL;
+}
+
+static void expense_allowed(struct rctx *c)
+{
+    struct ledger_expense e;
+    struct fields f = {0};
+    char today[11];
+
+    c->wait_s = prefer_wait(c);
+    if (strcmp(c->method, "DELETE") == 0) {
+        memcpy(c->target_id, c->seg[5], 37);
+        strcpy(c->type, "expense.deleted");
+        accept_event(c);
+        return;
+    }
+    if (req_parse_body(c, 0) != 0)
+        return;
+    ledger_today(today);
+    if (ledger_expense_parse(&c->doc, c->doc.root, c->group_currency, today, &e, &f) != 0) {
+        respond_problem(c, PROBLEM_VALIDATION, "the expense is not valid", &f);
+        return;
+    }
+    for (size_t i = 0; i < e.n_paid; i++) {
+        if (!member_known(c, e.paid[i].member_id)) {
+            char path[64];
+            snprintf(path, sizeof(path), "paid_by[%zu].member_id", i);
+            fields_add(&f, path, "is not a member of this group");
+        }
+    }
+    for (size_t i = 0; i < e.n_split; i++) {
+        if (!member_known(c, e.split[i].member_id)) {
+            char path[64];
+            snprintf(path, sizeof(path), "split.members[%zu].member_id", i);
+            fields_add(&f, path, "is not a member of this group");
+        }
+    }
+    if (f.n) {
+        ledger_expense_release(&e);
+        respond_problem(c, PROBLEM_VALIDATION, "the expense names non-members", &f);
+        return;
+    }
+    c->data = ledger_expense_to_json(&e);
+    ledger_expense_release(&e);
+    if (strcmp(c->method, "POST") == 0) {
+        new_uuid(c->target_id);
+        strcpy(c->type, "expense.created");
+    } else {
+        memcpy(c->target_id, c->seg[5], 37);
+        strcpy(c->type, "expense.replaced");
+    }
+    accept_event(c);
+}
+
+/* If-Match: "<version>" (strong, one tag). 1 found, 0 absent, -1 malformed. */
+static int if_match(struct rctx *c, int64_t *out)
+{
+    size_t len;
+    const char *v = req_header(c, H2O_TOKEN_IF_MATCH, &len);
+    char buf[32];
+    char *end;
+    if (!v)
+        return 0;
+    if (len < 3 || len >= sizeof(buf) || v[0] != '"' || v[len - 1] != '"')
+        return -1;
+    memcpy(buf, v + 1, len - 2);
+    buf[len - 2] = '\0';
+    long long n = strtoll(buf, &end, 10);
+    if (*end || n < 1)
+        return -1;
+    *out = n;
+    return 1;
+}
+
+static void expense_authed(struct rctx *c)
+{
+    group_access_then(c, expense_allowed);
+}
+
+void route_expense_write(struct rctx *c)
+{
+    if (take_group_id(c) != 0)
+        return;
+    if (c->n_seg == 6 && !ledger_is_uuid(c->seg[5])) {
+        respond_problem(c, PROBLEM_NOT_FOUND, "no such expense", NULL);
+        return;
+    }
+    if (c->n_seg == 6) {
+        int m = if_match(c, &c->if_match);
+        if (m < 0) {
+            respond_problem(c, PROBLEM_PRECONDITION_FAILED,
+                            "If-Match must be one quoted version, like \"3\"", NULL);
+            return;
+        }
+        if (m == 0 && strcmp(c->method, "PUT") == 0) {
+            respond_problem(c, PROBLEM_PRECONDITION_REQUIRED,
+                            "a replacement needs If-Match with the expense's version", NULL);
+            return;
+        }
+    }
+    auth_then(c, expense_authed);
+}
+
+/* --- payments ------------------------------------------------------------------------------- */
+
+static void payment_allowed(struct rctx *c)
+{
+    struct ledger_payment p;
+    struct fields f = {0};
+    char today[11];
+
+    c->wait_s = prefer_wait(c);
+    if (req_parse_body(c, 0) != 0)
+        return;
+    ledger_today(today);
+    if (ledger_payment_parse(c->doc.root, today, &p, &f) != 0) {
+        respond_problem(c, PROBLEM_VALIDATION, "the payment is not valid", &f);
+        return;
+    }
+    if (!member_known(c, p.from_member))
+        fields_add(&f, "from_member", "is not a member of this group");
+    if (!member_known(c, p.to_member))
+        fields_add(&f, "to_member", "is not a member of this group");
+    if (f.n) {
+        ledger_payment_release(&p);
+        respond_problem(c, PROBLEM_VALIDATION, "the payment names non-members", &f);
+        return;
+    }
+    c->data = ledger_payment_to_json(&p);
+    ledger_payment_release(&p);
+    new_uuid(c->target_id);
+    strcpy(c->type, "payment.created");
+    accept_event(c);
+}
+
+static void payment_authed(struct rctx *c)
+{
+    group_access_then(c, payment_allowed);
+}
+
+void route_payment_create(struct rctx *c)
+{
+    if (take_group_id(c) == 0)
+        auth_then(c, payment_authed);
+}
+
+/* --- GET /api/v1/events/{id} ------------------------------------------------------------------ */
+
+static void on_event_db(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c))
+        return;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        respond_problem(c, PROBLEM_NOT_FOUND, "no such event", NULL);
+        return;
+    }
+    respond_json_text(c, 200, PQgetvalue(res, 0, 0));
+}
+
+/* Statuses expire from Redis after a week; the ledger keeps them for good. */
+static void event_from_db(struct rctx *c)
+{
+    const char *p[2] = {c->event_id, c->user_id};
+    pg_query(c, on_event_db,
+             "SELECT json_build_object('event_id', e.event_id, 'type', e.type, 'group_id',"
+             " e.group_id, 'status', e.status, 'problem', e.problem, 'accepted_at',"
+             " to_char(e.accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+             " 'applied_at', to_char(e.applied_at AT TIME ZONE 'UTC',"
+             " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))::text FROM ("
+             " SELECT event_id, type, group_id, 'applied' AS status, NULL::jsonb AS problem,"
+             " accepted_at, applied_at FROM events WHERE event_id = $1"
+             " UNION ALL SELECT event_id, type, group_id, 'rejected', problem, accepted_at,"
+             " NULL FROM rejected_events WHERE event_id = $1) e"
+             " WHERE EXISTS (SELECT 1 FROM members m WHERE m.group_id = e.group_id"
+             " AND m.user_id = $2)",
+             2, p);
+}
+
+static void on_event_member(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c))
+        return;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
+        return;
+    }
+    if (PQntuples(res) != 1) {
+        json_decref(c->data);
+        c->data = NULL;
+        respond_problem(c, PROBLEM_NOT_FOUND, "no such event", NULL);
+        return;
+    }
+    respond_json(c, 200, json_incref(c->data));
+}
+
+static void on_event_status(redisReply *r, struct rctx *c)
+{
+    json_t *o;
+    if (!rctx_unref_live(c))
+        return;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+        event_from_db(c);
+        return;
+    }
+    o = json_pack("{s:s}", "event_id", c->event_id);
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
+        if (strcmp(k, "status") == 0 || strcmp(k, "type") == 0 || strcmp(k, "group_id") == 0 ||
+            strcmp(k, "accepted_at") == 0 || strcmp(k, "applied_at") == 0)
+            json_object_set_new(o, k, json_string(v));
+        else if (strcmp(k, "problem") == 0)
+            json_object_set_new(o, k, json_loads(v, 0, NULL));
+    }
+    if (!json_object_get(o, "applied_at"))
+        json_object_set_new(o, "applied_at", json_null());
+    const char *gid = json_string_value(json_object_get(o, "group_id"));
+    if (!gid || !json_object_get(o, "status")) {
+        json_decref(o);
+        event_from_db(c);
+        return;
+    }
+    /* Only members of the event's group may see it. */
+    c->data = o;
+    const char *p[2] = {gid, c->user_id};
+    pg_query(c, on_event_member,
+             "SELECT 1 FROM members WHERE group_id = $1 AND user_id = $2", 2, p);
+}
+
+static void event_get_authed(struct rctx *c)
+{
+    char key[96];
+    keys_fmt(key, sizeof(key), "event", c->event_id);
+    rcli_cmd(c, on_event_status, "HGETALL %s", key);
+}
+
+void route_event_get(struct rctx *c)
+{
+    if (!ledger_is_uuid(c->seg[3])) {
+        respond_problem(c, PROBLEM_NOT_FOUND, "no such event", NULL);
+        return;
+    }
+    memcpy(c->event_id, c->seg[3], 37);
+    auth_then(c, event_get_authed);
+}

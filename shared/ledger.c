@@ -1,0 +1,570 @@
+#include "ledger.h"
+
+#include "split.h"
+#include "xalloc.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int ledger_is_uuid(const char *s)
+{
+    static const char pattern[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+    for (size_t i = 0; i < sizeof(pattern) - 1; i++) {
+        char c = s[i];
+        if (pattern[i] == '-') {
+            if (c != '-')
+                return 0;
+        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return 0;
+        }
+    }
+    return s[sizeof(pattern) - 1] == '\0';
+}
+
+int ledger_is_date(const char *s)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, m, d, leap;
+
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return 0;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return 0;
+    y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    m = (s[5] - '0') * 10 + (s[6] - '0');
+    d = (s[8] - '0') * 10 + (s[9] - '0');
+    if (y < 1900 || m < 1 || m > 12 || d < 1)
+        return 0;
+    leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return d <= days[m - 1] + (m == 2 && leap);
+}
+
+void ledger_today(char *buf)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(buf, 11, "%Y-%m-%d", &tm);
+}
+
+/* A required or optional string field with a length bound in code points.
+   Returns the borrowed string, or NULL (error recorded unless merely absent
+   and optional). */
+static const char *get_string(const json_t *obj, const char *key, const char *path, int required,
+                              size_t min_len, size_t max_len, struct fields *f)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v)) {
+        if (required)
+            fields_add(f, path, "is required");
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        fields_add(f, path, "must be a string");
+        return NULL;
+    }
+    const char *s = json_string_value(v);
+    if (strlen(s) != json_string_length(v)) {
+        fields_add(f, path, "must not contain NUL characters");
+        return NULL;
+    }
+    size_t n = json_utf8_length(s);
+    if (n < min_len || n > max_len) {
+        fields_add(f, path, "must be %zu to %zu characters long", min_len, max_len);
+        return NULL;
+    }
+    return s;
+}
+
+/* A positive int64 amount. 0, or -1 with the error recorded. */
+static int get_amount(const json_t *obj, const char *key, const char *path, int64_t *out,
+                      struct fields *f)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v) {
+        fields_add(f, path, "is required");
+        return -1;
+    }
+    if (json_is_real(v)) {
+        fields_add(f, path, "must be an integer number of minor units within 64 bits");
+        return -1;
+    }
+    if (!json_is_integer(v)) {
+        fields_add(f, path, "must be an integer");
+        return -1;
+    }
+    if (json_integer_value(v) <= 0) {
+        fields_add(f, path, "must be positive");
+        return -1;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
+static int get_date(const json_t *obj, const char *today, char *out, struct fields *f)
+{
+    const json_t *v = json_object_get(obj, "date");
+    if (!v || json_is_null(v)) {
+        memcpy(out, today, 11);
+        return 0;
+    }
+    if (!json_is_string(v) || !ledger_is_date(json_string_value(v))) {
+        fields_add(f, "date", "must be a date YYYY-MM-DD");
+        return -1;
+    }
+    memcpy(out, json_string_value(v), 11);
+    return 0;
+}
+
+static int get_member_id(const json_t *obj, const char *path, char *out, struct fields *f)
+{
+    const json_t *v = json_object_get(obj, "member_id");
+    char p[128];
+    snprintf(p, sizeof(p), "%s.member_id", path);
+    if (!v) {
+        fields_add(f, p, "is required");
+        return -1;
+    }
+    if (!json_is_string(v) || !ledger_is_uuid(json_string_value(v))) {
+        fields_add(f, p, "must be a lowercase UUID");
+        return -1;
+    }
+    memcpy(out, json_string_value(v), 37);
+    return 0;
+}
+
+/* A percent or shares value: a number (or decimal string) with at most two
+   decimals, as hundredths. Exact: never through floating point. */
+static int get_hundredths(const struct json_doc *doc, const json_t *v, const char *path,
+                          int64_t *out, struct fields *f)
+{
+    struct decimal d;
+    const char *text;
+    char buf[32];
+
+    if (json_is_integer(v)) {
+        snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+        text = buf;
+    } else if (json_is_real(v)) {
+        text = json_doc_number_text(doc, v);
+    } else if (json_is_string(v)) {
+        text = json_string_value(v);
+    } else {
+        text = NULL;
+    }
+    if (!text || text[0] == '-') {
+        fields_add(f, path, "must be a non-negative number with at most 2 decimals");
+        return -1;
+    }
+    if (decimal_parse(text, strlen(text), 2, &d) != 0) {
+        fields_add(f, path, "must be a number with at most 2 decimals");
+        return -1;
+    }
+    int64_t v100 = d.units;
+    for (int s = d.scale; s < 2; s++) {
+        if (__builtin_mul_overflow(v100, 10, &v100)) {
+            fields_add(f, path, "is too large");
+            return -1;
+        }
+    }
+    *out = v100;
+    return 0;
+}
+
+static const char *const expense_keys[] = {"description", "amount",   "currency", "exchange_rate",
+                                           "date",        "category", "paid_by",  "split",
+                                           NULL};
+static const char *const payer_keys[] = {"member_id", "amount", NULL};
+static const char *const split_keys[] = {"mode", "members", NULL};
+static const char *const part_keys[] = {"member_id", "value", NULL};
+static const char *const mode_names[] = {"equal", "exact", "percent", "shares"};
+
+static int check_unknown(const json_t *obj, const char *path, const char *const *allowed,
+                         struct fields *f)
+{
+    const char *k = json_unknown_key(obj, allowed);
+    char p[128];
+    if (!k)
+        return 0;
+    snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", k);
+    fields_add(f, p, "is not a known field");
+    return -1;
+}
+
+static int parse_payers(const json_t *body, struct ledger_expense *e, struct fields *f)
+{
+    const json_t *arr = json_object_get(body, "paid_by");
+    size_t n, i;
+    int64_t sum = 0;
+    int bad = 0;
+
+    if (!arr) {
+        fields_add(f, "paid_by", "is required");
+        return -1;
+    }
+    if (!json_is_array(arr) || (n = json_array_size(arr)) == 0 || n > LEDGER_MAX_MEMBERS) {
+        fields_add(f, "paid_by", "must be an array of 1 to %d payers", LEDGER_MAX_MEMBERS);
+        return -1;
+    }
+    e->paid = xcalloc(n, sizeof(*e->paid));
+    e->n_paid = n;
+    for (i = 0; i < n; i++) {
+        const json_t *p = json_array_get(arr, i);
+        char path[64], apath[80];
+        snprintf(path, sizeof(path), "paid_by[%zu]", i);
+        snprintf(apath, sizeof(apath), "%s.amount", path);
+        if (!json_is_object(p)) {
+            fields_add(f, path, "must be an object");
+            bad = 1;
+            continue;
+        }
+        if (check_unknown(p, path, payer_keys, f) != 0 ||
+            get_member_id(p, path, e->paid[i].member_id, f) != 0 ||
+            get_amount(p, "amount", apath, &e->paid[i].value, f) != 0) {
+            bad = 1;
+            continue;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(e->paid[j].member_id, e->paid[i].member_id) == 0) {
+                fields_add(f, path, "names a payer twice");
+                bad = 1;
+            }
+        }
+        if (!bad && money_add(sum, e->paid[i].value, &sum) != 0) {
+            fields_add(f, "paid_by", "amounts overflow 64 bits");
+            return -1;
+        }
+    }
+    if (bad)
+        return -1;
+    if (sum != e->amount) {
+        fields_add(f, "paid_by", "amounts must sum to the expense amount");
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_split(const struct json_doc *doc, const json_t *body, struct ledger_expense *e,
+                       struct fields *f)
+{
+    const json_t *split = json_object_get(body, "split"), *mode, *arr;
+    size_t n, i;
+    int64_t sum = 0;
+    int bad = 0;
+
+    if (!split) {
+        fields_add(f, "split", "is required");
+        return -1;
+    }
+    if (!json_is_object(split)) {
+        fields_add(f, "split", "must be an object");
+        return -1;
+    }
+    if (check_unknown(split, "split", split_keys, f) != 0)
+        return -1;
+    mode = json_object_get(split, "mode");
+    if (!json_is_string(mode)) {
+        fields_add(f, "split.mode", "must be one of equal, exact, percent, shares");
+        return -1;
+    }
+    for (i = 0; i < 4; i++)
+        if (strcmp(json_string_value(mode), mode_names[i]) == 0)
+            break;
+    if (i == 4) {
+        fields_add(f, "split.mode", "must be one of equal, exact, percent, shares");
+        return -1;
+    }
+    e->mode = (enum ledger_split_mode)i;
+    arr = json_object_get(split, "members");
+    if (!json_is_array(arr) || (n = json_array_size(arr)) == 0 || n > LEDGER_MAX_MEMBERS) {
+        fields_add(f, "split.members", "must be an array of 1 to %d members", LEDGER_MAX_MEMBERS);
+        return -1;
+    }
+    e->split = xcalloc(n, sizeof(*e->split));
+    e->n_split = n;
+    for (i = 0; i < n; i++) {
+        const json_t *p = json_array_get(arr, i), *v;
+        char path[64], vpath[80];
+        snprintf(path, sizeof(path), "split.members[%zu]", i);
+        snprintf(vpath, sizeof(vpath), "%s.value", path);
+        if (!json_is_object(p)) {
+            fields_add(f, path, "must be an object");
+            bad = 1;
+            continue;
+        }
+        if (check_unknown(p, path, part_keys, f) != 0 ||
+            get_member_id(p, path, e->split[i].member_id, f) != 0) {
+            bad = 1;
+            continue;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(e->split[j].member_id, e->split[i].member_id) == 0) {
+                fields_add(f, path, "names a member twice");
+                bad = 1;
+            }
+        }
+        v = json_object_get(p, "value");
+        switch (e->mode) {
+        case LEDGER_EQUAL:
+            if (v) {
+                fields_add(f, vpath, "must be absent in equal mode");
+                bad = 1;
+            }
+            e->split[i].value = 1;
+            break;
+        case LEDGER_EXACT:
+            if (!v) {
+                fields_add(f, vpath, "is required");
+                bad = 1;
+            } else if (!json_is_integer(v) || json_integer_value(v) < 0) {
+                fields_add(f, vpath, "must be a non-negative integer of minor units");
+                bad = 1;
+            } else {
+                e->split[i].value = json_integer_value(v);
+            }
+            break;
+        case LEDGER_PERCENT:
+        case LEDGER_SHARES:
+            if (!v) {
+                fields_add(f, vpath, "is required");
+                bad = 1;
+            } else if (get_hundredths(doc, v, vpath, &e->split[i].value, f) != 0) {
+                bad = 1;
+            } else if (e->mode == LEDGER_SHARES && e->split[i].value == 0) {
+                fields_add(f, vpath, "must be positive");
+                bad = 1;
+            }
+            break;
+        }
+        if (!bad && money_add(sum, e->split[i].value, &sum) != 0) {
+            fields_add(f, "split.members", "values overflow 64 bits");
+            return -1;
+        }
+    }
+    if (bad)
+        return -1;
+    if (e->mode == LEDGER_EXACT && sum != e->amount) {
+        fields_add(f, "split.members", "exact values must sum to the expense amount");
+        return -1;
+    }
+    if (e->mode == LEDGER_PERCENT && sum != 10000) {
+        fields_add(f, "split.members", "percentages must sum to exactly 100");
+        return -1;
+    }
+    return 0;
+}
+
+/* Convert and apportion. 0, or -1 (overflow) with the error recorded. */
+static int compute(struct ledger_expense *e, int group_exp, int own_exp, struct fields *f)
+{
+    int64_t *w = NULL, *out = NULL;
+    size_t n = e->n_paid > e->n_split ? e->n_paid : e->n_split;
+    int rc = -1;
+
+    if (money_convert(e->amount, own_exp, &e->rate, group_exp, &e->amount_group) != 0) {
+        fields_add(f, "amount", "converted amount overflows 64 bits");
+        return -1;
+    }
+    w = xcalloc(n, sizeof(*w));
+    out = xcalloc(n, sizeof(*out));
+    for (size_t i = 0; i < e->n_paid; i++)
+        w[i] = e->paid[i].value;
+    if (split_apportion(e->amount_group, w, e->n_paid, out) != 0) {
+        fields_add(f, "paid_by", "amounts cannot be apportioned");
+        goto out;
+    }
+    for (size_t i = 0; i < e->n_paid; i++)
+        e->paid[i].computed = out[i];
+    for (size_t i = 0; i < e->n_split; i++)
+        w[i] = e->split[i].value;
+    if (split_apportion(e->amount_group, w, e->n_split, out) != 0) {
+        fields_add(f, "split.members", "values cannot be apportioned");
+        goto out;
+    }
+    for (size_t i = 0; i < e->n_split; i++)
+        e->split[i].computed = out[i];
+    rc = 0;
+out:
+    free(out);
+    free(w);
+    return rc;
+}
+
+int ledger_expense_parse(const struct json_doc *doc, const json_t *body, const char *group_currency,
+                         const char *today, struct ledger_expense *e, struct fields *f)
+{
+    const struct currency *gc = money_currency_find(group_currency), *own = gc;
+    const char *s;
+    const json_t *v;
+    size_t before = f->n;
+
+    memset(e, 0, sizeof(*e));
+    if (!json_is_object(body)) {
+        fields_add(f, "", "the body must be a JSON object");
+        return -1;
+    }
+    if (check_unknown(body, "", expense_keys, f) != 0)
+        goto bad;
+
+    s = get_string(body, "description", "description", 1, 1, LEDGER_DESCRIPTION_MAX, f);
+    if (s)
+        e->description = xstrdup(s);
+    get_amount(body, "amount", "amount", &e->amount, f);
+
+    v = json_object_get(body, "currency");
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v) || !(own = money_currency_find(json_string_value(v))))
+            fields_add(f, "currency", "must be an ISO 4217 currency code");
+    }
+    if (own)
+        memcpy(e->currency, own->code, 4);
+
+    v = json_object_get(body, "exchange_rate");
+    if (own && gc && own != gc) {
+        if (!v || json_is_null(v)) {
+            fields_add(f, "exchange_rate", "is required when currency differs from the group's");
+        } else if (!json_is_string(v) ||
+                   decimal_parse(json_string_value(v), json_string_length(v),
+                                 LEDGER_RATE_MAX_SCALE, &e->rate) != 0 ||
+                   e->rate.units == 0) {
+            fields_add(f, "exchange_rate", "must be a positive decimal string like \"1.0825\"");
+        }
+    } else {
+        e->rate.units = 1;
+        e->rate.scale = 0;
+        if (v && !json_is_null(v)) {
+            struct decimal d;
+            if (!json_is_string(v) ||
+                decimal_parse(json_string_value(v), json_string_length(v), LEDGER_RATE_MAX_SCALE,
+                              &d) != 0) {
+                fields_add(f, "exchange_rate", "must be a positive decimal string like \"1.0\"");
+            } else {
+                /* Same currency: only a rate of exactly one makes sense. */
+                int64_t one = 1;
+                for (int i = 0; i < d.scale; i++)
+                    one *= 10;
+                if (d.units != one)
+                    fields_add(f, "exchange_rate", "must be 1 when currency is the group's");
+            }
+        }
+    }
+    get_date(body, today, e->date, f);
+    s = get_string(body, "category", "category", 0, 1, LEDGER_CATEGORY_MAX, f);
+    if (s)
+        e->category = xstrdup(s);
+    if (f->n > before)
+        goto bad;
+    if (parse_payers(body, e, f) != 0 || parse_split(doc, body, e, f) != 0)
+        goto bad;
+    if (compute(e, gc ? gc->exponent : 2, own ? own->exponent : 2, f) != 0)
+        goto bad;
+    return 0;
+bad:
+    ledger_expense_release(e);
+    return -1;
+}
+
+void ledger_expense_release(struct ledger_expense *e)
+{
+    free(e->description);
+    free(e->category);
+    free(e->paid);
+    free(e->split);
+    memset(e, 0, sizeof(*e));
+}
+
+json_t *ledger_expense_to_json(const struct ledger_expense *e)
+{
+    json_t *o = json_object(), *paid = json_array(), *members = json_array();
+    char rate[48];
+
+    if (decimal_format(&e->rate, rate, sizeof(rate)) < 0)
+        snprintf(rate, sizeof(rate), "1");
+    for (size_t i = 0; i < e->n_paid; i++)
+        json_array_append_new(paid, json_pack("{s:s, s:I}", "member_id", e->paid[i].member_id,
+                                              "amount", (json_int_t)e->paid[i].value));
+    for (size_t i = 0; i < e->n_split; i++) {
+        json_t *m = json_pack("{s:s}", "member_id", e->split[i].member_id);
+        if (e->mode == LEDGER_EXACT) {
+            json_object_set_new(m, "value", json_integer(e->split[i].value));
+        } else if (e->mode != LEDGER_EQUAL) {
+            struct decimal d = {e->split[i].value, 2};
+            char buf[32];
+            decimal_format(&d, buf, sizeof(buf));
+            json_object_set_new(m, "value", json_string(buf));
+        }
+        json_array_append_new(members, m);
+    }
+    json_object_set_new(o, "description", json_string(e->description));
+    json_object_set_new(o, "amount", json_integer(e->amount));
+    json_object_set_new(o, "currency", json_string(e->currency));
+    json_object_set_new(o, "exchange_rate", json_string(rate));
+    json_object_set_new(o, "date", json_string(e->date));
+    json_object_set_new(o, "category", e->category ? json_string(e->category) : json_null());
+    json_object_set_new(o, "paid_by", paid);
+    json_object_set_new(o, "split", json_pack("{s:s, s:o}", "mode", mode_names[e->mode],
+                                              "members", members));
+    return o;
+}
+
+static const char *const payment_keys[] = {"from_member", "to_member", "amount", "date", "note",
+                                           NULL};
+
+static int get_uuid_field(const json_t *obj, const char *key, char *out, struct fields *f)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v) {
+        fields_add(f, key, "is required");
+        return -1;
+    }
+    if (!json_is_string(v) || !ledger_is_uuid(json_string_value(v))) {
+        fields_add(f, key, "must be a lowercase UUID");
+        return -1;
+    }
+    memcpy(out, json_string_value(v), 37);
+    return 0;
+}
+
+int ledger_payment_parse(const json_t *body, const char *today, struct ledger_payment *p,
+                         struct fields *f)
+{
+    size_t before = f->n;
+    const char *s;
+
+    memset(p, 0, sizeof(*p));
+    if (!json_is_object(body)) {
+        fields_add(f, "", "the body must be a JSON object");
+        return -1;
+    }
+    if (check_unknown(body, "", payment_keys, f) != 0)
+        return -1;
+    get_uuid_field(body, "from_member", p->from_member, f);
+    get_uuid_field(body, "to_member", p->to_member, f);
+    get_amount(body, "amount", "amount", &p->amount, f);
+    get_date(body, today, p->date, f);
+    s = get_string(body, "note", "note", 0, 0, LEDGER_NOTE_MAX, f);
+    if (s)
+        p->note = xstrdup(s);
+    if (f->n == before && strcmp(p->from_member, p->to_member) == 0)
+        fields_add(f, "to_member", "must differ from from_member");
+    if (f->n > before) {
+        ledger_payment_release(p);
+        return -1;
+    }
+    return 0;
+}
+
+void ledger_payment_release(struct ledger_payment *p)
+{
+    free(p->note);
+    memset(p, 0, sizeof(*p));
+}
+
+json_t *ledger_payment_to_json(const struct ledger_payment *p)
+{
+    return json_pack("{s:s, s:s, s:I, s:s, s:o}", "from_member", p->from_member, "to_member",
+                     p->to_member, "amount", (json_int_t)p->amount, "date", p->date, "note",
+                     p->note ? json_string(p->note) : json_null());
+}

@@ -1,0 +1,85 @@
+/*
+ * ledger: expense and payment requests, validated and computed once.
+ *
+ * The api validates a request with these functions before it enqueues the
+ * event; the worker runs the very same functions on the event's payload at
+ * apply time, so both agree to the unit on every share. Membership of the
+ * member ids is checked by the caller (it knows the group's members).
+ */
+#ifndef SPLITTER_LEDGER_H
+#define SPLITTER_LEDGER_H
+
+#include "fields.h"
+#include "json.h"
+#include "money.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LEDGER_MAX_MEMBERS 200  /* payers or split members in one expense */
+#define LEDGER_DESCRIPTION_MAX 200
+#define LEDGER_CATEGORY_MAX 50
+#define LEDGER_NOTE_MAX 500
+#define LEDGER_RATE_MAX_SCALE 12 /* fraction digits of an exchange rate */
+
+enum ledger_split_mode { LEDGER_EQUAL, LEDGER_EXACT, LEDGER_PERCENT, LEDGER_SHARES };
+
+struct ledger_part {
+    char member_id[37];
+    int64_t value;     /* payer: amount; exact: minor units; percent/shares: hundredths */
+    int64_t computed;  /* payer: paid in group currency; split: owed in group currency */
+};
+
+/* A valid expense. Owns description, category, paid and split. */
+struct ledger_expense {
+    char *description;
+    int64_t amount; /* minor units of currency */
+    char currency[4];
+    struct decimal rate; /* group-currency units per one unit of currency */
+    char date[11];       /* YYYY-MM-DD */
+    char *category;      /* NULL when absent */
+    enum ledger_split_mode mode;
+    size_t n_paid, n_split;
+    struct ledger_part *paid, *split;
+    int64_t amount_group; /* amount converted to the group currency */
+};
+
+/* A valid payment: from_member paid to_member amount (group currency). */
+struct ledger_payment {
+    char from_member[37], to_member[37];
+    int64_t amount;
+    char date[11];
+    char *note; /* owned, NULL when absent */
+};
+
+/* Validate body (an object from doc) as an expense of a group whose currency
+   is group_currency, compute the conversion and every share, and fill e.
+   today ("YYYY-MM-DD") is the default date. Returns 0; or -1 with the reasons
+   in f and e released. */
+int ledger_expense_parse(const struct json_doc *doc, const json_t *body, const char *group_currency,
+                         const char *today, struct ledger_expense *e, struct fields *f);
+
+/* Free what e owns; e may be reused. */
+void ledger_expense_release(struct ledger_expense *e);
+
+/* The request's fields in normal form (decimals as exact strings): what the
+   event carries and the expense resource starts from. New reference. */
+json_t *ledger_expense_to_json(const struct ledger_expense *e);
+
+/* The same as ledger_expense_parse for a payment. */
+int ledger_payment_parse(const json_t *body, const char *today, struct ledger_payment *p,
+                         struct fields *f);
+void ledger_payment_release(struct ledger_payment *p);
+json_t *ledger_payment_to_json(const struct ledger_payment *p);
+
+/* 1 if s is a lowercase canonical UUID string, else 0. */
+int ledger_is_uuid(const char *s);
+
+/* 1 if s is a valid calendar date YYYY-MM-DD, else 0. */
+int ledger_is_date(const char *s);
+
+/* Today's date in UTC as YYYY-MM-DD into buf (>= 11 bytes). */
+void ledger_today(char *buf);
+
+#endif

@@ -1,0 +1,71 @@
+#include "view.h"
+
+#include "json.h"
+#include "log.h"
+#include "money.h"
+#include "settle.h"
+#include "xalloc.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+int view_build(const char *group_id, const char *currency, int64_t version,
+               const struct view_member *members, size_t n, struct view *out)
+{
+    int64_t *bal = xcalloc(n, sizeof(*bal));
+    const char **ids = xcalloc(n, sizeof(*ids));
+    struct settle_transfer *tr = NULL;
+    size_t n_tr = 0;
+    json_t *list = json_array(), *transfers = json_array(), *doc;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < n; i++) {
+        const struct view_member *m = &members[i];
+        int64_t b;
+        if (money_sub(m->paid, m->owed, &b) != 0 || money_add(b, m->sent, &b) != 0 ||
+            money_sub(b, m->received, &b) != 0) {
+            log_error("view: balance of member '%s' overflows", m->id);
+            goto out;
+        }
+        bal[i] = b;
+        ids[i] = m->id;
+        json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "member_id",
+                                              m->id, "name", m->name, "paid", (json_int_t)m->paid,
+                                              "owed", (json_int_t)m->owed, "sent",
+                                              (json_int_t)m->sent, "received",
+                                              (json_int_t)m->received, "balance", (json_int_t)b));
+    }
+    if (settle_compute(ids, bal, n, &tr, &n_tr) != 0) {
+        log_error("view: balances of group '%s' do not sum to zero", group_id);
+        goto out;
+    }
+    for (size_t i = 0; i < n_tr; i++)
+        json_array_append_new(transfers, json_pack("{s:s, s:s, s:I}", "from", ids[tr[i].from], "to",
+                                                   ids[tr[i].to], "amount",
+                                                   (json_int_t)tr[i].amount));
+    doc = json_pack("{s:s, s:s, s:I, s:O}", "group_id", group_id, "currency", currency, "version",
+                    (json_int_t)version, "balances", list);
+    out->balances = json_dump_compact(doc);
+    json_decref(doc);
+    doc = json_pack("{s:s, s:s, s:I, s:O}", "group_id", group_id, "currency", currency, "version",
+                    (json_int_t)version, "transfers", transfers);
+    out->settlements = json_dump_compact(doc);
+    json_decref(doc);
+    rc = 0;
+out:
+    json_decref(list);
+    json_decref(transfers);
+    free(tr);
+    free(ids);
+    free(bal);
+    return rc;
+}
+
+void view_release(struct view *v)
+{
+    free(v->balances);
+    free(v->settlements);
+    memset(v, 0, sizeof(*v));
+}

@@ -1,0 +1,33 @@
+/*
+ * view: a group's balances and settlement at one version, as the two
+ * response bodies the api serves and the cache stores side by side.
+ *
+ * Built by the worker after each applied batch and by the api on a cache
+ * miss, from the same rows, so both always produce identical bytes.
+ */
+#ifndef SPLITTER_VIEW_H
+#define SPLITTER_VIEW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct view_member {
+    const char *id;   /* borrowed */
+    const char *name; /* borrowed */
+    int64_t paid, owed, sent, received;
+};
+
+struct view {
+    char *balances;    /* owned: GET .../balances body */
+    char *settlements; /* owned: GET .../settlements body */
+};
+
+/* Build both bodies for members (in display order). Returns 0, or -1 when a
+   balance overflows or the balances do not sum to zero (a corrupted
+   projection; logged). */
+int view_build(const char *group_id, const char *currency, int64_t version,
+               const struct view_member *members, size_t n, struct view *out);
+
+void view_release(struct view *v);
+
+#endif

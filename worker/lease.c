@@ -1,0 +1,144 @@
+#include "worker.h"
+
+#include "keys.h"
+#include "log.h"
+#include "xalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* KEYS[1] lease, KEYS[2] token counter; ARGV[1] worker, ARGV[2] ttl ms.
+   Returns the token the worker holds after the call, or 0 if another worker
+   holds the lease. A new holder gets a fresh, larger token (the fence). */
+static const char acquire_lua[] =
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if cur then\n"
+    "  local owner, tok = string.match(cur, '^(.*):(%d+)$')\n"
+    "  if owner == ARGV[1] then\n"
+    "    redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "    return tonumber(tok)\n"
+    "  end\n"
+    "  return 0\n"
+    "end\n"
+    "local tok = redis.call('INCR', KEYS[2])\n"
+    "redis.call('SET', KEYS[1], ARGV[1] .. ':' .. tok, 'PX', ARGV[2])\n"
+    "return tok\n";
+
+/* KEYS[1] lease; ARGV[1] "<worker>:<token>". Deletes the lease if still ours. */
+static const char release_lua[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+                                  "  return redis.call('DEL', KEYS[1])\n"
+                                  "end\n"
+                                  "return 0\n";
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void lease_drop(struct worker *w, unsigned p)
+{
+    if (w->token[p])
+        log_info("lease: lost partition %u", p);
+    w->token[p] = 0;
+    w->claim[p] = 0;
+}
+
+static void release_one(struct worker *w, unsigned p)
+{
+    char key[64], val[192], tok[32];
+    redisReply *r;
+
+    snprintf(key, sizeof(key), KEYS_PREFIX "lease:%u", p);
+    snprintf(tok, sizeof(tok), "%lld", (long long)w->token[p]);
+    snprintf(val, sizeof(val), "%s:%s", w->name, tok);
+    r = worker_redis(w, "EVAL %s 1 %s %s", release_lua, key, val);
+    if (r)
+        freeReplyObject(r);
+    log_info("lease: released partition %u", p);
+    w->token[p] = 0;
+    w->claim[p] = 0;
+}
+
+void lease_rebalance(struct worker *w)
+{
+    int64_t now = worker_now_ms(), ttl = w->cfg.lease_ttl_ms;
+    redisReply *r;
+    char **live = NULL;
+    size_t n_live = 0, me = 0;
+    char ttl_s[32];
+
+    /* Heartbeat with wall-clock ms so all workers agree on who is live. */
+    r = worker_redis(w, "TIME");
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        if (r)
+            freeReplyObject(r);
+        return;
+    }
+    long long wall = atoll(r->element[0]->str) * 1000 + atoll(r->element[1]->str) / 1000;
+    freeReplyObject(r);
+    r = worker_redis(w, "ZADD " KEYS_WORKERS " %lld %s", wall, w->name);
+    if (r)
+        freeReplyObject(r);
+    r = worker_redis(w, "ZREMRANGEBYSCORE " KEYS_WORKERS " -inf %lld", wall - ttl);
+    if (r)
+        freeReplyObject(r);
+    r = worker_redis(w, "ZRANGE " KEYS_WORKERS " 0 -1");
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r)
+            freeReplyObject(r);
+        return;
+    }
+    live = xcalloc(r->elements + 1, sizeof(*live));
+    for (size_t i = 0; i < r->elements; i++)
+        live[n_live++] = xstrdup(r->element[i]->str);
+    freeReplyObject(r);
+    qsort(live, n_live, sizeof(*live), cmp_str);
+    for (me = 0; me < n_live && strcmp(live[me], w->name) != 0; me++)
+        ;
+
+    snprintf(ttl_s, sizeof(ttl_s), "%lld", (long long)ttl);
+    for (unsigned p = 0; p < w->cfg.partitions; p++) {
+        /* Partition p belongs to live worker p mod n (sorted by name). */
+        int mine = n_live > 0 && me < n_live && p % n_live == me;
+        char key[64], tkey[64];
+        if (!mine) {
+            if (w->token[p])
+                release_one(w, p);
+            continue;
+        }
+        snprintf(key, sizeof(key), KEYS_PREFIX "lease:%u", p);
+        snprintf(tkey, sizeof(tkey), KEYS_PREFIX "lease_token:%u", p);
+        r = worker_redis(w, "EVAL %s 2 %s %s %s %s", acquire_lua, key, tkey, w->name, ttl_s);
+        if (!r)
+            break;
+        if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+            if (w->token[p] != r->integer) {
+                if (w->token[p])
+                    log_warn("lease: partition %u token changed", p);
+                log_info("lease: acquired partition %u (token %lld)", p, r->integer);
+                w->token[p] = r->integer;
+                w->claim[p] = 1;
+            }
+        } else {
+            if (w->token[p])
+                lease_drop(w, p);
+        }
+        freeReplyObject(r);
+    }
+    for (size_t i = 0; i < n_live; i++)
+        free(live[i]);
+    free(live);
+    w->next_heartbeat_ms = now + ttl / 3;
+}
+
+void lease_release_all(struct worker *w)
+{
+    redisReply *r;
+    for (unsigned p = 0; p < w->cfg.partitions; p++)
+        if (w->token[p])
+            release_one(w, p);
+    r = worker_redis(w, "ZREM " KEYS_WORKERS " %s", w->name);
+    if (r)
+        freeReplyObject(r);
+}
