@@ -356,39 +356,54 @@ static int parse_split(const struct json_doc *doc, const json_t *body, struct le
     return 0;
 }
 
-/* Convert and apportion. 0, or -1 (overflow) with the error recorded. */
+/* Convert and apportion with the one implementation, split_expense(). 0, or
+   -1 with the error recorded. */
 static int compute(struct ledger_expense *e, int group_exp, int own_exp, struct fields *f)
 {
-    int64_t *w = NULL, *out = NULL;
-    size_t n = e->n_paid > e->n_split ? e->n_paid : e->n_split;
+    struct decimal *values = xcalloc(e->n_split, sizeof(*values));
+    int64_t *paid = xcalloc(e->n_paid, sizeof(*paid));
+    int64_t *owed = xcalloc(e->n_split, sizeof(*owed));
+    int64_t *paid_out = xcalloc(e->n_paid, sizeof(*paid_out));
+    static const enum split_mode modes[] = {SPLIT_EQUAL, SPLIT_EXACT, SPLIT_PERCENT, SPLIT_SHARES};
+    struct split_error err = {0};
     int rc = -1;
 
-    if (money_convert(e->amount, own_exp, &e->rate, group_exp, &e->amount_group) != 0) {
-        fields_add(f, "amount", "converted amount overflows 64 bits");
-        return -1;
+    for (size_t i = 0; i < e->n_split; i++) {
+        values[i].units = e->split[i].value;
+        values[i].scale = e->mode == LEDGER_EXACT ? 0 : SPLIT_VALUE_SCALE;
     }
-    w = xcalloc(n, sizeof(*w));
-    out = xcalloc(n, sizeof(*out));
     for (size_t i = 0; i < e->n_paid; i++)
-        w[i] = e->paid[i].value;
-    if (split_apportion(e->amount_group, w, e->n_paid, out) != 0) {
-        fields_add(f, "paid_by", "amounts cannot be apportioned");
+        paid[i] = e->paid[i].value;
+    struct split_input in = {
+        .amount = e->amount,
+        .amount_exp = own_exp,
+        .group_exp = group_exp,
+        .rate = &e->rate,
+        .mode = modes[e->mode],
+        .values = e->mode == LEDGER_EQUAL ? NULL : values,
+        .n_members = e->n_split,
+        .paid = paid,
+        .n_payers = e->n_paid,
+    };
+    if (split_expense(&in, &e->amount_group, owed, paid_out, &err) != 0) {
+        char path[64];
+        if (err.index >= 0)
+            snprintf(path, sizeof(path), "%s[%ld]", err.field ? err.field : "", err.index);
+        else
+            snprintf(path, sizeof(path), "%s", err.field ? err.field : "");
+        fields_add(f, path, "%s", err.message);
         goto out;
     }
     for (size_t i = 0; i < e->n_paid; i++)
-        e->paid[i].computed = out[i];
+        e->paid[i].computed = paid_out[i];
     for (size_t i = 0; i < e->n_split; i++)
-        w[i] = e->split[i].value;
-    if (split_apportion(e->amount_group, w, e->n_split, out) != 0) {
-        fields_add(f, "split.members", "values cannot be apportioned");
-        goto out;
-    }
-    for (size_t i = 0; i < e->n_split; i++)
-        e->split[i].computed = out[i];
+        e->split[i].computed = owed[i];
     rc = 0;
 out:
-    free(out);
-    free(w);
+    free(paid_out);
+    free(owed);
+    free(paid);
+    free(values);
     return rc;
 }
 

@@ -1,11 +1,24 @@
 /*
  * apply: one batch of one partition's events in one PostgreSQL transaction.
  *
- * Each event runs inside a savepoint: a rejected event (stale If-Match, a
- * member that vanished, an overflow) is rolled back alone and recorded in
- * rejected_events, so it never takes its neighbours down. An event already
- * recorded (applied or rejected) is skipped: redelivery changes nothing.
- * Only after COMMIT are the cache, the event statuses and the acks written.
+ * A batch costs a fixed number of round trips, whatever its size:
+ *
+ *   1. fence      the lease token must still be the newest for the partition;
+ *   2. load       which events are already recorded, the touched groups (locked),
+ *                 their members with balances, and the expenses the batch
+ *                 replaces or deletes with their shares (locked);
+ *   3. decide     in memory, event by event in stream order: validate with the
+ *                 same shared code the api ran, check If-Match and membership,
+ *                 apply to the loaded state with overflow checks, number the
+ *                 group's events; a refused event is rejected alone;
+ *   4. write      bulk statements (unnest of arrays): events, rejections,
+ *                 expenses, shares, payments, balances, group versions;
+ *   5. commit, then the cache, the statuses, the notifications and the acks.
+ *
+ * Deciding in memory instead of per-event savepoints keeps the transaction
+ * free of subtransactions, and makes the whole batch one consistent step: a
+ * crash anywhere before COMMIT leaves nothing behind, and a redelivered event
+ * is recognised in step 2 and changes nothing.
  */
 #include "worker.h"
 
@@ -14,6 +27,7 @@
 #include "keys.h"
 #include "ledger.h"
 #include "log.h"
+#include "money.h"
 #include "problem.h"
 #include "view.h"
 #include "xalloc.h"
@@ -24,81 +38,201 @@
 
 #define TS_SQL(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
-enum outcome { OUT_APPLIED, OUT_DUPLICATE, OUT_REJECTED, OUT_RETRY };
+enum outcome { OUT_APPLIED, OUT_DUPLICATE, OUT_REJECTED, OUT_MALFORMED };
 
-/* What happened to one entry, published after commit. */
-struct result {
-    enum outcome outcome;
-    char event_id[37], group_id[37], type[32];
-    json_t *resource; /* owned; applied events */
-    json_t *problem;  /* owned; rejected events */
-};
+/* --- small containers ----------------------------------------------------------------- */
 
-/* An event's fields, borrowed from its parsed JSON. */
-struct event {
-    const char *id, *type, *group_id, *actor, *accepted_at, *idem, *target;
-    int64_t if_match; /* 0 when absent */
-    const json_t *data;
-    const json_t *root;
-};
-
-/* A failed statement: the connection is gone (retry the batch later) or the
-   statement was refused (reject this event). */
-struct sqlerr {
-    int broken;
-    char sqlstate[6];
-    char message[256];
-};
-
-static PGresult *q(struct worker *w, struct sqlerr *err, const char *sql, int n,
-                   const char *const *params)
-{
-    PGresult *res = PQexecParams(w->pg, sql, n, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        return res;
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state ? state : "");
-    snprintf(err->message, sizeof(err->message), "%s", PQresultErrorMessage(res));
-    err->broken = PQstatus(w->pg) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
-                  strncmp(state, "57", 2) == 0 || strcmp(state, "40001") == 0 ||
-                  strcmp(state, "40P01") == 0;
-    PQclear(res);
-    return NULL;
-}
-
-static int exec0(struct worker *w, struct sqlerr *err, const char *sql)
-{
-    PGresult *r = q(w, err, sql, 0, NULL);
-    if (!r)
-        return -1;
-    PQclear(r);
-    return 0;
-}
-
-/* A PostgreSQL array literal of strings or numbers: {a,b,c}. Caller frees. */
 struct strbuf {
     char *buf;
     size_t len, alloc;
 };
 
-static void sb_add(struct strbuf *sb, const char *s)
+static void sb_addn(struct strbuf *sb, const char *s, size_t n)
 {
-    size_t n = strlen(s);
     if (sb->len + n + 1 > sb->alloc) {
         sb->alloc = (sb->len + n + 1) * 2;
         sb->buf = xrealloc(sb->buf, sb->alloc);
     }
-    memcpy(sb->buf + sb->len, s, n + 1);
+    memcpy(sb->buf + sb->len, s, n);
     sb->len += n;
+    sb->buf[sb->len] = '\0';
 }
 
-static void sb_addi(struct strbuf *sb, int64_t v)
+static void sb_add(struct strbuf *sb, const char *s)
+{
+    sb_addn(sb, s, strlen(s));
+}
+
+/* A PostgreSQL array literal, built element by element: {"a","b",NULL}. */
+struct pgarr {
+    struct strbuf sb;
+    size_t n;
+    int done;
+};
+
+static void arr_text(struct pgarr *a, const char *s)
+{
+    sb_add(&a->sb, a->n++ ? "," : "{");
+    if (!s) {
+        sb_add(&a->sb, "NULL");
+        return;
+    }
+    sb_add(&a->sb, "\"");
+    for (const char *p = s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            sb_addn(&a->sb, "\\", 1);
+        sb_addn(&a->sb, p, 1);
+    }
+    sb_add(&a->sb, "\"");
+}
+
+static void arr_int(struct pgarr *a, int64_t v)
 {
     char b[24];
     snprintf(b, sizeof(b), "%lld", (long long)v);
-    sb_add(sb, b);
+    arr_text(a, b);
 }
+
+/* The finished literal (idempotent). Borrowed from a. */
+static const char *arr_done(struct pgarr *a)
+{
+    if (!a->done) {
+        if (a->n == 0)
+            sb_add(&a->sb, "{");
+        sb_add(&a->sb, "}");
+        a->done = 1;
+    }
+    return a->sb.buf;
+}
+
+static void arr_free(struct pgarr *a)
+{
+    free(a->sb.buf);
+    memset(a, 0, sizeof(*a));
+}
+
+/* An open-addressing index from a 36-character id to a position. */
+struct idx {
+    size_t cap;
+    const char **keys;
+    size_t *vals;
+};
+
+static size_t idx_hash(const char *k)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *k; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211ull;
+    return (size_t)h;
+}
+
+static void idx_init(struct idx *x, size_t n)
+{
+    x->cap = 16;
+    while (x->cap < n * 2)
+        x->cap *= 2;
+    x->keys = xcalloc(x->cap, sizeof(*x->keys));
+    x->vals = xcalloc(x->cap, sizeof(*x->vals));
+}
+
+/* Position of k, or SIZE_MAX. */
+static size_t idx_get(const struct idx *x, const char *k)
+{
+    for (size_t i = idx_hash(k) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+        if (!x->keys[i])
+            return SIZE_MAX;
+        if (strcmp(x->keys[i], k) == 0)
+            return x->vals[i];
+    }
+}
+
+/* k must stay valid while x lives; the table never fills past half. */
+static void idx_put(struct idx *x, const char *k, size_t v)
+{
+    size_t i = idx_hash(k) & (x->cap - 1);
+    while (x->keys[i] && strcmp(x->keys[i], k) != 0)
+        i = (i + 1) & (x->cap - 1);
+    x->keys[i] = k;
+    x->vals[i] = v;
+}
+
+static void idx_free(struct idx *x)
+{
+    free(x->keys);
+    free(x->vals);
+    memset(x, 0, sizeof(*x));
+}
+
+/* --- batch state ---------------------------------------------------------------------- */
+
+struct event {
+    const char *id, *type, *group_id, *actor, *accepted_at, *idem, *target;
+    int64_t if_match; /* 0 when absent */
+    const json_t *data;
+    json_t *root; /* owned */
+    const char *text;
+    size_t text_len;
+    enum outcome outcome;
+    json_t *resource, *problem; /* owned */
+    int64_t seq;
+};
+
+struct group {
+    char id[37], currency[4];
+    int64_t version, last_seq;
+    size_t first_member, n_members; /* members[first .. first+n) in display order */
+    int touched;
+};
+
+struct member {
+    char id[37], group_id[37];
+    char *name, *user_id; /* owned; user_id NULL without an account */
+    int64_t paid, owed, sent, received;
+    int touched;
+};
+
+struct share {
+    size_t member; /* index into members */
+    int64_t paid, owed;
+};
+
+struct expense {
+    char id[37], group_id[37];
+    int exists, deleted, touched;
+    int64_t version, seq;
+    json_t *content; /* owned: the normalised request fields */
+    int64_t amount_group;
+    char created_by[37], created_at[24], updated_at[24];
+    struct share *shares; /* owned, payers and split members merged */
+    size_t n_shares;
+};
+
+struct payment {
+    const struct event *ev;
+    char from[37], to[37];
+    int64_t amount;
+    char date[11];
+    const char *note;
+};
+
+struct batch {
+    struct worker *w;
+    unsigned p;
+    struct event *ev;
+    size_t n_ev;
+    struct group *groups;
+    size_t n_groups;
+    struct member *members;
+    size_t n_members;
+    struct expense *expenses;
+    size_t n_expenses, alloc_expenses;
+    struct payment *payments;
+    size_t n_payments;
+    struct idx gidx, midx, xidx;
+    char applied_at[24];
+    char error[256];
+    int broken; /* the connection failed: retry the batch later */
+};
 
 static const char *jstr(const json_t *o, const char *k)
 {
@@ -106,10 +240,9 @@ static const char *jstr(const json_t *o, const char *k)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static int parse_event(const json_t *root, struct event *ev)
+static int parse_event(struct event *ev)
 {
-    memset(ev, 0, sizeof(*ev));
-    ev->root = root;
+    const json_t *root = ev->root;
     ev->id = jstr(root, "event_id");
     ev->type = jstr(root, "type");
     ev->group_id = jstr(root, "group_id");
@@ -129,582 +262,818 @@ static int parse_event(const json_t *root, struct event *ev)
     return 0;
 }
 
-static void reject(struct result *r, enum problem_code code, const char *detail,
+/* Run a statement. NULL on failure, with b->broken telling a lost connection
+   (retry later) from a refusal. */
+static PGresult *q(struct batch *b, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = PQexecParams(b->w->pg, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return res;
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    snprintf(b->error, sizeof(b->error), "%s", PQresultErrorMessage(res));
+    b->broken = PQstatus(b->w->pg) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
+                strncmp(state, "57", 2) == 0 || strcmp(state, "40001") == 0 ||
+                strcmp(state, "40P01") == 0;
+    PQclear(res);
+    return NULL;
+}
+
+static int exec0(struct batch *b, const char *sql)
+{
+    PGresult *r = q(b, sql, 0, NULL);
+    if (!r)
+        return -1;
+    PQclear(r);
+    return 0;
+}
+
+static void reject(struct event *ev, enum problem_code code, const char *detail,
                    const struct fields *f)
 {
-    r->outcome = OUT_REJECTED;
-    r->problem = problem_new(code, detail, f);
+    ev->outcome = OUT_REJECTED;
+    json_decref(ev->problem);
+    ev->problem = problem_new(code, detail, f);
 }
 
-/* Fail unless every id in ids[0..n) is a member of the group. */
-static int check_members(struct worker *w, struct sqlerr *err, const char *gid,
-                         const char *const *ids, size_t n, struct result *r)
-{
-    struct strbuf arr = {0};
-    PGresult *res;
-    size_t distinct = 0;
-    int rc = -1;
+/* --- step 2: load --------------------------------------------------------------------- */
 
-    sb_add(&arr, "{");
-    for (size_t i = 0; i < n; i++) {
-        int seen = 0;
-        for (size_t j = 0; j < i; j++)
-            seen |= strcmp(ids[i], ids[j]) == 0;
-        if (seen)
-            continue;
-        if (distinct++)
-            sb_add(&arr, ",");
-        sb_add(&arr, ids[i]);
-    }
-    sb_add(&arr, "}");
-    const char *p[2] = {gid, arr.buf};
-    res = q(w, err, "SELECT count(*) FROM members WHERE group_id = $1 AND id = ANY($2::uuid[])", 2,
-            p);
+static int load_recorded(struct batch *b)
+{
+    struct pgarr ids = {0};
+    for (size_t i = 0; i < b->n_ev; i++)
+        if (b->ev[i].outcome != OUT_MALFORMED)
+            arr_text(&ids, b->ev[i].id);
+    const char *p[1] = {arr_done(&ids)};
+    PGresult *res = q(b,
+                      "SELECT event_id FROM events WHERE event_id = ANY($1::uuid[])"
+                      " UNION ALL SELECT event_id FROM rejected_events"
+                      " WHERE event_id = ANY($1::uuid[])",
+                      1, p);
+    arr_free(&ids);
     if (!res)
-        goto out;
-    if ((size_t)atoll(PQgetvalue(res, 0, 0)) != distinct) {
-        reject(r, PROBLEM_VALIDATION, "a member_id is not a member of this group", NULL);
-        rc = 1;
-    } else {
-        rc = 0;
-    }
+        return -1;
+    struct idx seen;
+    idx_init(&seen, (size_t)PQntuples(res) + 1);
+    for (int r = 0; r < PQntuples(res); r++)
+        idx_put(&seen, PQgetvalue(res, r, 0), 0);
+    for (size_t i = 0; i < b->n_ev; i++)
+        if (b->ev[i].outcome != OUT_MALFORMED && idx_get(&seen, b->ev[i].id) != SIZE_MAX)
+            b->ev[i].outcome = OUT_DUPLICATE;
+    idx_free(&seen);
     PQclear(res);
-out:
-    free(arr.buf);
-    return rc;
+    return 0;
 }
 
-/* Per-member paid/owed of an expense, payers and split members merged. */
-struct delta {
-    size_t n;
-    const char *member[2 * LEDGER_MAX_MEMBERS];
-    int64_t paid[2 * LEDGER_MAX_MEMBERS], owed[2 * LEDGER_MAX_MEMBERS];
-};
-
-static void delta_add(struct delta *d, const char *m, int64_t paid, int64_t owed)
+static int load_groups(struct batch *b)
 {
-    for (size_t i = 0; i < d->n; i++) {
-        if (strcmp(d->member[i], m) == 0) {
-            d->paid[i] += paid; /* both bounded by amount_group: no overflow */
-            d->owed[i] += owed;
+    struct pgarr ids = {0};
+    struct idx seen;
+    idx_init(&seen, b->n_ev);
+    for (size_t i = 0; i < b->n_ev; i++) {
+        struct event *ev = &b->ev[i];
+        if (ev->outcome != OUT_APPLIED || idx_get(&seen, ev->group_id) != SIZE_MAX)
+            continue;
+        idx_put(&seen, ev->group_id, 0);
+        arr_text(&ids, ev->group_id);
+    }
+    idx_free(&seen);
+    const char *p[1] = {arr_done(&ids)};
+    /* Locked in id order: two batches never wait on each other in a cycle. */
+    PGresult *g = q(b,
+                    "SELECT id, currency, version, last_seq FROM groups"
+                    " WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+                    1, p);
+    PGresult *m = g ? q(b,
+                        "SELECT m.group_id, m.id, m.name, m.user_id, coalesce(b.paid, 0),"
+                        " coalesce(b.owed, 0), coalesce(b.sent, 0), coalesce(b.received, 0)"
+                        " FROM members m LEFT JOIN balances b ON b.group_id = m.group_id"
+                        " AND b.member_id = m.id WHERE m.group_id = ANY($1::uuid[])"
+                        " ORDER BY m.group_id, m.position",
+                        1, p)
+                    : NULL;
+    arr_free(&ids);
+    if (!g || !m) {
+        if (g)
+            PQclear(g);
+        return -1;
+    }
+    b->n_groups = (size_t)PQntuples(g);
+    b->groups = xcalloc(b->n_groups + 1, sizeof(*b->groups));
+    idx_init(&b->gidx, b->n_groups + 1);
+    for (size_t i = 0; i < b->n_groups; i++) {
+        struct group *gr = &b->groups[i];
+        snprintf(gr->id, sizeof(gr->id), "%s", PQgetvalue(g, (int)i, 0));
+        snprintf(gr->currency, sizeof(gr->currency), "%s", PQgetvalue(g, (int)i, 1));
+        gr->version = atoll(PQgetvalue(g, (int)i, 2));
+        gr->last_seq = atoll(PQgetvalue(g, (int)i, 3));
+        idx_put(&b->gidx, gr->id, i);
+    }
+    b->n_members = (size_t)PQntuples(m);
+    b->members = xcalloc(b->n_members + 1, sizeof(*b->members));
+    idx_init(&b->midx, b->n_members + 1);
+    for (size_t i = 0; i < b->n_members; i++) {
+        struct member *mb = &b->members[i];
+        int r = (int)i;
+        snprintf(mb->group_id, sizeof(mb->group_id), "%s", PQgetvalue(m, r, 0));
+        snprintf(mb->id, sizeof(mb->id), "%s", PQgetvalue(m, r, 1));
+        mb->name = xstrdup(PQgetvalue(m, r, 2));
+        mb->user_id = PQgetisnull(m, r, 3) ? NULL : xstrdup(PQgetvalue(m, r, 3));
+        mb->paid = atoll(PQgetvalue(m, r, 4));
+        mb->owed = atoll(PQgetvalue(m, r, 5));
+        mb->sent = atoll(PQgetvalue(m, r, 6));
+        mb->received = atoll(PQgetvalue(m, r, 7));
+        idx_put(&b->midx, mb->id, i);
+        size_t gi = idx_get(&b->gidx, mb->group_id);
+        if (gi != SIZE_MAX) {
+            if (b->groups[gi].n_members++ == 0)
+                b->groups[gi].first_member = i;
+        }
+    }
+    PQclear(g);
+    PQclear(m);
+    return 0;
+}
+
+static struct expense *expense_add(struct batch *b, const char *id)
+{
+    if (b->n_expenses == b->alloc_expenses) {
+        b->alloc_expenses = b->alloc_expenses ? b->alloc_expenses * 2 : 16;
+        b->expenses = xreallocarray(b->expenses, b->alloc_expenses, sizeof(*b->expenses));
+    }
+    struct expense *x = &b->expenses[b->n_expenses];
+    memset(x, 0, sizeof(*x));
+    snprintf(x->id, sizeof(x->id), "%s", id);
+    /* Keys point into events, which outlive the index. */
+    idx_put(&b->xidx, id, b->n_expenses);
+    b->n_expenses++;
+    return x;
+}
+
+/* The expenses the batch touches: existing ones locked and loaded with their
+   shares; ids not in the table get an empty slot. */
+static int load_expenses(struct batch *b)
+{
+    struct pgarr ids = {0};
+    idx_init(&b->xidx, b->n_ev + 1);
+    for (size_t i = 0; i < b->n_ev; i++) {
+        struct event *ev = &b->ev[i];
+        if (ev->outcome != OUT_APPLIED || strncmp(ev->type, "expense.", 8) != 0 ||
+            idx_get(&b->xidx, ev->target) != SIZE_MAX)
+            continue;
+        expense_add(b, ev->target);
+        arr_text(&ids, ev->target);
+    }
+    if (b->n_expenses == 0) {
+        arr_free(&ids);
+        return 0;
+    }
+    const char *p[1] = {arr_done(&ids)};
+    PGresult *e = q(b,
+                    "SELECT id, group_id, version, deleted, json_build_object('description',"
+                    " description, 'amount', amount, 'currency', currency, 'exchange_rate',"
+                    " exchange_rate, 'date', to_char(date, 'YYYY-MM-DD'), 'category', category,"
+                    " 'paid_by', paid_by, 'split', split)::text, amount_in_group_currency,"
+                    " created_by, " TS_SQL("created_at") ", " TS_SQL("updated_at") ", seq,"
+                    " shares::text FROM expenses WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+                    1, p);
+    arr_free(&ids);
+    if (!e)
+        return -1;
+    for (int r = 0; r < PQntuples(e); r++) {
+        struct expense *x = &b->expenses[idx_get(&b->xidx, PQgetvalue(e, r, 0))];
+        x->exists = 1;
+        snprintf(x->group_id, sizeof(x->group_id), "%s", PQgetvalue(e, r, 1));
+        x->version = atoll(PQgetvalue(e, r, 2));
+        x->deleted = strcmp(PQgetvalue(e, r, 3), "t") == 0;
+        x->content = json_loads(PQgetvalue(e, r, 4), 0, NULL);
+        x->amount_group = atoll(PQgetvalue(e, r, 5));
+        snprintf(x->created_by, sizeof(x->created_by), "%s", PQgetvalue(e, r, 6));
+        snprintf(x->created_at, sizeof(x->created_at), "%s", PQgetvalue(e, r, 7));
+        snprintf(x->updated_at, sizeof(x->updated_at), "%s", PQgetvalue(e, r, 8));
+        x->seq = atoll(PQgetvalue(e, r, 9));
+        json_t *shares = json_loads(PQgetvalue(e, r, 10), 0, NULL);
+        size_t k;
+        json_t *sh;
+        x->shares = xcalloc(json_array_size(shares) + 1, sizeof(*x->shares));
+        json_array_foreach(shares, k, sh)
+        {
+            const char *mid = jstr(sh, "member_id");
+            size_t mi = mid ? idx_get(&b->midx, mid) : SIZE_MAX;
+            if (mi == SIZE_MAX)
+                continue; /* only members of the expense's group hold shares */
+            x->shares[x->n_shares].member = mi;
+            x->shares[x->n_shares].paid = json_integer_value(json_object_get(sh, "paid"));
+            x->shares[x->n_shares].owed = json_integer_value(json_object_get(sh, "owed"));
+            x->n_shares++;
+        }
+        json_decref(shares);
+    }
+    PQclear(e);
+    return 0;
+}
+
+/* --- step 3: decide ------------------------------------------------------------------- */
+
+/* Add (sign = 1) or take out (sign = -1) shares from members' balances.
+   0, or -1 when a balance would overflow (nothing changed then). */
+static int apply_shares(struct batch *b, const struct share *sh, size_t n, int sign)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            struct member *m = &b->members[sh[i].member];
+            int64_t paid, owed, dp, dowed;
+            if (money_mul(sh[i].paid, sign, &dp) != 0 || money_mul(sh[i].owed, sign, &dowed) != 0 ||
+                money_add(m->paid, dp, &paid) != 0 || money_add(m->owed, dowed, &owed) != 0)
+                return -1;
+            if (pass == 1) {
+                m->paid = paid;
+                m->owed = owed;
+                m->touched = 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Merge payers and split members into per-member shares; NULL when a member
+   is not in group g (the event is then rejected). */
+static struct share *shares_of(struct batch *b, const struct group *g,
+                               const struct ledger_expense *e, size_t *n_out, struct fields *f)
+{
+    struct share *sh = xcalloc(e->n_paid + e->n_split, sizeof(*sh));
+    size_t n = 0;
+    for (size_t k = 0; k < e->n_paid + e->n_split; k++) {
+        int payer = k < e->n_paid;
+        const struct ledger_part *part = payer ? &e->paid[k] : &e->split[k - e->n_paid];
+        size_t mi = idx_get(&b->midx, part->member_id);
+        if (mi == SIZE_MAX || strcmp(b->members[mi].group_id, g->id) != 0) {
+            char path[64];
+            if (payer)
+                snprintf(path, sizeof(path), "paid_by[%zu].member_id", k);
+            else
+                snprintf(path, sizeof(path), "split.members[%zu].member_id", k - e->n_paid);
+            fields_add(f, path, "is not a member of this group");
+            continue;
+        }
+        size_t j;
+        for (j = 0; j < n && sh[j].member != mi; j++)
+            ;
+        if (j == n)
+            sh[n++].member = mi;
+        /* Each member pays at most once and owes at most once: no overflow. */
+        if (payer)
+            sh[j].paid += part->computed;
+        else
+            sh[j].owed += part->computed;
+    }
+    if (f->n) {
+        free(sh);
+        return NULL;
+    }
+    *n_out = n;
+    return sh;
+}
+
+/* The expense resource of x as it stands. New reference. */
+static json_t *expense_resource(const struct batch *b, const struct expense *x)
+{
+    json_t *r = json_deep_copy(x->content);
+    json_t *shares = json_array();
+    json_t *members = json_object_get(json_object_get(x->content, "split"), "members");
+    size_t i;
+    json_t *m;
+    json_array_foreach(members, i, m)
+    {
+        const char *mid = jstr(m, "member_id");
+        int64_t owed = 0;
+        for (size_t k = 0; k < x->n_shares; k++)
+            if (mid && strcmp(b->members[x->shares[k].member].id, mid) == 0)
+                owed = x->shares[k].owed;
+        json_array_append_new(shares, json_pack("{s:s, s:I}", "member_id", mid ? mid : "",
+                                                "amount", (json_int_t)owed));
+    }
+    json_object_set_new(r, "id", json_string(x->id));
+    json_object_set_new(r, "group_id", json_string(x->group_id));
+    json_object_set_new(r, "amount_in_group_currency", json_integer(x->amount_group));
+    json_object_set_new(r, "shares", shares);
+    json_object_set_new(r, "created_by", json_string(x->created_by));
+    json_object_set_new(r, "created_at", json_string(x->created_at));
+    json_object_set_new(r, "updated_at", json_string(x->updated_at));
+    json_object_set_new(r, "version", json_integer(x->version));
+    return r;
+}
+
+static void decide_expense(struct batch *b, struct event *ev, struct group *g)
+{
+    struct expense *x = &b->expenses[idx_get(&b->xidx, ev->target)];
+    int creating = strcmp(ev->type, "expense.created") == 0;
+    int deleting = strcmp(ev->type, "expense.deleted") == 0;
+    struct ledger_expense e;
+    struct json_doc doc = {0};
+    struct fields f = {0};
+    struct share *sh = NULL;
+    size_t n_sh = 0;
+    char today[11];
+
+    memset(&e, 0, sizeof(e));
+    if (!creating && !deleting && strcmp(ev->type, "expense.replaced") != 0) {
+        reject(ev, PROBLEM_VALIDATION, "unknown event type", NULL);
+        return;
+    }
+    if (creating && x->exists) {
+        reject(ev, PROBLEM_VERSION_CONFLICT, "an expense with this id already exists", NULL);
+        return;
+    }
+    if (!creating) {
+        if (!x->exists || x->deleted || strcmp(x->group_id, g->id) != 0) {
+            reject(ev, PROBLEM_NOT_FOUND, "the expense does not exist or was deleted", NULL);
+            return;
+        }
+        if (ev->if_match && ev->if_match != x->version) {
+            char detail[128];
+            snprintf(detail, sizeof(detail), "the expense is at version %lld, not %lld",
+                     (long long)x->version, (long long)ev->if_match);
+            reject(ev, PROBLEM_VERSION_CONFLICT, detail, NULL);
             return;
         }
     }
-    d->member[d->n] = m;
-    d->paid[d->n] = paid;
-    d->owed[d->n] = owed;
-    d->n++;
+    if (!deleting) {
+        ledger_today(today);
+        if (ledger_expense_parse(&doc, ev->data, g->currency, today, &e, &f) != 0) {
+            reject(ev, PROBLEM_VALIDATION, "the expense is not valid for this group", &f);
+            return;
+        }
+        sh = shares_of(b, g, &e, &n_sh, &f);
+        if (!sh) {
+            reject(ev, PROBLEM_VALIDATION, "the expense names non-members", &f);
+            goto out;
+        }
+    }
+    /* Take the old shares out, put the new ones in; undo on overflow. */
+    if (!creating && apply_shares(b, x->shares, x->n_shares, -1) != 0) {
+        reject(ev, PROBLEM_VALIDATION, "a balance would overflow 64 bits", NULL);
+        goto out;
+    }
+    if (!deleting && apply_shares(b, sh, n_sh, 1) != 0) {
+        if (!creating)
+            apply_shares(b, x->shares, x->n_shares, 1);
+        reject(ev, PROBLEM_VALIDATION, "a balance would overflow 64 bits", NULL);
+        goto out;
+    }
+    if (creating) {
+        x->exists = 1;
+        x->version = 1;
+        snprintf(x->group_id, sizeof(x->group_id), "%s", g->id);
+        snprintf(x->created_by, sizeof(x->created_by), "%s", ev->actor);
+        snprintf(x->created_at, sizeof(x->created_at), "%s", ev->accepted_at);
+    } else {
+        x->version++;
+    }
+    snprintf(x->updated_at, sizeof(x->updated_at), "%s", ev->accepted_at);
+    if (deleting) {
+        x->deleted = 1;
+    } else {
+        json_decref(x->content);
+        x->content = ledger_expense_to_json(&e);
+        x->amount_group = e.amount_group;
+        free(x->shares);
+        x->shares = sh;
+        x->n_shares = n_sh;
+        sh = NULL;
+    }
+    x->touched = 1;
+    ev->outcome = OUT_APPLIED;
+    ev->seq = ++g->last_seq;
+    x->seq = ev->seq;
+    g->version++;
+    g->touched = 1;
+    ev->resource = expense_resource(b, x);
+out:
+    free(sh);
+    ledger_expense_release(&e);
+    json_doc_release(&doc);
 }
 
-/* Insert e's shares and add them to the balances. */
-static int add_shares(struct worker *w, struct sqlerr *err, const char *gid, const char *eid,
-                      const struct ledger_expense *e)
+static void decide_payment(struct batch *b, struct event *ev, struct group *g)
 {
-    struct delta *d = xcalloc(1, sizeof(*d));
-    struct strbuf m = {0}, pos = {0}, paid = {0}, owed = {0};
-    PGresult *res = NULL;
-    int rc = -1;
+    struct ledger_payment pay;
+    struct fields f = {0};
+    char today[11];
+    size_t from, to;
 
-    for (size_t i = 0; i < e->n_paid; i++)
-        delta_add(d, e->paid[i].member_id, e->paid[i].computed, 0);
-    for (size_t i = 0; i < e->n_split; i++)
-        delta_add(d, e->split[i].member_id, 0, e->split[i].computed);
-    sb_add(&m, "{");
-    sb_add(&pos, "{");
-    sb_add(&paid, "{");
-    sb_add(&owed, "{");
-    for (size_t i = 0; i < d->n; i++) {
-        const char *sep = i ? "," : "";
-        sb_add(&m, sep);
-        sb_add(&m, d->member[i]);
-        sb_add(&pos, sep);
-        sb_addi(&pos, (int64_t)i);
-        sb_add(&paid, sep);
-        sb_addi(&paid, d->paid[i]);
-        sb_add(&owed, sep);
-        sb_addi(&owed, d->owed[i]);
+    ledger_today(today);
+    if (ledger_payment_parse(ev->data, today, &pay, &f) != 0) {
+        reject(ev, PROBLEM_VALIDATION, "the payment is not valid", &f);
+        return;
     }
-    sb_add(&m, "}");
-    sb_add(&pos, "}");
-    sb_add(&paid, "}");
-    sb_add(&owed, "}");
-    const char *p1[5] = {eid, m.buf, pos.buf, paid.buf, owed.buf};
-    res = q(w, err,
-            "INSERT INTO expense_shares (expense_id, member_id, position, paid, owed)"
-            " SELECT $1, t.m, t.pos, t.pd, t.ow FROM unnest($2::uuid[], $3::int[], $4::bigint[],"
-            " $5::bigint[]) AS t(m, pos, pd, ow)",
-            5, p1);
-    if (!res)
+    from = idx_get(&b->midx, pay.from_member);
+    to = idx_get(&b->midx, pay.to_member);
+    if (from == SIZE_MAX || strcmp(b->members[from].group_id, g->id) != 0)
+        fields_add(&f, "from_member", "is not a member of this group");
+    if (to == SIZE_MAX || strcmp(b->members[to].group_id, g->id) != 0)
+        fields_add(&f, "to_member", "is not a member of this group");
+    if (f.n) {
+        reject(ev, PROBLEM_VALIDATION, "the payment names non-members", &f);
         goto out;
-    PQclear(res);
-    const char *p2[4] = {gid, m.buf, paid.buf, owed.buf};
-    res = q(w, err,
-            "INSERT INTO balances (group_id, member_id, paid, owed)"
-            " SELECT $1, t.m, t.pd, t.ow FROM unnest($2::uuid[], $3::bigint[], $4::bigint[])"
-            " AS t(m, pd, ow)"
-            " ON CONFLICT (group_id, member_id) DO UPDATE SET paid = balances.paid + EXCLUDED.paid,"
-            " owed = balances.owed + EXCLUDED.owed",
-            4, p2);
+    }
+    for (size_t i = 0; i < b->n_payments; i++) {
+        if (strcmp(b->payments[i].ev->target, ev->target) == 0) {
+            reject(ev, PROBLEM_VERSION_CONFLICT, "a payment with this id already exists", NULL);
+            goto out;
+        }
+    }
+    int64_t sent, received;
+    if (money_add(b->members[from].sent, pay.amount, &sent) != 0 ||
+        money_add(b->members[to].received, pay.amount, &received) != 0) {
+        reject(ev, PROBLEM_VALIDATION, "a balance would overflow 64 bits", NULL);
+        goto out;
+    }
+    b->members[from].sent = sent;
+    b->members[to].received = received;
+    b->members[from].touched = b->members[to].touched = 1;
+    struct payment *py = &b->payments[b->n_payments++];
+    py->ev = ev;
+    snprintf(py->from, sizeof(py->from), "%s", pay.from_member);
+    snprintf(py->to, sizeof(py->to), "%s", pay.to_member);
+    py->amount = pay.amount;
+    snprintf(py->date, sizeof(py->date), "%s", pay.date);
+    py->note = jstr(ev->data, "note");
+    ev->outcome = OUT_APPLIED;
+    ev->seq = ++g->last_seq;
+    g->version++;
+    g->touched = 1;
+    ev->resource = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:s, s:s}", "id", ev->target,
+                             "group_id", g->id, "from_member", py->from, "to_member", py->to,
+                             "amount", (json_int_t)py->amount, "date", py->date, "note",
+                             py->note ? json_string(py->note) : json_null(), "created_by",
+                             ev->actor, "created_at", ev->accepted_at);
+out:
+    ledger_payment_release(&pay);
+}
+
+static void decide(struct batch *b)
+{
+    b->payments = xcalloc(b->n_ev + 1, sizeof(*b->payments));
+    for (size_t i = 0; i < b->n_ev; i++) {
+        struct event *ev = &b->ev[i];
+        if (ev->outcome != OUT_APPLIED)
+            continue;
+        size_t gi = idx_get(&b->gidx, ev->group_id);
+        if (gi == SIZE_MAX) {
+            reject(ev, PROBLEM_NOT_FOUND, "the group does not exist", NULL);
+            continue;
+        }
+        if (strncmp(ev->type, "expense.", 8) == 0)
+            decide_expense(b, ev, &b->groups[gi]);
+        else if (strcmp(ev->type, "payment.created") == 0)
+            decide_payment(b, ev, &b->groups[gi]);
+        else
+            reject(ev, PROBLEM_VALIDATION, "unknown event type", NULL);
+    }
+}
+
+/* --- step 4: write -------------------------------------------------------------------- */
+
+static int write_events(struct batch *b)
+{
+    struct pgarr id = {0}, gid = {0}, seq = {0}, type = {0}, actor = {0}, at = {0}, idem = {0},
+                 payload = {0};
+    struct pgarr rid = {0}, rgid = {0}, rtype = {0}, ractor = {0}, rat = {0}, rproblem = {0};
+    int rc = -1;
+    PGresult *res;
+
+    for (size_t i = 0; i < b->n_ev; i++) {
+        struct event *ev = &b->ev[i];
+        if (ev->outcome == OUT_APPLIED) {
+            char *text = xstrndup(ev->text, ev->text_len);
+            arr_text(&id, ev->id);
+            arr_text(&gid, ev->group_id);
+            arr_int(&seq, ev->seq);
+            arr_text(&type, ev->type);
+            arr_text(&actor, ev->actor);
+            arr_text(&at, ev->accepted_at);
+            arr_text(&idem, ev->idem);
+            arr_text(&payload, text);
+            free(text);
+        } else if (ev->outcome == OUT_REJECTED) {
+            char *problem = json_dump_compact(ev->problem);
+            arr_text(&rid, ev->id);
+            arr_text(&rgid, ev->group_id);
+            arr_text(&rtype, ev->type);
+            arr_text(&ractor, ev->actor);
+            arr_text(&rat, ev->accepted_at);
+            arr_text(&rproblem, problem);
+            free(problem);
+        }
+    }
+    if (id.n) {
+        const char *p[8] = {arr_done(&id),    arr_done(&gid), arr_done(&seq),  arr_done(&type),
+                            arr_done(&actor), arr_done(&at),  arr_done(&idem), arr_done(&payload)};
+        res = q(b,
+                "INSERT INTO events (event_id, group_id, seq, type, actor, accepted_at,"
+                " idempotency_key, payload) SELECT * FROM unnest($1::uuid[], $2::uuid[],"
+                " $3::bigint[], $4::text[], $5::uuid[], $6::timestamptz[], $7::text[],"
+                " $8::jsonb[])",
+                8, p);
+        if (!res)
+            goto out;
+        PQclear(res);
+    }
+    if (rid.n) {
+        const char *p[6] = {arr_done(&rid),    arr_done(&rgid), arr_done(&rtype),
+                            arr_done(&ractor), arr_done(&rat),  arr_done(&rproblem)};
+        res = q(b,
+                "INSERT INTO rejected_events (event_id, group_id, type, actor, accepted_at,"
+                " problem) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
+                " $4::uuid[], $5::timestamptz[], $6::jsonb[])",
+                6, p);
+        if (!res)
+            goto out;
+        PQclear(res);
+    }
+    rc = 0;
+out:
+    arr_free(&id), arr_free(&gid), arr_free(&seq), arr_free(&type), arr_free(&actor);
+    arr_free(&at), arr_free(&idem), arr_free(&payload);
+    arr_free(&rid), arr_free(&rgid), arr_free(&rtype), arr_free(&ractor), arr_free(&rat);
+    arr_free(&rproblem);
+    return rc;
+}
+
+static int write_expenses(struct batch *b)
+{
+    struct pgarr id = {0}, gid = {0}, desc = {0}, amount = {0}, cur = {0}, rate = {0}, amg = {0},
+                 date = {0}, cat = {0}, paid = {0}, split = {0}, by = {0}, cat_at = {0},
+                 upd = {0}, ver = {0}, del = {0}, seq = {0}, shares = {0};
+    int rc = 0;
+    PGresult *res;
+
+    for (size_t i = 0; i < b->n_expenses; i++) {
+        struct expense *x = &b->expenses[i];
+        const json_t *c = x->content;
+        char *pj, *sj;
+        if (!x->touched)
+            continue;
+        pj = json_dump_compact(json_object_get(c, "paid_by"));
+        sj = json_dump_compact(json_object_get(c, "split"));
+        arr_text(&id, x->id);
+        arr_text(&gid, x->group_id);
+        arr_text(&desc, jstr(c, "description"));
+        arr_int(&amount, json_integer_value(json_object_get(c, "amount")));
+        arr_text(&cur, jstr(c, "currency"));
+        arr_text(&rate, jstr(c, "exchange_rate"));
+        arr_int(&amg, x->amount_group);
+        arr_text(&date, jstr(c, "date"));
+        arr_text(&cat, jstr(c, "category"));
+        arr_text(&paid, pj);
+        arr_text(&split, sj);
+        arr_text(&by, x->created_by);
+        arr_text(&cat_at, x->created_at);
+        arr_text(&upd, x->updated_at);
+        arr_int(&ver, x->version);
+        arr_text(&del, x->deleted ? "t" : "f");
+        arr_int(&seq, x->seq);
+        free(pj);
+        free(sj);
+        json_t *sh = json_array();
+        for (size_t k = 0; k < x->n_shares; k++)
+            json_array_append_new(sh, json_pack("{s:s, s:I, s:I}", "member_id",
+                                                b->members[x->shares[k].member].id, "paid",
+                                                (json_int_t)x->shares[k].paid, "owed",
+                                                (json_int_t)x->shares[k].owed));
+        char *shj = json_dump_compact(sh);
+        arr_text(&shares, shj);
+        free(shj);
+        json_decref(sh);
+    }
+    if (id.n == 0)
+        goto out;
+    rc = -1;
+    const char *p[18] = {arr_done(&id),     arr_done(&gid),  arr_done(&desc),  arr_done(&amount),
+                         arr_done(&cur),    arr_done(&rate), arr_done(&amg),   arr_done(&date),
+                         arr_done(&cat),    arr_done(&paid), arr_done(&split), arr_done(&by),
+                         arr_done(&cat_at), arr_done(&upd),  arr_done(&ver),   arr_done(&del),
+                         arr_done(&seq),    arr_done(&shares)};
+    res = q(b,
+            "INSERT INTO expenses (id, group_id, description, amount, currency, exchange_rate,"
+            " amount_in_group_currency, date, category, paid_by, split, created_by, created_at,"
+            " updated_at, version, deleted, seq, shares) SELECT * FROM unnest($1::uuid[],"
+            " $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::bigint[],"
+            " $8::date[], $9::text[], $10::jsonb[], $11::jsonb[], $12::uuid[],"
+            " $13::timestamptz[], $14::timestamptz[], $15::bigint[], $16::boolean[],"
+            " $17::bigint[], $18::jsonb[])"
+            " ON CONFLICT (id) DO UPDATE SET description = EXCLUDED.description,"
+            " amount = EXCLUDED.amount, currency = EXCLUDED.currency,"
+            " exchange_rate = EXCLUDED.exchange_rate,"
+            " amount_in_group_currency = EXCLUDED.amount_in_group_currency,"
+            " date = EXCLUDED.date, category = EXCLUDED.category, paid_by = EXCLUDED.paid_by,"
+            " split = EXCLUDED.split, updated_at = EXCLUDED.updated_at,"
+            " version = EXCLUDED.version, deleted = EXCLUDED.deleted, seq = EXCLUDED.seq,"
+            " shares = EXCLUDED.shares",
+            18, p);
     if (!res)
         goto out;
     PQclear(res);
     rc = 0;
 out:
-    free(m.buf);
-    free(pos.buf);
-    free(paid.buf);
-    free(owed.buf);
-    free(d);
+    arr_free(&id), arr_free(&gid), arr_free(&desc), arr_free(&amount), arr_free(&cur);
+    arr_free(&rate), arr_free(&amg), arr_free(&date), arr_free(&cat), arr_free(&paid);
+    arr_free(&split), arr_free(&by), arr_free(&cat_at), arr_free(&upd), arr_free(&ver);
+    arr_free(&del), arr_free(&seq), arr_free(&shares);
     return rc;
 }
 
-/* Take an expense's current shares back out of the balances. */
-static int remove_shares(struct worker *w, struct sqlerr *err, const char *gid, const char *eid,
-                         int drop_rows)
+static int write_payments(struct batch *b)
 {
-    const char *p[2] = {eid, gid};
-    PGresult *res = q(w, err,
-                      "UPDATE balances b SET paid = b.paid - s.paid, owed = b.owed - s.owed"
-                      " FROM expense_shares s WHERE s.expense_id = $1 AND b.group_id = $2"
-                      " AND b.member_id = s.member_id",
-                      2, p);
-    if (!res)
-        return -1;
-    PQclear(res);
-    if (!drop_rows)
-        return 0;
-    res = q(w, err, "DELETE FROM expense_shares WHERE expense_id = $1", 1, p);
-    if (!res)
-        return -1;
-    PQclear(res);
-    return 0;
-}
-
-/* The expense resource from its stored row (after the event's changes). */
-static json_t *load_expense(struct worker *w, struct sqlerr *err, const char *eid)
-{
-    const char *p[1] = {eid};
-    PGresult *res = q(
-        w, err,
-        "SELECT json_build_object('id', e.id, 'group_id', e.group_id, 'description',"
-        " e.description, 'amount', e.amount, 'currency', e.currency, 'exchange_rate',"
-        " e.exchange_rate, 'amount_in_group_currency', e.amount_in_group_currency, 'date',"
-        " to_char(e.date, 'YYYY-MM-DD'), 'category', e.category, 'paid_by', e.paid_by, 'split',"
-        " e.split, 'shares', (SELECT coalesce(json_agg(json_build_object('member_id',"
-        " x->>'member_id', 'amount', coalesce(s.owed, 0)) ORDER BY x.ord), '[]')"
-        " FROM jsonb_array_elements(e.split->'members') WITH ORDINALITY AS x(x, ord)"
-        " LEFT JOIN expense_shares s ON s.expense_id = e.id AND s.member_id = (x->>'member_id')::uuid),"
-        " 'created_by', e.created_by, 'created_at', " TS_SQL("e.created_at") ", 'updated_at', "
-        TS_SQL("e.updated_at") ", 'version', e.version)::text"
-        " FROM expenses e WHERE e.id = $1",
-        1, p);
-    json_t *out = NULL;
-    if (!res)
-        return NULL;
-    if (PQntuples(res) == 1)
-        out = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-    PQclear(res);
-    if (!out) {
-        err->broken = 0;
-        snprintf(err->message, sizeof(err->message), "expense %s not readable", eid);
-    }
-    return out;
-}
-
-/* Apply one expense create/replace/delete. 0 applied, 1 rejected, -1 error. */
-static int apply_expense(struct worker *w, struct sqlerr *err, const struct event *ev,
-                         const char *currency, const char *seq, struct result *r)
-{
-    struct ledger_expense e;
-    struct fields f = {0};
-    struct json_doc doc = {0};
-    int creating = strcmp(ev->type, "expense.created") == 0;
-    int deleting = strcmp(ev->type, "expense.deleted") == 0;
-    PGresult *res;
+    struct pgarr id = {0}, gid = {0}, from = {0}, to = {0}, amount = {0}, date = {0}, note = {0},
+                 by = {0}, at = {0}, seq = {0};
     int rc = -1;
-    char today[11];
-
-    memset(&e, 0, sizeof(e));
-    ledger_today(today);
-    if (!deleting) {
-        if (ledger_expense_parse(&doc, ev->data, currency, today, &e, &f) != 0) {
-            reject(r, PROBLEM_VALIDATION, "the expense is not valid for this group", &f);
-            return 1;
-        }
-        const char **ids = xcalloc(e.n_paid + e.n_split, sizeof(*ids));
-        for (size_t i = 0; i < e.n_paid; i++)
-            ids[i] = e.paid[i].member_id;
-        for (size_t i = 0; i < e.n_split; i++)
-            ids[e.n_paid + i] = e.split[i].member_id;
-        int mc = check_members(w, err, ev->group_id, ids, e.n_paid + e.n_split, r);
-        free(ids);
-        if (mc != 0) {
-            rc = mc;
-            goto out;
-        }
+    if (b->n_payments == 0)
+        return 0;
+    for (size_t i = 0; i < b->n_payments; i++) {
+        const struct payment *py = &b->payments[i];
+        if (py->ev->outcome != OUT_APPLIED)
+            continue;
+        arr_text(&id, py->ev->target);
+        arr_text(&gid, py->ev->group_id);
+        arr_text(&from, py->from);
+        arr_text(&to, py->to);
+        arr_int(&amount, py->amount);
+        arr_text(&date, py->date);
+        arr_text(&note, py->note);
+        arr_text(&by, py->ev->actor);
+        arr_text(&at, py->ev->accepted_at);
+        arr_int(&seq, py->ev->seq);
     }
-    if (!creating) {
-        const char *p[2] = {ev->target, ev->group_id};
-        res = q(w, err,
-                "SELECT version, deleted FROM expenses WHERE id = $1 AND group_id = $2 FOR UPDATE",
-                2, p);
+    const char *p[10] = {arr_done(&id),   arr_done(&gid),  arr_done(&from), arr_done(&to),
+                         arr_done(&amount), arr_done(&date), arr_done(&note), arr_done(&by),
+                         arr_done(&at),   arr_done(&seq)};
+    PGresult *res = q(b,
+                      "INSERT INTO payments (id, group_id, from_member, to_member, amount, date,"
+                      " note, created_by, created_at, seq) SELECT * FROM unnest($1::uuid[],"
+                      " $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::date[], $7::text[],"
+                      " $8::uuid[], $9::timestamptz[], $10::bigint[])",
+                      10, p);
+    if (res) {
+        PQclear(res);
+        rc = 0;
+    }
+    arr_free(&id), arr_free(&gid), arr_free(&from), arr_free(&to), arr_free(&amount);
+    arr_free(&date), arr_free(&note), arr_free(&by), arr_free(&at), arr_free(&seq);
+    return rc;
+}
+
+static int write_balances_and_groups(struct batch *b)
+{
+    struct pgarr gid = {0}, mid = {0}, paid = {0}, owed = {0}, sent = {0}, recv = {0};
+    struct pgarr g = {0}, ver = {0}, seq = {0};
+    int rc = -1;
+    PGresult *res;
+
+    for (size_t i = 0; i < b->n_members; i++) {
+        const struct member *m = &b->members[i];
+        if (!m->touched)
+            continue;
+        arr_text(&gid, m->group_id);
+        arr_text(&mid, m->id);
+        arr_int(&paid, m->paid);
+        arr_int(&owed, m->owed);
+        arr_int(&sent, m->sent);
+        arr_int(&recv, m->received);
+    }
+    for (size_t i = 0; i < b->n_groups; i++) {
+        if (!b->groups[i].touched)
+            continue;
+        arr_text(&g, b->groups[i].id);
+        arr_int(&ver, b->groups[i].version);
+        arr_int(&seq, b->groups[i].last_seq);
+    }
+    if (mid.n) {
+        const char *p[6] = {arr_done(&gid),  arr_done(&mid),  arr_done(&paid),
+                            arr_done(&owed), arr_done(&sent), arr_done(&recv)};
+        res = q(b,
+                "INSERT INTO balances (group_id, member_id, paid, owed, sent, received)"
+                " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[],"
+                " $5::bigint[], $6::bigint[]) ON CONFLICT (group_id, member_id) DO UPDATE"
+                " SET paid = EXCLUDED.paid, owed = EXCLUDED.owed, sent = EXCLUDED.sent,"
+                " received = EXCLUDED.received",
+                6, p);
         if (!res)
             goto out;
-        if (PQntuples(res) == 0 || strcmp(PQgetvalue(res, 0, 1), "t") == 0) {
-            PQclear(res);
-            reject(r, PROBLEM_NOT_FOUND, "the expense does not exist or was deleted", NULL);
-            rc = 1;
-            goto out;
-        }
-        int64_t version = atoll(PQgetvalue(res, 0, 0));
         PQclear(res);
-        if (ev->if_match && ev->if_match != version) {
-            char detail[128];
-            snprintf(detail, sizeof(detail), "the expense is at version %lld, not %lld",
-                     (long long)version, (long long)ev->if_match);
-            reject(r, PROBLEM_VERSION_CONFLICT, detail, NULL);
-            rc = 1;
-            goto out;
-        }
-        if (remove_shares(w, err, ev->group_id, ev->target, !deleting) != 0)
-            goto out;
     }
-    if (deleting) {
-        const char *p[3] = {ev->target, ev->accepted_at, seq};
-        res = q(w, err,
-                "UPDATE expenses SET deleted = true, version = version + 1, updated_at = $2,"
-                " seq = $3 WHERE id = $1",
+    if (g.n) {
+        const char *p[3] = {arr_done(&g), arr_done(&ver), arr_done(&seq)};
+        res = q(b,
+                "UPDATE groups SET version = v.version, last_seq = v.last_seq FROM"
+                " unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS v(id, version, last_seq)"
+                " WHERE groups.id = v.id",
                 3, p);
         if (!res)
             goto out;
         PQclear(res);
-    } else {
-        json_t *norm = ledger_expense_to_json(&e);
-        char *paid = json_dump_compact(json_object_get(norm, "paid_by"));
-        char *split = json_dump_compact(json_object_get(norm, "split"));
-        char amount[24], amount_group[24];
-        snprintf(amount, sizeof(amount), "%lld", (long long)e.amount);
-        snprintf(amount_group, sizeof(amount_group), "%lld", (long long)e.amount_group);
-        const char *p[13] = {ev->target,
-                             ev->group_id,
-                             e.description,
-                             amount,
-                             e.currency,
-                             json_string_value(json_object_get(norm, "exchange_rate")),
-                             amount_group,
-                             e.date,
-                             e.category,
-                             paid,
-                             split,
-                             ev->actor,
-                             ev->accepted_at};
-        const char *p14[14];
-        memcpy(p14, p, sizeof(p));
-        p14[13] = seq;
-        res = q(w, err,
-                creating ? "INSERT INTO expenses (id, group_id, description, amount, currency,"
-                           " exchange_rate, amount_in_group_currency, date, category, paid_by,"
-                           " split, created_by, created_at, updated_at, seq) VALUES ($1, $2, $3,"
-                           " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)"
-                           " ON CONFLICT (id) DO NOTHING"
-                         : "UPDATE expenses SET description = $3, amount = $4, currency = $5,"
-                           " exchange_rate = $6, amount_in_group_currency = $7, date = $8,"
-                           " category = $9, paid_by = $10, split = $11, updated_at = $13,"
-                           " version = version + 1, seq = $14 WHERE id = $1 AND group_id = $2"
-                           " AND $12::uuid IS NOT NULL",
-                14, p14);
-        free(paid);
-        free(split);
-        json_decref(norm);
-        if (!res)
-            goto out;
-        int affected = atoi(PQcmdTuples(res));
-        PQclear(res);
-        if (affected != 1) {
-            reject(r, PROBLEM_VERSION_CONFLICT, "an expense with this id already exists", NULL);
-            rc = 1;
-            goto out;
-        }
-        if (add_shares(w, err, ev->group_id, ev->target, &e) != 0)
-            goto out;
     }
-    r->resource = load_expense(w, err, ev->target);
-    rc = r->resource ? 0 : -1;
-out:
-    ledger_expense_release(&e);
-    json_doc_release(&doc);
-    return rc;
-}
-
-static int apply_payment(struct worker *w, struct sqlerr *err, const struct event *ev,
-                         const char *seq, struct result *r)
-{
-    struct ledger_payment pay;
-    struct fields f = {0};
-    PGresult *res;
-    char today[11], amount[24];
-    int rc = -1;
-
-    ledger_today(today);
-    if (ledger_payment_parse(ev->data, today, &pay, &f) != 0) {
-        reject(r, PROBLEM_VALIDATION, "the payment is not valid", &f);
-        return 1;
-    }
-    const char *ids[2] = {pay.from_member, pay.to_member};
-    int mc = check_members(w, err, ev->group_id, ids, 2, r);
-    if (mc != 0) {
-        rc = mc;
-        goto out;
-    }
-    snprintf(amount, sizeof(amount), "%lld", (long long)pay.amount);
-    const char *p[10] = {ev->target, ev->group_id, pay.from_member, pay.to_member,   amount,
-                         pay.date,   pay.note,     ev->actor,       ev->accepted_at, seq};
-    res = q(w, err,
-            "INSERT INTO payments (id, group_id, from_member, to_member, amount, date, note,"
-            " created_by, created_at, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            " ON CONFLICT (id) DO NOTHING",
-            10, p);
-    if (!res)
-        goto out;
-    int affected = atoi(PQcmdTuples(res));
-    PQclear(res);
-    if (affected != 1) {
-        reject(r, PROBLEM_VERSION_CONFLICT, "a payment with this id already exists", NULL);
-        rc = 1;
-        goto out;
-    }
-    const char *pb[4] = {ev->group_id, pay.from_member, pay.to_member, amount};
-    res = q(w, err,
-            "INSERT INTO balances (group_id, member_id, sent, received)"
-            " VALUES ($1, $2, $4, 0), ($1, $3, 0, $4)"
-            " ON CONFLICT (group_id, member_id) DO UPDATE SET sent = balances.sent + EXCLUDED.sent,"
-            " received = balances.received + EXCLUDED.received",
-            4, pb);
-    if (!res)
-        goto out;
-    PQclear(res);
-    r->resource = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:s, s:s}", "id", ev->target,
-                            "group_id", ev->group_id, "from_member", pay.from_member, "to_member",
-                            pay.to_member, "amount", (json_int_t)pay.amount, "date", pay.date,
-                            "note", pay.note ? json_string(pay.note) : json_null(), "created_by",
-                            ev->actor, "created_at", ev->accepted_at);
     rc = 0;
 out:
-    ledger_payment_release(&pay);
+    arr_free(&gid), arr_free(&mid), arr_free(&paid), arr_free(&owed), arr_free(&sent);
+    arr_free(&recv), arr_free(&g), arr_free(&ver), arr_free(&seq);
     return rc;
 }
 
-/* Apply one event inside the open transaction. Returns 0 (r filled), or -1
-   when the whole batch must be retried (connection lost). */
-static int apply_one(struct worker *w, const struct event *ev, const char *entry_text,
-                     struct result *r)
+/* --- step 5: publish -------------------------------------------------------------------- */
+
+/* Next stream id after id ("ms-seq" -> "ms-(seq+1)"), for XTRIM MINID. */
+static void next_id(const char *id, char *out, size_t size)
 {
-    struct sqlerr err = {0};
-    PGresult *res;
-    const char *p1[1] = {ev->id};
-    int rc;
-
-    res = q(w, &err,
-            "SELECT 'applied' FROM events WHERE event_id = $1"
-            " UNION ALL SELECT 'rejected' FROM rejected_events WHERE event_id = $1",
-            1, p1);
-    if (!res)
-        return -1;
-    if (PQntuples(res) > 0) {
-        PQclear(res);
-        r->outcome = OUT_DUPLICATE;
-        return 0;
-    }
-    PQclear(res);
-    if (exec0(w, &err, "SAVEPOINT ev") != 0)
-        return -1;
-
-    const char *p2[1] = {ev->group_id};
-    res = q(w, &err,
-            "UPDATE groups SET version = version + 1, last_seq = last_seq + 1 WHERE id = $1"
-            " RETURNING version, last_seq, currency",
-            1, p2);
-    if (!res)
-        goto sql_failed;
-    if (PQntuples(res) != 1) {
-        PQclear(res);
-        reject(r, PROBLEM_NOT_FOUND, "the group does not exist", NULL);
-        goto rejected;
-    }
-    char seq[24], currency[4];
-    snprintf(seq, sizeof(seq), "%s", PQgetvalue(res, 0, 1));
-    snprintf(currency, sizeof(currency), "%s", PQgetvalue(res, 0, 2));
-    PQclear(res);
-
-    if (strncmp(ev->type, "expense.", 8) == 0)
-        rc = apply_expense(w, &err, ev, currency, seq, r);
-    else if (strcmp(ev->type, "payment.created") == 0)
-        rc = apply_payment(w, &err, ev, seq, r);
-    else {
-        reject(r, PROBLEM_VALIDATION, "unknown event type", NULL);
-        rc = 1;
-    }
-    if (rc < 0)
-        goto sql_failed;
-    if (rc > 0)
-        goto rejected;
-
-    const char *p3[7] = {ev->id, ev->group_id, seq, ev->type, ev->actor, ev->accepted_at, ev->idem};
-    const char *p4[8];
-    memcpy(p4, p3, sizeof(p3));
-    p4[7] = entry_text;
-    res = q(w, &err,
-            "INSERT INTO events (event_id, group_id, seq, type, actor, accepted_at,"
-            " idempotency_key, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            8, p4);
-    if (!res)
-        goto sql_failed;
-    PQclear(res);
-    if (exec0(w, &err, "RELEASE SAVEPOINT ev") != 0)
-        return -1;
-    r->outcome = OUT_APPLIED;
-    return 0;
-
-sql_failed:
-    if (err.broken)
-        return -1;
-    /* Refused by PostgreSQL (an overflow, a constraint): reject this one. */
-    log_warn("apply: event '%s' refused: %s", ev->id, err.message);
-    json_decref(r->resource);
-    r->resource = NULL;
-    json_decref(r->problem);
-    reject(r,
-           strcmp(err.sqlstate, "22003") == 0 ? PROBLEM_VALIDATION : PROBLEM_INTERNAL,
-           strcmp(err.sqlstate, "22003") == 0 ? "a balance would overflow 64 bits"
-                                               : "the event could not be applied",
-           NULL);
-rejected:
-    if (exec0(w, &err, "ROLLBACK TO SAVEPOINT ev") != 0)
-        return -1;
-    char *problem = json_dump_compact(r->problem);
-    const char *p5[6] = {ev->id, ev->group_id, ev->type, ev->actor, ev->accepted_at, problem};
-    res = q(w, &err,
-            "INSERT INTO rejected_events (event_id, group_id, type, actor, accepted_at, problem)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
-            6, p5);
-    free(problem);
-    if (!res)
-        return -1;
-    PQclear(res);
-    return 0;
+    unsigned long long ms = 0, seq = 0;
+    if (sscanf(id, "%llu-%llu", &ms, &seq) == 2)
+        snprintf(out, size, "%llu-%llu", ms, seq + 1);
+    else
+        snprintf(out, size, "%s", id);
 }
 
-/* The group's view, read inside the transaction that changed it. */
-static int build_view(struct worker *w, const char *gid, struct view *v, char ***users,
-                      size_t *n_users, int64_t *version)
+static void publish(struct batch *b, const struct stream_entry *entries)
 {
-    struct sqlerr err = {0};
-    const char *p[1] = {gid};
-    PGresult *res = q(w, &err,
-                      "SELECT g.version, g.currency, m.id, m.name, m.user_id,"
-                      " coalesce(b.paid, 0), coalesce(b.owed, 0), coalesce(b.sent, 0),"
-                      " coalesce(b.received, 0) FROM groups g JOIN members m ON m.group_id = g.id"
-                      " LEFT JOIN balances b ON b.group_id = g.id AND b.member_id = m.id"
-                      " WHERE g.id = $1 ORDER BY m.position",
-                      1, p);
-    int n, rc = -1;
-    if (!res)
-        return -1;
-    n = PQntuples(res);
-    if (n == 0) {
-        PQclear(res);
-        return 1;
-    }
-    struct view_member *m = xcalloc((size_t)n, sizeof(*m));
-    *users = xcalloc((size_t)n, sizeof(**users));
-    *n_users = 0;
-    for (int i = 0; i < n; i++) {
-        m[i].id = PQgetvalue(res, i, 2);
-        m[i].name = PQgetvalue(res, i, 3);
-        m[i].paid = atoll(PQgetvalue(res, i, 5));
-        m[i].owed = atoll(PQgetvalue(res, i, 6));
-        m[i].sent = atoll(PQgetvalue(res, i, 7));
-        m[i].received = atoll(PQgetvalue(res, i, 8));
-        if (!PQgetisnull(res, i, 4))
-            (*users)[(*n_users)++] = xstrdup(PQgetvalue(res, i, 4));
-    }
-    *version = atoll(PQgetvalue(res, 0, 0));
-    rc = view_build(gid, PQgetvalue(res, 0, 1), *version, m, (size_t)n, v);
-    free(m);
-    PQclear(res);
-    return rc;
-}
-
-struct touched {
-    char gid[37];
-    struct view view;
-    char **users;
-    size_t n_users;
-    int64_t version;
-};
-
-static void publish(struct worker *w, unsigned p, const struct stream_entry *entries, size_t n,
-                    struct result *res, struct touched *t, size_t n_t, const char *applied_at)
-{
-    char stream[64], key[96], version[24];
+    struct worker *w = b->w;
+    char stream[64], key[96], version[24], minid[48];
     size_t pending = 0;
 
     if (worker_redis_ensure(w) != 0)
-        return; /* statuses and acks follow on redelivery (duplicates) */
-    for (size_t i = 0; i < n_t; i++) {
-        size_t argc = 7 + t[i].n_users;
-        const char **argv = xcalloc(argc, sizeof(*argv));
-        snprintf(version, sizeof(version), "%lld", (long long)t[i].version);
-        keys_fmt(key, sizeof(key), "view", t[i].gid);
-        argv[0] = "EVAL";
-        argv[1] = CACHE_VIEW_LUA;
-        argv[2] = "1";
-        argv[3] = key;
-        argv[4] = version;
-        argv[5] = t[i].view.balances;
-        argv[6] = t[i].view.settlements;
-        for (size_t u = 0; u < t[i].n_users; u++)
-            argv[7 + u] = t[i].users[u];
-        redisAppendCommandArgv(w->rd, (int)argc, argv, NULL);
+        return; /* unacked: redelivered, recognised as recorded, published then */
+    for (size_t i = 0; i < b->n_groups; i++) {
+        const struct group *g = &b->groups[i];
+        struct view v;
+        struct view_member *vm = xcalloc(g->n_members + 1, sizeof(*vm));
+        const char **argv = xcalloc(7 + g->n_members, sizeof(*argv));
+        size_t argc = 7;
+        for (size_t k = 0; k < g->n_members; k++) {
+            const struct member *m = &b->members[g->first_member + k];
+            vm[k].id = m->id;
+            vm[k].name = m->name;
+            vm[k].paid = m->paid;
+            vm[k].owed = m->owed;
+            vm[k].sent = m->sent;
+            vm[k].received = m->received;
+            if (m->user_id)
+                argv[argc++] = m->user_id;
+        }
+        if (view_build(g->id, g->currency, g->version, vm, g->n_members, &v) == 0) {
+            snprintf(version, sizeof(version), "%lld", (long long)g->version);
+            keys_fmt(key, sizeof(key), "view", g->id);
+            argv[0] = "EVAL";
+            argv[1] = CACHE_VIEW_LUA;
+            argv[2] = "1";
+            argv[3] = key;
+            argv[4] = version;
+            argv[5] = v.balances;
+            argv[6] = v.settlements;
+            redisAppendCommandArgv(w->rd, (int)argc, argv, NULL);
+            pending++;
+            view_release(&v);
+        }
         free(argv);
-        pending++;
+        free(vm);
     }
-    for (size_t i = 0; i < n; i++) {
-        struct result *r = &res[i];
-        if (r->outcome == OUT_RETRY)
-            continue;
-        if (!r->event_id[0]) {
-            redisAppendCommand(w->rd, "XADD " KEYS_DEAD_STREAM " * partition %u entry %s event %b error %s",
-                               p, entries[i].id, entries[i].event, entries[i].event_len,
-                               "malformed event");
+    keys_stream(stream, sizeof(stream), b->p);
+    for (size_t i = 0; i < b->n_ev; i++) {
+        struct event *ev = &b->ev[i];
+        if (ev->outcome == OUT_MALFORMED) {
+            redisAppendCommand(w->rd,
+                               "XADD " KEYS_DEAD_STREAM " * stream %s entry %s event %b error %s",
+                               stream, entries[i].id, entries[i].event, entries[i].event_len,
+                               "not a ledger event");
             pending++;
             continue;
         }
-        keys_fmt(key, sizeof(key), "event", r->event_id);
-        if (r->outcome == OUT_APPLIED) {
-            char *body = json_dump_compact(r->resource);
+        keys_fmt(key, sizeof(key), "event", ev->id);
+        if (ev->outcome == OUT_APPLIED) {
+            char *body = json_dump_compact(ev->resource);
             redisAppendCommand(w->rd, "HSET %s status applied applied_at %s resource %s", key,
-                               applied_at, body);
+                               b->applied_at, body);
             free(body);
-        } else if (r->outcome == OUT_REJECTED) {
-            char *body = json_dump_compact(r->problem);
+        } else if (ev->outcome == OUT_REJECTED) {
+            char *body = json_dump_compact(ev->problem);
             redisAppendCommand(w->rd, "HSET %s status rejected problem %s", key, body);
             free(body);
         } else {
-            /* Duplicate: the first apply published; make sure a lost status is set. */
-            redisAppendCommand(w->rd, "HSETNX %s status applied", key);
+            /* Recorded by an earlier delivery whose publish was lost: the
+               durable record answers GET /events; wake any waiter. */
+            redisAppendCommand(w->rd, "DEL %s", key);
         }
         redisAppendCommand(w->rd, "EXPIRE %s %d", key, KEYS_EVENT_TTL_S);
-        redisAppendCommand(w->rd, "PUBLISH " KEYS_DONE_CHANNEL " %s", r->event_id);
+        redisAppendCommand(w->rd, "PUBLISH " KEYS_DONE_CHANNEL " %s", ev->id);
         pending += 3;
     }
-    keys_stream(stream, sizeof(stream), p);
-    for (size_t i = 0; i < n; i++) {
-        if (res[i].outcome == OUT_RETRY)
-            continue;
+    for (size_t i = 0; i < b->n_ev; i++) {
         redisAppendCommand(w->rd, "XACK %s " KEYS_CONSUMER_GROUP " %s", stream, entries[i].id);
         pending++;
     }
+    /* Everything up to the last entry is applied and acknowledged now (a
+       partition is read in order by its one owner): trim below it. */
+    next_id(entries[b->n_ev - 1].id, minid, sizeof(minid));
+    redisAppendCommand(w->rd, "XTRIM %s MINID %s", stream, minid);
+    pending++;
     for (size_t i = 0; i < pending; i++) {
         void *reply = NULL;
         if (redisGetReply(w->rd, &reply) != REDIS_OK) {
@@ -713,115 +1082,207 @@ static void publish(struct worker *w, unsigned p, const struct stream_entry *ent
             w->rd = NULL;
             return;
         }
-        redisReply *rr = reply;
-        if (rr->type == REDIS_REPLY_ERROR)
-            log_warn("redis: %s", rr->str);
+        if (((redisReply *)reply)->type == REDIS_REPLY_ERROR)
+            log_warn("redis: %s", ((redisReply *)reply)->str);
         freeReplyObject(reply);
     }
 }
 
-int apply_batch(struct worker *w, unsigned p, const struct stream_entry *entries, size_t n)
-{
-    struct result *res = xcalloc(n, sizeof(*res));
-    json_t **roots = xcalloc(n, sizeof(*roots));
-    struct touched *t = xcalloc(n, sizeof(*t));
-    size_t n_t = 0;
-    struct sqlerr err = {0};
-    char pbuf[16], tbuf[24], applied_at[32] = "";
-    PGresult *pr;
-    int rc = -1;
+/* --- the batch ----------------------------------------------------------------------------- */
 
+static void batch_release(struct batch *b)
+{
+    for (size_t i = 0; i < b->n_ev; i++) {
+        json_decref(b->ev[i].root);
+        json_decref(b->ev[i].resource);
+        json_decref(b->ev[i].problem);
+    }
+    for (size_t i = 0; i < b->n_members; i++) {
+        free(b->members[i].name);
+        free(b->members[i].user_id);
+    }
+    for (size_t i = 0; i < b->n_expenses; i++) {
+        json_decref(b->expenses[i].content);
+        free(b->expenses[i].shares);
+    }
+    idx_free(&b->gidx);
+    idx_free(&b->midx);
+    idx_free(&b->xidx);
+    free(b->ev);
+    free(b->groups);
+    free(b->members);
+    free(b->expenses);
+    free(b->payments);
+}
+
+static int fence(struct batch *b)
+{
+    char pbuf[16], tbuf[24];
+    snprintf(pbuf, sizeof(pbuf), "%u", b->p);
+    snprintf(tbuf, sizeof(tbuf), "%lld", (long long)b->w->token[b->p]);
+    const char *fp[2] = {pbuf, tbuf};
+    PGresult *r = q(b,
+                    "INSERT INTO partitions (p, token) VALUES ($1, $2) ON CONFLICT (p) DO UPDATE"
+                    " SET token = EXCLUDED.token WHERE partitions.token <= EXCLUDED.token",
+                    2, fp);
+    if (!r)
+        return -1;
+    int ok = atoi(PQcmdTuples(r)) == 1;
+    PQclear(r);
+    if (!ok) {
+        log_warn("apply: partition %u fenced off (token %s is stale)", b->p, tbuf);
+        lease_drop(b->w, b->p);
+        return -1;
+    }
+    return 0;
+}
+
+/* Apply entries as one batch. 0 on commit; -1 otherwise, with *refused set
+   when PostgreSQL refused a statement (as opposed to a lost connection or a
+   lost lease) and the reason in why. */
+static int apply_once(struct worker *w, unsigned p, const struct stream_entry *entries, size_t n,
+                      int *refused, char *why, size_t why_size)
+{
+    struct batch b;
+    int rc = -1;
+    PGresult *r;
+
+    memset(&b, 0, sizeof(b));
+    b.w = w;
+    b.p = p;
+    b.n_ev = n;
+    b.ev = xcalloc(n, sizeof(*b.ev));
+    for (size_t i = 0; i < n; i++) {
+        struct event *ev = &b.ev[i];
+        ev->text = entries[i].event;
+        ev->text_len = entries[i].event_len;
+        ev->root = json_loadb(entries[i].event, entries[i].event_len, 0, NULL);
+        ev->outcome = ev->root && parse_event(ev) == 0 ? OUT_APPLIED : OUT_MALFORMED;
+        if (ev->outcome == OUT_MALFORMED)
+            log_error("apply: entry %s of partition %u is not a ledger event", entries[i].id, p);
+    }
     if (!w->pg || PQstatus(w->pg) != CONNECTION_OK)
         goto out;
-    if (exec0(w, &err, "BEGIN") != 0)
+    if (exec0(&b, "BEGIN") != 0)
         goto out;
-    snprintf(pbuf, sizeof(pbuf), "%u", p);
-    snprintf(tbuf, sizeof(tbuf), "%lld", (long long)w->token[p]);
-    const char *fp[2] = {pbuf, tbuf};
-    pr = q(w, &err,
-           "INSERT INTO partitions (p, token) VALUES ($1, $2) ON CONFLICT (p) DO UPDATE"
-           " SET token = EXCLUDED.token WHERE partitions.token <= EXCLUDED.token",
-           2, fp);
-    if (!pr)
+    if (fence(&b) != 0 || load_recorded(&b) != 0 || load_groups(&b) != 0 ||
+        load_expenses(&b) != 0)
         goto rollback;
-    if (atoi(PQcmdTuples(pr)) != 1) {
-        PQclear(pr);
-        log_warn("apply: partition %u fenced off (token %s is stale)", p, tbuf);
-        lease_drop(w, p);
+    decide(&b);
+    if (write_events(&b) != 0 || write_expenses(&b) != 0 || write_payments(&b) != 0 ||
+        write_balances_and_groups(&b) != 0)
         goto rollback;
-    }
-    PQclear(pr);
-
-    for (size_t i = 0; i < n; i++) {
-        struct event ev;
-        json_error_t jerr;
-        roots[i] = json_loadb(entries[i].event, entries[i].event_len, 0, &jerr);
-        if (!roots[i] || parse_event(roots[i], &ev) != 0) {
-            /* Malformed entries cannot come from the api; acked and logged. */
-            log_error("apply: malformed entry %s in partition %u dropped", entries[i].id, p);
-            res[i].outcome = OUT_REJECTED;
-            continue;
-        }
-        snprintf(res[i].event_id, sizeof(res[i].event_id), "%s", ev.id);
-        snprintf(res[i].group_id, sizeof(res[i].group_id), "%s", ev.group_id);
-        snprintf(res[i].type, sizeof(res[i].type), "%s", ev.type);
-        char *text = xstrndup(entries[i].event, entries[i].event_len);
-        int a = apply_one(w, &ev, text, &res[i]);
-        free(text);
-        if (a != 0)
-            goto rollback;
-        size_t k;
-        for (k = 0; k < n_t && strcmp(t[k].gid, ev.group_id) != 0; k++)
-            ;
-        if (k == n_t)
-            snprintf(t[n_t++].gid, sizeof(t[0].gid), "%s", ev.group_id);
-    }
-    for (size_t k = 0; k < n_t; k++) {
-        if (build_view(w, t[k].gid, &t[k].view, &t[k].users, &t[k].n_users, &t[k].version) < 0)
-            goto rollback;
-    }
-    pr = q(w, &err, "SELECT " TS_SQL("now()"), 0, NULL);
-    if (!pr)
+    r = q(&b, "SELECT " TS_SQL("now()"), 0, NULL);
+    if (!r)
         goto rollback;
-    snprintf(applied_at, sizeof(applied_at), "%s", PQgetvalue(pr, 0, 0));
-    PQclear(pr);
-    if (exec0(w, &err, "COMMIT") != 0)
+    snprintf(b.applied_at, sizeof(b.applied_at), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (exec0(&b, "COMMIT") != 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
-        if (res[i].outcome == OUT_APPLIED)
+        if (b.ev[i].outcome == OUT_APPLIED)
             w->applied++;
-        else if (res[i].outcome == OUT_REJECTED)
-            w->rejected++;
-        else if (res[i].outcome == OUT_DUPLICATE)
+        else if (b.ev[i].outcome == OUT_DUPLICATE)
             w->duplicates++;
+        else
+            w->rejected++;
     }
-    publish(w, p, entries, n, res, t, n_t, applied_at);
+    publish(&b, entries);
     rc = 0;
     goto out;
 rollback:
-    if (err.broken)
-        log_warn("apply: postgres: %s", err.message);
-    else if (err.message[0])
-        log_error("apply: %s", err.message);
-    exec0(w, &err, "ROLLBACK");
+    if (b.error[0]) {
+        log_warn("apply: partition %u batch of %zu not applied: %s", p, n, b.error);
+        *refused = !b.broken;
+        snprintf(why, why_size, "%s", b.error);
+    }
+    exec0(&b, "ROLLBACK");
 out:
-    for (size_t i = 0; i < n; i++) {
-        json_decref(res[i].resource);
-        json_decref(res[i].problem);
-        json_decref(roots[i]);
-    }
-    for (size_t k = 0; k < n_t; k++) {
-        view_release(&t[k].view);
-        for (size_t u = 0; u < t[k].n_users; u++)
-            free(t[k].users[u]);
-        free(t[k].users);
-    }
-    free(t);
-    free(roots);
-    free(res);
+    batch_release(&b);
     if (rc != 0 && w->pg && PQstatus(w->pg) != CONNECTION_OK) {
         PQfinish(w->pg);
         w->pg = NULL;
     }
     return rc;
+}
+
+/* An entry PostgreSQL refuses even alone: record it as rejected, keep a copy
+   in the dead-letter stream, tell its waiter, and acknowledge it, so it never
+   holds up the partition. 0, or -1 if that could not be recorded. */
+int apply_dead_letter(struct worker *w, unsigned p, const struct stream_entry *entry,
+                      const char *why)
+{
+    struct batch b;
+    struct event ev;
+    char stream[64], key[96], detail[320];
+    int rc = -1;
+
+    memset(&b, 0, sizeof(b));
+    memset(&ev, 0, sizeof(ev));
+    b.w = w;
+    ev.root = json_loadb(entry->event, entry->event_len, 0, NULL);
+    snprintf(detail, sizeof(detail), "the event could not be applied: %s", why);
+    for (char *c = detail; *c; c++)
+        if (*c == '\n')
+            *c = ' ';
+    log_error("apply: partition %u entry %s dead-lettered: %s", p, entry->id, why);
+    if (ev.root && parse_event(&ev) == 0) {
+        json_t *problem = problem_new(PROBLEM_INTERNAL, detail, NULL);
+        char *text = json_dump_compact(problem);
+        const char *params[6] = {ev.id, ev.group_id, ev.type, ev.actor, ev.accepted_at, text};
+        PGresult *r = q(&b,
+                        "INSERT INTO rejected_events (event_id, group_id, type, actor,"
+                        " accepted_at, problem) VALUES ($1, $2, $3, $4, $5, $6)"
+                        " ON CONFLICT (event_id) DO NOTHING",
+                        6, params);
+        if (r)
+            PQclear(r);
+        if (!r || worker_redis_ensure(w) != 0) {
+            free(text);
+            json_decref(problem);
+            goto out;
+        }
+        keys_fmt(key, sizeof(key), "event", ev.id);
+        redisReply *rr = worker_redis(w, "HSET %s status rejected problem %s", key, text);
+        if (rr)
+            freeReplyObject(rr);
+        rr = worker_redis(w, "PUBLISH " KEYS_DONE_CHANNEL " %s", ev.id);
+        if (rr)
+            freeReplyObject(rr);
+        free(text);
+        json_decref(problem);
+    }
+    keys_stream(stream, sizeof(stream), p);
+    redisReply *rr = worker_redis(w, "XADD " KEYS_DEAD_STREAM " * stream %s entry %s event %b error %s",
+                                  stream, entry->id, entry->event, entry->event_len, why);
+    if (!rr)
+        goto out;
+    freeReplyObject(rr);
+    rr = worker_redis(w, "XACK %s " KEYS_CONSUMER_GROUP " %s", stream, entry->id);
+    if (!rr)
+        goto out;
+    freeReplyObject(rr);
+    w->dead++;
+    rc = 0;
+out:
+    json_decref(ev.root);
+    return rc;
+}
+
+int apply_batch(struct worker *w, unsigned p, const struct stream_entry *entries, size_t n)
+{
+    int refused = 0;
+    char why[256] = "";
+
+    if (apply_once(w, p, entries, n, &refused, why, sizeof(why)) == 0)
+        return 0;
+    if (!refused)
+        return -1; /* connection or lease lost: the entries stay pending */
+    if (n == 1)
+        return apply_dead_letter(w, p, entries, why);
+    /* Isolate the refused entry: one at a time, in order. */
+    for (size_t i = 0; i < n; i++)
+        if (apply_batch(w, p, &entries[i], 1) != 0)
+            return -1;
+    return 0;
 }

@@ -49,6 +49,7 @@ static int load_config(struct worker_config *c)
     rc |= config_int("WORKER_BATCH", 500, 1, 10000, &v);
     c->batch = (unsigned)v;
     rc |= config_int("LEASE_TTL_MS", 10000, 1000, 600000, &c->lease_ttl_ms);
+    rc |= config_int("WORKER_MAX_DELIVERIES", 10, 2, 1000, &c->max_deliveries);
     rc |= config_port("REDIS_PORT", 6380, &c->redis_port);
     c->redis_host = config_str("REDIS_HOST", "127.0.0.1");
     c->redis_password = config_str("REDIS_PASSWORD", "");
@@ -102,6 +103,42 @@ static size_t collect(const redisReply *arr, struct stream_entry *out, size_t ma
     return n;
 }
 
+/* Entries at the head of buf delivered more than max_deliveries times (they
+   crashed or stalled every worker that took them) go to the dead-letter
+   stream. Returns how many entries remain, moved to the front of buf. */
+static size_t drop_poison(struct worker *w, unsigned p, struct stream_entry *buf, size_t n)
+{
+    char stream[64], count[24];
+    size_t kept = 0;
+    keys_stream(stream, sizeof(stream), p);
+    snprintf(count, sizeof(count), "%zu", n);
+    redisReply *r = worker_redis(w, "XPENDING %s " KEYS_CONSUMER_GROUP " %s %s %s", stream,
+                                 buf[0].id, buf[n - 1].id, count);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r)
+            freeReplyObject(r);
+        return n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        long long deliveries = 0;
+        for (size_t k = 0; k < r->elements; k++) {
+            const redisReply *e = r->element[k];
+            if (e->type == REDIS_REPLY_ARRAY && e->elements == 4 &&
+                strcmp(e->element[0]->str, buf[i].id) == 0)
+                deliveries = e->element[3]->integer;
+        }
+        if (deliveries > w->cfg.max_deliveries) {
+            char why[96];
+            snprintf(why, sizeof(why), "delivered %lld times without being applied", deliveries);
+            if (apply_dead_letter(w, p, &buf[i], why) == 0)
+                continue;
+        }
+        buf[kept++] = buf[i];
+    }
+    freeReplyObject(r);
+    return kept;
+}
+
 /* Apply what the previous owner of p left pending, oldest first. Returns 1
    while more may remain, 0 when done, -1 on failure. */
 static int claim_pending(struct worker *w, unsigned p, struct stream_entry *buf)
@@ -121,7 +158,8 @@ static int claim_pending(struct worker *w, unsigned p, struct stream_entry *buf)
             rc = 0;
         } else {
             log_info("claim: %zu pending entries in partition %u", n, p);
-            rc = apply_batch(w, p, buf, n) == 0 ? 1 : -1;
+            n = drop_poison(w, p, buf, n);
+            rc = n == 0 || apply_batch(w, p, buf, n) == 0 ? 1 : -1;
         }
     } else if (r->type == REDIS_REPLY_ERROR) {
         log_error("redis: XAUTOCLAIM: %s", r->str);

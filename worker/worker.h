@@ -20,6 +20,7 @@ struct worker_config {
     unsigned partitions; /* SPLITTER_PARTITIONS */
     unsigned batch;      /* WORKER_BATCH: entries per read and per transaction */
     int64_t lease_ttl_ms;
+    int64_t max_deliveries; /* WORKER_MAX_DELIVERIES: then dead-lettered */
     const char *redis_host, *redis_password;
     int redis_port;
     const char *migrations_dir;
@@ -33,7 +34,7 @@ struct worker {
     int64_t token[WORKER_MAX_PARTITIONS]; /* lease token held, 0 = not owned */
     int claim[WORKER_MAX_PARTITIONS];     /* 1: inherited pending entries to claim first */
     int64_t next_heartbeat_ms;
-    uint64_t applied, rejected, duplicates;
+    uint64_t applied, rejected, duplicates, dead;
 };
 
 /* Monotonic milliseconds. */
@@ -67,8 +68,14 @@ struct stream_entry {
 };
 
 /* Apply entries of partition p in one transaction fenced by the lease token,
-   publish the results and ack them. Returns 0; -1 when nothing was committed
-   (PostgreSQL down or the lease fenced off): the entries stay pending. */
+   publish the results and ack them. An entry PostgreSQL refuses is isolated
+   and dead-lettered alone. Returns 0; -1 when entries were left pending
+   (PostgreSQL down or the lease fenced off) to be claimed again in order. */
 int apply_batch(struct worker *w, unsigned p, const struct stream_entry *entries, size_t n);
+
+/* Record entry as rejected (when it is an event), copy it to the dead-letter
+   stream with why, announce it and acknowledge it. 0, or -1 (left pending). */
+int apply_dead_letter(struct worker *w, unsigned p, const struct stream_entry *entry,
+                      const char *why);
 
 #endif

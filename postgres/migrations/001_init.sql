@@ -91,6 +91,9 @@ CREATE TABLE expenses (
     category                 text,
     paid_by                  jsonb NOT NULL,
     split                    jsonb NOT NULL,
+    -- Each member's part in group-currency minor units, payers and split
+    -- members merged: [{"member_id", "paid", "owed"}], in first-seen order.
+    shares                   jsonb NOT NULL,
     created_by               uuid NOT NULL REFERENCES users (id),
     created_at               timestamptz NOT NULL,
     updated_at               timestamptz NOT NULL,
@@ -99,16 +102,6 @@ CREATE TABLE expenses (
     seq                      bigint NOT NULL
 );
 CREATE INDEX expenses_group_list ON expenses (group_id, created_at DESC, id DESC) WHERE NOT deleted;
-
--- Each member's part in an expense, in group currency minor units.
-CREATE TABLE expense_shares (
-    expense_id uuid NOT NULL REFERENCES expenses (id),
-    member_id  uuid NOT NULL REFERENCES members (id),
-    position   int NOT NULL,
-    paid       bigint NOT NULL DEFAULT 0,
-    owed       bigint NOT NULL DEFAULT 0,
-    PRIMARY KEY (expense_id, member_id)
-);
 
 CREATE TABLE payments (
     id          uuid PRIMARY KEY,
