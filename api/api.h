@@ -35,6 +35,9 @@ struct api_config {
     int redis_port;
     unsigned partitions;
     const char *migrations_dir;
+    /* failed logins per account: delayed from threshold, refused (429) above
+       limit, counted in a fixed window of window_s seconds */
+    int login_fail_threshold, login_fail_limit, login_fail_window_s;
 };
 
 struct rctx;

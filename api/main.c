@@ -77,6 +77,8 @@ static const struct route routes[] = {
     {"GET", {"groups"}, 1, route_groups_list},
     {"GET", {"groups", "*"}, 2, route_group_get},
     {"POST", {"groups", "*", "members"}, 3, route_members_create},
+    {"POST", {"groups", "*", "invites"}, 3, route_invites_create},
+    {"POST", {"invites", "*", "accept"}, 3, route_invite_accept},
     {"POST", {"groups", "*", "expenses"}, 3, route_expense_write},
     {"PUT", {"groups", "*", "expenses", "*"}, 4, route_expense_write},
     {"DELETE", {"groups", "*", "expenses", "*"}, 4, route_expense_write},
@@ -242,6 +244,16 @@ static int load_config(struct api_config *c)
     rc |= config_int("SPLITTER_PARTITIONS", 16, 1, 256, &v);
     c->partitions = (unsigned)v;
     c->migrations_dir = config_str("SPLITTER_MIGRATIONS_DIR", "postgres/migrations");
+    rc |= config_int("LOGIN_FAIL_THRESHOLD", 5, 1, 1000, &v);
+    c->login_fail_threshold = (int)v;
+    rc |= config_int("LOGIN_FAIL_LIMIT", 20, 2, 100000, &v);
+    c->login_fail_limit = (int)v;
+    rc |= config_int("LOGIN_FAIL_WINDOW_S", 900, 1, 86400, &v);
+    c->login_fail_window_s = (int)v;
+    if (rc == 0 && c->login_fail_limit <= c->login_fail_threshold) {
+        log_error("config: 'LOGIN_FAIL_LIMIT' must be above 'LOGIN_FAIL_THRESHOLD'");
+        rc = -1;
+    }
     return rc ? -1 : 0;
 }
 

@@ -5,6 +5,14 @@
  * libuv's thread pool, never on the loop. A token is 32 random bytes in
  * base64url; Redis keeps only its SHA-256, mapped to the user, with a
  * sliding 30-day expiry.
+ *
+ * Failed logins slow down per account (docs/SECURITY.md): every attempt
+ * increments splitter:loginfail:<sha256(email)>, whose TTL is set when the
+ * window opens and never extended; a success deletes it. Past
+ * LOGIN_FAIL_THRESHOLD attempts each answer is held on a loop timer
+ * (LOGIN_DELAY_BASE_MS doubling, at most LOGIN_DELAY_MAX_MS), past
+ * LOGIN_FAIL_LIMIT the api answers 429 with Retry-After until the window
+ * ends, without looking at the password.
  */
 #include "api.h"
 
@@ -13,10 +21,22 @@
 #include "xalloc.h"
 
 #include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define USER_JSON_SQL                                                                         \
-    "json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'created_at',"           \
+#define LOGIN_DELAY_BASE_MS 250
+#define LOGIN_DELAY_MAX_MS 4000
+
+/* Count one login attempt: INCR, and give the window its TTL if it has none
+   (never extended, so the slowdown always ends). Returns {count, ttl}. */
+#define LOGIN_COUNT_LUA                                                                            \
+    "local n = redis.call('INCR', KEYS[1])\n"                                                      \
+    "if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end\n"          \
+    "return {n, redis.call('TTL', KEYS[1])}\n"
+
+#define USER_JSON_SQL                                                                              \
+    "json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'created_at',"                \
     " to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))::text"
 
 /* Work done off the loop. */
@@ -26,6 +46,9 @@ struct pw_work {
     char password[1025];
     char hash[crypto_pwhash_STRBYTES];
     int ok;
+    char email[256];    /* login: the normalised email */
+    char fail_key[128]; /* login: splitter:loginfail:<sha256(email)> */
+    uv_timer_t delay;   /* login: holds the answer of a slowed-down account */
 };
 
 static const char *const register_keys[] = {"email", "password", "name", NULL};
@@ -56,12 +79,16 @@ static int get_email(const json_t *body, char *out, struct fields *f)
     while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
         e--;
     n = (size_t)(e - s);
-    if (n < 3 || n > 254 || memchr(s, '\0', n)) {
+    if (n < 3 || n > 254) {
         fields_add(f, "email", "must be an email address of at most 254 characters");
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
+        if ((unsigned char)ch < 0x20 || ch == 0x7f) {
+            fields_add(f, "email", "must not contain control characters");
+            return -1;
+        }
         out[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
     }
     out[n] = '\0';
@@ -86,8 +113,12 @@ static int get_password(const json_t *body, char *out, struct fields *f)
         return -1;
     }
     n = json_string_length(v);
-    if (n < 8 || n > 1024 || memchr(json_string_value(v), '\0', n)) {
+    if (n < 8 || n > 1024) {
         fields_add(f, "password", "must be 8 to 1024 bytes long");
+        return -1;
+    }
+    if (memchr(json_string_value(v), '\0', n)) {
+        fields_add(f, "password", "must not contain NUL characters");
         return -1;
     }
     memcpy(out, json_string_value(v), n + 1);
@@ -154,8 +185,7 @@ static void on_user_inserted(PGresult *res, struct rctx *c)
         return;
     }
     if (PQntuples(res) == 0) {
-        respond_problem(c, PROBLEM_EMAIL_TAKEN, "an account with this email already exists",
-                        NULL);
+        respond_problem(c, PROBLEM_EMAIL_TAKEN, "an account with this email already exists", NULL);
         return;
     }
     json_t *user = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
@@ -192,8 +222,12 @@ static int get_name(const json_t *body, struct fields *f)
         fields_add(f, "name", "is required");
         return -1;
     }
-    if (!json_is_string(v) || memchr(json_string_value(v), '\0', json_string_length(v))) {
+    if (!json_is_string(v)) {
         fields_add(f, "name", "must be a string");
+        return -1;
+    }
+    if (memchr(json_string_value(v), '\0', json_string_length(v))) {
+        fields_add(f, "name", "must not contain NUL characters");
         return -1;
     }
     n = json_utf8_length(json_string_value(v));
@@ -227,8 +261,7 @@ void route_register(struct rctx *c)
         respond_problem(c, PROBLEM_VALIDATION, "the registration is not valid", &f);
         return;
     }
-    c->data = json_pack("{s:s, s:O}", "email", email, "name",
-                        json_object_get(c->doc.root, "name"));
+    c->data = json_pack("{s:s, s:O}", "email", email, "name", json_object_get(c->doc.root, "name"));
     w->c = c;
     w->req.data = w;
     rctx_ref(c);
@@ -255,6 +288,8 @@ static void after_verify(uv_work_t *req, int status)
         respond_problem(c, PROBLEM_UNAUTHORIZED, "wrong email or password", NULL);
         return;
     }
+    /* Sent before the token's SET on the same connection: it lands first. */
+    rcli_send("DEL %s", w->fail_key);
     issue_token(c, json_incref(c->data), 200);
 }
 
@@ -285,10 +320,73 @@ int auth_init(void)
                              crypto_pwhash_MEMLIMIT_INTERACTIVE);
 }
 
+static void find_user(struct rctx *c)
+{
+    struct pw_work *w = c->work;
+    const char *p[1] = {w->email};
+    pg_query(c, on_user_found,
+             "SELECT u.password_hash, " USER_JSON_SQL " FROM users u WHERE u.email = $1", 1, p);
+}
+
+static void on_delay_closed(uv_handle_t *h)
+{
+    struct rctx *c = h->data;
+    if (!rctx_unref_live(c))
+        return;
+    /* The deadline guards dependencies, not our own delay: it starts again. */
+    h2o_timeout_link(api.ctx.loop, &api.deadline, &c->deadline);
+    find_user(c);
+}
+
+static void on_delay(uv_timer_t *t)
+{
+    uv_close((uv_handle_t *)t, on_delay_closed);
+}
+
+static void on_login_counted(redisReply *r, struct rctx *c)
+{
+    struct pw_work *w = c->work;
+    long long n, ttl;
+    char retry[24];
+
+    if (!rctx_unref_live(c))
+        return;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER) {
+        respond_problem(c, PROBLEM_UNAVAILABLE, "the session store is unavailable", NULL);
+        return;
+    }
+    n = r->element[0]->integer;
+    ttl = r->element[1]->integer;
+    if (n > api.cfg.login_fail_limit) {
+        snprintf(retry, sizeof(retry), "%lld", ttl > 0 ? ttl : 1);
+        add_header(c, H2O_TOKEN_RETRY_AFTER, retry);
+        respond_problem(c, PROBLEM_RATE_LIMITED,
+                        "too many failed logins for this account; retry after the time given in "
+                        "Retry-After",
+                        NULL);
+        return;
+    }
+    if (n > api.cfg.login_fail_threshold) {
+        long long shift = n - api.cfg.login_fail_threshold - 1;
+        uint64_t ms = shift >= 5 ? LOGIN_DELAY_MAX_MS : (uint64_t)LOGIN_DELAY_BASE_MS << shift;
+        if (ms > LOGIN_DELAY_MAX_MS)
+            ms = LOGIN_DELAY_MAX_MS;
+        if (h2o_timeout_is_linked(&c->deadline))
+            h2o_timeout_unlink(&c->deadline);
+        uv_timer_init(api.loop, &w->delay);
+        w->delay.data = c;
+        rctx_ref(c);
+        uv_timer_start(&w->delay, on_delay, ms, 0);
+        return;
+    }
+    find_user(c);
+}
+
 void route_login(struct rctx *c)
 {
     struct fields f = {0};
-    char email[256];
+    char hash[65], window[16];
     const char *unknown;
     struct pw_work *w;
 
@@ -301,15 +399,17 @@ void route_login(struct rctx *c)
     }
     w = xcalloc(1, sizeof(*w));
     c->work = w;
-    get_email(c->doc.root, email, &f);
+    get_email(c->doc.root, w->email, &f);
     get_password(c->doc.root, w->password, &f);
     if (f.n) {
         respond_problem(c, PROBLEM_VALIDATION, "the login is not valid", &f);
         return;
     }
-    const char *p[1] = {email};
-    pg_query(c, on_user_found,
-             "SELECT u.password_hash, " USER_JSON_SQL " FROM users u WHERE u.email = $1", 1, p);
+    sha256_hex(w->email, strlen(w->email), hash);
+    keys_fmt(w->fail_key, sizeof(w->fail_key), "loginfail", hash);
+    snprintf(window, sizeof(window), "%d", api.cfg.login_fail_window_s);
+    const char *argv[5] = {"EVAL", LOGIN_COUNT_LUA, "1", w->fail_key, window};
+    rcli_cmd_argv(c, on_login_counted, 5, argv, NULL);
 }
 
 /* --- logout and me ---------------------------------------------------------------------- */

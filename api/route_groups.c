@@ -258,6 +258,8 @@ static void on_group(PGresult *res, struct rctx *c)
 
 static void group_get_authed(struct rctx *c)
 {
+    if (take_group_id(c) != 0)
+        return;
     const char *p[2] = {c->group_id, c->user_id};
     pg_query(c, on_group,
              "SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"
@@ -269,10 +271,10 @@ static void group_get_authed(struct rctx *c)
              2, p);
 }
 
+/* Authentication first: no or a bad token is 401 whatever the path holds. */
 void route_group_get(struct rctx *c)
 {
-    if (take_group_id(c) == 0)
-        auth_then(c, group_get_authed);
+    auth_then(c, group_get_authed);
 }
 
 /* --- members ---------------------------------------------------------------------------- */
@@ -325,13 +327,13 @@ static void members_create_allowed(struct rctx *c)
 /* Access before the body: a non-member learns nothing from validation. */
 static void members_create_authed(struct rctx *c)
 {
-    group_access_then(c, members_create_allowed);
+    if (take_group_id(c) == 0)
+        group_access_then(c, members_create_allowed);
 }
 
 void route_members_create(struct rctx *c)
 {
-    if (take_group_id(c) == 0)
-        auth_then(c, members_create_authed);
+    auth_then(c, members_create_authed);
 }
 
 /* --- access check shared by the ledger routes --------------------------------------------- */

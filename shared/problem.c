@@ -11,6 +11,7 @@ static const struct {
     [PROBLEM_METHOD_NOT_ALLOWED] = {405, "method-not-allowed", "Method not allowed"},
     [PROBLEM_VERSION_CONFLICT] = {409, "version-conflict", "Version conflict"},
     [PROBLEM_EMAIL_TAKEN] = {409, "email-taken", "Email already registered"},
+    [PROBLEM_CONFLICT] = {409, "conflict", "Conflict"},
     [PROBLEM_PRECONDITION_FAILED] = {412, "precondition-failed", "Precondition failed"},
     [PROBLEM_TOO_LARGE] = {413, "too-large", "Request body too large"},
     [PROBLEM_UNSUPPORTED_MEDIA] = {415, "unsupported-media-type", "Unsupported media type"},
