@@ -415,8 +415,8 @@ start_workers() {
 render() {
     # shellcheck disable=SC2016 # the placeholders themselves, not their values
     local vars='${HTTP_PORT} ${NGINX_LISTEN_HOST} ${API_UPSTREAM_SERVER} ${AUTH_RATE_LIMIT}
-        ${AUTH_RATE_BURST} ${WEB_ROOT} ${NGINX_ACCESS_LOG} ${NGINX_USER} ${NGINX_STATE_DIR}
-        ${NGINX_LOG_DIR}'
+        ${AUTH_RATE_BURST} ${WEB_ROOT} ${NGINX_ACCESS_LOG} ${NGINX_RESOLVER} ${NGINX_USER}
+        ${NGINX_STATE_DIR} ${NGINX_LOG_DIR}'
     envsubst "$vars" <"$1" >"$2"
     if grep -n '^[^#]*[$]{[A-Z_]*}' "$2" >&2; then
         die "$2: placeholders left unsubstituted (add them to render() in scripts/stack.sh)"
@@ -429,7 +429,8 @@ start_nginx() {
     mkdir -p "$NGINX_DIR/conf.d" "$NGINX_DIR/tmp"
     rm -f "$NGINX_DIR"/conf.d/*.conf "$NGINX_DIR/nginx.pid"
     (
-        export NGINX_LISTEN_HOST=127.0.0.1 WEB_ROOT="$SPLITTER_ROOT/web"
+        # NGINX_RESOLVER is unused here (the upstream is an address) but must be valid.
+        export NGINX_LISTEN_HOST=127.0.0.1 WEB_ROOT="$SPLITTER_ROOT/web" NGINX_RESOLVER=127.0.0.1
         export NGINX_ACCESS_LOG="$LOG_DIR/nginx-access.log" NGINX_USER
         export NGINX_STATE_DIR="$NGINX_DIR" NGINX_LOG_DIR="$LOG_DIR"
         NGINX_USER="$(id -un)"
