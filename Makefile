@@ -2,7 +2,7 @@
 #
 #   make            build everything (build/bin/api, worker, settle, ...)
 #   make run        deps, build, start the local stack, follow the logs, stop on Ctrl-C
-#   make test       deps, build, unit + static + e2e tests, "N passed, M failed"
+#   make test       deps, build, unit + static + e2e + fault tests, "N passed, M failed"
 #   make asan       unit and e2e tests under ASan+UBSan (build/asan/)
 #
 # SANITIZE=1 builds into build/asan with ASan+UBSan.
@@ -49,6 +49,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 ALL_OBJ := $(call obj,$(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(TOOL_SRC) $(UNIT_SRC) $(BENCH_SRC))
 
+
+.PHONY: faults
 .PHONY: all bins deps run up down logs test unit static e2e asan valgrind lint format bench clean
 
 all: bins
@@ -116,9 +118,12 @@ static: deps
 e2e: bins
 	@BUILD=$(BUILD) scripts/test.sh e2e
 
+faults: bins
+	@BUILD=$(BUILD) scripts/test.sh faults
+
 test: deps
 	@$(MAKE) --no-print-directory bins
-	@BUILD=$(BUILD) scripts/test.sh unit static e2e
+	@BUILD=$(BUILD) scripts/test.sh unit static e2e faults
 
 asan: deps
 	@$(MAKE) --no-print-directory SANITIZE=1 bins

@@ -7,6 +7,8 @@
 #           with "N passed, M failed"
 #   e2e     a private stack (temporary STATE_DIR, random free ports, WORKERS=2, no .env) and
 #           node's test runner on tests/e2e/*.test.mjs; the stack is always stopped afterwards
+#   faults  tests/faults/*.test.mjs one at a time: each starts its own stacks (1 to 4 workers)
+#           and kills or restarts their parts under load
 #
 # Each section prints "<section>: N passed, M failed"; the last line is the total alone,
 # "N passed, M failed". Exit status 1 if anything failed or could not run.
@@ -282,13 +284,45 @@ section_e2e() {
     section_result e2e "$E2E_PASSED" "$E2E_FAILED"
 }
 
+# --- faults -------------------------------------------------------------------------------
+
+# Each tests/faults/*.test.mjs starts (and stops) its own stacks, kills and restarts their
+# parts; they run one at a time so that their load is theirs alone.
+section_faults() {
+    local tmp tap rc pass fail cancelled
+    local -a files=()
+    mapfile -t files < <(find tests/faults -maxdepth 1 -type f -name '*.test.mjs' | sort)
+    if [[ ${#files[@]} -eq 0 ]]; then
+        section_result faults 0 0
+        return 0
+    fi
+    tmp="$(mktemp -d)"
+    tap="$tmp/faults.tap"
+    set +e
+    BUILD="$BUILD" timeout "${FAULTS_TIMEOUT:-1500}" node --test --test-concurrency=1 \
+        --test-reporter=spec --test-reporter-destination=stdout \
+        --test-reporter=tap --test-reporter-destination="$tap" "${files[@]}"
+    rc=$?
+    set -e
+    pass="$(tap_count "$tap" pass)"
+    fail="$(tap_count "$tap" fail)"
+    cancelled="$(tap_count "$tap" cancelled)"
+    fail=$((fail + cancelled))
+    if [[ $rc -ne 0 && $fail -eq 0 ]]; then
+        echo "faults: node --test exited with status $rc" >&2
+        fail=$((fail + 1))
+    fi
+    rm -rf "$tmp"
+    section_result faults "$pass" "$fail"
+}
+
 main() {
     [[ $# -gt 0 ]] || die "usage: scripts/test.sh unit|static|e2e..."
     local section
     for section in "$@"; do
         case $section in
-            unit | static | e2e) ;;
-            *) die "unknown section '$section' (unit, static, e2e)" ;;
+            unit | static | e2e | faults) ;;
+            *) die "unknown section '$section' (unit, static, e2e, faults)" ;;
         esac
     done
     for section in "$@"; do
