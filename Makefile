@@ -50,8 +50,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 ALL_OBJ := $(call obj,$(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(TOOL_SRC) $(UNIT_SRC) $(BENCH_SRC))
 
 
-.PHONY: faults
-.PHONY: all bins deps run up down logs test unit static e2e asan valgrind lint format bench clean
+.PHONY: all bins deps run up down logs test unit static e2e faults asan valgrind lint format bench clean
 
 all: bins
 bins: $(API_BIN) $(WORKER_BIN) $(TOOL_BINS) $(UNIT_BINS) $(BENCH_BINS)

@@ -112,11 +112,92 @@ bench_proxy_overhead() {
     row "nginx → api: GET /api/ping (vs direct)" "${RAW[proxy_ping]}" "req/s" api_ping
 }
 
+# --- the ledger write path ---------------------------------------------------------------
+
+# events_applied: applied plus rejected ledger events so far.
+events_applied() {
+    psql -X -q -A -t -h 127.0.0.1 -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d "$POSTGRES_DB" \
+        -c "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM rejected_events)"
+}
+
+# wait_applied TARGET: until events_applied reaches TARGET (10 minutes at most).
+wait_applied() {
+    local i
+    for ((i = 0; i < 6000; i++)); do
+        [[ $(events_applied) -ge $1 ]] && return 0
+        sleep 0.1
+    done
+    echo "bench.sh: events did not reach $1" >&2
+    FAILURES=$((FAILURES + 1))
+}
+
+# stream_backlog: entries not yet trimmed (applied entries are trimmed), over every partition.
+stream_backlog() {
+    local p total=0 n
+    for ((p = 0; p < ${SPLITTER_PARTITIONS:-16}; p++)); do
+        n="$(redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" XLEN "splitter:stream:$p")"
+        total=$((total + n))
+    done
+    echo "$total"
+}
+
+bench_write_acceptance() {
+    local base="http://127.0.0.1:$HTTP_PORT" lua rate i
+    eval "$(node bench/ledger.mjs setup)"
+    lua="$BENCH_STATE/post-expense.lua"
+    {
+        echo 'wrk.method = "POST"'
+        echo 'wrk.headers["Content-Type"] = "application/json"'
+        echo "wrk.headers[\"Authorization\"] = \"Bearer $BENCH_TOKEN\""
+        echo "local f = io.open(\"$BENCH_BODY_FILE\")"
+        echo 'wrk.body = f:read("*a")'
+        echo 'f:close()'
+    } >"$lua"
+    rate="$(wrk_rate "$base/api/v1/groups/$BENCH_GROUP/expenses" -s "$lua")"
+    row "expense writes accepted through nginx (202: validated, XADD)" "$rate" "req/s" proxy_ping
+    # Let the workers drain what was accepted before measuring them.
+    for ((i = 0; i < 6000; i++)); do
+        [[ $(stream_backlog) -eq 0 ]] && break
+        sleep 0.1
+    done
+}
+
+APPLIED_2=0
+bench_applied_events() {
+    local n="${BENCH_EVENTS:-20000}" k file before start end rate
+    for k in 1 2 4; do
+        file="$BENCH_STATE/events-$k.resp"
+        node bench/ledger.mjs events "$n" "$file"
+        scripts/stack.sh stop-workers >/dev/null
+        before="$(events_applied)"
+        redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --pipe <"$file" >/dev/null
+        start="$(date +%s.%N)"
+        WORKERS=$k scripts/stack.sh up >/dev/null
+        wait_applied $((before + n))
+        end="$(date +%s.%N)"
+        rate="$(awk -v n="$n" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", n / (b - a) }')"
+        [[ $k -eq 2 ]] && APPLIED_2=$rate
+        row "ledger events applied, $k worker(s), $n queued" "$rate" "events/s" redis_xadd
+    done
+    scripts/stack.sh stop-workers >/dev/null
+    WORKERS=2 scripts/stack.sh up >/dev/null
+}
+
+bench_lag() {
+    local rate out p50 p99 sent late
+    rate=$((APPLIED_2 / 2))
+    [[ $rate -gt 0 ]] || return 0
+    out="$(node bench/ledger.mjs lag "$rate" "$DURATION")"
+    read -r p50 p99 sent late <<<"$out"
+    ROWS+=("| accept → applied as a Prefer: wait client sees it, $rate writes/s (half the 2-worker rate), $sent sent | p50 $p50 ms, p99 $p99 ms, $late not applied within 10 s | — | — |")
+}
+
 STACK_BENCHMARKS=(
     bench_proxy_overhead
+    bench_write_acceptance
+    bench_applied_events
+    bench_lag
     # bench_balance_reads     GET /api/v1/groups/{gid}/balances through nginx   vs proxy_ping
-    # bench_write_acceptance  POST .../expenses answered 202 through nginx      vs proxy_ping
-    # bench_applied_events    events applied per second by $WORKERS workers     vs redis_xadd
 )
 # ==== end of the stack benchmarks ========================================================
 

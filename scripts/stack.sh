@@ -13,6 +13,7 @@
 #   scripts/stack.sh kill NAME [SIG]   send SIG (default KILL) to NAME; `up` starts it again
 #   scripts/stack.sh restart NAME  stop NAME gracefully, then `up`
 #   scripts/stack.sh kill-worker N / restart-redis   shorthands for fault tests
+#   scripts/stack.sh stop-workers  stop every worker; the next `up` starts $WORKERS of them
 #
 # Configuration: the environment, then .env at the repo root (or $SPLITTER_ENV_FILE) for
 # variables the environment does not set, then the defaults below (see .env.example).
@@ -584,6 +585,21 @@ cmd_kill() {
     note "sent SIG$sig to $name (pid $pid)"
 }
 
+# cmd_stop_workers: stop every worker gracefully and forget them, so that the next `up` starts
+# exactly $WORKERS of them (the benchmarks change the number of workers this way).
+cmd_stop_workers() {
+    local name pid
+    local -a items=()
+    for name in $(worker_names); do
+        if pid="$(pid_of "$name")"; then
+            items+=("$name=$pid")
+        fi
+    done
+    stop_pids "$STOP_TIMEOUT" "${items[@]}"
+    rm -f "$RUN_DIR"/worker-*.pid
+    note "workers stopped"
+}
+
 cmd_restart() {
     local name=${1:?usage: stack.sh restart NAME} pid
     if [[ $name == postgres ]]; then
@@ -617,6 +633,7 @@ main() {
         restart) cmd_restart "$@" ;;
         kill-worker) cmd_kill "worker-${1:?usage: stack.sh kill-worker N}" "${2:-KILL}" ;;
         restart-redis) cmd_restart redis ;;
+        stop-workers) cmd_stop_workers ;;
         -h | --help | help) usage ;;
         *) die "unknown command '$command' (up, down, run, logs, status, env, pid, kill, restart)" ;;
     esac
