@@ -1,0 +1,141 @@
+// Helpers for the browser tests (node:test + playwright-core driving Debian's chromium).
+// scripts/test.sh runs them against the e2e section's private stack (BASE_URL); by hand,
+// against `make up`: `cd tests/browser && npm ci && BASE_URL=http://127.0.0.1:8080 node --test`.
+
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { api, BASE_URL, registerUser, uniqueEmail, waitFor } from '../e2e/lib.mjs';
+
+export { api, BASE_URL, registerUser, uniqueEmail, waitFor };
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const SCREENSHOT_DIR = process.env.SCREENSHOT_DIR ?? join(here, '..', 'artifacts', 'screenshots');
+
+// The flags known to work here: no sandbox (root), no GPU, and no background connections
+// (this machine's network is closed; Chromium would try Google's hosts at every start).
+// Playwright gives every launch a fresh, empty profile directory of its own.
+const CHROMIUM_ARGS = [
+    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--disable-default-apps', '--disable-extensions', '--mute-audio',
+];
+
+export async function launch() {
+    return chromium.launch({
+        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+        headless: true,
+        args: CHROMIUM_ARGS,
+        timeout: 60_000,
+    });
+}
+
+/**
+ * A new context and page that record every console error, page error and CSP violation.
+ * Failed API answers (4xx the test provoked on purpose) are allowed; a failed static file is not.
+ * @returns {Promise<{context, page, problems: string[], assertClean: () => void}>}
+ */
+export async function openPage(browser, { viewport = { width: 1280, height: 900 }, ...opts } = {}) {
+    const context = await browser.newContext({ baseURL: BASE_URL, viewport, acceptDownloads: true, ...opts });
+    context.setDefaultTimeout(15_000);
+    const page = await context.newPage();
+    const problems = [];
+    const allowed = [];
+    page.on('console', (msg) => {
+        if (msg.type() !== 'error' && msg.type() !== 'warning') return;
+        const text = msg.text();
+        const url = msg.location()?.url ?? '';
+        if (msg.type() === 'warning' && !/Content Security Policy|Refused/i.test(text)) return;
+        if (/^Failed to load resource: the server responded with a status of (4\d\d)/.test(text) && url.includes('/api/')) return;
+        if (allowed.some((re) => re.test(text))) return;
+        problems.push(`console ${msg.type()}: ${text} ${url}`);
+    });
+    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    // Securitypolicyviolation events reach the page; forward them where we can see them.
+    await page.addInitScript(() => {
+        document.addEventListener('securitypolicyviolation', (e) => {
+            console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
+        });
+    });
+    return {
+        context,
+        page,
+        problems,
+        /** Tolerate console errors matching re (a failure the test provokes on purpose). */
+        allow(re) {
+            allowed.push(re);
+        },
+        assertClean() {
+            if (problems.length) throw new Error(`browser reported problems:\n${problems.join('\n')}`);
+        },
+    };
+}
+
+export async function screenshot(page, name, { fullPage = true } = {}) {
+    mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage });
+}
+
+/** Register through the UI; returns {email, password, name}. */
+export async function registerViaUI(page, name, { next } = {}) {
+    const email = uniqueEmail(name.toLowerCase());
+    const password = 'correct horse battery';
+    await page.goto(next ? `/#/register?next=${encodeURIComponent(next)}` : '/#/register');
+    await page.getByLabel('Your name').fill(name);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.locator('#logout').waitFor();
+    return { email, password, name };
+}
+
+export async function tokenOf(page) {
+    return page.evaluate(() => localStorage.getItem('splitter.token'));
+}
+
+/** The group id from the current #/groups/<id>... URL. */
+export function groupIdOf(page) {
+    const m = /#\/groups\/([0-9a-f-]{36})/.exec(page.url());
+    if (!m) throw new Error(`not on a group page: ${page.url()}`);
+    return m[1];
+}
+
+/** Wait until the hash route matches. */
+export async function waitForRoute(page, re) {
+    await page.waitForFunction((src) => new RegExp(src).test(location.hash), re.source);
+}
+
+/** Checks a screen reader relies on, by querying the DOM: labels and accessible names. */
+export async function a11yProblems(page) {
+    return page.evaluate(() => {
+        const out = [];
+        const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length) && getComputedStyle(el).visibility !== 'hidden';
+        const name = (el) => (el.getAttribute('aria-label') || '').trim() ||
+            (el.getAttribute('aria-labelledby') || '').split(/\s+/).map((id) => document.getElementById(id)?.textContent ?? '').join(' ').trim() ||
+            [...(el.labels ?? [])].map((l) => l.textContent).join(' ').trim() ||
+            (el.textContent ?? '').trim() || (el.getAttribute('title') || '').trim();
+        for (const el of document.querySelectorAll('input, select, textarea')) {
+            if (el.type === 'hidden') continue;
+            const labelled = (el.labels && el.labels.length > 0 && [...el.labels].some((l) => l.textContent.trim())) ||
+                el.hasAttribute('aria-label') || el.hasAttribute('aria-labelledby');
+            if (!labelled) out.push(`input without a label: ${el.outerHTML.slice(0, 120)}`);
+        }
+        for (const el of document.querySelectorAll('button, a[href], [role="button"]')) {
+            if (!visible(el)) continue;
+            if (!name(el)) out.push(`control without an accessible name: ${el.outerHTML.slice(0, 120)}`);
+        }
+        for (const img of document.querySelectorAll('img')) {
+            if (!img.hasAttribute('alt')) out.push(`img without alt: ${img.outerHTML.slice(0, 120)}`);
+        }
+        for (const svg of document.querySelectorAll('svg[role="img"]')) {
+            if (!svg.getAttribute('aria-label') && !svg.querySelector('title')) out.push('chart without a text alternative');
+        }
+        if (!document.documentElement.lang) out.push('html without lang');
+        if (document.querySelectorAll('h1').length !== 1) out.push(`expected one h1, found ${document.querySelectorAll('h1').length}`);
+        const ids = new Map();
+        for (const el of document.querySelectorAll('[id]')) ids.set(el.id, (ids.get(el.id) ?? 0) + 1);
+        for (const [id, n] of ids) if (n > 1) out.push(`duplicate id ${id}`);
+        return out;
+    });
+}

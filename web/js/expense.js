@@ -1,0 +1,377 @@
+// The expense form: add and edit (full replacement with If-Match), delete; several payers, the
+// four split modes, a foreign currency with its rate, and a live preview of each member's
+// share computed with the server's own rounding rule.
+
+import { ApiError, get, isMissingRoute, toJSON, write } from './api.js';
+import { clear, field, h, nextId, setFieldError, todayISO, toast } from './dom.js';
+import {
+    CURRENCIES, RawNumber, apportion, convert, exponent, formatMoney, parseAmount, parseDecimal,
+    parseRate, toInput,
+} from './money.js';
+import { CATEGORIES, expenseCache, loadGroup, myMember, remember } from './state.js';
+import { formAlert, navigate, onSubmit, page, routeAlive } from './ui.js';
+
+const MODES = [
+    ['equal', 'Equally'],
+    ['exact', 'Exact amounts'],
+    ['percent', 'Percent'],
+    ['shares', 'Shares'],
+];
+
+async function loadExpense(gid, eid) {
+    try {
+        const e = await get(`groups/${gid}/expenses/${eid}`);
+        remember(e);
+        return e;
+    } catch (e) {
+        // Until the single-expense route exists, the copy seen in the list will do.
+        if (isMissingRoute(e) && expenseCache.has(eid)) return expenseCache.get(eid);
+        throw e;
+    }
+}
+
+export async function expenseView({ gid, eid }) {
+    const alive = routeAlive();
+    const group = await loadGroup(gid);
+    const existing = eid ? await loadExpense(gid, eid) : null;
+    if (!alive()) return;
+    const gcur = group.currency;
+    const members = group.members;
+    const me = myMember(group);
+    const back = `#/groups/${gid}`;
+
+    // --- the basic fields ---------------------------------------------------------------
+    const desc = h('input', { type: 'text', id: 'exp-description', required: true, maxlength: 200, autocomplete: 'off', placeholder: 'Dinner, taxi, tickets…' });
+    const amount = h('input', { type: 'text', id: 'exp-amount', inputmode: 'decimal', autocomplete: 'off', required: true, placeholder: '0.00' });
+    const currencies = [gcur, ...CURRENCIES.filter((c) => c !== gcur)];
+    if (existing && !currencies.includes(existing.currency)) currencies.push(existing.currency);
+    const currency = h('select', { id: 'exp-currency' }, currencies.map((c) => h('option', { value: c }, c)));
+    const rate = h('input', { type: 'text', id: 'exp-rate', inputmode: 'decimal', autocomplete: 'off', placeholder: '1.00' });
+    const rateHint = h('span', {});
+    const date = h('input', { type: 'date', id: 'exp-date', required: true, value: todayISO() });
+    const category = h('input', { type: 'text', id: 'exp-category', list: 'exp-categories', autocomplete: 'off', maxlength: 50, placeholder: 'food' });
+    const catList = h('datalist', { id: 'exp-categories' }, CATEGORIES.map((c) => h('option', { value: c })));
+
+    const rateField = field({ label: 'Exchange rate', control: rate, name: 'exchange_rate', hint: rateHint });
+    rateField.classList.add('rate-field');
+
+    // --- paid by ------------------------------------------------------------------------
+    const payerRows = members.map((m, i) => {
+        const check = h('input', { type: 'checkbox', id: `payer-${i}`, class: 'payer-check', dataset: { member: m.id } });
+        const amt = h('input', { type: 'text', id: `payer-amount-${i}`, class: 'payer-amount', inputmode: 'decimal', autocomplete: 'off', placeholder: '0.00' });
+        const amtWrap = h('span', { class: 'row-amount' },
+            h('label', { for: amt.id, class: 'visually-hidden' }, `Amount paid by ${m.name}`),
+            amt,
+            h('span', { class: 'unit', 'aria-hidden': 'true' }, ''));
+        const err = h('p', { class: 'field-error', id: `${amt.id}-error`, hidden: true });
+        amt.setAttribute('aria-describedby', err.id);
+        const row = h('li', { class: 'member-row' },
+            h('span', { class: 'check' }, check, h('label', { for: check.id }, m.name)),
+            amtWrap, err);
+        return { m, check, amt, amtWrap, row };
+    });
+    const payersError = h('p', { class: 'field-error', id: 'payers-error', hidden: true });
+    const payers = h('fieldset', { class: 'group-box', id: 'payers', 'aria-describedby': 'payers-error' },
+        h('legend', {}, 'Paid by'),
+        h('p', { class: 'hint', id: 'payers-hint' }, 'Tick everyone who paid; with several payers, say how much each paid.'),
+        h('ul', { class: 'member-rows' }, payerRows.map((r) => r.row)),
+        payersError);
+
+    // --- split --------------------------------------------------------------------------
+    const modeName = nextId('mode');
+    const modeRadios = MODES.map(([value, label]) => {
+        const r = h('input', { type: 'radio', name: modeName, value, id: `mode-${value}` });
+        return { value, r, el: h('span', { class: 'seg' }, r, h('label', { for: r.id }, label)) };
+    });
+    const splitRows = members.map((m, i) => {
+        const check = h('input', { type: 'checkbox', id: `split-${i}`, class: 'split-check', checked: true, dataset: { member: m.id } });
+        const val = h('input', { type: 'text', id: `split-value-${i}`, class: 'split-value', inputmode: 'decimal', autocomplete: 'off' });
+        const valLabel = h('label', { for: val.id, class: 'visually-hidden' }, `${m.name}'s part`);
+        const unit = h('span', { class: 'unit', 'aria-hidden': 'true' });
+        const preview = h('output', { class: 'preview', id: `split-preview-${i}`, for: val.id });
+        const err = h('p', { class: 'field-error', id: `${val.id}-error`, hidden: true });
+        val.setAttribute('aria-describedby', `${err.id} ${preview.id}`);
+        const valWrap = h('span', { class: 'row-amount' }, valLabel, val, unit);
+        const row = h('li', { class: 'member-row' },
+            h('span', { class: 'check' }, check, h('label', { for: check.id }, m.name)),
+            valWrap, preview, err);
+        return { m, check, val, valLabel, unit, valWrap, preview, row };
+    });
+    const splitError = h('p', { class: 'field-error', id: 'split-error', hidden: true });
+    const summary = h('p', { class: 'split-summary', id: 'split-summary', 'aria-live': 'polite' });
+    const split = h('fieldset', { class: 'group-box', id: 'split', 'aria-describedby': 'split-error split-summary' },
+        h('legend', {}, 'Split'),
+        h('div', { class: 'segmented', role: 'radiogroup', 'aria-label': 'Split mode' }, modeRadios.map((x) => x.el)),
+        h('ul', { class: 'member-rows' }, splitRows.map((r) => r.row)),
+        summary,
+        splitError);
+
+    // --- fill in ------------------------------------------------------------------------
+    let mode = 'equal';
+    if (existing) {
+        const ecur = existing.currency ?? gcur;
+        desc.value = existing.description ?? '';
+        amount.value = toInput(existing.amount, ecur);
+        currency.value = ecur;
+        rate.value = existing.exchange_rate && ecur !== gcur ? String(existing.exchange_rate) : '';
+        date.value = existing.date ?? todayISO();
+        category.value = existing.category ?? '';
+        const paid = new Map((existing.paid_by ?? []).map((p) => [p.member_id, p.amount]));
+        for (const r of payerRows) {
+            r.check.checked = paid.has(r.m.id);
+            r.amt.value = paid.has(r.m.id) ? toInput(paid.get(r.m.id), ecur) : '';
+        }
+        mode = existing.split?.mode ?? 'equal';
+        const inSplit = new Map((existing.split?.members ?? []).map((x) => [x.member_id, x.value]));
+        for (const r of splitRows) {
+            r.check.checked = inSplit.has(r.m.id);
+            const v = inSplit.get(r.m.id);
+            r.val.value = v === undefined || v === null ? '' : mode === 'exact' ? toInput(v, ecur) : String(v);
+        }
+    } else {
+        const mine = payerRows.find((r) => me && r.m.id === me.id) ?? payerRows[0];
+        if (mine) mine.check.checked = true;
+    }
+    for (const x of modeRadios) x.r.checked = x.value === mode;
+
+    const cur = () => currency.value;
+    const payersChecked = () => payerRows.filter((r) => r.check.checked);
+    const included = () => splitRows.filter((r) => r.check.checked);
+
+    function refresh() {
+        const c = cur();
+        const foreign = c !== gcur;
+        rateField.hidden = !foreign;
+        rate.required = foreign;
+        clear(rateHint);
+        const a = parseAmount(amount.value, c);
+        const rt = foreign ? parseRate(rate.value) : { text: '1' };
+        rateHint.append(foreign ? `${gcur} per 1 ${c}` : '');
+        let total = null; // in group currency
+        if (a.minor !== undefined && rt.text) {
+            total = foreign ? convert(a.minor, c, rt.text, gcur) : a.minor;
+            if (foreign) rateHint.append(` · ${formatMoney(a.minor, c)} = ${formatMoney(total, gcur)}`);
+        }
+        // payers
+        const several = payersChecked().length > 1;
+        for (const r of payerRows) {
+            r.amtWrap.hidden = !several || !r.check.checked;
+            r.amtWrap.querySelector('.unit').textContent = c;
+        }
+        // split
+        for (const r of splitRows) {
+            r.valWrap.hidden = mode === 'equal';
+            r.val.disabled = !r.check.checked;
+            r.unit.textContent = mode === 'exact' ? c : mode === 'percent' ? '%' : mode === 'shares' ? 'shares' : '';
+            r.valLabel.textContent = `${r.m.name}'s ${mode === 'exact' ? `amount in ${c}` : mode === 'percent' ? 'percentage' : 'shares'}`;
+            r.val.placeholder = mode === 'exact' ? '0.00' : mode === 'percent' ? '0' : '1';
+            r.row.classList.toggle('excluded', !r.check.checked);
+        }
+        // preview of each share, with the server's rule: convert, then largest remainders
+        const inc = included();
+        let weights = null;
+        if (mode === 'equal') weights = inc.map(() => 1n);
+        else {
+            weights = inc.map((r) => {
+                if (mode === 'exact') return parseAmount(r.val.value, c, { allowZero: true }).minor ?? null;
+                return parseDecimal(r.val.value, { allowZero: mode === 'percent' }).hundredths ?? null;
+            });
+            if (weights.some((w) => w === null)) weights = null;
+        }
+        const shares = total !== null && weights && weights.length ? apportion(total, weights) : null;
+        for (const r of splitRows) r.preview.textContent = '';
+        if (shares) inc.forEach((r, i) => { r.preview.textContent = formatMoney(shares[i], gcur); });
+        // the summary line
+        let text = '';
+        if (!inc.length) text = 'Pick at least one person to split with.';
+        else if (mode === 'equal') text = total !== null ? `Split equally between ${inc.length} ${inc.length === 1 ? 'person' : 'people'}.` : '';
+        else if (mode === 'exact' && a.minor !== undefined) {
+            const sum = inc.reduce((t, r) => t + (parseAmount(r.val.value, c, { allowZero: true }).minor ?? 0n), 0n);
+            const left = a.minor - sum;
+            text = left === 0n ? `Adds up to ${formatMoney(a.minor, c)}.`
+                : left > 0n ? `${formatMoney(left, c)} of ${formatMoney(a.minor, c)} still to assign.`
+                    : `${formatMoney(-left, c)} more than ${formatMoney(a.minor, c)}.`;
+        } else if (mode === 'percent') {
+            const sum = inc.reduce((t, r) => t + (parseDecimal(r.val.value, { allowZero: true }).hundredths ?? 0n), 0n);
+            const left = 10000n - sum;
+            const pct = (v) => `${v / 100n}${v % 100n ? `.${String(v % 100n).padStart(2, '0')}` : ''}%`;
+            text = left === 0n ? 'Adds up to 100%.' : left > 0n ? `${pct(left)} still to assign.` : `${pct(-left)} over 100%.`;
+        } else if (mode === 'shares') {
+            text = shares ? 'Each pays in proportion to their shares.' : 'Give everyone a number of shares (1, 2, 0.5…).';
+        }
+        summary.textContent = text;
+    }
+
+    for (const x of modeRadios) {
+        x.r.addEventListener('change', () => {
+            if (!x.r.checked) return;
+            mode = x.value;
+            if (mode === 'shares') for (const r of splitRows) if (!r.val.value) r.val.value = '1';
+            refresh();
+        });
+    }
+    for (const el of [amount, currency, rate]) el.addEventListener('input', refresh);
+    for (const r of payerRows) r.check.addEventListener('change', refresh);
+    for (const r of splitRows) {
+        r.check.addEventListener('change', refresh);
+        r.val.addEventListener('input', refresh);
+    }
+    currency.addEventListener('change', refresh);
+
+    // --- build the request ----------------------------------------------------------------
+    let sentPayers = [];
+    let sentSplit = [];
+    function build() {
+        const errs = [];
+        const c = cur();
+        const body = {};
+        const d = desc.value.trim();
+        if (!d) errs.push([desc, 'Describe the expense']);
+        body.description = d;
+        const a = parseAmount(amount.value, c);
+        if (a.error) errs.push([amount, a.error]);
+        body.amount = a.minor;
+        body.currency = c;
+        if (c !== gcur) {
+            const rt = parseRate(rate.value);
+            if (rt.error) errs.push([rate, rt.error]);
+            body.exchange_rate = rt.text;
+        }
+        if (!date.value) errs.push([date, 'Pick a date']);
+        body.date = date.value;
+        if (category.value.trim()) body.category = category.value.trim();
+        const ps = payersChecked();
+        sentPayers = ps;
+        if (!ps.length) errs.push([payers, 'Tick who paid']);
+        if (ps.length === 1) body.paid_by = [{ member_id: ps[0].m.id, amount: a.minor }];
+        else {
+            body.paid_by = ps.map((r) => {
+                const p = parseAmount(r.amt.value, c);
+                if (p.error) errs.push([r.amt, p.error]);
+                return { member_id: r.m.id, amount: p.minor };
+            });
+        }
+        const inc = included();
+        sentSplit = inc;
+        if (!inc.length) errs.push([split, 'Pick at least one person to split with']);
+        body.split = {
+            mode,
+            members: inc.map((r) => {
+                if (mode === 'equal') return { member_id: r.m.id };
+                if (mode === 'exact') {
+                    const p = parseAmount(r.val.value, c, { allowZero: true });
+                    if (p.error) errs.push([r.val, p.error]);
+                    return { member_id: r.m.id, value: p.minor };
+                }
+                const p = parseDecimal(r.val.value, { allowZero: mode === 'percent' });
+                if (p.error) errs.push([r.val, p.error]);
+                return { member_id: r.m.id, value: p.text === undefined ? undefined : new RawNumber(p.text) };
+            }),
+        };
+        return { body, errs };
+    }
+
+    const controls = { description: desc, amount, currency, exchange_rate: rate, date, category };
+    function fieldMap(f) {
+        if (controls[f]) return controls[f];
+        let m = /^paid_by\[(\d+)\]/.exec(f);
+        if (m) {
+            const r = sentPayers[Number(m[1])];
+            return r && !r.amtWrap.hidden ? r.amt : payers;
+        }
+        if (f.startsWith('paid_by')) return payers;
+        m = /^split\.members\[(\d+)\]/.exec(f);
+        if (m) {
+            const r = sentSplit[Number(m[1])];
+            return r && mode !== 'equal' ? r.val : split;
+        }
+        if (f.startsWith('split')) return split;
+        return null;
+    }
+
+    // One Idempotency-Key per submission: a double click or a retry of the same body reuses it
+    // (the server answers the first result again); a changed form gets a new one.
+    let pending = { text: null, key: null };
+    const save = h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-expense' }, existing ? 'Save changes' : 'Add expense');
+    const form = h('form', { class: 'card form expense-form', id: 'expense-form', novalidate: true },
+        formAlert(),
+        field({ label: 'Description', control: desc, name: 'description' }),
+        h('div', { class: 'row' },
+            field({ label: 'Amount', control: amount, name: 'amount', className: 'grow' }),
+            field({ label: 'Currency', control: currency, name: 'currency' })),
+        rateField,
+        h('div', { class: 'row' },
+            field({ label: 'Date', control: date, name: 'date', className: 'grow' }),
+            field({ label: 'Category', control: category, name: 'category', className: 'grow', hint: 'Optional' })),
+        catList,
+        payers,
+        split,
+        h('div', { class: 'actions' },
+            save,
+            h('a', { href: back, class: 'btn btn-ghost' }, 'Cancel')));
+
+    onSubmit(form, async () => {
+        for (const el of form.querySelectorAll('[aria-invalid="true"]')) setFieldError(el, null);
+        const { body, errs } = build();
+        if (errs.length) {
+            for (const [el, msg] of errs) setFieldError(el, msg);
+            const first = errs[0][0];
+            (first.tagName === 'FIELDSET' ? first.querySelector('input') : first)?.focus();
+            return;
+        }
+        const text = toJSON(body);
+        if (text !== pending.text) pending = { text, key: crypto.randomUUID() };
+        let r;
+        try {
+            r = existing
+                ? await write('PUT', `groups/${gid}/expenses/${existing.id}`, body, { key: pending.key, ifMatch: existing.version })
+                : await write('POST', `groups/${gid}/expenses`, body, { key: pending.key });
+        } catch (e) {
+            if (e instanceof ApiError && e.status === 409 && existing) {
+                throw new ApiError(409, { ...e.problem, detail: 'Someone changed this expense meanwhile. Reload the page to edit the latest version.', errors: [] });
+            }
+            throw e;
+        }
+        if (r.data && r.data.id && r.data.description !== undefined) remember(r.data);
+        toast(r.status === 'queued' ? 'Saved. It will show in a moment.' : existing ? 'Expense updated.' : 'Expense added.');
+        navigate(back);
+    }, { fieldMap });
+
+    // --- delete ----------------------------------------------------------------------------
+    let del = null;
+    if (existing) {
+        const delKey = crypto.randomUUID();
+        const confirmBox = h('div', { class: 'confirm', hidden: true, role: 'group', 'aria-labelledby': 'confirm-delete-text' },
+            h('p', { id: 'confirm-delete-text' }, `Delete “${existing.description}”? It disappears from the balances; the activity log keeps it.`),
+            h('div', { class: 'actions' },
+                h('button', {
+                    type: 'button', class: 'btn btn-danger', id: 'confirm-delete',
+                    onclick: async (ev) => {
+                        ev.currentTarget.disabled = true;
+                        try {
+                            await write('DELETE', `groups/${gid}/expenses/${existing.id}`, undefined, { key: delKey });
+                            expenseCache.delete(existing.id);
+                            toast('Expense deleted.');
+                            navigate(back);
+                        } catch (e) {
+                            ev.target.disabled = false;
+                            toast(`Could not delete: ${e.message}`, 'error');
+                        }
+                    },
+                }, 'Yes, delete it'),
+                h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => { confirmBox.hidden = true; delBtn.focus(); } }, 'Keep it')));
+        const delBtn = h('button', {
+            type: 'button', class: 'btn btn-danger-ghost', id: 'delete-expense',
+            onclick: () => { confirmBox.hidden = false; confirmBox.querySelector('#confirm-delete').focus(); },
+        }, 'Delete expense');
+        del = h('section', { class: 'danger-zone', 'aria-label': 'Delete this expense' }, delBtn, confirmBox);
+    }
+
+    const title = existing ? `Edit “${existing.description}”` : 'Add an expense';
+    page(title,
+        h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: back }, `← ${group.name}`)),
+        h('h1', {}, existing ? 'Edit expense' : 'Add an expense'),
+        existing ? h('p', { class: 'muted' }, `Amounts in ${exponent(existing.currency ?? gcur) === 0 ? 'whole units' : 'decimals'} of ${existing.currency ?? gcur}. Saved changes replace the expense for everyone.`) : null,
+        form, del);
+    refresh();
+}

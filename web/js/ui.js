@@ -1,0 +1,104 @@
+// Shared page plumbing: navigation, page rendering with focus management, and forms that
+// submit once at a time and show RFC 9457 problems inline.
+
+import { ApiError } from './api.js';
+import { clear, h, setFieldError } from './dom.js';
+
+const main = () => document.getElementById('main');
+
+let routeSeq = 0;
+/** Called by the router for each navigation. */
+export function startRoute() {
+    routeSeq += 1;
+}
+/**
+ * For a view, before its first await: a function telling whether the view is still the one
+ * the reader wants (a slow view must not paint over the page that replaced it).
+ */
+export function routeAlive() {
+    const mine = routeSeq;
+    return () => mine === routeSeq;
+}
+
+export function navigate(hash) {
+    if (location.hash === hash) window.dispatchEvent(new HashChangeEvent('hashchange'));
+    else location.hash = hash;
+}
+
+/** Title, heading focus and the page body for a view. */
+export function page(title, ...children) {
+    document.title = title ? `${title} · splitter` : 'splitter';
+    const m = main();
+    clear(m);
+    m.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+    const h1 = m.querySelector('h1');
+    if (h1) {
+        h1.tabIndex = -1;
+        // Move focus to the new page's heading, so screen readers announce the navigation
+        // and Tab continues from the top of the content.
+        if (!document.activeElement || document.activeElement === document.body ||
+            !m.contains(document.activeElement)) {
+            h1.focus({ preventScroll: true });
+        }
+    }
+}
+
+/** Show a problem's field errors inline; the rest (or the title) in the form's alert. */
+export function showProblem(form, err, fieldMap = (f) => form.querySelector(`[name="${CSS.escape(f)}"]`)) {
+    const alert = form.querySelector('.form-alert');
+    for (const el of form.querySelectorAll('[aria-invalid="true"]')) setFieldError(el, null);
+    const rest = [];
+    if (err instanceof ApiError) {
+        for (const e of err.errors) {
+            const el = e.field ? fieldMap(e.field) : null;
+            if (!(el && setFieldError(el, capitalise(e.message)))) rest.push(e.field ? `${e.field}: ${e.message}` : e.message);
+        }
+    }
+    let msg = err instanceof ApiError
+        ? (err.errors.length ? 'Please check the highlighted fields.' : (err.problem.detail || err.problem.title || `Error ${err.status}`))
+        : navigator.onLine === false ? 'You seem to be offline. Try again.' : 'Could not reach splitter. Try again.';
+    if (err instanceof ApiError && err.status === 429) msg = 'Too many attempts. Wait a moment and try again.';
+    if (alert) {
+        clear(alert);
+        alert.append(h('p', {}, msg), rest.length ? h('ul', {}, rest.map((r) => h('li', {}, r))) : null);
+        alert.hidden = false;
+    }
+    const first = form.querySelector('[aria-invalid="true"]');
+    if (first) first.focus();
+}
+
+export const capitalise = (t) => (t ? t[0].toUpperCase() + t.slice(1) : t);
+
+export function formAlert() {
+    return h('div', { class: 'form-alert', role: 'alert', hidden: true });
+}
+
+/** Wire a form: one submission at a time, button busy state, errors shown inline. */
+export function onSubmit(form, handler, { fieldMap } = {}) {
+    let busy = false;
+    form.addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        if (busy) return;
+        busy = true;
+        const btn = form.querySelector('button[type="submit"]');
+        if (btn) {
+            btn.disabled = true;
+            btn.setAttribute('aria-busy', 'true');
+        }
+        const alert = form.querySelector('.form-alert');
+        if (alert) alert.hidden = true;
+        try {
+            await handler();
+        } catch (err) {
+            if (!(err instanceof ApiError)) console.warn(err);
+            showProblem(form, err, fieldMap);
+        } finally {
+            busy = false;
+            if (btn && btn.isConnected) {
+                btn.disabled = false;
+                btn.removeAttribute('aria-busy');
+            }
+        }
+    });
+}
+
