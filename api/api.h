@@ -38,6 +38,9 @@ struct api_config {
     /* failed logins per account: delayed from threshold, refused (429) above
        limit, counted in a fixed window of window_s seconds */
     int login_fail_threshold, login_fail_limit, login_fail_window_s;
+    /* sessions cached in the api: re-checked against Redis after recheck_s,
+       accepted while Redis is unreachable if checked within grace_s */
+    int session_recheck_s, session_grace_s;
 };
 
 struct rctx;
@@ -58,6 +61,8 @@ struct rctx {
 
     /* routing */
     const char *method; /* "GET", "POST", ... (static strings) */
+    const char *route;  /* route pattern for /metrics (static string), NULL: unmatched */
+    uint64_t started_ns; /* monotonic arrival time, for /metrics */
     char seg[6][64];    /* path segments after /api/v1 */
     size_t n_seg;
     const char *query;  /* borrowed from req, may be NULL */
@@ -80,6 +85,7 @@ struct rctx {
     char *idem_hash;    /* owned: body hash */
     char *scratch;      /* owned: route specific */
     void *work;         /* owned by the thread-pool step */
+    rctx_fn release;    /* frees what route state owns beyond the fields above */
     rctx_fn next;
 };
 
@@ -125,8 +131,18 @@ void respond_problem(struct rctx *c, enum problem_code code, const char *detail,
 void respond_problem_json(struct rctx *c, json_t *problem);
 /* 204 / 304 with no body. */
 void respond_empty(struct rctx *c, int status);
+/* Answer with a body of len bytes (copied) of content type ctype (static). */
+void respond_text(struct rctx *c, int status, const char *ctype, const char *body, size_t len);
 void add_header(struct rctx *c, const h2o_token_t *token, const char *value);
 void add_header_name(struct rctx *c, const char *name, const char *value);
+/* Start a streamed answer (status, Content-Type ctype, no Content-Length):
+   the body follows through h2o_send() driven by gen, which must live as long
+   as the request. The request then counts as answered (no deadline); later
+   callbacks test rctx_unref_req() instead of rctx_unref_live(). */
+void respond_stream_start(struct rctx *c, int status, const char *ctype, h2o_generator_t *gen);
+/* Drop a reference; 1 if h2o still holds the request (a started stream may
+   go on), else 0 (c may be gone). */
+int rctx_unref_req(struct rctx *c);
 /* Add ETag: "<version>". */
 void add_etag(struct rctx *c, int64_t version);
 
@@ -139,12 +155,37 @@ int req_not_modified(struct rctx *c, int64_t version);
 /* A query parameter's value copied into buf; 1 if present, 0 if absent. */
 int req_query(struct rctx *c, const char *name, char *buf, size_t size);
 
+/* Keyset pagination: ?limit=1..PAGE_MAX_LIMIT (default PAGE_DEFAULT_LIMIT) and
+   ?cursor=<opaque>. The cursor carries the last item's sort key (a timestamp
+   or an integer: digits and "-:.TZ", at most 40 bytes) and its UUID. On the
+   first page key and id are "". Answers 422 naming the parameter and returns
+   -1 when either is malformed. key >= PAGE_KEY_SIZE bytes, id >= 37. */
+#define PAGE_DEFAULT_LIMIT 50
+#define PAGE_MAX_LIMIT 200
+#define PAGE_KEY_SIZE 48
+int page_params(struct rctx *c, int *limit, char *key, char *id);
+/* The opaque cursor for (key, id) into out (>= 128 bytes). */
+void cursor_encode(const char *key, const char *id, char *out, size_t size);
+
 /* Parse the JSON body; answers 400/413/415/422 itself and returns -1. An
    empty body is accepted as {} when allow_empty. */
 int req_parse_body(struct rctx *c, int allow_empty);
 
-/* Authenticate, then call next (with c->user_id set); answers 401/503. */
+/* Authenticate, then call next (with c->user_id set); answers 401/503. A
+   session seen within session_recheck_s skips Redis; while Redis is
+   unreachable, one verified within session_grace_s is accepted. */
 void auth_then(struct rctx *c, rctx_fn next);
+
+/* --- sessions.c: the in-process session cache ---------------------------------- */
+
+/* The user id (37 bytes) cached for token_hash and the milliseconds since it
+   was last verified in Redis: 1 found, 0 not. */
+int sessions_lookup(const char *token_hash, char *user_id, uint64_t *age_ms);
+/* Remember token_hash -> user_id as verified now (evicts the stalest entry of
+   its set when full). */
+void sessions_put(const char *token_hash, const char *user_id);
+/* Forget token_hash (logout). */
+void sessions_forget(const char *token_hash);
 
 /* Current time RFC 3339 (seconds, UTC) into buf (>= 21 bytes). */
 void now_rfc3339(char *buf);
@@ -198,6 +239,7 @@ int auth_init(void);
 /* --- routes ------------------------------------------------------------------- */
 
 void route_health(struct rctx *c);
+void route_metrics(struct rctx *c);
 void route_ping(struct rctx *c);
 void route_register(struct rctx *c);
 void route_login(struct rctx *c);
@@ -228,5 +270,11 @@ void group_access_then(struct rctx *c, rctx_fn next);
 
 /* Answer a finished event's status (after Prefer: wait). */
 void event_answer_wait(struct rctx *c);
+
+/* --- metrics.c: GET /metrics (docs/OPERATIONS.md) ------------------------------ */
+
+/* At a request's start (rctx_new) and at its answer (http.c, once). */
+void metrics_request_begin(struct rctx *c);
+void metrics_request_done(struct rctx *c, int status);
 
 #endif

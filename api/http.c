@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <uuid/uuid.h>
@@ -43,6 +44,7 @@ struct rctx *rctx_new(h2o_req_t *req)
     c->deadline.cb = on_deadline;
     h2o_timeout_link(api.ctx.loop, &api.deadline, &c->deadline);
     api.in_flight++;
+    metrics_request_begin(c);
     return c;
 }
 
@@ -64,6 +66,8 @@ static void rctx_free(struct rctx *c)
         h2o_timeout_unlink(&c->wait_timer);
     if (h2o_linklist_is_linked(&c->waiting))
         h2o_linklist_unlink(&c->waiting);
+    if (c->release)
+        c->release(c);
     json_doc_release(&c->doc);
     json_decref(c->data);
     free(c->event_text);
@@ -79,6 +83,16 @@ void rctx_unref(struct rctx *c)
 {
     if (--c->refs == 0)
         rctx_free(c);
+}
+
+int rctx_unref_req(struct rctx *c)
+{
+    if (c->refs == 1) {
+        rctx_unref(c);
+        return 0;
+    }
+    c->refs--;
+    return c->req != NULL;
 }
 
 int rctx_unref_live(struct rctx *c)
@@ -139,6 +153,7 @@ static void send_body(struct rctx *c, int status, const char *ctype, const char 
     h2o_req_t *req = c->req;
     if (!rctx_live(c))
         return;
+    metrics_request_done(c, status);
     finish(c);
     req->res.status = status;
     req->res.reason = reason(status);
@@ -193,16 +208,38 @@ void respond_problem(struct rctx *c, enum problem_code code, const char *detail,
     respond_problem_json(c, problem_new(code, detail, f));
 }
 
+void respond_text(struct rctx *c, int status, const char *ctype, const char *body, size_t len)
+{
+    send_body(c, status, ctype, body, len);
+}
+
 void respond_empty(struct rctx *c, int status)
 {
     h2o_req_t *req = c->req;
     if (!rctx_live(c))
         return;
+    metrics_request_done(c, status);
     finish(c);
     req->res.status = status;
     req->res.reason = reason(status);
     req->res.content_length = 0;
     h2o_send_inline(req, "", 0);
+}
+
+void respond_stream_start(struct rctx *c, int status, const char *ctype, h2o_generator_t *gen)
+{
+    h2o_req_t *req = c->req;
+    if (!rctx_live(c))
+        return;
+    metrics_request_done(c, status);
+    finish(c);
+    req->res.status = status;
+    req->res.reason = reason(status);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
+                   strlen(ctype));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
+    h2o_start_response(req, gen);
 }
 
 void add_header(struct rctx *c, const h2o_token_t *token, const char *value)
@@ -319,6 +356,70 @@ int req_query(struct rctx *c, const char *name, char *buf, size_t size)
     return 0;
 }
 
+/* --- keyset pagination ------------------------------------------------------------ */
+
+/* Opaque: base64url of "<key>|<uuid>". */
+void cursor_encode(const char *key, const char *id, char *out, size_t size)
+{
+    char raw[128];
+    int n = snprintf(raw, sizeof(raw), "%s|%s", key, id);
+    sodium_bin2base64(out, size, (const unsigned char *)raw, (size_t)n,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+static int is_uuid(const char *s)
+{
+    for (int i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    }
+    return s[36] == '\0';
+}
+
+static int cursor_decode(const char *in, char *key, char *id)
+{
+    unsigned char raw[128];
+    size_t n;
+    if (sodium_base642bin(raw, sizeof(raw) - 1, in, strlen(in), NULL, &n, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+        return -1;
+    raw[n] = '\0';
+    char *bar = strchr((char *)raw, '|');
+    if (!bar || bar == (char *)raw || bar - (char *)raw > 40 || !is_uuid(bar + 1))
+        return -1;
+    for (char *s = (char *)raw; s < bar; s++)
+        if (!strchr("0123456789-:.TZ", *s))
+            return -1;
+    memcpy(key, raw, (size_t)(bar - (char *)raw));
+    key[bar - (char *)raw] = '\0';
+    memcpy(id, bar + 1, 37);
+    return 0;
+}
+
+int page_params(struct rctx *c, int *limit, char *key, char *id)
+{
+    char buf[256];
+    struct fields f = {0};
+    *limit = PAGE_DEFAULT_LIMIT;
+    key[0] = id[0] = '\0';
+    if (req_query(c, "limit", buf, sizeof(buf))) {
+        char *end;
+        long v = strtol(buf, &end, 10);
+        if (buf[0] < '0' || buf[0] > '9' || *end || v < 1 || v > PAGE_MAX_LIMIT)
+            fields_add(&f, "limit", "must be an integer from 1 to %d", PAGE_MAX_LIMIT);
+        else
+            *limit = (int)v;
+    }
+    if (req_query(c, "cursor", buf, sizeof(buf)) && cursor_decode(buf, key, id) != 0)
+        fields_add(&f, "cursor", "is not a cursor this server issued");
+    if (f.n) {
+        respond_problem(c, PROBLEM_VALIDATION, "invalid pagination parameters", &f);
+        return -1;
+    }
+    return 0;
+}
+
 int req_parse_body(struct rctx *c, int allow_empty)
 {
     h2o_req_t *req = c->req;
@@ -366,19 +467,29 @@ int req_parse_body(struct rctx *c, int allow_empty)
 
 static void on_session(redisReply *r, struct rctx *c)
 {
+    uint64_t age_ms;
     if (!rctx_unref_live(c))
         return;
     if (!r || r->type == REDIS_REPLY_ERROR) {
+        /* Redis unreachable: trust a session it confirmed a short while ago,
+           so reads go on from PostgreSQL (writes need Redis anyway). */
+        if (sessions_lookup(c->token_hash, c->user_id, &age_ms) &&
+            age_ms < (uint64_t)api.cfg.session_grace_s * 1000) {
+            c->next(c);
+            return;
+        }
         respond_problem(c, PROBLEM_UNAVAILABLE, "the session store is unavailable", NULL);
         return;
     }
     if (r->type != REDIS_REPLY_STRING || r->len != 36) {
+        sessions_forget(c->token_hash);
         respond_problem(c, PROBLEM_UNAUTHORIZED, "the token is missing, invalid or expired",
                         NULL);
         return;
     }
     memcpy(c->user_id, r->str, 36);
     c->user_id[36] = '\0';
+    sessions_put(c->token_hash, c->user_id);
     c->next(c);
 }
 
@@ -387,12 +498,18 @@ void auth_then(struct rctx *c, rctx_fn next)
     size_t len;
     const char *h = req_header(c, H2O_TOKEN_AUTHORIZATION, &len);
     char key[128];
+    uint64_t age_ms;
 
     if (!h || len < 8 || strncasecmp(h, "Bearer ", 7) != 0 || len - 7 > 256) {
         respond_problem(c, PROBLEM_UNAUTHORIZED, "a bearer token is required", NULL);
         return;
     }
     sha256_hex(h + 7, len - 7, c->token_hash);
+    if (sessions_lookup(c->token_hash, c->user_id, &age_ms) &&
+        age_ms < (uint64_t)api.cfg.session_recheck_s * 1000) {
+        next(c);
+        return;
+    }
     keys_fmt(key, sizeof(key), "session", c->token_hash);
     c->next = next;
     /* GETEX slides the 30-day expiry on every use. */

@@ -85,7 +85,11 @@ static const struct route routes[] = {
     {"POST", {"groups", "*", "payments"}, 3, route_payment_create},
     {"GET", {"groups", "*", "balances"}, 3, route_balances},
     {"GET", {"groups", "*", "settlements"}, 3, route_settlements},
+    {"GET", {"groups", "*", "expenses"}, 3, route_expenses_list},
+    {"GET", {"groups", "*", "expenses", "*"}, 4, route_expense_get},
+    {"GET", {"groups", "*", "export.csv"}, 3, route_export},
     {"GET", {"events", "*"}, 2, route_event_get},
+    {"GET", {"groups", "*", "events"}, 3, route_group_events},
 };
 
 static int match(const struct route *r, struct rctx *c)
@@ -96,6 +100,27 @@ static int match(const struct route *r, struct rctx *c)
         if (strcmp(r->pattern[i], "*") != 0 && strcmp(r->pattern[i], c->seg[i + 2]) != 0)
             return 0;
     return 1;
+}
+
+/* "/api/v1/groups/{gid}/balances" for routes[i], built once: the label of its
+   requests in /metrics (a pattern, never a raw path). */
+static const char *route_pattern(size_t i)
+{
+    static char names[sizeof(routes) / sizeof(routes[0])][96];
+    if (!names[i][0]) {
+        size_t o = (size_t)snprintf(names[i], sizeof(names[i]), "/api/v1");
+        for (size_t k = 0; k < routes[i].n && o < sizeof(names[i]); k++) {
+            const char *seg = routes[i].pattern[k], *prev = k ? routes[i].pattern[k - 1] : "";
+            if (strcmp(seg, "*") == 0)
+                seg = strcmp(prev, "groups") == 0     ? "{gid}"
+                      : strcmp(prev, "expenses") == 0 ? "{eid}"
+                      : strcmp(prev, "invites") == 0  ? "{token}"
+                      : strcmp(prev, "events") == 0   ? "{event_id}"
+                                                      : "{id}";
+            o += (size_t)snprintf(names[i] + o, sizeof(names[i]) - o, "/%s", seg);
+        }
+    }
+    return names[i];
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -118,7 +143,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         respond_problem(c, PROBLEM_NOT_FOUND, "no such resource", NULL);
         goto out;
     }
+    if (c->n_seg == 1 && seg_is(c, 0, "metrics")) {
+        /* The api's own port only: nginx answers 404 for /metrics. */
+        c->route = "/metrics";
+        if (strcmp(c->method, "GET") == 0)
+            route_metrics(c);
+        else
+            respond_problem(c, PROBLEM_METHOD_NOT_ALLOWED, "use GET", NULL);
+        goto out;
+    }
     if (c->n_seg == 2 && seg_is(c, 0, "api") && seg_is(c, 1, "health")) {
+        c->route = "/api/health";
         if (strcmp(c->method, "GET") == 0)
             route_health(c);
         else
@@ -126,6 +161,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         goto out;
     }
     if (c->n_seg == 2 && seg_is(c, 0, "api") && seg_is(c, 1, "ping")) {
+        c->route = "/api/ping";
         route_ping(c);
         goto out;
     }
@@ -134,6 +170,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
             if (!match(&routes[i], c))
                 continue;
+            if (!path_known)
+                c->route = route_pattern(i);
             path_known = 1;
             if (strcmp(routes[i].method, c->method) == 0) {
                 routes[i].fn(c);
@@ -250,6 +288,10 @@ static int load_config(struct api_config *c)
     c->login_fail_limit = (int)v;
     rc |= config_int("LOGIN_FAIL_WINDOW_S", 900, 1, 86400, &v);
     c->login_fail_window_s = (int)v;
+    rc |= config_int("SESSION_RECHECK_S", 5, 0, 3600, &v);
+    c->session_recheck_s = (int)v;
+    rc |= config_int("SESSION_GRACE_S", 300, 0, 86400, &v);
+    c->session_grace_s = (int)v;
     if (rc == 0 && c->login_fail_limit <= c->login_fail_threshold) {
         log_error("config: 'LOGIN_FAIL_LIMIT' must be above 'LOGIN_FAIL_THRESHOLD'");
         rc = -1;

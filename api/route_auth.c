@@ -416,6 +416,8 @@ void route_login(struct rctx *c)
 
 static void on_session_deleted(redisReply *r, struct rctx *c)
 {
+    /* Again on the reply: a GETEX sent before the DEL may have cached it. */
+    sessions_forget(c->token_hash);
     if (!rctx_unref_live(c))
         return;
     if (!r || r->type == REDIS_REPLY_ERROR) {
@@ -429,6 +431,7 @@ static void logout_authed(struct rctx *c)
 {
     char key[128];
     keys_fmt(key, sizeof(key), "session", c->token_hash);
+    sessions_forget(c->token_hash);
     rcli_cmd(c, on_session_deleted, "DEL %s", key);
 }
 

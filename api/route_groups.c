@@ -12,7 +12,6 @@
 #include "money.h"
 #include "xalloc.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,59 +134,6 @@ void route_groups_create(struct rctx *c)
 
 /* --- list ------------------------------------------------------------------------------- */
 
-/* Opaque keyset cursor: base64url of "<timestamp>|<uuid>". */
-static void cursor_encode(const char *ts, const char *id, char *out, size_t size)
-{
-    char raw[128];
-    int n = snprintf(raw, sizeof(raw), "%s|%s", ts, id);
-    sodium_bin2base64(out, size, (const unsigned char *)raw, (size_t)n,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
-static int cursor_decode(const char *in, char *ts, char *id)
-{
-    unsigned char raw[128];
-    size_t n;
-    if (sodium_base642bin(raw, sizeof(raw) - 1, in, strlen(in), NULL, &n, NULL,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
-        return -1;
-    raw[n] = '\0';
-    char *bar = strchr((char *)raw, '|');
-    if (!bar || bar - (char *)raw > 40 || !ledger_is_uuid(bar + 1))
-        return -1;
-    for (char *s = (char *)raw; s < bar; s++)
-        if (!strchr("0123456789-:.TZ", *s))
-            return -1;
-    memcpy(ts, raw, (size_t)(bar - (char *)raw));
-    ts[bar - (char *)raw] = '\0';
-    memcpy(id, bar + 1, 37);
-    return 0;
-}
-
-/* ?limit= and ?cursor= ; answers 422 and returns -1 when malformed. */
-static int page_params(struct rctx *c, int *limit, char *ts, char *id)
-{
-    char buf[256];
-    struct fields f = {0};
-    *limit = 50;
-    ts[0] = id[0] = '\0';
-    if (req_query(c, "limit", buf, sizeof(buf))) {
-        char *end;
-        long v = strtol(buf, &end, 10);
-        if (!buf[0] || *end || v < 1 || v > 200)
-            fields_add(&f, "limit", "must be an integer from 1 to 200");
-        else
-            *limit = (int)v;
-    }
-    if (req_query(c, "cursor", buf, sizeof(buf)) && cursor_decode(buf, ts, id) != 0)
-        fields_add(&f, "cursor", "is not a cursor this server issued");
-    if (f.n) {
-        respond_problem(c, PROBLEM_VALIDATION, "invalid pagination parameters", &f);
-        return -1;
-    }
-    return 0;
-}
-
 static void on_groups_listed(PGresult *res, struct rctx *c)
 {
     if (!rctx_unref_live(c) || db_failed(c, res))
@@ -214,7 +160,7 @@ static void on_groups_listed(PGresult *res, struct rctx *c)
 static void groups_list_authed(struct rctx *c)
 {
     int limit;
-    char ts[48], id[37], lim[16];
+    char ts[PAGE_KEY_SIZE], id[37], lim[16];
     if (page_params(c, &limit, ts, id) != 0)
         return;
     c->version = limit;

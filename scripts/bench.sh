@@ -112,6 +112,57 @@ bench_proxy_overhead() {
     row "nginx → api: GET /api/ping (vs direct)" "${RAW[proxy_ping]}" "req/s" api_ping
 }
 
+# --- reads ------------------------------------------------------------------------------
+
+# pg_exec ARGS...: psql against the stack's PostgreSQL.
+pg_exec() {
+    psql -X -q -A -t -h 127.0.0.1 -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d "$POSTGRES_DB" "$@"
+}
+
+# ms_of_request URL: one GET with the reader's token; prints its total time in ms.
+ms_of_request() {
+    curl -s -o /dev/null -H "Authorization: Bearer $READ_TOKEN" -w '%{time_total}' "$1" |
+        awk '{ printf "%.2f", $1 * 1000 }'
+}
+
+# median VALUES...: the middle value (the lower one of an even count).
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+bench_balance_reads() {
+    local base="http://127.0.0.1:$HTTP_PORT" pid out rate p99 hwm
+    eval "$(node bench/reads.mjs setup)"
+    # The trivial GET again, right beside the balance load: the machine is shared.
+    raw ping_beside "nginx → api: GET /api/ping, just before the balance load" \
+        "$(wrk_rate "$base/api/ping")" "req/s"
+    pid="$(scripts/stack.sh pid api)"
+    # The peak from here on: start-up (argon2id's 64 MiB test hash) and setup excluded.
+    echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true
+    out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
+        -H "Authorization: Bearer $READ_TOKEN" "$base/api/v1/groups/$READ_GROUP/balances" 2>&1)"
+    rate="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
+    p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
+    hwm="$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")"
+    WRK_NOTE="$(awk '/Non-2xx or 3xx responses:/ { print $NF " answers not 2xx/3xx! " }' <<<"$out")"
+    row "cached balance reads through nginx (p99 ${p99:-?})" "${rate:-0}" "req/s" ping_beside
+    ROWS+=("| api peak RSS (VmHWM) during the balance load | $hwm MiB | 32 MiB (target) | $(awk -v a="$hwm" 'BEGIN { printf "%.0f%%", 100 * a / 32 }') |")
+}
+
+bench_balance_10k() {
+    local base="http://127.0.0.1:$HTTP_PORT" url i cold=() warm=()
+    pg_exec -v gid="$BIG_GROUP" -v uid="$READ_USER" -v members=10 -v expenses=10000 \
+        -f bench/seed_group.sql >/dev/null
+    url="$base/api/v1/groups/$BIG_GROUP/balances"
+    for i in 1 2 3 4 5; do
+        redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" DEL "splitter:view:$BIG_GROUP" >/dev/null
+        cold+=("$(ms_of_request "$url")")
+        warm+=("$(ms_of_request "$url")")
+    done
+    ROWS+=("| one balance request, 10,000 expenses, cache flushed (PostgreSQL), median of 5 | $(median "${cold[@]}") ms | IHateMoney ~1,300 ms | — |")
+    ROWS+=("| one balance request, 10,000 expenses, cached, median of 5 | $(median "${warm[@]}") ms | IHateMoney ~1,300 ms | — |")
+}
+
 # --- the ledger write path ---------------------------------------------------------------
 
 # events_applied: applied plus rejected ledger events so far.
@@ -194,10 +245,11 @@ bench_lag() {
 
 STACK_BENCHMARKS=(
     bench_proxy_overhead
+    bench_balance_reads
+    bench_balance_10k
     bench_write_acceptance
     bench_applied_events
     bench_lag
-    # bench_balance_reads     GET /api/v1/groups/{gid}/balances through nginx   vs proxy_ping
 )
 # ==== end of the stack benchmarks ========================================================
 

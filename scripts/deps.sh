@@ -20,6 +20,10 @@ PACKAGES=(
     postgresql-15 postgresql-client-15 redis-server redis-tools nginx
     # scripts, tests, benchmarks, style
     gettext-base curl wrk valgrind clang-format cppcheck nodejs npm
+    # browser tests of the web client (tests/browser: playwright-core drives it)
+    chromium
+    # promtool, for tests/static/prometheus.sh (the server itself is not started)
+    prometheus
 )
 
 POLICY_RC=/usr/sbin/policy-rc.d
@@ -94,7 +98,7 @@ stop_system_services() {
         done < <(pg_lsclusters --no-header 2>/dev/null || true)
     fi
     local svc
-    for svc in redis-server nginx; do
+    for svc in redis-server nginx prometheus; do
         if [[ -x /etc/init.d/$svc ]] && as_root /etc/init.d/"$svc" status >/dev/null 2>&1; then
             echo "deps.sh: stopping the system $svc service: splitter runs its own"
             as_root /etc/init.d/"$svc" stop >/dev/null 2>&1 || true

@@ -45,4 +45,20 @@ private_stack_env() {
     export SPLITTER_ENV_FILE=/dev/null
     export HTTP_PORT="${ports[0]}" API_PORT="${ports[1]}"
     export POSTGRES_PORT="${ports[2]}" REDIS_PORT="${ports[3]}"
+    # Workers listen on WORKER_METRICS_PORT + N - 1: a free run of 8 ports.
+    local base tries=0
+    while :; do
+        ((tries++ < 1000)) || die "could not find 8 free consecutive ports"
+        base=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        [[ " ${ports[*]} " == *" $base "* ]] && continue
+        local k free=1
+        for ((k = 0; k < 8; k++)); do
+            if port_in_use $((base + k)) || [[ " ${ports[*]} " == *" $((base + k)) "* ]]; then
+                free=0
+                break
+            fi
+        done
+        ((free)) && break
+    done
+    export WORKER_METRICS_PORT="$base"
 }

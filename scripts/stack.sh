@@ -82,6 +82,7 @@ apply_defaults() {
     : "${REDIS_HOST:=127.0.0.1}" "${REDIS_PORT:=6380}" "${REDIS_PASSWORD:=}"
     : "${REDIS_APPENDFSYNC:=everysec}"
     : "${WORKERS:=2}" "${SPLITTER_PARTITIONS:=16}" "${WORKER_BATCH:=500}" "${LEASE_TTL_MS:=10000}"
+    : "${WORKER_METRICS_PORT:=9091}"
     : "${LOG_LEVEL:=info}" "${SPLITTER_MIGRATIONS_DIR:=postgres/migrations}"
     : "${AUTH_RATE_LIMIT:=10r/s}" "${AUTH_RATE_BURST:=50}"
     : "${STATE_DIR:=var}" "${BUILD:=build}" "${VALGRIND:=0}"
@@ -94,11 +95,12 @@ apply_defaults() {
         POSTGRES_USER POSTGRES_PASSWORD PG_POOL_SIZE REDIS_HOST REDIS_PORT REDIS_PASSWORD \
         REDIS_APPENDFSYNC WORKERS SPLITTER_PARTITIONS WORKER_BATCH LEASE_TTL_MS LOG_LEVEL \
         SPLITTER_MIGRATIONS_DIR AUTH_RATE_LIMIT AUTH_RATE_BURST STATE_DIR BUILD VALGRIND \
-        API_UPSTREAM_SERVER
+        API_UPSTREAM_SERVER WORKER_METRICS_PORT
 
     local v
     for v in HTTP_PORT API_PORT POSTGRES_PORT REDIS_PORT; do check_port_var "$v"; done
     [[ $WORKERS =~ ^[0-9]+$ ]] || die "WORKERS='$WORKERS' is not a number"
+    [[ $WORKER_METRICS_PORT == 0 ]] || check_port_var WORKER_METRICS_PORT
     [[ $REDIS_APPENDFSYNC =~ ^(always|everysec|no)$ ]] ||
         die "REDIS_APPENDFSYNC='$REDIS_APPENDFSYNC' must be always, everysec or no"
     [[ $AUTH_RATE_LIMIT =~ ^[0-9]+r/[sm]$ ]] || die "AUTH_RATE_LIMIT='$AUTH_RATE_LIMIT' must look like 10r/s"
@@ -403,11 +405,15 @@ start_api() {
     launch api "$BIN_DIR/api"
 }
 
+# Worker N serves /metrics on WORKER_METRICS_PORT + N - 1 (0: none), so the workers of one host
+# never share a port.
 start_workers() {
-    local n
+    local n base=$WORKER_METRICS_PORT
     for ((n = 1; n <= WORKERS; n++)); do
+        export WORKER_METRICS_PORT=$((base == 0 ? 0 : base + n - 1))
         running "worker-$n" || launch "worker-$n" "$BIN_DIR/worker"
     done
+    export WORKER_METRICS_PORT=$base
 }
 
 # --- nginx --------------------------------------------------------------------------------
@@ -573,7 +579,7 @@ cmd_env() {
         POSTGRES_USER POSTGRES_PASSWORD PG_POOL_SIZE REDIS_HOST REDIS_PORT REDIS_PASSWORD \
         REDIS_APPENDFSYNC WORKERS SPLITTER_PARTITIONS WORKER_BATCH LEASE_TTL_MS LOG_LEVEL \
         SPLITTER_MIGRATIONS_DIR AUTH_RATE_LIMIT AUTH_RATE_BURST STATE_DIR BUILD VALGRIND \
-        API_UPSTREAM_SERVER; do
+        API_UPSTREAM_SERVER WORKER_METRICS_PORT; do
         printf '%s=%q\n' "$v" "${!v}"
     done
 }

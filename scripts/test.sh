@@ -6,7 +6,10 @@
 #   static  every tests/static/*.sh (fast checks of files: configs, containers), each ending
 #           with "N passed, M failed"
 #   e2e     a private stack (temporary STATE_DIR, random free ports, WORKERS=2, no .env) and
-#           node's test runner on tests/e2e/*.test.mjs; the stack is always stopped afterwards
+#           node's test runner on tests/e2e/*.test.mjs; the stack is always stopped afterwards.
+#           In the same stack, tests/browser/*.test.mjs drive the web client in Debian's
+#           chromium (playwright-core) and count as their own section, "browser" (skipped
+#           under SANITIZE/VALGRIND and with BROWSER=0)
 #   faults  tests/faults/*.test.mjs one at a time: each starts its own stacks (1 to 4 workers)
 #           and kills or restarts their parts under load
 #
@@ -224,6 +227,47 @@ tap_count() {
     echo "${n:-0}"
 }
 
+# e2e_browser: tests/browser/*.test.mjs against the e2e stack, one file at a time (one
+# chromium); playwright-core is installed by `npm ci` when missing or stale. Screenshots go to
+# tests/artifacts/screenshots/.
+BROWSER_RAN=0
+BROWSER_PASSED=0
+BROWSER_FAILED=0
+e2e_browser() {
+    [[ ${BROWSER:-1} == 1 && $SANITIZE != 1 && $VALGRIND != 1 ]] || return 0
+    local -a files=()
+    mapfile -t files < <(find tests/browser -maxdepth 1 -type f -name '*.test.mjs' 2>/dev/null | sort)
+    [[ ${#files[@]} -gt 0 ]] || return 0
+    BROWSER_RAN=1
+    local dir=tests/browser tap="$E2E_STATE/browser.tap" rc fail
+    if [[ ! -f $dir/node_modules/.package-lock.json || $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+        echo "browser: installing the npm packages of $dir (npm ci)"
+        if ! (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error); then
+            echo "browser: npm ci failed in $dir (is the npm registry reachable?)" >&2
+            BROWSER_FAILED=1
+            return 0
+        fi
+    fi
+    if [[ ! -x ${CHROMIUM_PATH:-/usr/bin/chromium} ]]; then
+        echo "browser: ${CHROMIUM_PATH:-/usr/bin/chromium} is missing: run scripts/deps.sh" >&2
+        BROWSER_FAILED=1
+        return 0
+    fi
+    set +e
+    timeout "${BROWSER_TIMEOUT:-900}" node --test --test-concurrency=1 --test-reporter=spec \
+        --test-reporter-destination=stdout --test-reporter=tap \
+        --test-reporter-destination="$tap" "${files[@]}"
+    rc=$?
+    set -e
+    BROWSER_PASSED="$(tap_count "$tap" pass)"
+    fail=$(($(tap_count "$tap" fail) + $(tap_count "$tap" cancelled)))
+    if [[ $rc -ne 0 && $fail -eq 0 ]]; then
+        echo "browser: node --test exited with status $rc" >&2
+        fail=1
+    fi
+    BROWSER_FAILED=$fail
+}
+
 section_e2e() {
     E2E_PASSED=0
     E2E_FAILED=0
@@ -279,9 +323,30 @@ section_e2e() {
             E2E_FAILED=$((E2E_FAILED + 1))
         fi
     fi
+    e2e_browser
+    # tests/e2e/serial/ stops parts of the shared stack (Redis): after the files above, one
+    # file at a time, so nothing else runs meanwhile.
+    local -a serial=()
+    mapfile -t serial < <(find tests/e2e/serial -maxdepth 1 -type f -name '*.test.mjs' 2>/dev/null | sort)
+    if [[ ${#serial[@]} -gt 0 ]]; then
+        local stap="$E2E_STATE/e2e-serial.tap" src
+        set +e
+        timeout "${E2E_TIMEOUT:-1200}" node --test --test-concurrency=1 --test-reporter=spec \
+            --test-reporter-destination=stdout --test-reporter=tap \
+            --test-reporter-destination="$stap" "${serial[@]}"
+        src=$?
+        set -e
+        E2E_PASSED=$((E2E_PASSED + $(tap_count "$stap" pass)))
+        E2E_FAILED=$((E2E_FAILED + $(tap_count "$stap" fail) + $(tap_count "$stap" cancelled)))
+        if [[ $src -ne 0 && $(($(tap_count "$stap" fail) + $(tap_count "$stap" cancelled))) -eq 0 ]]; then
+            echo "e2e: node --test (serial) exited with status $src" >&2
+            E2E_FAILED=$((E2E_FAILED + 1))
+        fi
+    fi
     e2e_finish
     trap - EXIT
     section_result e2e "$E2E_PASSED" "$E2E_FAILED"
+    [[ $BROWSER_RAN == 0 ]] || section_result browser "$BROWSER_PASSED" "$BROWSER_FAILED"
 }
 
 # --- faults -------------------------------------------------------------------------------

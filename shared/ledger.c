@@ -524,6 +524,37 @@ json_t *ledger_expense_to_json(const struct ledger_expense *e)
     return o;
 }
 
+json_t *ledger_expense_resource(const json_t *content, const struct ledger_expense_meta *m,
+                                const struct ledger_owed *owed, size_t n_owed)
+{
+    json_t *r = json_deep_copy(content);
+    json_t *shares = json_array();
+    const json_t *members = json_object_get(json_object_get(content, "split"), "members");
+    size_t i;
+    const json_t *sm;
+
+    json_array_foreach(members, i, sm)
+    {
+        const json_t *v = json_object_get(sm, "member_id");
+        const char *mid = json_is_string(v) ? json_string_value(v) : NULL;
+        int64_t amount = 0;
+        for (size_t k = 0; k < n_owed; k++)
+            if (mid && strcmp(owed[k].member_id, mid) == 0)
+                amount = owed[k].owed;
+        json_array_append_new(shares, json_pack("{s:s, s:I}", "member_id", mid ? mid : "",
+                                                "amount", (json_int_t)amount));
+    }
+    json_object_set_new(r, "id", json_string(m->id));
+    json_object_set_new(r, "group_id", json_string(m->group_id));
+    json_object_set_new(r, "amount_in_group_currency", json_integer(m->amount_group));
+    json_object_set_new(r, "shares", shares);
+    json_object_set_new(r, "created_by", json_string(m->created_by));
+    json_object_set_new(r, "created_at", json_string(m->created_at));
+    json_object_set_new(r, "updated_at", json_string(m->updated_at));
+    json_object_set_new(r, "version", json_integer(m->version));
+    return r;
+}
+
 static const char *const payment_keys[] = {"from_member", "to_member", "amount", "date", "note",
                                            NULL};
 

@@ -67,6 +67,28 @@ void ledger_expense_release(struct ledger_expense *e);
    event carries and the expense resource starts from. New reference. */
 json_t *ledger_expense_to_json(const struct ledger_expense *e);
 
+/* One member's owed share of an expense, in group-currency minor units. */
+struct ledger_owed {
+    const char *member_id; /* borrowed */
+    int64_t owed;
+};
+
+/* What an expense carries beside its request fields. Strings borrowed. */
+struct ledger_expense_meta {
+    const char *id, *group_id, *created_by;
+    const char *created_at, *updated_at; /* RFC 3339 UTC, seconds */
+    int64_t amount_group, version;
+};
+
+/* The expense resource of the contract: content (the request fields in normal
+   form, as ledger_expense_to_json makes them; borrowed, deep-copied) plus m,
+   and "shares": one {member_id, amount} per entry of split.members in its
+   order, amount the owed share of that member in owed[0..n_owed) (0 when it
+   has none). The worker (event statuses) and the api (GET) both build it here,
+   so both answer the same shape. New reference. */
+json_t *ledger_expense_resource(const json_t *content, const struct ledger_expense_meta *m,
+                                const struct ledger_owed *owed, size_t n_owed);
+
 /* The same as ledger_expense_parse for a payment. */
 int ledger_payment_parse(const json_t *body, const char *today, struct ledger_payment *p,
                          struct fields *f);

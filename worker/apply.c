@@ -174,6 +174,7 @@ struct event {
     size_t text_len;
     enum outcome outcome;
     json_t *resource, *problem; /* owned */
+    json_t *before; /* owned: the expense before a replacement or deletion (audit log) */
     int64_t seq;
 };
 
@@ -535,32 +536,26 @@ static struct share *shares_of(struct batch *b, const struct group *g,
     return sh;
 }
 
-/* The expense resource of x as it stands. New reference. */
+/* The expense resource of x as it stands (shared/ledger.c builds it). New
+   reference. */
 static json_t *expense_resource(const struct batch *b, const struct expense *x)
 {
-    json_t *r = json_deep_copy(x->content);
-    json_t *shares = json_array();
-    json_t *members = json_object_get(json_object_get(x->content, "split"), "members");
-    size_t i;
-    json_t *m;
-    json_array_foreach(members, i, m)
-    {
-        const char *mid = jstr(m, "member_id");
-        int64_t owed = 0;
-        for (size_t k = 0; k < x->n_shares; k++)
-            if (mid && strcmp(b->members[x->shares[k].member].id, mid) == 0)
-                owed = x->shares[k].owed;
-        json_array_append_new(shares, json_pack("{s:s, s:I}", "member_id", mid ? mid : "",
-                                                "amount", (json_int_t)owed));
+    struct ledger_owed *owed = xcalloc(x->n_shares + 1, sizeof(*owed));
+    struct ledger_expense_meta m = {
+        .id = x->id,
+        .group_id = x->group_id,
+        .created_by = x->created_by,
+        .created_at = x->created_at,
+        .updated_at = x->updated_at,
+        .amount_group = x->amount_group,
+        .version = x->version,
+    };
+    for (size_t k = 0; k < x->n_shares; k++) {
+        owed[k].member_id = b->members[x->shares[k].member].id;
+        owed[k].owed = x->shares[k].owed;
     }
-    json_object_set_new(r, "id", json_string(x->id));
-    json_object_set_new(r, "group_id", json_string(x->group_id));
-    json_object_set_new(r, "amount_in_group_currency", json_integer(x->amount_group));
-    json_object_set_new(r, "shares", shares);
-    json_object_set_new(r, "created_by", json_string(x->created_by));
-    json_object_set_new(r, "created_at", json_string(x->created_at));
-    json_object_set_new(r, "updated_at", json_string(x->updated_at));
-    json_object_set_new(r, "version", json_integer(x->version));
+    json_t *r = ledger_expense_resource(x->content, &m, owed, x->n_shares);
+    free(owed);
     return r;
 }
 
@@ -621,6 +616,8 @@ static void decide_expense(struct batch *b, struct event *ev, struct group *g)
         reject(ev, PROBLEM_VALIDATION, "a balance would overflow 64 bits", NULL);
         goto out;
     }
+    if (!creating)
+        ev->before = expense_resource(b, x);
     if (creating) {
         x->exists = 1;
         x->version = 1;
@@ -738,7 +735,7 @@ static void decide(struct batch *b)
 static int write_events(struct batch *b)
 {
     struct pgarr id = {0}, gid = {0}, seq = {0}, type = {0}, actor = {0}, at = {0}, idem = {0},
-                 payload = {0};
+                 payload = {0}, before = {0}, after = {0};
     struct pgarr rid = {0}, rgid = {0}, rtype = {0}, ractor = {0}, rat = {0}, rproblem = {0};
     int rc = -1;
     PGresult *res;
@@ -756,6 +753,14 @@ static int write_events(struct batch *b)
             arr_text(&idem, ev->idem);
             arr_text(&payload, text);
             free(text);
+            /* The audit columns: what the event changed (NULL after a deletion). */
+            text = ev->before ? json_dump_compact(ev->before) : NULL;
+            arr_text(&before, text);
+            free(text);
+            text =
+                strcmp(ev->type, "expense.deleted") != 0 ? json_dump_compact(ev->resource) : NULL;
+            arr_text(&after, text);
+            free(text);
         } else if (ev->outcome == OUT_REJECTED) {
             char *problem = json_dump_compact(ev->problem);
             arr_text(&rid, ev->id);
@@ -768,14 +773,16 @@ static int write_events(struct batch *b)
         }
     }
     if (id.n) {
-        const char *p[8] = {arr_done(&id),    arr_done(&gid), arr_done(&seq),  arr_done(&type),
-                            arr_done(&actor), arr_done(&at),  arr_done(&idem), arr_done(&payload)};
+        const char *p[10] = {arr_done(&id),   arr_done(&gid),     arr_done(&seq),
+                             arr_done(&type), arr_done(&actor),   arr_done(&at),
+                             arr_done(&idem), arr_done(&payload), arr_done(&before),
+                             arr_done(&after)};
         res = q(b,
                 "INSERT INTO events (event_id, group_id, seq, type, actor, accepted_at,"
-                " idempotency_key, payload) SELECT * FROM unnest($1::uuid[], $2::uuid[],"
-                " $3::bigint[], $4::text[], $5::uuid[], $6::timestamptz[], $7::text[],"
-                " $8::jsonb[])",
-                8, p);
+                " idempotency_key, payload, before, after) SELECT * FROM unnest($1::uuid[],"
+                " $2::uuid[], $3::bigint[], $4::text[], $5::uuid[], $6::timestamptz[],"
+                " $7::text[], $8::jsonb[], $9::jsonb[], $10::jsonb[])",
+                10, p);
         if (!res)
             goto out;
         PQclear(res);
@@ -795,7 +802,7 @@ static int write_events(struct batch *b)
     rc = 0;
 out:
     arr_free(&id), arr_free(&gid), arr_free(&seq), arr_free(&type), arr_free(&actor);
-    arr_free(&at), arr_free(&idem), arr_free(&payload);
+    arr_free(&at), arr_free(&idem), arr_free(&payload), arr_free(&before), arr_free(&after);
     arr_free(&rid), arr_free(&rgid), arr_free(&rtype), arr_free(&ractor), arr_free(&rat);
     arr_free(&rproblem);
     return rc;
@@ -1096,6 +1103,7 @@ static void batch_release(struct batch *b)
         json_decref(b->ev[i].root);
         json_decref(b->ev[i].resource);
         json_decref(b->ev[i].problem);
+        json_decref(b->ev[i].before);
     }
     for (size_t i = 0; i < b->n_members; i++) {
         free(b->members[i].name);

@@ -139,6 +139,17 @@ static size_t drop_poison(struct worker *w, unsigned p, struct stream_entry *buf
     return kept;
 }
 
+/* apply_batch, timed for /metrics. */
+static int apply_observed(struct worker *w, unsigned p, const struct stream_entry *buf, size_t n)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    int rc = apply_batch(w, p, buf, n);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    metrics_batch(n, (b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000, rc);
+    return rc;
+}
+
 /* Apply what the previous owner of p left pending, oldest first. Returns 1
    while more may remain, 0 when done, -1 on failure. */
 static int claim_pending(struct worker *w, unsigned p, struct stream_entry *buf)
@@ -159,7 +170,7 @@ static int claim_pending(struct worker *w, unsigned p, struct stream_entry *buf)
         } else {
             log_info("claim: %zu pending entries in partition %u", n, p);
             n = drop_poison(w, p, buf, n);
-            rc = n == 0 || apply_batch(w, p, buf, n) == 0 ? 1 : -1;
+            rc = n == 0 || apply_observed(w, p, buf, n) == 0 ? 1 : -1;
         }
     } else if (r->type == REDIS_REPLY_ERROR) {
         log_error("redis: XAUTOCLAIM: %s", r->str);
@@ -211,7 +222,7 @@ static void read_new(struct worker *w, struct stream_entry *buf)
                 p >= w->cfg.partitions)
                 continue;
             size_t n = collect(sr->element[1], buf, w->cfg.batch);
-            if (n && w->token[p] && apply_batch(w, p, buf, n) != 0) {
+            if (n && w->token[p] && apply_observed(w, p, buf, n) != 0) {
                 /* Left pending: claim them again, in order, before new ones. */
                 w->claim[p] = 1;
             }
@@ -271,6 +282,9 @@ int main(void)
     /* Unique per process, so replicas never share a consumer. */
     snprintf(w.name, sizeof(w.name), "%s-%d-%.8s", host, (int)getpid(), us);
 
+    if (metrics_start(&w) != 0)
+        return 1;
+
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sa.sa_flags = SA_RESTART;
@@ -294,6 +308,7 @@ int main(void)
     while (!stopping) {
         if (worker_now_ms() >= w.next_heartbeat_ms)
             lease_rebalance(&w);
+        metrics_sync(&w);
         if (!w.rd) {
             sleep_ms(200);
             w.next_heartbeat_ms = 0;
@@ -322,6 +337,7 @@ int main(void)
              (unsigned long long)w.applied, (unsigned long long)w.rejected,
              (unsigned long long)w.duplicates);
     lease_release_all(&w);
+    metrics_stop();
     free(buf);
     if (w.rd)
         redisFree(w.rd);

@@ -78,4 +78,16 @@ int apply_batch(struct worker *w, unsigned p, const struct stream_entry *entries
 int apply_dead_letter(struct worker *w, unsigned p, const struct stream_entry *entry,
                       const char *why);
 
+/* --- metrics.c: /metrics and /health on WORKER_METRICS_PORT (docs/OPERATIONS.md) ----- */
+
+/* Start the metrics thread (reads WORKER_METRICS_HOST/PORT; port 0 disables).
+   0, or -1 (logged) on bad settings or a port that cannot be bound. */
+int metrics_start(const struct worker *w);
+/* Main thread, once per loop turn: publish w's counters, leases, heartbeat. */
+void metrics_sync(const struct worker *w);
+/* Main thread, after each batch of n entries that took usec; rc apply_batch's. */
+void metrics_batch(size_t n, int64_t usec, int rc);
+/* Stop and join the thread (no-op when disabled). */
+void metrics_stop(void);
+
 #endif

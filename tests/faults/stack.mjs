@@ -30,8 +30,11 @@ export async function startStack({ workers = 2, extraEnv = {} } = {}) {
     const state = mkdtempSync(join(tmpdir(), 'splitter-faults-'));
     chmodSync(state, 0o711); // PostgreSQL runs as postgres and must reach its data directory
     const [http, api, pg, redis] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    // Only what a fresh shell has: the variables of any other stack (the e2e one exports its
+    // own) must not leak into this one.
+    const keep = ['PATH', 'HOME', 'LANG', 'TMPDIR', 'BUILD', 'SANITIZE', 'VALGRIND', 'ASAN_OPTIONS', 'UBSAN_OPTIONS'];
     const env = {
-        ...process.env,
+        ...Object.fromEntries(keep.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]])),
         STATE_DIR: state,
         SPLITTER_ENV_FILE: '/dev/null',
         HTTP_PORT: String(http),

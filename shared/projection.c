@@ -1,0 +1,315 @@
+/*
+ * projection: replaying a group's applied events (see projection.h).
+ */
+#include "projection.h"
+
+#include "fields.h"
+#include "json.h"
+#include "ledger.h"
+#include "money.h"
+#include "xalloc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    const json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int fail(char *err, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, size, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void projection_init(struct projection *p, const char *group_id, const char *currency)
+{
+    memset(p, 0, sizeof(*p));
+    snprintf(p->group_id, sizeof(p->group_id), "%s", group_id);
+    snprintf(p->currency, sizeof(p->currency), "%s", currency);
+}
+
+void projection_add_member(struct projection *p, const char *id)
+{
+    if (p->n_members == p->alloc_members) {
+        p->alloc_members = p->alloc_members ? p->alloc_members * 2 : 8;
+        p->members = xreallocarray(p->members, p->alloc_members, sizeof(*p->members));
+    }
+    struct projection_member *m = &p->members[p->n_members++];
+    memset(m, 0, sizeof(*m));
+    snprintf(m->id, sizeof(m->id), "%s", id);
+}
+
+size_t projection_member(const struct projection *p, const char *id)
+{
+    for (size_t i = 0; i < p->n_members; i++)
+        if (strcmp(p->members[i].id, id) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+const struct projection_expense *projection_expense(const struct projection *p, const char *id)
+{
+    for (size_t i = 0; i < p->n_expenses; i++)
+        if (strcmp(p->expenses[i].id, id) == 0)
+            return &p->expenses[i];
+    return NULL;
+}
+
+json_t *projection_shares_json(const struct projection *p, const struct projection_expense *x)
+{
+    json_t *a = json_array();
+    for (size_t k = 0; k < x->n_shares; k++)
+        json_array_append_new(
+            a, json_pack("{s:s, s:I, s:I}", "member_id", p->members[x->shares[k].member].id, "paid",
+                         (json_int_t)x->shares[k].paid, "owed", (json_int_t)x->shares[k].owed));
+    return a;
+}
+
+/* Add (sign 1) or take out (sign -1) shares on a copy of the balances;
+   0 and the copy committed, or -1 on overflow with nothing changed. */
+static int move_shares(struct projection *p, const struct projection_share *sh, size_t n, int sign)
+{
+    struct projection_member *tmp = xcalloc(p->n_members + 1, sizeof(*tmp));
+    memcpy(tmp, p->members, p->n_members * sizeof(*tmp));
+    for (size_t i = 0; i < n; i++) {
+        struct projection_member *m = &tmp[sh[i].member];
+        int64_t dp, dowed;
+        if (money_mul(sh[i].paid, sign, &dp) != 0 || money_mul(sh[i].owed, sign, &dowed) != 0 ||
+            money_add(m->paid, dp, &m->paid) != 0 || money_add(m->owed, dowed, &m->owed) != 0) {
+            free(tmp);
+            return -1;
+        }
+    }
+    memcpy(p->members, tmp, p->n_members * sizeof(*tmp));
+    free(tmp);
+    return 0;
+}
+
+/* Payers then split members merged per member, in first-seen order: the
+   worker's rule for expenses.shares. NULL (reason in err) if one is not a
+   member. Caller frees. */
+static struct projection_share *merge_shares(const struct projection *p,
+                                             const struct ledger_expense *e, size_t *n_out,
+                                             char *err, size_t err_size)
+{
+    struct projection_share *sh = xcalloc(e->n_paid + e->n_split + 1, sizeof(*sh));
+    size_t n = 0;
+    for (size_t k = 0; k < e->n_paid + e->n_split; k++) {
+        int payer = k < e->n_paid;
+        const struct ledger_part *part = payer ? &e->paid[k] : &e->split[k - e->n_paid];
+        size_t mi = projection_member(p, part->member_id);
+        if (mi == SIZE_MAX) {
+            fail(err, err_size, "member '%s' is not in the group", part->member_id);
+            free(sh);
+            return NULL;
+        }
+        size_t j;
+        for (j = 0; j < n && sh[j].member != mi; j++)
+            ;
+        if (j == n)
+            sh[n++].member = mi;
+        if (payer)
+            sh[j].paid += part->computed;
+        else
+            sh[j].owed += part->computed;
+    }
+    *n_out = n;
+    return sh;
+}
+
+static struct projection_expense *expense_slot(struct projection *p, const char *id)
+{
+    for (size_t i = 0; i < p->n_expenses; i++)
+        if (strcmp(p->expenses[i].id, id) == 0)
+            return &p->expenses[i];
+    return NULL;
+}
+
+static int apply_expense(struct projection *p, const json_t *ev, const char *type, int64_t seq,
+                         char *err, size_t err_size)
+{
+    const char *id = jstr(ev, "expense_id"), *actor = jstr(ev, "actor");
+    const char *at = jstr(ev, "accepted_at");
+    int creating = strcmp(type, "expense.created") == 0;
+    int deleting = strcmp(type, "expense.deleted") == 0;
+    json_int_t if_match = json_integer_value(json_object_get(ev, "if_match"));
+    struct projection_expense *x;
+    struct ledger_expense e;
+    struct json_doc doc = {0};
+    struct fields f = {0};
+    struct projection_share *sh = NULL;
+    size_t n_sh = 0;
+    char today[11];
+    int rc = -1;
+
+    memset(&e, 0, sizeof(e));
+    if (!id || !ledger_is_uuid(id) || !actor || !at || strlen(at) >= 24)
+        return fail(err, err_size, "the event lacks expense_id, actor or accepted_at");
+    if (!creating && !deleting && strcmp(type, "expense.replaced") != 0)
+        return fail(err, err_size, "unknown event type '%s'", type);
+    x = expense_slot(p, id);
+    if (creating && x)
+        return fail(err, err_size, "expense '%s' is created twice", id);
+    if (!creating) {
+        if (!x || x->deleted)
+            return fail(err, err_size, "expense '%s' does not exist or was deleted", id);
+        if (if_match && if_match != x->version)
+            return fail(err, err_size, "expense '%s' is at version %lld, the event expected %lld",
+                        id, (long long)x->version, (long long)if_match);
+    }
+    if (!deleting) {
+        /* The api always puts the date in the payload; the default is moot. */
+        snprintf(today, sizeof(today), "%.10s", at);
+        if (ledger_expense_parse(&doc, json_object_get(ev, "data"), p->currency, today, &e, &f) !=
+            0) {
+            fail(err, err_size, "expense '%s' is not valid: %s %s", id, f.n ? f.e[0].field : "",
+                 f.n ? f.e[0].message : "");
+            goto out;
+        }
+        sh = merge_shares(p, &e, &n_sh, err, err_size);
+        if (!sh)
+            goto out;
+    }
+    /* Old shares out, new ones in, as one step: on overflow nothing changes. */
+    struct projection_member *saved = xcalloc(p->n_members + 1, sizeof(*saved));
+    memcpy(saved, p->members, p->n_members * sizeof(*saved));
+    if ((!creating && move_shares(p, x->shares, x->n_shares, -1) != 0) ||
+        (!deleting && move_shares(p, sh, n_sh, 1) != 0)) {
+        memcpy(p->members, saved, p->n_members * sizeof(*saved));
+        free(saved);
+        fail(err, err_size, "expense '%s': a balance would overflow 64 bits", id);
+        goto out;
+    }
+    free(saved);
+    if (creating) {
+        if (p->n_expenses == p->alloc_expenses) {
+            p->alloc_expenses = p->alloc_expenses ? p->alloc_expenses * 2 : 16;
+            p->expenses = xreallocarray(p->expenses, p->alloc_expenses, sizeof(*p->expenses));
+        }
+        x = &p->expenses[p->n_expenses++];
+        memset(x, 0, sizeof(*x));
+        snprintf(x->id, sizeof(x->id), "%s", id);
+        snprintf(x->created_by, sizeof(x->created_by), "%s", actor);
+        snprintf(x->created_at, sizeof(x->created_at), "%s", at);
+        x->version = 1;
+    } else {
+        x->version++;
+    }
+    snprintf(x->updated_at, sizeof(x->updated_at), "%s", at);
+    x->seq = seq;
+    if (deleting) {
+        x->deleted = 1;
+    } else {
+        json_decref(x->content);
+        x->content = ledger_expense_to_json(&e);
+        x->amount_group = e.amount_group;
+        free(x->shares);
+        x->shares = sh;
+        x->n_shares = n_sh;
+        sh = NULL;
+    }
+    rc = 0;
+out:
+    free(sh);
+    ledger_expense_release(&e);
+    json_doc_release(&doc);
+    return rc;
+}
+
+static int apply_payment(struct projection *p, const json_t *ev, int64_t seq, char *err,
+                         size_t err_size)
+{
+    const char *id = jstr(ev, "payment_id"), *actor = jstr(ev, "actor");
+    const char *at = jstr(ev, "accepted_at");
+    struct ledger_payment pay;
+    struct fields f = {0};
+    char today[11];
+    size_t from, to;
+    int64_t sent, received;
+    int rc = -1;
+
+    if (!id || !ledger_is_uuid(id) || !actor || !at || strlen(at) >= 24)
+        return fail(err, err_size, "the event lacks payment_id, actor or accepted_at");
+    for (size_t i = 0; i < p->n_payments; i++)
+        if (strcmp(p->payments[i].id, id) == 0)
+            return fail(err, err_size, "payment '%s' is created twice", id);
+    snprintf(today, sizeof(today), "%.10s", at);
+    if (ledger_payment_parse(json_object_get(ev, "data"), today, &pay, &f) != 0)
+        return fail(err, err_size, "payment '%s' is not valid: %s %s", id, f.n ? f.e[0].field : "",
+                    f.n ? f.e[0].message : "");
+    from = projection_member(p, pay.from_member);
+    to = projection_member(p, pay.to_member);
+    if (from == SIZE_MAX || to == SIZE_MAX) {
+        fail(err, err_size, "payment '%s' names a non-member", id);
+        goto out;
+    }
+    if (money_add(p->members[from].sent, pay.amount, &sent) != 0 ||
+        money_add(p->members[to].received, pay.amount, &received) != 0) {
+        fail(err, err_size, "payment '%s': a balance would overflow 64 bits", id);
+        goto out;
+    }
+    p->members[from].sent = sent;
+    p->members[to].received = received;
+    if (p->n_payments == p->alloc_payments) {
+        p->alloc_payments = p->alloc_payments ? p->alloc_payments * 2 : 16;
+        p->payments = xreallocarray(p->payments, p->alloc_payments, sizeof(*p->payments));
+    }
+    struct projection_payment *py = &p->payments[p->n_payments++];
+    memset(py, 0, sizeof(*py));
+    snprintf(py->id, sizeof(py->id), "%s", id);
+    snprintf(py->from, sizeof(py->from), "%s", pay.from_member);
+    snprintf(py->to, sizeof(py->to), "%s", pay.to_member);
+    snprintf(py->created_by, sizeof(py->created_by), "%s", actor);
+    snprintf(py->created_at, sizeof(py->created_at), "%s", at);
+    snprintf(py->date, sizeof(py->date), "%s", pay.date);
+    py->amount = pay.amount;
+    py->seq = seq;
+    rc = 0;
+out:
+    ledger_payment_release(&pay);
+    return rc;
+}
+
+int projection_apply(struct projection *p, const json_t *event, int64_t seq, char *err,
+                     size_t err_size)
+{
+    const char *type = jstr(event, "type"), *gid = jstr(event, "group_id");
+    int rc;
+
+    if (!json_is_object(event) || !type || !gid)
+        return fail(err, err_size, "the event is not an object with type and group_id");
+    if (strcmp(gid, p->group_id) != 0)
+        return fail(err, err_size, "the event belongs to group '%s'", gid);
+    if (seq != p->last_seq + 1)
+        return fail(err, err_size, "seq %lld follows %lld: the group's log has a gap",
+                    (long long)seq, (long long)p->last_seq);
+    if (strncmp(type, "expense.", 8) == 0)
+        rc = apply_expense(p, event, type, seq, err, err_size);
+    else if (strcmp(type, "payment.created") == 0)
+        rc = apply_payment(p, event, seq, err, err_size);
+    else
+        rc = fail(err, err_size, "unknown event type '%s'", type);
+    if (rc == 0)
+        p->last_seq = seq;
+    return rc;
+}
+
+void projection_release(struct projection *p)
+{
+    for (size_t i = 0; i < p->n_expenses; i++) {
+        json_decref(p->expenses[i].content);
+        free(p->expenses[i].shares);
+    }
+    free(p->expenses);
+    free(p->members);
+    free(p->payments);
+    memset(p, 0, sizeof(*p));
+}

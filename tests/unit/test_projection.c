@@ -1,0 +1,194 @@
+/*
+ * Unit tests for shared/projection: replaying applied events reproduces the
+ * worker's balances, shares, versions and payments, and refuses what the
+ * worker could never have applied.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "projection.h"
+
+#define G "00000000-0000-4000-8000-000000000001"
+#define A "00000000-0000-4000-8000-00000000000a"
+#define B "00000000-0000-4000-8000-00000000000b"
+#define C "00000000-0000-4000-8000-00000000000c"
+#define X "00000000-0000-4000-8000-0000000000e1"
+#define U "00000000-0000-4000-8000-0000000000f1"
+
+static struct projection p;
+static char err[256];
+
+static void setup(void)
+{
+    projection_init(&p, G, "EUR");
+    projection_add_member(&p, A);
+    projection_add_member(&p, B);
+    projection_add_member(&p, C);
+    err[0] = '\0';
+}
+
+static void teardown(void)
+{
+    projection_release(&p);
+}
+
+/* Apply the event built from fmt (JSON with single quotes for double ones). */
+static int apply(int64_t seq, const char *json)
+{
+    char buf[2048];
+    size_t i;
+    for (i = 0; json[i] && i < sizeof(buf) - 1; i++)
+        buf[i] = json[i] == '\'' ? '"' : json[i];
+    buf[i] = '\0';
+    json_error_t e;
+    json_t *ev = json_loads(buf, 0, &e);
+    ck_assert_msg(ev != NULL, "bad test JSON: %s", e.text);
+    int rc = projection_apply(&p, ev, seq, err, sizeof(err));
+    json_decref(ev);
+    return rc;
+}
+
+#define EXPENSE(type, extra, data)                                                                 \
+    "{'event_id':'00000000-0000-4000-8000-0000000000d1','type':'" type "','group_id':'" G          \
+    "','actor':'" U "','accepted_at':'2026-11-20T10:00:00Z','expense_id':'" X "'" extra            \
+    ",'data':" data "}"
+
+#define EQUAL_100                                                                                  \
+    "{'description':'Dinner','amount':100,'currency':'EUR','exchange_rate':'1','date':"            \
+    "'2026-11-20','category':null,'paid_by':[{'member_id':'" A "','amount':100}],"                 \
+    "'split':{'mode':'equal','members':[{'member_id':'" A "'},{'member_id':'" B                    \
+    "'},{'member_id':'" C "'}]}}"
+
+#define EXACT_60_B_PAYS                                                                            \
+    "{'description':'Taxi','amount':60,'currency':'EUR','exchange_rate':'1','date':"               \
+    "'2026-11-21','category':null,'paid_by':[{'member_id':'" B "','amount':60}],"                  \
+    "'split':{'mode':'exact','members':[{'member_id':'" C "','value':60}]}}"
+
+static void assert_member(size_t i, int64_t paid, int64_t owed, int64_t sent, int64_t received)
+{
+    const struct projection_member *m = &p.members[i];
+    ck_assert_int_eq(m->paid, paid);
+    ck_assert_int_eq(m->owed, owed);
+    ck_assert_int_eq(m->sent, sent);
+    ck_assert_int_eq(m->received, received);
+}
+
+START_TEST(test_projection_create_equal_split)
+{
+    ck_assert_int_eq(apply(1, EXPENSE("expense.created", "", EQUAL_100)), 0);
+    assert_member(0, 100, 34, 0, 0);
+    assert_member(1, 0, 33, 0, 0);
+    assert_member(2, 0, 33, 0, 0);
+    const struct projection_expense *x = projection_expense(&p, X);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(x->version, 1);
+    ck_assert_int_eq(x->amount_group, 100);
+    ck_assert_int_eq(x->seq, 1);
+    ck_assert_str_eq(x->created_by, U);
+    ck_assert_int_eq(p.last_seq, 1);
+    /* Payers first, then split members, merged per member. */
+    json_t *sh = projection_shares_json(&p, x);
+    char *s = json_dumps(sh, JSON_COMPACT);
+    ck_assert_str_eq(s, "[{\"member_id\":\"" A "\",\"paid\":100,\"owed\":34},{\"member_id\":\"" B
+                        "\",\"paid\":0,\"owed\":33},{\"member_id\":\"" C
+                        "\",\"paid\":0,\"owed\":33}]");
+    free(s);
+    json_decref(sh);
+}
+END_TEST
+
+START_TEST(test_projection_replace_moves_shares)
+{
+    ck_assert_int_eq(apply(1, EXPENSE("expense.created", "", EQUAL_100)), 0);
+    ck_assert_int_eq(apply(2, EXPENSE("expense.replaced", ",'if_match':1", EXACT_60_B_PAYS)), 0);
+    assert_member(0, 0, 0, 0, 0);
+    assert_member(1, 60, 0, 0, 0);
+    assert_member(2, 0, 60, 0, 0);
+    const struct projection_expense *x = projection_expense(&p, X);
+    ck_assert_int_eq(x->version, 2);
+    ck_assert_int_eq(x->seq, 2);
+    ck_assert_str_eq(x->updated_at, "2026-11-20T10:00:00Z");
+}
+END_TEST
+
+START_TEST(test_projection_delete_takes_shares_out)
+{
+    ck_assert_int_eq(apply(1, EXPENSE("expense.created", "", EQUAL_100)), 0);
+    ck_assert_int_eq(apply(2, EXPENSE("expense.deleted", "", "null")), 0);
+    for (size_t i = 0; i < 3; i++)
+        assert_member(i, 0, 0, 0, 0);
+    const struct projection_expense *x = projection_expense(&p, X);
+    ck_assert_int_eq(x->deleted, 1);
+    ck_assert_int_eq(x->version, 2);
+    /* A deleted expense cannot be replaced or deleted again. */
+    ck_assert_int_eq(apply(3, EXPENSE("expense.deleted", "", "null")), -1);
+    ck_assert_int_eq(p.last_seq, 2);
+}
+END_TEST
+
+START_TEST(test_projection_payment_sent_received)
+{
+    ck_assert_int_eq(apply(1, "{'event_id':'00000000-0000-4000-8000-0000000000d2','type':"
+                              "'payment.created','group_id':'" G "','actor':'" U
+                              "','accepted_at':'2026-11-20T10:00:00Z','payment_id':'" X
+                              "','data':{'from_member':'" B "','to_member':'" A
+                              "','amount':33,'date':'2026-11-20','note':null}}"),
+                     0);
+    assert_member(0, 0, 0, 0, 33);
+    assert_member(1, 0, 0, 33, 0);
+    ck_assert_int_eq(p.n_payments, 1);
+    ck_assert_int_eq(p.payments[0].amount, 33);
+}
+END_TEST
+
+START_TEST(test_projection_refuses_what_was_never_applicable)
+{
+    /* A gap in the group's sequence. */
+    ck_assert_int_eq(apply(2, EXPENSE("expense.created", "", EQUAL_100)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "gap"));
+    ck_assert_int_eq(apply(1, EXPENSE("expense.created", "", EQUAL_100)), 0);
+    /* A stale If-Match: the worker would have answered 409. */
+    ck_assert_int_eq(apply(2, EXPENSE("expense.replaced", ",'if_match':5", EXACT_60_B_PAYS)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "version 1"));
+    /* Created twice. */
+    ck_assert_int_eq(apply(2, EXPENSE("expense.created", "", EQUAL_100)), -1);
+    /* Another group's event. */
+    projection_release(&p);
+    projection_init(&p, "00000000-0000-4000-8000-000000000002", "EUR");
+    projection_add_member(&p, A);
+    ck_assert_int_eq(apply(1, EXPENSE("expense.created", "", EQUAL_100)), -1);
+    /* A non-member. */
+    projection_release(&p);
+    projection_init(&p, G, "EUR");
+    projection_add_member(&p, A);
+    ck_assert_int_eq(apply(1, EXPENSE("expense.created", "", EQUAL_100)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "not in the group"));
+    ck_assert_int_eq(p.members[0].paid, 0);
+    ck_assert_int_eq(p.last_seq, 0);
+}
+END_TEST
+
+static Suite *projection_suite(void)
+{
+    Suite *s = suite_create("projection");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_projection_create_equal_split);
+    tcase_add_test(tc, test_projection_replace_moves_shares);
+    tcase_add_test(tc, test_projection_delete_takes_shares_out);
+    tcase_add_test(tc, test_projection_payment_sent_received);
+    tcase_add_test(tc, test_projection_refuses_what_was_never_applicable);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(projection_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
