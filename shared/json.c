@@ -502,7 +502,8 @@ size_t json_utf8_length(const char *s)
 
 char *json_dump_compact(const json_t *v)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    /* Reals (percent and shares values only) print in their shortest exact form. */
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
     if (!s) {
         fprintf(stderr, "out of memory serialising JSON\n");
         abort();

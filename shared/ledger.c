@@ -135,6 +135,23 @@ static int get_member_id(const json_t *obj, const char *path, char *out, struct 
     return 0;
 }
 
+/* Hundredths of a non-negative decimal text with at most 2 decimals, at most
+   LEDGER_VALUE_MAX. 0, or -1. */
+static int hundredths_of(const char *text, int64_t *out)
+{
+    struct decimal d;
+    if (decimal_parse(text, strlen(text), 2, &d) != 0)
+        return -1;
+    int64_t v = d.units;
+    for (int s = d.scale; s < 2; s++)
+        if (__builtin_mul_overflow(v, 10, &v))
+            return -1;
+    if (v > (int64_t)LEDGER_VALUE_MAX * 100)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 /* A percent or shares value: a number (or decimal string) with at most two
    decimals, as hundredths. Exact: never through floating point. */
 static int get_hundredths(const struct json_doc *doc, const json_t *v, const char *path,
@@ -162,14 +179,10 @@ static int get_hundredths(const struct json_doc *doc, const json_t *v, const cha
         fields_add(f, path, "must be a number with at most 2 decimals");
         return -1;
     }
-    int64_t v100 = d.units;
-    for (int s = d.scale; s < 2; s++) {
-        if (__builtin_mul_overflow(v100, 10, &v100)) {
-            fields_add(f, path, "is too large");
-            return -1;
-        }
+    if (hundredths_of(text, out) != 0) {
+        fields_add(f, path, "must be at most %d", LEDGER_VALUE_MAX);
+        return -1;
     }
-    *out = v100;
     return 0;
 }
 
@@ -437,6 +450,10 @@ int ledger_expense_parse(const struct json_doc *doc, const json_t *body, const c
         memcpy(e->currency, own->code, 4);
 
     v = json_object_get(body, "exchange_rate");
+    snprintf(e->rate_text, sizeof(e->rate_text), "1");
+    /* Echoed as written: "1.0" stays "1.0" (a valid rate is short). */
+    if (json_is_string(v) && json_string_length(v) < sizeof(e->rate_text))
+        snprintf(e->rate_text, sizeof(e->rate_text), "%s", json_string_value(v));
     if (own && gc && own != gc) {
         if (!v || json_is_null(v)) {
             fields_add(f, "exchange_rate", "is required when currency differs from the group's");
@@ -493,10 +510,8 @@ void ledger_expense_release(struct ledger_expense *e)
 json_t *ledger_expense_to_json(const struct ledger_expense *e)
 {
     json_t *o = json_object(), *paid = json_array(), *members = json_array();
-    char rate[48];
+    const char *rate = e->rate_text[0] ? e->rate_text : "1";
 
-    if (decimal_format(&e->rate, rate, sizeof(rate)) < 0)
-        snprintf(rate, sizeof(rate), "1");
     for (size_t i = 0; i < e->n_paid; i++)
         json_array_append_new(paid, json_pack("{s:s, s:I}", "member_id", e->paid[i].member_id,
                                               "amount", (json_int_t)e->paid[i].value));
@@ -524,6 +539,28 @@ json_t *ledger_expense_to_json(const struct ledger_expense *e)
     return o;
 }
 
+/* A JSON number for an exact decimal string of at most 2 decimals: an integer
+   when whole, else a real whose shortest form (JSON_REAL_PRECISION(15) in
+   json_dump_compact) is the same text; values are bounded well inside 15
+   significant digits. NULL if s is not such a decimal. */
+static json_t *decimal_string_to_json(const char *s)
+{
+    int64_t h, back_h;
+    char back[48];
+    if (hundredths_of(s, &h) != 0)
+        return NULL;
+    if (h % 100 == 0)
+        return json_integer(h / 100);
+    json_t *num = json_real((double)h / 100.0);
+    /* Only hand back a real that prints as exactly the same decimal. */
+    snprintf(back, sizeof(back), "%.15g", json_real_value(num));
+    if (hundredths_of(back, &back_h) != 0 || back_h != h) {
+        json_decref(num);
+        return NULL;
+    }
+    return num;
+}
+
 json_t *ledger_expense_resource(const json_t *content, const struct ledger_expense_meta *m,
                                 const struct ledger_owed *owed, size_t n_owed)
 {
@@ -532,6 +569,20 @@ json_t *ledger_expense_resource(const json_t *content, const struct ledger_expen
     const json_t *members = json_object_get(json_object_get(content, "split"), "members");
     size_t i;
     const json_t *sm;
+    json_t *out_members = json_object_get(json_object_get(r, "split"), "members");
+    json_t *om;
+
+    /* Percent and shares values travel and rest as exact decimal strings
+       ("33.33"); the resource gives them back as the numbers the client sent. */
+    json_array_foreach(out_members, i, om)
+    {
+        json_t *v = json_object_get(om, "value");
+        if (json_is_string(v)) {
+            json_t *num = decimal_string_to_json(json_string_value(v));
+            if (num)
+                json_object_set_new(om, "value", num);
+        }
+    }
 
     json_array_foreach(members, i, sm)
     {

@@ -22,6 +22,7 @@
 #define LEDGER_CATEGORY_MAX 50
 #define LEDGER_NOTE_MAX 500
 #define LEDGER_RATE_MAX_SCALE 12 /* fraction digits of an exchange rate */
+#define LEDGER_VALUE_MAX 1000000 /* largest percent or shares value */
 
 enum ledger_split_mode { LEDGER_EQUAL, LEDGER_EXACT, LEDGER_PERCENT, LEDGER_SHARES };
 
@@ -37,6 +38,7 @@ struct ledger_expense {
     int64_t amount; /* minor units of currency */
     char currency[4];
     struct decimal rate; /* group-currency units per one unit of currency */
+    char rate_text[48];  /* the rate as the client wrote it ("1" when absent) */
     char date[11];       /* YYYY-MM-DD */
     char *category;      /* NULL when absent */
     enum ledger_split_mode mode;
