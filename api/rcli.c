@@ -9,14 +9,108 @@
  */
 #include "api.h"
 
+#include "cache.h"
 #include "keys.h"
 #include "log.h"
 #include "xalloc.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* --- the event-loop adapter ------------------------------------------------------------------
+ *
+ * Our own copy of hiredis's libuv adapter, with the fix later hiredis
+ * releases carry: 0.14.1's adapter drops a poll error (a reset, a refused
+ * connect) on the floor, so the connection neither fails nor completes and
+ * every command on it waits forever. Here an error wakes the handlers that
+ * were armed, and hiredis sees the error and disconnects.
+ */
+
+struct uv_events {
+    redisAsyncContext *context;
+    uv_poll_t handle;
+    int events;
+};
+
+static void ev_poll(uv_poll_t *handle, int status, int events)
+{
+    struct uv_events *p = handle->data;
+    int ev = status ? p->events : events;
+    if (p->context && (ev & UV_READABLE))
+        redisAsyncHandleRead(p->context);
+    if (p->context && (ev & UV_WRITABLE))
+        redisAsyncHandleWrite(p->context);
+}
+
+static void ev_update(struct uv_events *p)
+{
+    if (p->events)
+        uv_poll_start(&p->handle, p->events, ev_poll);
+    else
+        uv_poll_stop(&p->handle);
+}
+
+static void ev_add_read(void *data)
+{
+    struct uv_events *p = data;
+    p->events |= UV_READABLE;
+    ev_update(p);
+}
+
+static void ev_del_read(void *data)
+{
+    struct uv_events *p = data;
+    p->events &= ~UV_READABLE;
+    ev_update(p);
+}
+
+static void ev_add_write(void *data)
+{
+    struct uv_events *p = data;
+    p->events |= UV_WRITABLE;
+    ev_update(p);
+}
+
+static void ev_del_write(void *data)
+{
+    struct uv_events *p = data;
+    p->events &= ~UV_WRITABLE;
+    ev_update(p);
+}
+
+static void ev_closed(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+static void ev_cleanup(void *data)
+{
+    struct uv_events *p = data;
+    p->context = NULL;
+    uv_close((uv_handle_t *)&p->handle, ev_closed);
+}
+
+static int ev_attach(redisAsyncContext *ac, uv_loop_t *loop)
+{
+    struct uv_events *p;
+    if (ac->ev.data)
+        return REDIS_ERR;
+    p = xcalloc(1, sizeof(*p));
+    if (uv_poll_init(loop, &p->handle, ac->c.fd) != 0) {
+        free(p);
+        return REDIS_ERR;
+    }
+    ac->ev.addRead = ev_add_read;
+    ac->ev.delRead = ev_del_read;
+    ac->ev.addWrite = ev_add_write;
+    ac->ev.delWrite = ev_del_write;
+    ac->ev.cleanup = ev_cleanup;
+    ac->ev.data = p;
+    p->handle.data = p;
+    p->context = ac;
+    return REDIS_OK;
+}
 
 struct conn {
     redisAsyncContext *ac; /* NULL while down */
@@ -26,6 +120,14 @@ struct conn {
     uint64_t backoff_ms;
     const char *name;
 };
+
+/* Commands waiting for a reply on the command connection, and when one last
+   came back: a server that stops answering (stopped, or a half-open socket)
+   sends no error at all, so the watchdog below gives up on it. */
+static size_t cmd_waiting;
+static uint64_t cmd_progress_ms;
+static uv_timer_t watchdog;
+#define RCLI_STALL_MS 3000
 
 static struct conn cmd_conn = {.name = "commands"};
 static struct conn sub_conn = {.subscriber = 1, .name = "events"};
@@ -129,7 +231,13 @@ static void connect_conn(struct conn *k)
     }
     ac->data = k;
     k->ac = ac;
-    redisLibuvAttach(ac, api.loop);
+    if (ev_attach(ac, api.loop) != REDIS_OK) {
+        log_error("redis: cannot watch the %s connection", k->name);
+        k->ac = NULL;
+        redisAsyncFree(ac);
+        retry_later(k);
+        return;
+    }
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     /* Commands queue until the connection is up. */
@@ -142,8 +250,23 @@ static void connect_conn(struct conn *k)
     uv_timer_start(&k->retry, on_connect_timeout, 1000, 0);
 }
 
+static void on_watchdog(uv_timer_t *t)
+{
+    (void)t;
+    uint64_t now = uv_now(api.loop);
+    if (!cmd_conn.ac || !cmd_conn.up || cmd_waiting == 0 ||
+        now - cmd_progress_ms < RCLI_STALL_MS)
+        return;
+    log_warn("redis: no reply for %llu ms with %zu commands waiting: reconnecting",
+             (unsigned long long)(now - cmd_progress_ms), cmd_waiting);
+    /* Fails every waiting command (NULL reply) and runs on_disconnect. */
+    redisAsyncFree(cmd_conn.ac);
+}
+
 int rcli_init(void)
 {
+    uv_timer_init(api.loop, &watchdog);
+    uv_timer_start(&watchdog, on_watchdog, 500, 500);
     uv_timer_init(api.loop, &cmd_conn.retry);
     uv_timer_init(api.loop, &sub_conn.retry);
     cmd_conn.retry.data = &cmd_conn;
@@ -156,6 +279,8 @@ int rcli_init(void)
 void rcli_close(void)
 {
     closing = 1;
+    uv_timer_stop(&watchdog);
+    uv_close((uv_handle_t *)&watchdog, NULL);
     uv_timer_stop(&cmd_conn.retry);
     uv_timer_stop(&sub_conn.retry);
     uv_close((uv_handle_t *)&cmd_conn.retry, NULL);
@@ -180,8 +305,17 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     struct pending *p = priv;
     (void)ac;
+    cmd_waiting--;
+    cmd_progress_ms = uv_now(api.loop);
     p->cb(reply, p->c);
     free(p);
+}
+
+/* Count a command sent on the command connection. */
+static void sent(void)
+{
+    if (cmd_waiting++ == 0)
+        cmd_progress_ms = uv_now(api.loop);
 }
 
 void rcli_cmd(struct rctx *c, rcli_cb cb, const char *fmt, ...)
@@ -201,7 +335,9 @@ void rcli_cmd(struct rctx *c, rcli_cb cb, const char *fmt, ...)
     if (rc != REDIS_OK) {
         free(p);
         cb(NULL, c);
+        return;
     }
+    sent();
 }
 
 void rcli_cmd_argv(struct rctx *c, rcli_cb cb, int argc, const char **argv, const size_t *lens)
@@ -217,7 +353,9 @@ void rcli_cmd_argv(struct rctx *c, rcli_cb cb, int argc, const char **argv, cons
     if (redisAsyncCommandArgv(cmd_conn.ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
         free(p);
         cb(NULL, c);
+        return;
     }
+    sent();
 }
 
 void rcli_send(const char *fmt, ...)
@@ -234,4 +372,12 @@ void rcli_send_argv(int argc, const char **argv, const size_t *lens)
 {
     if (rcli_up())
         redisAsyncCommandArgv(cmd_conn.ac, NULL, NULL, argc, argv, lens);
+}
+
+void rcli_view_tombstone(const char *group_id, const char *version)
+{
+    char key[96];
+    keys_fmt(key, sizeof(key), "view", group_id);
+    const char *argv[5] = {"EVAL", CACHE_VIEW_LUA, "1", key, version};
+    rcli_send_argv(5, argv, NULL);
 }
