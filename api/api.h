@@ -209,6 +209,11 @@ void rcli_cmd_argv(struct rctx *c, rcli_cb cb, int argc, const char **argv, cons
 /* Fire and forget. */
 void rcli_send(const char *fmt, ...);
 void rcli_send_argv(int argc, const char **argv, const size_t *lens);
+/* Mark the cached view of group_id stale at version (decimal): the next read
+   rebuilds it from PostgreSQL. Membership changes call it after their commit,
+   and refuse to start (503) while Redis is down, so the mark cannot be lost
+   to an outage that began earlier. */
+void rcli_view_tombstone(const char *group_id, const char *version);
 
 /* --- pgpool.c: PostgreSQL ----------------------------------------------------- */
 

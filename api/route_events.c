@@ -3,7 +3,7 @@
  *
  * Its applied ledger events, oldest first, by seq, with what each changed:
  * "before" (the expense before a replacement or deletion) and "after" (the
- * resource the event produced; none after a deletion), as the worker
+ * expense a replacement produced; a creation's payload says what it made), as the worker
  * recorded them with the event (postgres/migrations/003_audit.sql). Members
  * only: anyone else gets the same 404 as for an unknown group.
  */
@@ -35,6 +35,12 @@ static void on_events(PGresult *res, struct rctx *c)
         respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
         return;
     }
+    int64_t version = atoll(PQgetvalue(res, 0, 0));
+    add_etag(c, version);
+    if (req_not_modified(c, version)) {
+        respond_empty(c, 304);
+        return;
+    }
     json_t *items = json_array();
     int shown = 0;
     for (int i = 0; i < n && shown < limit; i++) {
@@ -42,6 +48,9 @@ static void on_events(PGresult *res, struct rctx *c)
             continue; /* the group has no (more) events */
         json_t *payload = col_json(res, i, COL_PAYLOAD), *before = col_json(res, i, COL_BEFORE);
         json_t *after = col_json(res, i, COL_AFTER);
+        /* Another member's retry key is theirs alone. */
+        if (payload)
+            json_object_del(payload, "idempotency_key");
         json_t *item = json_pack(
             "{s:s, s:I, s:s, s:s, s:s, s:o}", "event_id", PQgetvalue(res, i, COL_ID), "seq",
             (json_int_t)atoll(PQgetvalue(res, i, COL_SEQ)), "type", PQgetvalue(res, i, COL_TYPE),

@@ -227,7 +227,6 @@ void route_group_get(struct rctx *c)
 
 static void on_member_created(PGresult *res, struct rctx *c)
 {
-    char key[96], version[24];
     if (!rctx_unref_live(c) || db_failed(c, res))
         return;
     if (PQntuples(res) != 1) {
@@ -235,10 +234,7 @@ static void on_member_created(PGresult *res, struct rctx *c)
         return;
     }
     /* The cached view is now stale: mark its version moved on. */
-    keys_fmt(key, sizeof(key), "view", c->group_id);
-    snprintf(version, sizeof(version), "%s", PQgetvalue(res, 0, 1));
-    const char *argv[5] = {"EVAL", CACHE_VIEW_LUA, "1", key, version};
-    rcli_send_argv(5, argv, NULL);
+    rcli_view_tombstone(c->group_id, PQgetvalue(res, 0, 1));
     respond_json_text(c, 201, PQgetvalue(res, 0, 0));
 }
 
@@ -253,6 +249,10 @@ static void members_create_allowed(struct rctx *c)
     name = get_name(c->doc.root, &f);
     if (f.n) {
         respond_problem(c, PROBLEM_VALIDATION, "the member is not valid", &f);
+        return;
+    }
+    if (!rcli_up()) {
+        respond_problem(c, PROBLEM_UNAVAILABLE, "the cache is unavailable; try again", NULL);
         return;
     }
     new_uuid(mid);
@@ -300,13 +300,50 @@ static void on_access(PGresult *res, struct rctx *c)
     c->next(c);
 }
 
-void group_access_then(struct rctx *c, rctx_fn next)
+static void access_from_db(struct rctx *c)
 {
     const char *p[2] = {c->group_id, c->user_id};
-    c->next = next;
     pg_query(c, on_access,
              "SELECT g.currency, me.id, (SELECT string_agg(m.id::text, ',') FROM members m"
              " WHERE m.group_id = g.id), g.version FROM groups g JOIN members me"
              " ON me.group_id = g.id AND me.user_id = $2 WHERE g.id = $1",
              2, p);
+}
+
+/* The cached view answers the check alone: version, currency, member ids and
+   the caller's member id, all of one version. */
+static void on_access_cached(redisReply *r, struct rctx *c)
+{
+    if (!rctx_unref_live(c))
+        return;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
+        redisReply **e = r->element;
+        int full = e[0]->type == REDIS_REPLY_STRING && e[1]->type == REDIS_REPLY_STRING &&
+                   e[2]->type == REDIS_REPLY_STRING && e[1]->len == 3;
+        if (full && e[3]->type == REDIS_REPLY_STRING && e[3]->len == 36) {
+            c->version = atoll(e[0]->str);
+            memcpy(c->group_currency, e[1]->str, 4);
+            memcpy(c->member_id, e[3]->str, 37);
+            free(c->scratch);
+            c->scratch = xstrdup(e[2]->str); /* every member id, comma-separated */
+            c->next(c);
+            return;
+        }
+        if (full) {
+            /* A whole view lists every member with an account. */
+            respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
+            return;
+        }
+    }
+    /* A miss, a tombstone, or Redis down: ask PostgreSQL. */
+    access_from_db(c);
+}
+
+void group_access_then(struct rctx *c, rctx_fn next)
+{
+    char key[96], field[48];
+    c->next = next;
+    keys_fmt(key, sizeof(key), "view", c->group_id);
+    snprintf(field, sizeof(field), "u:%s", c->user_id);
+    rcli_cmd(c, on_access_cached, "HMGET %s version currency members %s", key, field);
 }

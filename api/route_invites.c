@@ -54,15 +54,6 @@ static int reject_unknown(struct rctx *c, const char *const *allowed)
     return -1;
 }
 
-/* Mark the group's cached view stale at version (a decimal string). */
-static void tombstone_view(const char *group_id, const char *version)
-{
-    char key[96];
-    keys_fmt(key, sizeof(key), "view", group_id);
-    const char *argv[5] = {"EVAL", CACHE_VIEW_LUA, "1", key, version};
-    rcli_send_argv(5, argv, NULL);
-}
-
 /* --- create ----------------------------------------------------------------------------- */
 
 static void on_invite_created(PGresult *res, struct rctx *c)
@@ -212,7 +203,7 @@ static void on_accepted(PGresult *res, struct rctx *c)
         return;
     }
     if (is_true(res, 4) || is_true(res, 5))
-        tombstone_view(c->group_id, PQgetvalue(res, 0, 6));
+        rcli_view_tombstone(c->group_id, PQgetvalue(res, 0, 6));
     add_etag(c, atoll(PQgetvalue(res, 0, 6)));
     respond_json_text(c, 200, PQgetvalue(res, 0, 7));
 }
@@ -266,6 +257,10 @@ static void invite_accept_authed(struct rctx *c)
     /* /api/v1/invites/{token}/accept */
     if (!is_invite_token(c->seg[3])) {
         respond_problem(c, PROBLEM_NOT_FOUND, "no such invite", NULL);
+        return;
+    }
+    if (!rcli_up()) {
+        respond_problem(c, PROBLEM_UNAVAILABLE, "the cache is unavailable; try again", NULL);
         return;
     }
     sha256_hex(c->seg[3], strlen(c->seg[3]), hash);

@@ -77,10 +77,10 @@ static void on_status_for_wait(redisReply *r, struct rctx *c)
     if (status && strcmp(status, "applied") == 0 && resource) {
         snprintf(pref, sizeof(pref), "wait=%d", c->wait_requested);
         add_header_name(c, "preference-applied", pref);
-        if (is_create(c)) {
+        if (strcmp(c->type, "expense.created") == 0) {
+            /* Payments have no resource of their own to point at. */
             char loc[128];
-            snprintf(loc, sizeof(loc), "/api/v1/groups/%s/%s/%s", c->group_id,
-                     strncmp(c->type, "payment.", 8) == 0 ? "payments" : "expenses", c->target_id);
+            snprintf(loc, sizeof(loc), "/api/v1/groups/%s/expenses/%s", c->group_id, c->target_id);
             add_header(c, H2O_TOKEN_LOCATION, loc);
         }
         json_t *res = json_loads(resource, 0, NULL);
@@ -238,12 +238,32 @@ static int member_known(const struct rctx *c, const char *id)
     return c->scratch && strstr(c->scratch, id) != NULL;
 }
 
+static int if_match(struct rctx *c, int64_t *out);
+
 static void expense_allowed(struct rctx *c)
 {
     struct ledger_expense e;
     struct fields f = {0};
     char today[11];
 
+    /* After access: a non-member gets 404 whatever it sends. */
+    if (c->n_seg == 6) {
+        if (!ledger_is_uuid(c->seg[5])) {
+            respond_problem(c, PROBLEM_NOT_FOUND, "no such expense", NULL);
+            return;
+        }
+        int m = if_match(c, &c->if_match);
+        if (m < 0) {
+            respond_problem(c, PROBLEM_PRECONDITION_FAILED,
+                            "If-Match must be one quoted version, like \"3\"", NULL);
+            return;
+        }
+        if (m == 0 && strcmp(c->method, "PUT") == 0) {
+            respond_problem(c, PROBLEM_PRECONDITION_REQUIRED,
+                            "a replacement needs If-Match with the expense's version", NULL);
+            return;
+        }
+    }
     c->wait_s = prefer_wait(c);
     if (strcmp(c->method, "DELETE") == 0) {
         memcpy(c->target_id, c->seg[5], 37);
@@ -311,30 +331,12 @@ static int if_match(struct rctx *c, int64_t *out)
 
 static void expense_authed(struct rctx *c)
 {
-    group_access_then(c, expense_allowed);
+    if (take_group_id(c) == 0)
+        group_access_then(c, expense_allowed);
 }
 
 void route_expense_write(struct rctx *c)
 {
-    if (take_group_id(c) != 0)
-        return;
-    if (c->n_seg == 6 && !ledger_is_uuid(c->seg[5])) {
-        respond_problem(c, PROBLEM_NOT_FOUND, "no such expense", NULL);
-        return;
-    }
-    if (c->n_seg == 6) {
-        int m = if_match(c, &c->if_match);
-        if (m < 0) {
-            respond_problem(c, PROBLEM_PRECONDITION_FAILED,
-                            "If-Match must be one quoted version, like \"3\"", NULL);
-            return;
-        }
-        if (m == 0 && strcmp(c->method, "PUT") == 0) {
-            respond_problem(c, PROBLEM_PRECONDITION_REQUIRED,
-                            "a replacement needs If-Match with the expense's version", NULL);
-            return;
-        }
-    }
     auth_then(c, expense_authed);
 }
 
@@ -372,13 +374,13 @@ static void payment_allowed(struct rctx *c)
 
 static void payment_authed(struct rctx *c)
 {
-    group_access_then(c, payment_allowed);
+    if (take_group_id(c) == 0)
+        group_access_then(c, payment_allowed);
 }
 
 void route_payment_create(struct rctx *c)
 {
-    if (take_group_id(c) == 0)
-        auth_then(c, payment_authed);
+    auth_then(c, payment_authed);
 }
 
 /* --- GET /api/v1/events/{id} ------------------------------------------------------------------ */

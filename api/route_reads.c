@@ -45,17 +45,15 @@ static void on_view_db(PGresult *res, struct rctx *c)
         return;
     }
     struct view_member *m = xcalloc((size_t)n, sizeof(*m));
-    const char **users = xcalloc((size_t)n, sizeof(*users));
-    size_t n_users = 0;
+    struct view_cmd cmd;
     for (int i = 0; i < n; i++) {
         m[i].id = PQgetvalue(res, i, 2);
         m[i].name = PQgetvalue(res, i, 3);
+        m[i].user_id = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4);
         m[i].paid = atoll(PQgetvalue(res, i, 5));
         m[i].owed = atoll(PQgetvalue(res, i, 6));
         m[i].sent = atoll(PQgetvalue(res, i, 7));
         m[i].received = atoll(PQgetvalue(res, i, 8));
-        if (!PQgetisnull(res, i, 4))
-            users[n_users++] = PQgetvalue(res, i, 4);
     }
     int64_t version = atoll(PQgetvalue(res, 0, 0));
     if (view_build(c->group_id, PQgetvalue(res, 0, 1), version, m, (size_t)n, &v) != 0) {
@@ -63,26 +61,13 @@ static void on_view_db(PGresult *res, struct rctx *c)
         goto out;
     }
     /* Refill the cache; a newer view already there wins. */
-    char key[96], ver[24];
-    keys_fmt(key, sizeof(key), "view", c->group_id);
-    snprintf(ver, sizeof(ver), "%lld", (long long)version);
-    const char **argv = xcalloc(7 + n_users, sizeof(*argv));
-    argv[0] = "EVAL";
-    argv[1] = CACHE_VIEW_LUA;
-    argv[2] = "1";
-    argv[3] = key;
-    argv[4] = ver;
-    argv[5] = v.balances;
-    argv[6] = v.settlements;
-    for (size_t i = 0; i < n_users; i++)
-        argv[7 + i] = users[i];
-    rcli_send_argv((int)(7 + n_users), argv, NULL);
-    free(argv);
+    view_cache_command(&cmd, c->group_id, PQgetvalue(res, 0, 1), version, &v, m, (size_t)n);
+    rcli_send_argv(cmd.argc, cmd.argv, NULL);
+    view_cmd_release(&cmd);
     const char *body = strcmp(c->type, "balances") == 0 ? v.balances : v.settlements;
     answer_body(c, version, body, strlen(body));
     view_release(&v);
 out:
-    free(users);
     free(m);
 }
 
@@ -127,6 +112,8 @@ static void on_view(redisReply *r, struct rctx *c)
 static void view_authed(struct rctx *c)
 {
     char key[96], field[48];
+    if (take_group_id(c) != 0)
+        return;
     keys_fmt(key, sizeof(key), "view", c->group_id);
     snprintf(field, sizeof(field), "u:%s", c->user_id);
     rcli_cmd(c, on_view, "HMGET %s version %s %s", key, c->type, field);
@@ -135,13 +122,11 @@ static void view_authed(struct rctx *c)
 void route_balances(struct rctx *c)
 {
     strcpy(c->type, "balances");
-    if (take_group_id(c) == 0)
-        auth_then(c, view_authed);
+    auth_then(c, view_authed);
 }
 
 void route_settlements(struct rctx *c)
 {
     strcpy(c->type, "settlements");
-    if (take_group_id(c) == 0)
-        auth_then(c, view_authed);
+    auth_then(c, view_authed);
 }

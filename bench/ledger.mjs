@@ -5,7 +5,8 @@
 //   node bench/ledger.mjs events N FILE         -> writes N ledger events as Redis protocol
 //                                                  (XADD to each group's partition) into FILE
 //   node bench/ledger.mjs lag RATE SECONDS      -> POSTs at RATE/s with Prefer: wait=10 and
-//                                                  prints "p50_ms p99_ms sent late"
+//                                                  prints "p50_ms p99_ms sent late" (late:
+//                                                  not applied within 10 s, or failed)
 //
 // BASE_URL, SPLITTER_PARTITIONS (16) come from the environment.
 
@@ -117,6 +118,9 @@ if (cmd === 'setup') {
                 .then((r) => {
                     if (r.status === 201) lat.push(performance.now() - t0);
                     else late++;
+                })
+                .catch(() => {
+                    late++;
                 }),
         );
     }

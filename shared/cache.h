@@ -3,15 +3,20 @@
  * (after each applied batch) and the api (filling a miss, or marking a
  * membership change).
  *
- * splitter:view:<gid> is a hash {version, balances, settlements, u:<uid>...}
- * written whole by one script, so a reader's HMGET never mixes versions. A
- * write wins only if its version is newer (or equal to a tombstone's), so a
- * slow writer can never put an older view back.
+ * splitter:view:<gid> is a hash {version, balances, settlements, currency,
+ * members, u:<uid> -> member id ...} written whole by one script, so a reader's
+ * HMGET never mixes versions. A write wins only if its version is newer (or
+ * equal to a tombstone's), so a slow writer can never put an older view back.
+ * Besides the two read bodies, the view answers the write path's access check
+ * (is the caller a member, the group's currency, its member ids) without
+ * PostgreSQL.
  *
  * KEYS[1] the view key. ARGV[1] version. Then either nothing (a tombstone:
- * the version moved on and the bodies must be rebuilt from PostgreSQL), or
- * ARGV[2] balances body, ARGV[3] settlements body, ARGV[4..] user ids of
- * members. Returns 1 if written, 0 if a newer view was already there.
+ * the version moved on and the view must be rebuilt from PostgreSQL), or
+ * ARGV[2] balances body, ARGV[3] settlements body, ARGV[4] currency,
+ * ARGV[5] member ids (comma-separated, display order), then pairs of user id
+ * and member id for members with an account. Returns 1 if written, 0 if a
+ * newer view was already there. Build the command with view_cache_command().
  */
 #ifndef SPLITTER_CACHE_H
 #define SPLITTER_CACHE_H
@@ -27,10 +32,14 @@
     "end\n"                                                                                   \
     "redis.call('DEL', KEYS[1])\n"                                                            \
     "local args = {'version', ARGV[1]}\n"                                                     \
-    "if #ARGV >= 3 then\n"                                                                    \
+    "if #ARGV >= 5 then\n"                                                                    \
     "  table.insert(args, 'balances'); table.insert(args, ARGV[2])\n"                         \
     "  table.insert(args, 'settlements'); table.insert(args, ARGV[3])\n"                      \
-    "  for i = 4, #ARGV do table.insert(args, 'u:' .. ARGV[i]); table.insert(args, '1') end\n" \
+    "  table.insert(args, 'currency'); table.insert(args, ARGV[4])\n"                         \
+    "  table.insert(args, 'members'); table.insert(args, ARGV[5])\n"                          \
+    "  for i = 6, #ARGV - 1, 2 do\n"                                                         \
+    "    table.insert(args, 'u:' .. ARGV[i]); table.insert(args, ARGV[i + 1])\n"              \
+    "  end\n"                                                                                 \
     "end\n"                                                                                   \
     "redis.call('HSET', KEYS[1], unpack(args))\n"                                             \
     "redis.call('EXPIRE', KEYS[1], 604800)\n"                                                 \

@@ -1,12 +1,15 @@
 #include "view.h"
 
+#include "cache.h"
 #include "json.h"
+#include "keys.h"
 #include "log.h"
 #include "money.h"
 #include "settle.h"
 #include "xalloc.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,4 +71,46 @@ void view_release(struct view *v)
     free(v->balances);
     free(v->settlements);
     memset(v, 0, sizeof(*v));
+}
+
+void view_cache_command(struct view_cmd *cmd, const char *group_id, const char *currency,
+                        int64_t version, const struct view *v, const struct view_member *members,
+                        size_t n)
+{
+    size_t len = 1, argc = 0;
+    memset(cmd, 0, sizeof(*cmd));
+    keys_fmt(cmd->key, sizeof(cmd->key), "view", group_id);
+    snprintf(cmd->version, sizeof(cmd->version), "%lld", (long long)version);
+    for (size_t i = 0; i < n; i++)
+        len += strlen(members[i].id) + 1;
+    cmd->members = xcalloc(len, 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            strcat(cmd->members, ",");
+        strcat(cmd->members, members[i].id);
+    }
+    cmd->argv = xcalloc(9 + 2 * n, sizeof(*cmd->argv));
+    cmd->argv[argc++] = "EVAL";
+    cmd->argv[argc++] = CACHE_VIEW_LUA;
+    cmd->argv[argc++] = "1";
+    cmd->argv[argc++] = cmd->key;
+    cmd->argv[argc++] = cmd->version;
+    cmd->argv[argc++] = v->balances;
+    cmd->argv[argc++] = v->settlements;
+    cmd->argv[argc++] = currency;
+    cmd->argv[argc++] = cmd->members;
+    for (size_t i = 0; i < n; i++) {
+        if (!members[i].user_id)
+            continue;
+        cmd->argv[argc++] = members[i].user_id;
+        cmd->argv[argc++] = members[i].id;
+    }
+    cmd->argc = (int)argc;
+}
+
+void view_cmd_release(struct view_cmd *cmd)
+{
+    free(cmd->argv);
+    free(cmd->members);
+    memset(cmd, 0, sizeof(*cmd));
 }

@@ -12,8 +12,9 @@
 #include <stdint.h>
 
 struct view_member {
-    const char *id;   /* borrowed */
-    const char *name; /* borrowed */
+    const char *id;      /* borrowed */
+    const char *name;    /* borrowed */
+    const char *user_id; /* borrowed; NULL for a member without an account */
     int64_t paid, owed, sent, received;
 };
 
@@ -29,5 +30,20 @@ int view_build(const char *group_id, const char *currency, int64_t version,
                const struct view_member *members, size_t n, struct view *out);
 
 void view_release(struct view *v);
+
+/* The EVAL (shared/cache.h) that writes v, built by view_build from the same
+   members, into the cache. argv points into cmd, v and members, which must
+   outlive its use. */
+struct view_cmd {
+    int argc;
+    const char **argv; /* owned array */
+    char key[96], version[24];
+    char *members; /* owned: member ids, comma-separated */
+};
+
+void view_cache_command(struct view_cmd *cmd, const char *group_id, const char *currency,
+                        int64_t version, const struct view *v, const struct view_member *members,
+                        size_t n);
+void view_cmd_release(struct view_cmd *cmd);
 
 #endif

@@ -945,33 +945,23 @@ static int write_cache(redisContext *rd, const struct projection *p, PGresult *m
                        int64_t version)
 {
     struct view v;
+    struct view_cmd cmd;
     size_t n = p->n_members;
     struct view_member *vm = xcalloc(n + 1, sizeof(*vm));
-    const char **argv = xcalloc(7 + n, sizeof(*argv));
-    char key[96], ver[24];
-    size_t argc = 7;
     int rc = -1;
     for (size_t i = 0; i < n; i++) {
         vm[i].id = p->members[i].id;
         vm[i].name = PQgetvalue(members, (int)i, 1);
+        vm[i].user_id = PQgetisnull(members, (int)i, 2) ? NULL : PQgetvalue(members, (int)i, 2);
         vm[i].paid = p->members[i].paid;
         vm[i].owed = p->members[i].owed;
         vm[i].sent = p->members[i].sent;
         vm[i].received = p->members[i].received;
-        if (!PQgetisnull(members, (int)i, 2))
-            argv[argc++] = PQgetvalue(members, (int)i, 2);
     }
     if (view_build(p->group_id, p->currency, version, vm, n, &v) == 0) {
-        keys_fmt(key, sizeof(key), "view", p->group_id);
-        snprintf(ver, sizeof(ver), "%" PRId64, version);
-        argv[0] = "EVAL";
-        argv[1] = CACHE_VIEW_LUA;
-        argv[2] = "1";
-        argv[3] = key;
-        argv[4] = ver;
-        argv[5] = v.balances;
-        argv[6] = v.settlements;
-        redisReply *r = redisCommandArgv(rd, (int)argc, argv, NULL);
+        view_cache_command(&cmd, p->group_id, p->currency, version, &v, vm, n);
+        redisReply *r = redisCommandArgv(rd, cmd.argc, cmd.argv, NULL);
+        view_cmd_release(&cmd);
         rc = r && r->type == REDIS_REPLY_INTEGER ? 0 : -1;
         if (rc != 0)
             error("redis: cache write of group %s: %s", p->group_id,
@@ -980,7 +970,6 @@ static int write_cache(redisContext *rd, const struct projection *p, PGresult *m
             freeReplyObject(r);
         view_release(&v);
     }
-    free(argv);
     free(vm);
     return rc;
 }

@@ -753,12 +753,13 @@ static int write_events(struct batch *b)
             arr_text(&idem, ev->idem);
             arr_text(&payload, text);
             free(text);
-            /* The audit columns: what the event changed (NULL after a deletion). */
+            /* The audit columns: what a replacement or deletion changed. A
+               creation's payload already says all it did. */
             text = ev->before ? json_dump_compact(ev->before) : NULL;
             arr_text(&before, text);
             free(text);
-            text =
-                strcmp(ev->type, "expense.deleted") != 0 ? json_dump_compact(ev->resource) : NULL;
+            text = strcmp(ev->type, "expense.replaced") == 0 ? json_dump_compact(ev->resource)
+                                                             : NULL;
             arr_text(&after, text);
             free(text);
         } else if (ev->outcome == OUT_REJECTED) {
@@ -1003,7 +1004,7 @@ static void next_id(const char *id, char *out, size_t size)
 static void publish(struct batch *b, const struct stream_entry *entries)
 {
     struct worker *w = b->w;
-    char stream[64], key[96], version[24], minid[48];
+    char stream[64], key[96], minid[48];
     size_t pending = 0;
 
     if (worker_redis_ensure(w) != 0)
@@ -1011,35 +1012,25 @@ static void publish(struct batch *b, const struct stream_entry *entries)
     for (size_t i = 0; i < b->n_groups; i++) {
         const struct group *g = &b->groups[i];
         struct view v;
+        struct view_cmd cmd;
         struct view_member *vm = xcalloc(g->n_members + 1, sizeof(*vm));
-        const char **argv = xcalloc(7 + g->n_members, sizeof(*argv));
-        size_t argc = 7;
         for (size_t k = 0; k < g->n_members; k++) {
             const struct member *m = &b->members[g->first_member + k];
             vm[k].id = m->id;
             vm[k].name = m->name;
+            vm[k].user_id = m->user_id;
             vm[k].paid = m->paid;
             vm[k].owed = m->owed;
             vm[k].sent = m->sent;
             vm[k].received = m->received;
-            if (m->user_id)
-                argv[argc++] = m->user_id;
         }
         if (view_build(g->id, g->currency, g->version, vm, g->n_members, &v) == 0) {
-            snprintf(version, sizeof(version), "%lld", (long long)g->version);
-            keys_fmt(key, sizeof(key), "view", g->id);
-            argv[0] = "EVAL";
-            argv[1] = CACHE_VIEW_LUA;
-            argv[2] = "1";
-            argv[3] = key;
-            argv[4] = version;
-            argv[5] = v.balances;
-            argv[6] = v.settlements;
-            redisAppendCommandArgv(w->rd, (int)argc, argv, NULL);
+            view_cache_command(&cmd, g->id, g->currency, g->version, &v, vm, g->n_members);
+            redisAppendCommandArgv(w->rd, cmd.argc, cmd.argv, NULL);
             pending++;
+            view_cmd_release(&cmd);
             view_release(&v);
         }
-        free(argv);
         free(vm);
     }
     keys_stream(stream, sizeof(stream), b->p);

@@ -44,6 +44,8 @@ export async function startStack({ workers = 2, extraEnv = {} } = {}) {
         WORKERS: String(workers),
         // Fault tests wait for lease takeovers: keep them short.
         LEASE_TTL_MS: '2000',
+        // No metrics ports: stacks of other runs may hold any fixed range.
+        WORKER_METRICS_PORT: '0',
         ...extraEnv,
     };
     const sh = (...args) => {
@@ -51,7 +53,18 @@ export async function startStack({ workers = 2, extraEnv = {} } = {}) {
         if (r.status !== 0) throw new Error(`stack.sh ${args.join(' ')}: ${r.status}\n${r.stdout}\n${r.stderr}`);
         return r.stdout.trim();
     };
-    sh('up');
+    try {
+        sh('up');
+    } catch (e) {
+        // Leave nothing running behind a stack that did not come up.
+        try {
+            sh('down');
+        } catch {
+            /* already reported by up */
+        }
+        rmSync(state, { recursive: true, force: true });
+        throw e;
+    }
     const pgEnv = { ...env, PGPASSWORD: env.POSTGRES_PASSWORD ?? 'splitter-local-dev' };
     const stack = {
         env,
