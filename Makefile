@@ -143,7 +143,7 @@ FORMAT_SRC = $(wildcard shared/*.[ch] api/*.[ch] worker/*.[ch] tools/*.c tests/u
 format:
 	clang-format -i $(FORMAT_SRC)
 
-lint:
+lint: deps
 	clang-format --dry-run --Werror $(FORMAT_SRC)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --inline-suppr --std=c11 -Ishared -D__GNUC__ --suppress=missingIncludeSystem \

@@ -48,24 +48,24 @@ typedef void (*rctx_fn)(struct rctx *c);
 
 /* One request in flight. Owned by its references (see above). */
 struct rctx {
-    h2o_req_t *req;  /* NULL once h2o disposed the request */
-    int refs;        /* the request's + one per pending callback */
-    int responded;   /* 1 once an answer went out */
+    h2o_req_t *req; /* NULL once h2o disposed the request */
+    int refs;       /* the request's + one per pending callback */
+    int responded;  /* 1 once an answer went out */
     h2o_timeout_entry_t deadline;
     h2o_linklist_t waiting; /* in the waiters list while Prefer: wait */
     h2o_timeout_entry_t wait_timer;
-    int wait_s;      /* seconds still to wait; 0 = answer now */
-    int waiting_ref; /* 1 while the wait holds a reference */
-    int wait_requested; /* N of Prefer: wait=N, for Preference-Applied */
+    int wait_s;           /* seconds still to wait; 0 = answer now */
+    int waiting_ref;      /* 1 while the wait holds a reference */
+    int wait_requested;   /* N of Prefer: wait=N, for Preference-Applied */
     int checks_in_flight; /* status reads not yet answered */
 
     /* routing */
-    const char *method; /* "GET", "POST", ... (static strings) */
-    const char *route;  /* route pattern for /metrics (static string), NULL: unmatched */
+    const char *method;  /* "GET", "POST", ... (static strings) */
+    const char *route;   /* route pattern for /metrics (static string), NULL: unmatched */
     uint64_t started_ns; /* monotonic arrival time, for /metrics */
-    char seg[6][64];    /* path segments after /api/v1 */
+    char seg[6][64];     /* path segments after /api/v1 */
     size_t n_seg;
-    const char *query;  /* borrowed from req, may be NULL */
+    const char *query; /* borrowed from req, may be NULL */
     size_t query_len;
 
     /* authentication */
@@ -79,13 +79,13 @@ struct rctx {
     char group_id[37], group_currency[4], member_id[37];
     char event_id[37], target_id[37], type[32];
     int64_t if_match, version;
-    json_t *data;       /* owned */
-    char *event_text;   /* owned */
-    char *idem_key;     /* owned: redis key for Idempotency-Key, or NULL */
-    char *idem_hash;    /* owned: body hash */
-    char *scratch;      /* owned: route specific */
-    void *work;         /* owned by the thread-pool step */
-    rctx_fn release;    /* frees what route state owns beyond the fields above */
+    json_t *data;     /* owned */
+    char *event_text; /* owned */
+    char *idem_key;   /* owned: redis key for Idempotency-Key, or NULL */
+    char *idem_hash;  /* owned: body hash */
+    char *scratch;    /* owned: route specific */
+    void *work;       /* owned by the thread-pool step */
+    rctx_fn release;  /* frees what route state owns beyond the fields above */
     rctx_fn next;
 };
 

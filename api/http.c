@@ -124,27 +124,48 @@ static void finish(struct rctx *c)
 static const char *reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Unknown";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 412:
+        return "Precondition Failed";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 428:
+        return "Precondition Required";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Unknown";
     }
 }
 
@@ -255,8 +276,8 @@ void add_header_name(struct rctx *c, const char *name, const char *value)
     if (!rctx_live(c))
         return;
     h2o_iovec_t v = h2o_strdup(&c->req->pool, value, SIZE_MAX);
-    h2o_add_header_by_str(&c->req->pool, &c->req->res.headers, name, strlen(name), 0, NULL,
-                          v.base, v.len);
+    h2o_add_header_by_str(&c->req->pool, &c->req->res.headers, name, strlen(name), 0, NULL, v.base,
+                          v.len);
 }
 
 void add_etag(struct rctx *c, int64_t version)
@@ -483,8 +504,7 @@ static void on_session(redisReply *r, struct rctx *c)
     }
     if (r->type != REDIS_REPLY_STRING || r->len != 36) {
         sessions_forget(c->token_hash);
-        respond_problem(c, PROBLEM_UNAUTHORIZED, "the token is missing, invalid or expired",
-                        NULL);
+        respond_problem(c, PROBLEM_UNAUTHORIZED, "the token is missing, invalid or expired", NULL);
         return;
     }
     memcpy(c->user_id, r->str, 36);

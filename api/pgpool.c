@@ -219,8 +219,8 @@ static void send_query(struct pgc *k, struct query *q)
 {
     k->q = q;
     k->state = PGC_BUSY;
-    if (!PQsendQueryParams(k->conn, q->sql, q->n, NULL, (const char *const *)q->params, NULL,
-                           NULL, 0)) {
+    if (!PQsendQueryParams(k->conn, q->sql, q->n, NULL, (const char *const *)q->params, NULL, NULL,
+                           0)) {
         conn_failed(k, PQerrorMessage(k->conn));
         return;
     }

@@ -254,8 +254,7 @@ static void on_watchdog(uv_timer_t *t)
 {
     (void)t;
     uint64_t now = uv_now(api.loop);
-    if (!cmd_conn.ac || !cmd_conn.up || cmd_waiting == 0 ||
-        now - cmd_progress_ms < RCLI_STALL_MS)
+    if (!cmd_conn.ac || !cmd_conn.up || cmd_waiting == 0 || now - cmd_progress_ms < RCLI_STALL_MS)
         return;
     log_warn("redis: no reply for %llu ms with %zu commands waiting: reconnecting",
              (unsigned long long)(now - cmd_progress_ms), cmd_waiting);

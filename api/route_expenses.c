@@ -24,15 +24,26 @@
 
 /* Ten columns from an expenses row x; expense_from_row reads them. The
    request fields are built in the worker's order (worker/apply.c). */
-#define EXPENSE_COLS                                                                              \
-    "json_build_object('description', x.description, 'amount', x.amount, 'currency',"            \
-    " x.currency, 'exchange_rate', x.exchange_rate, 'date', to_char(x.date, 'YYYY-MM-DD'),"      \
-    " 'category', x.category, 'paid_by', x.paid_by, 'split', x.split)::text, x.id, x.group_id,"  \
-    " x.amount_in_group_currency, x.shares::text, x.created_by, " TS("x.created_at") ", "        \
-    TS("x.updated_at") ", x.version, " TS_US("x.created_at")
+#define EXPENSE_COLS                                                                               \
+    "json_build_object('description', x.description, 'amount', x.amount, 'currency',"              \
+    " x.currency, 'exchange_rate', x.exchange_rate, 'date', to_char(x.date, 'YYYY-MM-DD'),"        \
+    " 'category', x.category, 'paid_by', x.paid_by, 'split', x.split)::text, x.id, x.group_id,"    \
+    " x.amount_in_group_currency, x.shares::text, x.created_by, " TS("x.created_at") ", " TS(      \
+        "x.updated_at") ", x.version, " TS_US("x.created_at")
 
-enum { COL_CONTENT, COL_ID, COL_GROUP, COL_AMOUNT_GROUP, COL_SHARES, COL_CREATED_BY,
-       COL_CREATED_AT, COL_UPDATED_AT, COL_VERSION, COL_KEY, N_COLS };
+enum {
+    COL_CONTENT,
+    COL_ID,
+    COL_GROUP,
+    COL_AMOUNT_GROUP,
+    COL_SHARES,
+    COL_CREATED_BY,
+    COL_CREATED_AT,
+    COL_UPDATED_AT,
+    COL_VERSION,
+    COL_KEY,
+    N_COLS
+};
 
 static int db_failed(struct rctx *c, PGresult *res)
 {
@@ -120,8 +131,8 @@ static void on_expenses(PGresult *res, struct rctx *c)
     json_t *body = json_pack("{s:o}", "items", items);
     if (n > limit) {
         char cursor[256];
-        cursor_encode(PQgetvalue(res, limit - 1, 1 + COL_KEY), PQgetvalue(res, limit - 1, 1 + COL_ID),
-                      cursor, sizeof(cursor));
+        cursor_encode(PQgetvalue(res, limit - 1, 1 + COL_KEY),
+                      PQgetvalue(res, limit - 1, 1 + COL_ID), cursor, sizeof(cursor));
         json_object_set_new(body, "next_cursor", json_string(cursor));
     } else {
         json_object_set_new(body, "next_cursor", json_null());

@@ -44,18 +44,19 @@ struct column {
     size_t index; /* its position in the group */
 };
 
-struct export {
+struct export
+{
     h2o_generator_t gen; /* h2o hands it back to proceed */
     struct rctx *c;
     const struct currency *cur; /* the group's (static table) */
     size_t n_members;
-    struct column *cols; /* owned, sorted by id */
-    int64_t *paid, *owed; /* owned, per member, for the row being written */
-    unsigned char *has;  /* owned, per member: the row involves it */
-    int batch;           /* rows per query */
-    int started;         /* the response's head went out */
+    struct column *cols;             /* owned, sorted by id */
+    int64_t *paid, *owed;            /* owned, per member, for the row being written */
+    unsigned char *has;              /* owned, per member: the row involves it */
+    int batch;                       /* rows per query */
+    int started;                     /* the response's head went out */
     char key[PAGE_KEY_SIZE], id[37]; /* the last row written ("" before the first) */
-    char *buf;           /* owned: the chunk h2o is sending */
+    char *buf;                       /* owned: the chunk h2o is sending */
     size_t len, alloc;
 };
 
@@ -109,7 +110,7 @@ static int column_cmp(const void *a, const void *b)
 /* The member's position, or SIZE_MAX if not (or no longer) in the group. */
 static size_t column_of(const struct export *x, const char *id)
 {
-    struct column k;
+    struct column k = {0};
     snprintf(k.id, sizeof(k.id), "%s", id);
     const struct column *c = bsearch(&k, x->cols, x->n_members, sizeof(k), column_cmp);
     return c ? c->index : SIZE_MAX;
@@ -128,8 +129,23 @@ static void export_release(struct rctx *c)
 }
 
 /* Batch columns. */
-enum { B_TYPE, B_ID, B_KEY, B_CREATED, B_DATE, B_DESC, B_CATEGORY, B_AMOUNT, B_CURRENCY, B_RATE,
-       B_AMOUNT_GROUP, B_SHARES, B_FROM, B_TO, B_N };
+enum {
+    B_TYPE,
+    B_ID,
+    B_KEY,
+    B_CREATED,
+    B_DATE,
+    B_DESC,
+    B_CATEGORY,
+    B_AMOUNT,
+    B_CURRENCY,
+    B_RATE,
+    B_AMOUNT_GROUP,
+    B_SHARES,
+    B_FROM,
+    B_TO,
+    B_N
+};
 
 static void write_row(struct export *x, const PGresult *res, int r)
 {
@@ -235,26 +251,47 @@ static void fetch_batch(struct rctx *c)
     const char *p[4] = {c->group_id, x->key[0] ? x->key : NULL, x->id[0] ? x->id : NULL, lim};
     /* Each branch walks its index from the cursor on; the merge keeps the
        first $4 of both, in (created_at, id) order. */
-    pg_query(c, on_batch,
-             "SELECT type, id, k, created, date, description, category, amount, currency, rate,"
-             " amount_group, shares, from_member, to_member FROM ("
-             " (SELECT 'expense' AS type, x.id, x.created_at AS at, " TS_US("x.created_at") " AS k,"
-             "  " TS("x.created_at") " AS created, to_char(x.date, 'YYYY-MM-DD') AS date,"
-             "  x.description, x.category, x.amount, x.currency::text AS currency,"
-             "  x.exchange_rate AS rate, x.amount_in_group_currency AS amount_group,"
-             "  x.shares::text AS shares, NULL::uuid AS from_member, NULL::uuid AS to_member"
-             "  FROM expenses x WHERE x.group_id = $1 AND NOT x.deleted"
-             "  AND ($2::timestamptz IS NULL OR (x.created_at, x.id) > ($2::timestamptz, $3::uuid))"
-             "  ORDER BY x.created_at, x.id LIMIT $4::int)"
-             " UNION ALL"
-             " (SELECT 'payment', p.id, p.created_at, " TS_US("p.created_at") ", "
-             TS("p.created_at") ", to_char(p.date, 'YYYY-MM-DD'), coalesce(p.note, ''), NULL,"
-             "  p.amount, NULL, NULL, p.amount, NULL, p.from_member, p.to_member"
-             "  FROM payments p WHERE p.group_id = $1"
-             "  AND ($2::timestamptz IS NULL OR (p.created_at, p.id) > ($2::timestamptz, $3::uuid))"
-             "  ORDER BY p.created_at, p.id LIMIT $4::int)"
-             ") u ORDER BY at, id LIMIT $4::int",
-             4, p);
+    pg_query(
+        c, on_batch,
+        "SELECT type, id, k, created, date, description, category, amount, currency, rate,"
+        " amount_group, shares, from_member, to_member FROM ("
+        " (SELECT 'expense' AS type, x.id, x.created_at AS at, " TS_US(
+            "x.created_at") " AS k,"
+                            "  " TS("x.created_at") " AS created, to_char(x.date, 'YYYY-MM-DD') AS "
+                                                    "date,"
+                                                    "  x.description, x.category, x.amount, "
+                                                    "x.currency::text AS currency,"
+                                                    "  x.exchange_rate AS rate, "
+                                                    "x.amount_in_group_currency AS amount_group,"
+                                                    "  x.shares::text AS shares, NULL::uuid AS "
+                                                    "from_member, NULL::uuid AS to_member"
+                                                    "  FROM expenses x WHERE x.group_id = $1 AND "
+                                                    "NOT x.deleted"
+                                                    "  AND ($2::timestamptz IS NULL OR "
+                                                    "(x.created_at, x.id) > ($2::timestamptz, "
+                                                    "$3::uuid))"
+                                                    "  ORDER BY x.created_at, x.id LIMIT $4::int)"
+                                                    " UNION ALL"
+                                                    " (SELECT 'payment', p.id, "
+                                                    "p.created_at, " TS_US("p.created_at") ", " TS(
+                                                        "p.created_at") ", to_char(p.date, "
+                                                                        "'YYYY-MM-DD'), "
+                                                                        "coalesce(p.note, ''), "
+                                                                        "NULL,"
+                                                                        "  p.amount, NULL, NULL, "
+                                                                        "p.amount, NULL, "
+                                                                        "p.from_member, p.to_member"
+                                                                        "  FROM payments p WHERE "
+                                                                        "p.group_id = $1"
+                                                                        "  AND ($2::timestamptz IS "
+                                                                        "NULL OR (p.created_at, "
+                                                                        "p.id) > ($2::timestamptz, "
+                                                                        "$3::uuid))"
+                                                                        "  ORDER BY p.created_at, "
+                                                                        "p.id LIMIT $4::int)"
+                                                                        ") u ORDER BY at, id LIMIT "
+                                                                        "$4::int",
+        4, p);
 }
 
 static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
@@ -341,9 +378,9 @@ static void on_group(PGresult *res, struct rctx *c)
     size_t per = EXPORT_CELLS_PER_BATCH / x->n_members;
     x->batch = per < 50 ? 50 : per > 1000 ? 1000 : (int)per;
 
-    static const char *const head[] = {"type", "id", "date", "created_at", "description",
-                                       "category", "currency", "amount", "exchange_rate",
-                                       "amount_in_group_currency"};
+    static const char *const head[] = {
+        "type",     "id",       "date",   "created_at",    "description",
+        "category", "currency", "amount", "exchange_rate", "amount_in_group_currency"};
     for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++)
         cell(x, head[i], i == 0);
     for (size_t i = 0; i < x->n_members; i++) {

@@ -122,8 +122,9 @@ static void groups_create_authed(struct rctx *c)
              " b AS (INSERT INTO balances (group_id, member_id) SELECT group_id, id FROM m)"
              " SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"
              " 'created_at', " TS("g.created_at") ", 'version', g.version, 'members',"
-             " json_build_array(json_build_object('id', m.id, 'name', m.name, 'user_id',"
-             " m.user_id)))::text FROM g, m",
+                                                  " json_build_array(json_build_object('id', m.id, "
+                                                  "'name', m.name, 'user_id',"
+                                                  " m.user_id)))::text FROM g, m",
              5, p);
 }
 
@@ -210,10 +211,13 @@ static void group_get_authed(struct rctx *c)
     pg_query(c, on_group,
              "SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"
              " 'created_at', " TS("g.created_at") ", 'version', g.version, 'members',"
-             " (SELECT json_agg(json_build_object('id', m.id, 'name', m.name, 'user_id',"
-             " m.user_id) ORDER BY m.position) FROM members m WHERE m.group_id = g.id))::text,"
-             " g.version FROM groups g WHERE g.id = $1 AND EXISTS (SELECT 1 FROM members x"
-             " WHERE x.group_id = g.id AND x.user_id = $2)",
+                                                  " (SELECT json_agg(json_build_object('id', m.id, "
+                                                  "'name', m.name, 'user_id',"
+                                                  " m.user_id) ORDER BY m.position) FROM members m "
+                                                  "WHERE m.group_id = g.id))::text,"
+                                                  " g.version FROM groups g WHERE g.id = $1 AND "
+                                                  "EXISTS (SELECT 1 FROM members x"
+                                                  " WHERE x.group_id = g.id AND x.user_id = $2)",
              2, p);
 }
 

@@ -49,8 +49,9 @@ static void answer_accepted(struct rctx *c)
     char loc[96];
     snprintf(loc, sizeof(loc), "/api/v1/events/%s", c->event_id);
     add_header(c, H2O_TOKEN_LOCATION, loc);
-    respond_json(c, 202, json_pack("{s:s, s:s, s:s}", "event_id", c->event_id, "status", "queued",
-                                   target_field(c), c->target_id));
+    respond_json(c, 202,
+                 json_pack("{s:s, s:s, s:s}", "event_id", c->event_id, "status", "queued",
+                           target_field(c), c->target_id));
 }
 
 /* --- Prefer: wait -------------------------------------------------------------------------- */
@@ -84,7 +85,8 @@ static void on_status_for_wait(redisReply *r, struct rctx *c)
             add_header(c, H2O_TOKEN_LOCATION, loc);
         }
         json_t *res = json_loads(resource, 0, NULL);
-        if (json_is_integer(json_object_get(res, "version")) && strncmp(c->type, "expense.", 8) == 0)
+        if (json_is_integer(json_object_get(res, "version")) &&
+            strncmp(c->type, "expense.", 8) == 0)
             add_etag(c, json_integer_value(json_object_get(res, "version")));
         respond_json(c, is_create(c) ? 201 : 200, res ? res : json_object());
         return;
@@ -203,9 +205,11 @@ static void accept_event(struct rctx *c)
         size_t n = strlen(canon) + strlen(c->type) + strlen(c->target_id) + 64;
         char *material = xmalloc(n);
         /* Same key, same route and same normalised body = same request. */
-        snprintf(material, n, "%s|%s|%lld|%s", c->type, strcmp(c->type, "expense.created") &&
-                 strcmp(c->type, "payment.created") ? c->target_id : "", (long long)c->if_match,
-                 canon);
+        snprintf(material, n, "%s|%s|%lld|%s", c->type,
+                 strcmp(c->type, "expense.created") && strcmp(c->type, "payment.created")
+                     ? c->target_id
+                     : "",
+                 (long long)c->if_match, canon);
         sha256_hex(material, strlen(material), body_hash);
         free(material);
         free(canon);
@@ -224,9 +228,9 @@ static void accept_event(struct rctx *c)
 
     keys_stream(stream, sizeof(stream), keys_partition(c->group_id, api.cfg.partitions));
     keys_fmt(status_key, sizeof(status_key), "event", c->event_id);
-    const char *argv[12] = {"EVAL",        accept_lua, "3",       stream,       status_key,
-                            idem_key,      c->event_text, c->type, c->group_id, accepted_at,
-                            c->target_id,  rec ? rec : ""};
+    const char *argv[12] = {"EVAL",      accept_lua,  "3",           stream,
+                            status_key,  idem_key,    c->event_text, c->type,
+                            c->group_id, accepted_at, c->target_id,  rec ? rec : ""};
     rcli_cmd_argv(c, on_accepted, 12, argv, NULL);
     free(rec);
 }
@@ -465,8 +469,8 @@ static void on_event_status(redisReply *r, struct rctx *c)
     /* Only members of the event's group may see it. */
     c->data = o;
     const char *p[2] = {gid, c->user_id};
-    pg_query(c, on_event_member,
-             "SELECT 1 FROM members WHERE group_id = $1 AND user_id = $2", 2, p);
+    pg_query(c, on_event_member, "SELECT 1 FROM members WHERE group_id = $1 AND user_id = $2", 2,
+             p);
 }
 
 static void event_get_authed(struct rctx *c)

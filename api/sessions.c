@@ -22,8 +22,8 @@
 #define SESSIONS_WAYS 4
 
 struct session {
-    char hash[64];     /* hex SHA-256 of the token, not NUL-terminated */
-    char user_id[37];  /* "" when the slot is free */
+    char hash[64];    /* hex SHA-256 of the token, not NUL-terminated */
+    char user_id[37]; /* "" when the slot is free */
     uint64_t verified_ms;
 };
 

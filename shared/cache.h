@@ -23,26 +23,26 @@
 
 #define CACHE_VIEW_TTL_S 604800
 
-#define CACHE_VIEW_LUA                                                                        \
-    "local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')\n"                 \
-    "local new = tonumber(ARGV[1])\n"                                                         \
-    "if cur > new then return 0 end\n"                                                        \
-    "if cur == new and (#ARGV == 1 or redis.call('HEXISTS', KEYS[1], 'balances') == 1) then\n" \
-    "  return 0\n"                                                                            \
-    "end\n"                                                                                   \
-    "redis.call('DEL', KEYS[1])\n"                                                            \
-    "local args = {'version', ARGV[1]}\n"                                                     \
-    "if #ARGV >= 5 then\n"                                                                    \
-    "  table.insert(args, 'balances'); table.insert(args, ARGV[2])\n"                         \
-    "  table.insert(args, 'settlements'); table.insert(args, ARGV[3])\n"                      \
-    "  table.insert(args, 'currency'); table.insert(args, ARGV[4])\n"                         \
-    "  table.insert(args, 'members'); table.insert(args, ARGV[5])\n"                          \
-    "  for i = 6, #ARGV - 1, 2 do\n"                                                         \
-    "    table.insert(args, 'u:' .. ARGV[i]); table.insert(args, ARGV[i + 1])\n"              \
-    "  end\n"                                                                                 \
-    "end\n"                                                                                   \
-    "redis.call('HSET', KEYS[1], unpack(args))\n"                                             \
-    "redis.call('EXPIRE', KEYS[1], 604800)\n"                                                 \
+#define CACHE_VIEW_LUA                                                                             \
+    "local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')\n"                       \
+    "local new = tonumber(ARGV[1])\n"                                                              \
+    "if cur > new then return 0 end\n"                                                             \
+    "if cur == new and (#ARGV == 1 or redis.call('HEXISTS', KEYS[1], 'balances') == 1) then\n"     \
+    "  return 0\n"                                                                                 \
+    "end\n"                                                                                        \
+    "redis.call('DEL', KEYS[1])\n"                                                                 \
+    "local args = {'version', ARGV[1]}\n"                                                          \
+    "if #ARGV >= 5 then\n"                                                                         \
+    "  table.insert(args, 'balances'); table.insert(args, ARGV[2])\n"                              \
+    "  table.insert(args, 'settlements'); table.insert(args, ARGV[3])\n"                           \
+    "  table.insert(args, 'currency'); table.insert(args, ARGV[4])\n"                              \
+    "  table.insert(args, 'members'); table.insert(args, ARGV[5])\n"                               \
+    "  for i = 6, #ARGV - 1, 2 do\n"                                                               \
+    "    table.insert(args, 'u:' .. ARGV[i]); table.insert(args, ARGV[i + 1])\n"                   \
+    "  end\n"                                                                                      \
+    "end\n"                                                                                        \
+    "redis.call('HSET', KEYS[1], unpack(args))\n"                                                  \
+    "redis.call('EXPIRE', KEYS[1], 604800)\n"                                                      \
     "return 1\n"
 
 #endif

@@ -19,7 +19,7 @@ json_t *fields_to_json(const struct fields *f)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < f->n; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s}", "field", f->e[i].field, "message",
-                                             f->e[i].message));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s}", "field", f->e[i].field, "message", f->e[i].message));
     return arr;
 }

@@ -29,8 +29,7 @@ static int fail(struct parser *ps, enum json_doc_status status, const char *mess
 
 static void skip_ws(struct parser *ps)
 {
-    while (ps->p < ps->end &&
-           (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
 }
 
@@ -138,14 +137,38 @@ static char *parse_string(struct parser *ps, size_t *len)
             unsigned cp;
             p++;
             switch (*p) {
-            case '"': *o++ = '"'; p++; break;
-            case '\\': *o++ = '\\'; p++; break;
-            case '/': *o++ = '/'; p++; break;
-            case 'b': *o++ = '\b'; p++; break;
-            case 'f': *o++ = '\f'; p++; break;
-            case 'n': *o++ = '\n'; p++; break;
-            case 'r': *o++ = '\r'; p++; break;
-            case 't': *o++ = '\t'; p++; break;
+            case '"':
+                *o++ = '"';
+                p++;
+                break;
+            case '\\':
+                *o++ = '\\';
+                p++;
+                break;
+            case '/':
+                *o++ = '/';
+                p++;
+                break;
+            case 'b':
+                *o++ = '\b';
+                p++;
+                break;
+            case 'f':
+                *o++ = '\f';
+                p++;
+                break;
+            case 'n':
+                *o++ = '\n';
+                p++;
+                break;
+            case 'r':
+                *o++ = '\r';
+                p++;
+                break;
+            case 't':
+                *o++ = '\t';
+                p++;
+                break;
             case 'u':
                 if (ps->end - p < 5 || hex4(p + 1, &cp) != 0)
                     goto bad_escape;
@@ -233,8 +256,8 @@ static json_t *parse_number(struct parser *ps)
         int ok = 1;
         for (; d < p; d++) {
             int digit = *d - '0';
-            if (__builtin_mul_overflow(v, 10, &v) ||
-                (neg ? __builtin_sub_overflow(v, digit, &v) : __builtin_add_overflow(v, digit, &v))) {
+            if (__builtin_mul_overflow(v, 10, &v) || (neg ? __builtin_sub_overflow(v, digit, &v)
+                                                          : __builtin_add_overflow(v, digit, &v))) {
                 ok = 0;
                 break;
             }

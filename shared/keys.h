@@ -26,7 +26,7 @@
 #define KEYS_DEAD_STREAM "splitter:dead"
 #define KEYS_DONE_CHANNEL "splitter:events:done"
 #define KEYS_WORKERS "splitter:workers"
-#define KEYS_EVENT_TTL_S 604800   /* event status kept 7 days in Redis */
+#define KEYS_EVENT_TTL_S 604800    /* event status kept 7 days in Redis */
 #define KEYS_SESSION_TTL_S 2592000 /* 30 days, sliding */
 #define KEYS_IDEM_TTL_S 86400      /* Idempotency-Key window */
 

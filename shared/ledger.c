@@ -186,9 +186,9 @@ static int get_hundredths(const struct json_doc *doc, const json_t *v, const cha
     return 0;
 }
 
-static const char *const expense_keys[] = {"description", "amount",   "currency", "exchange_rate",
-                                           "date",        "category", "paid_by",  "split",
-                                           NULL};
+static const char *const expense_keys[] = {"description",   "amount", "currency",
+                                           "exchange_rate", "date",   "category",
+                                           "paid_by",       "split",  NULL};
 static const char *const payer_keys[] = {"member_id", "amount", NULL};
 static const char *const split_keys[] = {"mode", "members", NULL};
 static const char *const part_keys[] = {"member_id", "value", NULL};
@@ -458,8 +458,8 @@ int ledger_expense_parse(const struct json_doc *doc, const json_t *body, const c
         if (!v || json_is_null(v)) {
             fields_add(f, "exchange_rate", "is required when currency differs from the group's");
         } else if (!json_is_string(v) ||
-                   decimal_parse(json_string_value(v), json_string_length(v),
-                                 LEDGER_RATE_MAX_SCALE, &e->rate) != 0 ||
+                   decimal_parse(json_string_value(v), json_string_length(v), LEDGER_RATE_MAX_SCALE,
+                                 &e->rate) != 0 ||
                    e->rate.units == 0) {
             fields_add(f, "exchange_rate", "must be a positive decimal string like \"1.0825\"");
         }
@@ -468,9 +468,8 @@ int ledger_expense_parse(const struct json_doc *doc, const json_t *body, const c
         e->rate.scale = 0;
         if (v && !json_is_null(v)) {
             struct decimal d;
-            if (!json_is_string(v) ||
-                decimal_parse(json_string_value(v), json_string_length(v), LEDGER_RATE_MAX_SCALE,
-                              &d) != 0) {
+            if (!json_is_string(v) || decimal_parse(json_string_value(v), json_string_length(v),
+                                                    LEDGER_RATE_MAX_SCALE, &d) != 0) {
                 fields_add(f, "exchange_rate", "must be a positive decimal string like \"1.0\"");
             } else {
                 /* Same currency: only a rate of exactly one makes sense. */
@@ -534,8 +533,8 @@ json_t *ledger_expense_to_json(const struct ledger_expense *e)
     json_object_set_new(o, "date", json_string(e->date));
     json_object_set_new(o, "category", e->category ? json_string(e->category) : json_null());
     json_object_set_new(o, "paid_by", paid);
-    json_object_set_new(o, "split", json_pack("{s:s, s:o}", "mode", mode_names[e->mode],
-                                              "members", members));
+    json_object_set_new(o, "split",
+                        json_pack("{s:s, s:o}", "mode", mode_names[e->mode], "members", members));
     return o;
 }
 
@@ -592,8 +591,8 @@ json_t *ledger_expense_resource(const json_t *content, const struct ledger_expen
         for (size_t k = 0; k < n_owed; k++)
             if (mid && strcmp(owed[k].member_id, mid) == 0)
                 amount = owed[k].owed;
-        json_array_append_new(shares, json_pack("{s:s, s:I}", "member_id", mid ? mid : "",
-                                                "amount", (json_int_t)amount));
+        json_array_append_new(shares, json_pack("{s:s, s:I}", "member_id", mid ? mid : "", "amount",
+                                                (json_int_t)amount));
     }
     json_object_set_new(r, "id", json_string(m->id));
     json_object_set_new(r, "group_id", json_string(m->group_id));
@@ -606,8 +605,8 @@ json_t *ledger_expense_resource(const json_t *content, const struct ledger_expen
     return r;
 }
 
-static const char *const payment_keys[] = {"from_member", "to_member", "amount", "date", "note",
-                                           NULL};
+static const char *const payment_keys[] = {"from_member", "to_member", "amount",
+                                           "date",        "note",      NULL};
 
 static int get_uuid_field(const json_t *obj, const char *key, char *out, struct fields *f)
 {

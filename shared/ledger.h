@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LEDGER_MAX_MEMBERS 200  /* payers or split members in one expense */
+#define LEDGER_MAX_MEMBERS 200 /* payers or split members in one expense */
 #define LEDGER_DESCRIPTION_MAX 200
 #define LEDGER_CATEGORY_MAX 50
 #define LEDGER_NOTE_MAX 500
@@ -28,8 +28,8 @@ enum ledger_split_mode { LEDGER_EQUAL, LEDGER_EXACT, LEDGER_PERCENT, LEDGER_SHAR
 
 struct ledger_part {
     char member_id[37];
-    int64_t value;     /* payer: amount; exact: minor units; percent/shares: hundredths */
-    int64_t computed;  /* payer: paid in group currency; split: owed in group currency */
+    int64_t value;    /* payer: amount; exact: minor units; percent/shares: hundredths */
+    int64_t computed; /* payer: paid in group currency; split: owed in group currency */
 };
 
 /* A valid expense. Owns description, category, paid and split. */

@@ -61,8 +61,9 @@ void log_write(enum log_level level, const char *fmt, ...)
     size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(ts + n, sizeof(ts) - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
 
-    size_t pos = (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"service\":\"",
-                                  ts, level_names[level]);
+    size_t pos =
+        (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"service\":\"", ts,
+                         level_names[level]);
     pos = escape_into(line, pos, sizeof(line), log_service);
     pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\",\"msg\":\"");
     pos = escape_into(line, pos, sizeof(line) - 4, msg);

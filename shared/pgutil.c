@@ -112,8 +112,8 @@ static int apply_one(PGconn *conn, const char *dir, const char *name)
     PGresult *res;
     int rc = -1;
 
-    res = PQexecParams(conn, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, NULL,
-                       params, NULL, NULL, 0);
+    res = PQexecParams(conn, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, NULL, params,
+                       NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         log_error("postgres: %s", PQresultErrorMessage(res));
         PQclear(res);
@@ -138,8 +138,8 @@ static int apply_one(PGconn *conn, const char *dir, const char *name)
         pg_exec(conn, "ROLLBACK");
         goto out;
     }
-    res = PQexecParams(conn, "INSERT INTO schema_migrations (version) VALUES ($1)", 1, NULL,
-                       params, NULL, NULL, 0);
+    res = PQexecParams(conn, "INSERT INTO schema_migrations (version) VALUES ($1)", 1, NULL, params,
+                       NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         log_error("postgres: %s", PQresultErrorMessage(res));
         PQclear(res);

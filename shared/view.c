@@ -45,9 +45,9 @@ int view_build(const char *group_id, const char *currency, int64_t version,
         goto out;
     }
     for (size_t i = 0; i < n_tr; i++)
-        json_array_append_new(transfers, json_pack("{s:s, s:s, s:I}", "from", ids[tr[i].from], "to",
-                                                   ids[tr[i].to], "amount",
-                                                   (json_int_t)tr[i].amount));
+        json_array_append_new(transfers,
+                              json_pack("{s:s, s:s, s:I}", "from", ids[tr[i].from], "to",
+                                        ids[tr[i].to], "amount", (json_int_t)tr[i].amount));
     doc = json_pack("{s:s, s:s, s:I, s:O}", "group_id", group_id, "currency", currency, "version",
                     (json_int_t)version, "balances", list);
     out->balances = json_dump_compact(doc);

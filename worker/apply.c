@@ -435,8 +435,10 @@ static int load_expenses(struct batch *b)
                     " description, 'amount', amount, 'currency', currency, 'exchange_rate',"
                     " exchange_rate, 'date', to_char(date, 'YYYY-MM-DD'), 'category', category,"
                     " 'paid_by', paid_by, 'split', split)::text, amount_in_group_currency,"
-                    " created_by, " TS_SQL("created_at") ", " TS_SQL("updated_at") ", seq,"
-                    " shares::text FROM expenses WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+                    " created_by, " TS_SQL("created_at") ", " TS_SQL(
+                        "updated_at") ", seq,"
+                                      " shares::text FROM expenses WHERE id = ANY($1::uuid[]) "
+                                      "ORDER BY id FOR UPDATE",
                     1, p);
     arr_free(&ids);
     if (!e)
@@ -758,8 +760,8 @@ static int write_events(struct batch *b)
             text = ev->before ? json_dump_compact(ev->before) : NULL;
             arr_text(&before, text);
             free(text);
-            text = strcmp(ev->type, "expense.replaced") == 0 ? json_dump_compact(ev->resource)
-                                                             : NULL;
+            text =
+                strcmp(ev->type, "expense.replaced") == 0 ? json_dump_compact(ev->resource) : NULL;
             arr_text(&after, text);
             free(text);
         } else if (ev->outcome == OUT_REJECTED) {
@@ -812,8 +814,8 @@ out:
 static int write_expenses(struct batch *b)
 {
     struct pgarr id = {0}, gid = {0}, desc = {0}, amount = {0}, cur = {0}, rate = {0}, amg = {0},
-                 date = {0}, cat = {0}, paid = {0}, split = {0}, by = {0}, cat_at = {0},
-                 upd = {0}, ver = {0}, del = {0}, seq = {0}, shares = {0};
+                 date = {0}, cat = {0}, paid = {0}, split = {0}, by = {0}, cat_at = {0}, upd = {0},
+                 ver = {0}, del = {0}, seq = {0}, shares = {0};
     int rc = 0;
     PGresult *res;
 
@@ -858,10 +860,10 @@ static int write_expenses(struct batch *b)
     if (id.n == 0)
         goto out;
     rc = -1;
-    const char *p[18] = {arr_done(&id),     arr_done(&gid),  arr_done(&desc),  arr_done(&amount),
-                         arr_done(&cur),    arr_done(&rate), arr_done(&amg),   arr_done(&date),
-                         arr_done(&cat),    arr_done(&paid), arr_done(&split), arr_done(&by),
-                         arr_done(&cat_at), arr_done(&upd),  arr_done(&ver),   arr_done(&del),
+    const char *p[18] = {arr_done(&id),     arr_done(&gid),   arr_done(&desc),  arr_done(&amount),
+                         arr_done(&cur),    arr_done(&rate),  arr_done(&amg),   arr_done(&date),
+                         arr_done(&cat),    arr_done(&paid),  arr_done(&split), arr_done(&by),
+                         arr_done(&cat_at), arr_done(&upd),   arr_done(&ver),   arr_done(&del),
                          arr_done(&seq),    arr_done(&shares)};
     res = q(b,
             "INSERT INTO expenses (id, group_id, description, amount, currency, exchange_rate,"
@@ -914,9 +916,9 @@ static int write_payments(struct batch *b)
         arr_text(&at, py->ev->accepted_at);
         arr_int(&seq, py->ev->seq);
     }
-    const char *p[10] = {arr_done(&id),   arr_done(&gid),  arr_done(&from), arr_done(&to),
+    const char *p[10] = {arr_done(&id),     arr_done(&gid),  arr_done(&from), arr_done(&to),
                          arr_done(&amount), arr_done(&date), arr_done(&note), arr_done(&by),
-                         arr_done(&at),   arr_done(&seq)};
+                         arr_done(&at),     arr_done(&seq)};
     PGresult *res = q(b,
                       "INSERT INTO payments (id, group_id, from_member, to_member, amount, date,"
                       " note, created_by, created_at, seq) SELECT * FROM unnest($1::uuid[],"
@@ -1037,10 +1039,9 @@ static void publish(struct batch *b, const struct stream_entry *entries)
     for (size_t i = 0; i < b->n_ev; i++) {
         struct event *ev = &b->ev[i];
         if (ev->outcome == OUT_MALFORMED) {
-            redisAppendCommand(w->rd,
-                               "XADD " KEYS_DEAD_STREAM " * stream %s entry %s event %b error %s",
-                               stream, entries[i].id, entries[i].event, entries[i].event_len,
-                               "not a ledger event");
+            redisAppendCommand(
+                w->rd, "XADD " KEYS_DEAD_STREAM " * stream %s entry %s event %b error %s", stream,
+                entries[i].id, entries[i].event, entries[i].event_len, "not a ledger event");
             pending++;
             continue;
         }
@@ -1164,8 +1165,7 @@ static int apply_once(struct worker *w, unsigned p, const struct stream_entry *e
         goto out;
     if (exec0(&b, "BEGIN") != 0)
         goto out;
-    if (fence(&b) != 0 || load_recorded(&b) != 0 || load_groups(&b) != 0 ||
-        load_expenses(&b) != 0)
+    if (fence(&b) != 0 || load_recorded(&b) != 0 || load_groups(&b) != 0 || load_expenses(&b) != 0)
         goto rollback;
     decide(&b);
     if (write_events(&b) != 0 || write_expenses(&b) != 0 || write_payments(&b) != 0 ||
@@ -1252,8 +1252,9 @@ int apply_dead_letter(struct worker *w, unsigned p, const struct stream_entry *e
         json_decref(problem);
     }
     keys_stream(stream, sizeof(stream), p);
-    redisReply *rr = worker_redis(w, "XADD " KEYS_DEAD_STREAM " * stream %s entry %s event %b error %s",
-                                  stream, entry->id, entry->event, entry->event_len, why);
+    redisReply *rr =
+        worker_redis(w, "XADD " KEYS_DEAD_STREAM " * stream %s entry %s event %b error %s", stream,
+                     entry->id, entry->event, entry->event_len, why);
     if (!rr)
         goto out;
     freeReplyObject(rr);

@@ -183,7 +183,7 @@ static int claim_pending(struct worker *w, unsigned p, struct stream_entry *buf)
 static void read_new(struct worker *w, struct stream_entry *buf)
 {
     const char **argv = xcalloc(9 + 2 * (size_t)w->cfg.partitions, sizeof(*argv));
-    char (*names)[32] = xcalloc(w->cfg.partitions, sizeof(*names));
+    char(*names)[32] = xcalloc(w->cfg.partitions, sizeof(*names));
     char count[16];
     int argc = 0, owned = 0;
     redisReply *r;
@@ -301,8 +301,7 @@ int main(void)
         return 1;
     while (!stopping && ensure_groups(&w) != 0)
         sleep_ms(500);
-    log_info("worker '%s' started: %u partitions, batch %u", w.name, w.cfg.partitions,
-             w.cfg.batch);
+    log_info("worker '%s' started: %u partitions, batch %u", w.name, w.cfg.partitions, w.cfg.batch);
 
     buf = xcalloc(w.cfg.batch, sizeof(*buf));
     while (!stopping) {

@@ -28,9 +28,9 @@ struct worker_config {
 
 struct worker {
     struct worker_config cfg;
-    char name[128];   /* consumer name: unique per process */
-    PGconn *pg;       /* NULL while disconnected */
-    redisContext *rd; /* NULL while disconnected */
+    char name[128];                       /* consumer name: unique per process */
+    PGconn *pg;                           /* NULL while disconnected */
+    redisContext *rd;                     /* NULL while disconnected */
     int64_t token[WORKER_MAX_PARTITIONS]; /* lease token held, 0 = not owned */
     int claim[WORKER_MAX_PARTITIONS];     /* 1: inherited pending entries to claim first */
     int64_t next_heartbeat_ms;
