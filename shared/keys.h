@@ -11,6 +11,7 @@
  *   splitter:session:<sha256>  user id behind a bearer token (sliding expiry)
  *   splitter:idem:<uid>:<sha256> the first answer to an Idempotency-Key
  *   splitter:view:<gid>        hash: the group's cached view at one version
+ *   splitter:loginfail:<sha256> failed logins of one account (slowdown window)
  *   splitter:lease:<p>         partition lease: "<worker>:<token>"
  *   splitter:lease_token:<p>   fencing counter of partition p
  *   splitter:workers           sorted set: live workers by last heartbeat (ms)
