@@ -167,6 +167,13 @@ int page_params(struct rctx *c, int *limit, char *key, char *id);
 /* The opaque cursor for (key, id) into out (>= 128 bytes). */
 void cursor_encode(const char *key, const char *id, char *out, size_t size);
 
+/* Answer 503 and return 1 unless res holds rows (a query that failed, or no
+   connection); else 0. */
+int respond_db_failed(struct rctx *c, PGresult *res);
+/* Answer 422 naming the first key of the parsed body not in allowed
+   (NULL-terminated) and return -1; else 0. */
+int req_reject_unknown(struct rctx *c, const char *const *allowed);
+
 /* Parse the JSON body; answers 400/413/415/422 itself and returns -1. An
    empty body is accepted as {} when allow_empty. */
 int req_parse_body(struct rctx *c, int allow_empty);

@@ -441,6 +441,26 @@ int page_params(struct rctx *c, int *limit, char *key, char *id)
     return 0;
 }
 
+int respond_db_failed(struct rctx *c, PGresult *res)
+{
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
+        return 1;
+    }
+    return 0;
+}
+
+int req_reject_unknown(struct rctx *c, const char *const *allowed)
+{
+    struct fields f = {0};
+    const char *k = json_unknown_key(c->doc.root, allowed);
+    if (!k)
+        return 0;
+    fields_add(&f, k, "is not a known field");
+    respond_problem(c, PROBLEM_VALIDATION, "the request has unknown fields", &f);
+    return -1;
+}
+
 int req_parse_body(struct rctx *c, int allow_empty)
 {
     h2o_req_t *req = c->req;

@@ -242,16 +242,10 @@ void route_register(struct rctx *c)
 {
     struct fields f = {0};
     char email[256];
-    const char *unknown;
     struct pw_work *w;
 
-    if (req_parse_body(c, 0) != 0)
+    if (req_parse_body(c, 0) != 0 || req_reject_unknown(c, register_keys) != 0)
         return;
-    if ((unknown = json_unknown_key(c->doc.root, register_keys))) {
-        fields_add(&f, unknown, "is not a known field");
-        respond_problem(c, PROBLEM_VALIDATION, "the request has unknown fields", &f);
-        return;
-    }
     w = xcalloc(1, sizeof(*w));
     c->work = w;
     get_email(c->doc.root, email, &f);
@@ -387,16 +381,10 @@ void route_login(struct rctx *c)
 {
     struct fields f = {0};
     char hash[65], window[16];
-    const char *unknown;
     struct pw_work *w;
 
-    if (req_parse_body(c, 0) != 0)
+    if (req_parse_body(c, 0) != 0 || req_reject_unknown(c, login_keys) != 0)
         return;
-    if ((unknown = json_unknown_key(c->doc.root, login_keys))) {
-        fields_add(&f, unknown, "is not a known field");
-        respond_problem(c, PROBLEM_VALIDATION, "the request has unknown fields", &f);
-        return;
-    }
     w = xcalloc(1, sizeof(*w));
     c->work = w;
     get_email(c->doc.root, w->email, &f);

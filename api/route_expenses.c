@@ -47,8 +47,10 @@ enum {
 
 static int db_failed(struct rctx *c, PGresult *res)
 {
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) < N_COLS) {
-        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
+    if (respond_db_failed(c, res))
+        return 1;
+    if (PQnfields(res) < N_COLS) {
+        respond_problem(c, PROBLEM_INTERNAL, "the database answered an unexpected shape", NULL);
         return 1;
     }
     return 0;

@@ -21,15 +21,6 @@
 static const char *const group_keys[] = {"name", "currency", NULL};
 static const char *const member_keys[] = {"name", NULL};
 
-static int db_failed(struct rctx *c, PGresult *res)
-{
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
-        return 1;
-    }
-    return 0;
-}
-
 /* A name field of 1..100 characters. Borrowed string or NULL (recorded). */
 static const char *get_name(const json_t *body, struct fields *f)
 {
@@ -50,17 +41,6 @@ static const char *get_name(const json_t *body, struct fields *f)
     return json_string_value(v);
 }
 
-static int reject_unknown(struct rctx *c, const char *const *allowed)
-{
-    struct fields f = {0};
-    const char *k = json_unknown_key(c->doc.root, allowed);
-    if (!k)
-        return 0;
-    fields_add(&f, k, "is not a known field");
-    respond_problem(c, PROBLEM_VALIDATION, "the request has unknown fields", &f);
-    return -1;
-}
-
 /* Path segment 3 (the group id) into c->group_id; 404 unless a UUID. */
 int take_group_id(struct rctx *c)
 {
@@ -76,7 +56,7 @@ int take_group_id(struct rctx *c)
 
 static void on_group_created(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c) || db_failed(c, res))
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
     if (PQntuples(res) != 1) {
         respond_problem(c, PROBLEM_UNAUTHORIZED, "the account no longer exists", NULL);
@@ -98,7 +78,7 @@ static void groups_create_authed(struct rctx *c)
     const json_t *v;
     char gid[37], mid[37];
 
-    if (req_parse_body(c, 0) != 0 || reject_unknown(c, group_keys) != 0)
+    if (req_parse_body(c, 0) != 0 || req_reject_unknown(c, group_keys) != 0)
         return;
     name = get_name(c->doc.root, &f);
     v = json_object_get(c->doc.root, "currency");
@@ -137,7 +117,7 @@ void route_groups_create(struct rctx *c)
 
 static void on_groups_listed(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c) || db_failed(c, res))
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
     int n = PQntuples(res), limit = (int)c->version;
     json_t *items = json_array();
@@ -188,7 +168,7 @@ void route_groups_list(struct rctx *c)
 
 static void on_group(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c) || db_failed(c, res))
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
     if (PQntuples(res) != 1) {
         respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
@@ -231,7 +211,7 @@ void route_group_get(struct rctx *c)
 
 static void on_member_created(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c) || db_failed(c, res))
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
     if (PQntuples(res) != 1) {
         respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
@@ -248,7 +228,7 @@ static void members_create_allowed(struct rctx *c)
     const char *name;
     char mid[37];
 
-    if (req_parse_body(c, 0) != 0 || reject_unknown(c, member_keys) != 0)
+    if (req_parse_body(c, 0) != 0 || req_reject_unknown(c, member_keys) != 0)
         return;
     name = get_name(c->doc.root, &f);
     if (f.n) {
@@ -290,7 +270,7 @@ void route_members_create(struct rctx *c)
 
 static void on_access(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c) || db_failed(c, res))
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
     if (PQntuples(res) != 1) {
         respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);

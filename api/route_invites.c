@@ -34,31 +34,11 @@
 static const char *const create_keys[] = {NULL};
 static const char *const accept_keys[] = {"member_id", NULL};
 
-static int db_failed(struct rctx *c, PGresult *res)
-{
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
-        return 1;
-    }
-    return 0;
-}
-
-static int reject_unknown(struct rctx *c, const char *const *allowed)
-{
-    struct fields f = {0};
-    const char *k = json_unknown_key(c->doc.root, allowed);
-    if (!k)
-        return 0;
-    fields_add(&f, k, "is not a known field");
-    respond_problem(c, PROBLEM_VALIDATION, "the request has unknown fields", &f);
-    return -1;
-}
-
 /* --- create ----------------------------------------------------------------------------- */
 
 static void on_invite_created(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c) || db_failed(c, res))
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
     if (PQntuples(res) != 1) {
         respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
@@ -75,7 +55,7 @@ static void invites_create_allowed(struct rctx *c)
     unsigned char raw[32];
     char token[INVITE_TOKEN_LEN + 1], hash[65];
 
-    if (req_parse_body(c, 1) != 0 || reject_unknown(c, create_keys) != 0)
+    if (req_parse_body(c, 1) != 0 || req_reject_unknown(c, create_keys) != 0)
         return;
     randombytes_buf(raw, sizeof(raw));
     sodium_bin2base64(token, sizeof(token), raw, sizeof(raw),
@@ -170,7 +150,7 @@ static void on_accepted(PGresult *res, struct rctx *c)
         respond_problem(c, PROBLEM_CONFLICT, "you are already a member of this group", NULL);
         return;
     }
-    if (db_failed(c, res))
+    if (respond_db_failed(c, res))
         return;
     if (PQntuples(res) != 1 || !is_true(res, 0)) {
         respond_problem(c, PROBLEM_NOT_FOUND, "no such invite", NULL);
@@ -222,14 +202,14 @@ static void on_invite_found(PGresult *res, struct rctx *c)
     struct fields f = {0};
     const json_t *v;
 
-    if (!rctx_unref_live(c) || db_failed(c, res))
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
     if (PQntuples(res) != 1) {
         respond_problem(c, PROBLEM_NOT_FOUND, "no such invite", NULL);
         return;
     }
     snprintf(c->group_id, sizeof(c->group_id), "%s", PQgetvalue(res, 0, 0));
-    if (req_parse_body(c, 1) != 0 || reject_unknown(c, accept_keys) != 0)
+    if (req_parse_body(c, 1) != 0 || req_reject_unknown(c, accept_keys) != 0)
         return;
     v = json_object_get(c->doc.root, "member_id");
     if (v && !json_is_null(v)) {
