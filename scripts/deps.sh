@@ -19,7 +19,7 @@ PACKAGES=(
     # servers and their clients (redis-cli, redis-benchmark, psql)
     postgresql-15 postgresql-client-15 redis-server redis-tools nginx
     # scripts, tests, benchmarks, style
-    gettext-base curl wrk valgrind clang-format cppcheck nodejs npm
+    gettext-base curl jq wrk valgrind clang-format cppcheck nodejs npm
     # browser tests of the web client (tests/browser: playwright-core drives it)
     chromium
     # promtool, for tests/static/prometheus.sh (the server itself is not started)
