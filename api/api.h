@@ -111,6 +111,10 @@ extern struct api api;
 /* A context for req; the caller owns one reference (h2o's pool the other). */
 struct rctx *rctx_new(h2o_req_t *req);
 void rctx_ref(struct rctx *c);
+/* The deadline guards dependencies, not our own CPU work or delays: pause it
+   around them, and restart it (a full API_DEADLINE_MS) when they end. */
+void rctx_deadline_pause(struct rctx *c);
+void rctx_deadline_restart(struct rctx *c);
 /* Drop a reference; frees c at zero. Returns 1 if the request is still live
    and unanswered (the caller may go on), else 0. */
 int rctx_unref_live(struct rctx *c);

@@ -48,6 +48,18 @@ struct rctx *rctx_new(h2o_req_t *req)
     return c;
 }
 
+void rctx_deadline_pause(struct rctx *c)
+{
+    if (h2o_timeout_is_linked(&c->deadline))
+        h2o_timeout_unlink(&c->deadline);
+}
+
+void rctx_deadline_restart(struct rctx *c)
+{
+    rctx_deadline_pause(c);
+    h2o_timeout_link(api.ctx.loop, &api.deadline, &c->deadline);
+}
+
 void rctx_ref(struct rctx *c)
 {
     c->refs++;

@@ -200,6 +200,7 @@ static void after_hash(uv_work_t *req, int status)
     (void)status;
     if (!rctx_unref_live(c))
         return;
+    rctx_deadline_restart(c);
     if (!w->ok) {
         respond_problem(c, PROBLEM_INTERNAL, "the password could not be hashed", NULL);
         return;
@@ -259,6 +260,7 @@ void route_register(struct rctx *c)
     w->c = c;
     w->req.data = w;
     rctx_ref(c);
+    rctx_deadline_pause(c); /* argon2id queues behind other hashes under load */
     uv_queue_work(api.loop, &w->req, hash_work, after_hash);
 }
 
@@ -278,6 +280,7 @@ static void after_verify(uv_work_t *req, int status)
     (void)status;
     if (!rctx_unref_live(c))
         return;
+    rctx_deadline_restart(c);
     if (!w->ok || !c->data) {
         respond_problem(c, PROBLEM_UNAUTHORIZED, "wrong email or password", NULL);
         return;
@@ -305,6 +308,7 @@ static void on_user_found(PGresult *res, struct rctx *c)
     w->c = c;
     w->req.data = w;
     rctx_ref(c);
+    rctx_deadline_pause(c);
     uv_queue_work(api.loop, &w->req, verify_work, after_verify);
 }
 
@@ -327,8 +331,7 @@ static void on_delay_closed(uv_handle_t *h)
     struct rctx *c = h->data;
     if (!rctx_unref_live(c))
         return;
-    /* The deadline guards dependencies, not our own delay: it starts again. */
-    h2o_timeout_link(api.ctx.loop, &api.deadline, &c->deadline);
+    rctx_deadline_restart(c);
     find_user(c);
 }
 
