@@ -78,10 +78,15 @@ static void arr_text(struct pgarr *a, const char *s)
         return;
     }
     sb_add(&a->sb, "\"");
-    for (const char *p = s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            sb_addn(&a->sb, "\\", 1);
-        sb_addn(&a->sb, p, 1);
+    /* Copy runs without a quote or backslash whole; escape those. */
+    for (const char *p = s; *p;) {
+        size_t run = strcspn(p, "\"\\");
+        sb_addn(&a->sb, p, run);
+        p += run;
+        if (*p) {
+            char esc[2] = {'\\', *p++};
+            sb_addn(&a->sb, esc, 2);
+        }
     }
     sb_add(&a->sb, "\"");
 }

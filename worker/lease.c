@@ -129,7 +129,8 @@ void lease_rebalance(struct worker *w)
     for (size_t i = 0; i < n_live; i++)
         free(live[i]);
     free(live);
-    w->next_heartbeat_ms = now + ttl / 3;
+    /* Renew well inside the ttl, and notice joining workers within a second. */
+    w->next_heartbeat_ms = now + (ttl / 3 < 1000 ? ttl / 3 : 1000);
 }
 
 void lease_release_all(struct worker *w)
