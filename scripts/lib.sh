@@ -28,7 +28,9 @@ pick_free_ports() {
     local -a picked=()
     while [[ ${#picked[@]} -lt $want ]]; do
         ((tries++ < 1000)) || die "could not find $want free ports"
-        port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        # Below the kernel's ephemeral range (32768 and up here), so that no outgoing
+        # connection of this very stack can take the port between this check and the bind.
+        port=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
         [[ " ${picked[*]} " == *" $port "* ]] && continue
         port_in_use "$port" && continue
         picked+=("$port")
@@ -49,7 +51,7 @@ private_stack_env() {
     local base tries=0
     while :; do
         ((tries++ < 1000)) || die "could not find 8 free consecutive ports"
-        base=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        base=$((20000 + (RANDOM * 32768 + RANDOM) % 11990))
         [[ " ${ports[*]} " == *" $base "* ]] && continue
         local k free=1
         for ((k = 0; k < 8; k++)); do
