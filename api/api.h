@@ -174,6 +174,10 @@ void cursor_encode(const char *key, const char *id, char *out, size_t size);
 /* Answer 503 and return 1 unless res holds rows (a query that failed, or no
    connection); else 0. */
 int respond_db_failed(struct rctx *c, PGresult *res);
+/* For a group list page whose rows start with the group's version (column 0)
+   and that has no row when the caller is not a member: answer 503, 404, or
+   304 (If-None-Match) and return -1; else set the ETag and return 0. */
+int respond_page_head(struct rctx *c, PGresult *res);
 /* Answer 422 naming the first key of the parsed body not in allowed
    (NULL-terminated) and return -1; else 0. */
 int req_reject_unknown(struct rctx *c, const char *const *allowed);

@@ -181,11 +181,13 @@ static const char *reason(int status)
     }
 }
 
-static void send_body(struct rctx *c, int status, const char *ctype, const char *body, size_t len)
+/* Status and the common headers of an answer with a body; 0, or -1 when the
+   request can no longer be answered. */
+static int start_answer(struct rctx *c, int status, const char *ctype)
 {
     h2o_req_t *req = c->req;
     if (!rctx_live(c))
-        return;
+        return -1;
     metrics_request_done(c, status);
     finish(c);
     req->res.status = status;
@@ -194,9 +196,16 @@ static void send_body(struct rctx *c, int status, const char *ctype, const char 
                    strlen(ctype));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                    H2O_STRLIT("no-store"));
+    return 0;
+}
+
+static void send_body(struct rctx *c, int status, const char *ctype, const char *body, size_t len)
+{
+    if (start_answer(c, status, ctype) != 0)
+        return;
     /* Without it h2o 2.2.5 closes the connection on every non-200. */
-    req->res.content_length = len;
-    h2o_send_inline(req, body, len);
+    c->req->res.content_length = len;
+    h2o_send_inline(c->req, body, len);
 }
 
 void respond_raw(struct rctx *c, int status, const char *body, size_t len)
@@ -261,18 +270,8 @@ void respond_empty(struct rctx *c, int status)
 
 void respond_stream_start(struct rctx *c, int status, const char *ctype, h2o_generator_t *gen)
 {
-    h2o_req_t *req = c->req;
-    if (!rctx_live(c))
-        return;
-    metrics_request_done(c, status);
-    finish(c);
-    req->res.status = status;
-    req->res.reason = reason(status);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype,
-                   strlen(ctype));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
-                   H2O_STRLIT("no-store"));
-    h2o_start_response(req, gen);
+    if (start_answer(c, status, ctype) == 0)
+        h2o_start_response(c->req, gen);
 }
 
 void add_header(struct rctx *c, const h2o_token_t *token, const char *value)
@@ -458,6 +457,23 @@ int respond_db_failed(struct rctx *c, PGresult *res)
     if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
         respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
         return 1;
+    }
+    return 0;
+}
+
+int respond_page_head(struct rctx *c, PGresult *res)
+{
+    if (respond_db_failed(c, res))
+        return -1;
+    if (PQntuples(res) == 0) {
+        respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
+        return -1;
+    }
+    int64_t version = atoll(PQgetvalue(res, 0, 0));
+    add_etag(c, version);
+    if (req_not_modified(c, version)) {
+        respond_empty(c, 304);
+        return -1;
     }
     return 0;
 }

@@ -24,23 +24,9 @@ static json_t *col_json(PGresult *res, int row, int col)
 
 static void on_events(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c))
+    if (!rctx_unref_live(c) || respond_page_head(c, res) != 0)
         return;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
-        return;
-    }
     int n = PQntuples(res), limit = (int)c->version;
-    if (n == 0) {
-        respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
-        return;
-    }
-    int64_t version = atoll(PQgetvalue(res, 0, 0));
-    add_etag(c, version);
-    if (req_not_modified(c, version)) {
-        respond_empty(c, 304);
-        return;
-    }
     json_t *items = json_array();
     int shown = 0;
     for (int i = 0; i < n && shown < limit; i++) {
