@@ -58,6 +58,8 @@ struct rctx {
     int waiting_ref;      /* 1 while the wait holds a reference */
     int wait_requested;   /* N of Prefer: wait=N, for Preference-Applied */
     int checks_in_flight; /* status reads not yet answered */
+    int fetching_result;  /* the event is applied: its resource is being read */
+    int result_status;    /* 201 or 200: the status that resource answers with */
 
     /* routing */
     const char *method;  /* "GET", "POST", ... (static strings) */
@@ -248,8 +250,9 @@ void pg_query(struct rctx *c, pg_cb cb, const char *sql, int n, const char *cons
 /* Start waiting up to c->wait_s seconds for c->event_id, then call
    event_answer_wait. */
 void waiter_start(struct rctx *c);
-/* A finished event's id arrived on the channel. */
-void waiter_notify(const char *event_id, size_t len);
+/* A message arrived on the channel: the ids of finished events, separated by
+   single spaces (one message per applied batch). */
+void waiter_notify(const char *msg, size_t len);
 /* Answer every waiting request (at shutdown). */
 void waiter_flush(void);
 
@@ -275,6 +278,9 @@ void route_expense_write(struct rctx *c);
 void route_payment_create(struct rctx *c);
 void route_expenses_list(struct rctx *c);
 void route_expense_get(struct rctx *c);
+/* Answer a waiting request whose expense event is applied: the expense as
+   PostgreSQL holds it (deleted ones too), with its ETag, with status. */
+void expense_answer_applied(struct rctx *c, int status);
 void route_balances(struct rctx *c);
 void route_settlements(struct rctx *c);
 void route_group_events(struct rctx *c);

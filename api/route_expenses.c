@@ -4,8 +4,8 @@
  * announces an event, so a client that saw its write confirmed reads it here.
  *
  * Both build the resource with ledger_expense_resource (shared/ledger.c), the
- * function the worker uses for the event status, so GET and Prefer: wait
- * answer the same shape.
+ * function the worker uses for the audit log; Prefer: wait answers with the
+ * same read (expense_answer_applied), so every route returns the same shape.
  *
  * ETags: the list is a group read and carries the group's version; one
  * expense carries its own version, the one PUT's If-Match expects.
@@ -155,6 +155,30 @@ static void expenses_list_authed(struct rctx *c)
 void route_expenses_list(struct rctx *c)
 {
     auth_then(c, expenses_list_authed);
+}
+
+/* --- the answer to Prefer: wait ---------------------------------------------------------- */
+
+static void on_applied_expense(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c) || db_failed(c, res))
+        return;
+    json_t *x = PQntuples(res) == 1 ? expense_from_row(res, 0, 0) : NULL;
+    if (!x) {
+        respond_problem(c, PROBLEM_INTERNAL, "the applied expense cannot be read", NULL);
+        return;
+    }
+    add_etag(c, atoll(PQgetvalue(res, 0, COL_VERSION)));
+    respond_json(c, c->result_status, x);
+}
+
+void expense_answer_applied(struct rctx *c, int status)
+{
+    /* A deleted expense answers too: the DELETE's result is its last state. */
+    const char *p[2] = {c->target_id, c->group_id};
+    c->result_status = status;
+    pg_query(c, on_applied_expense,
+             "SELECT " EXPENSE_COLS " FROM expenses x WHERE x.id = $1 AND x.group_id = $2", 2, p);
 }
 
 /* --- GET /api/v1/groups/{gid}/expenses/{eid} ---------------------------------------------- */

@@ -56,39 +56,66 @@ static void answer_accepted(struct rctx *c)
 
 /* --- Prefer: wait -------------------------------------------------------------------------- */
 
+/* The payment an applied payment.created event recorded, from PostgreSQL. */
+static void on_payment_result(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
+        return;
+    json_t *p = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
+    if (!p) {
+        respond_problem(c, PROBLEM_INTERNAL, "the applied payment cannot be read", NULL);
+        return;
+    }
+    respond_json(c, 201, p);
+}
+
+/* The event is applied: answer with what it produced, read from PostgreSQL
+   (committed before the worker announced the event). */
+static void answer_applied(struct rctx *c)
+{
+    char pref[32];
+    snprintf(pref, sizeof(pref), "wait=%d", c->wait_requested);
+    add_header_name(c, "preference-applied", pref);
+    if (strncmp(c->type, "expense.", 8) == 0) {
+        if (strcmp(c->type, "expense.created") == 0) {
+            char loc[128];
+            snprintf(loc, sizeof(loc), "/api/v1/groups/%s/expenses/%s", c->group_id, c->target_id);
+            add_header(c, H2O_TOKEN_LOCATION, loc);
+        }
+        expense_answer_applied(c, is_create(c) ? 201 : 200);
+        return;
+    }
+    /* Payments have no resource of their own to point at. */
+    const char *p[1] = {c->target_id};
+    pg_query(c, on_payment_result,
+             "SELECT json_build_object('id', id, 'group_id', group_id, 'from_member',"
+             " from_member, 'to_member', to_member, 'amount', amount, 'date',"
+             " to_char(date, 'YYYY-MM-DD'), 'note', note, 'created_by', created_by,"
+             " 'created_at', to_char(created_at AT TIME ZONE 'UTC',"
+             " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))::text FROM payments WHERE id = $1",
+             1, p);
+}
+
 static void on_status_for_wait(redisReply *r, struct rctx *c)
 {
-    const char *status = NULL, *resource = NULL, *problem = NULL;
+    const char *status = NULL, *problem = NULL;
     char pref[32];
 
     c->checks_in_flight--;
-    if (!rctx_unref_live(c))
+    if (!rctx_unref_live(c) || c->fetching_result)
         return;
     if (r && r->type == REDIS_REPLY_ARRAY) {
         for (size_t i = 0; i + 1 < r->elements; i += 2) {
             const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
             if (strcmp(k, "status") == 0)
                 status = v;
-            else if (strcmp(k, "resource") == 0)
-                resource = v;
             else if (strcmp(k, "problem") == 0)
                 problem = v;
         }
     }
-    if (status && strcmp(status, "applied") == 0 && resource) {
-        snprintf(pref, sizeof(pref), "wait=%d", c->wait_requested);
-        add_header_name(c, "preference-applied", pref);
-        if (strcmp(c->type, "expense.created") == 0) {
-            /* Payments have no resource of their own to point at. */
-            char loc[128];
-            snprintf(loc, sizeof(loc), "/api/v1/groups/%s/expenses/%s", c->group_id, c->target_id);
-            add_header(c, H2O_TOKEN_LOCATION, loc);
-        }
-        json_t *res = json_loads(resource, 0, NULL);
-        if (json_is_integer(json_object_get(res, "version")) &&
-            strncmp(c->type, "expense.", 8) == 0)
-            add_etag(c, json_integer_value(json_object_get(res, "version")));
-        respond_json(c, is_create(c) ? 201 : 200, res ? res : json_object());
+    if (status && strcmp(status, "applied") == 0) {
+        c->fetching_result = 1;
+        answer_applied(c);
         return;
     }
     if (status && strcmp(status, "rejected") == 0 && problem) {
@@ -414,7 +441,7 @@ static void event_from_db(struct rctx *c)
              " to_char(e.accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
              " 'applied_at', to_char(e.applied_at AT TIME ZONE 'UTC',"
              " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))::text FROM ("
-             " SELECT event_id, type, group_id, 'applied' AS status, NULL::jsonb AS problem,"
+             " SELECT event_id, type, group_id, 'applied' AS status, NULL::json AS problem,"
              " accepted_at, applied_at FROM events WHERE event_id = $1"
              " UNION ALL SELECT event_id, type, group_id, 'rejected', problem, accepted_at,"
              " NULL FROM rejected_events WHERE event_id = $1) e"

@@ -9,6 +9,9 @@
  */
 #include "api.h"
 
+#include "xalloc.h"
+
+#include <stdlib.h>
 #include <string.h>
 
 /* Stop waiting and answer with whatever the status is now. */
@@ -47,17 +50,48 @@ void waiter_start(struct rctx *c)
     event_answer_wait(c);
 }
 
-void waiter_notify(const char *event_id, size_t len)
+#define ID_LEN 36
+
+static size_t id_hash(const char *id)
+{
+    /* Event ids are random UUIDs: their leading hex digits hash well. */
+    size_t h = 0;
+    for (int i = 0; i < 8; i++)
+        h = h * 31 + (unsigned char)id[i];
+    return h;
+}
+
+void waiter_notify(const char *msg, size_t len)
 {
     h2o_linklist_t *node, *next;
-    if (len != 36)
+    const char **table;
+    size_t n, cap = 16;
+
+    /* The message names the finished events, separated by single spaces. */
+    if (h2o_linklist_is_empty(&api.waiters) || len < ID_LEN || (len + 1) % (ID_LEN + 1) != 0)
         return;
+    n = (len + 1) / (ID_LEN + 1);
+    while (cap < 2 * n)
+        cap *= 2;
+    table = xcalloc(cap, sizeof(*table));
+    for (size_t k = 0; k < n; k++) {
+        const char *id = msg + k * (ID_LEN + 1);
+        size_t i = id_hash(id) & (cap - 1);
+        while (table[i])
+            i = (i + 1) & (cap - 1);
+        table[i] = id;
+    }
     for (node = api.waiters.next; node != &api.waiters; node = next) {
         next = node->next;
         struct rctx *c = H2O_STRUCT_FROM_MEMBER(struct rctx, waiting, node);
-        if (memcmp(c->event_id, event_id, 36) == 0)
-            end_wait(c);
+        for (size_t i = id_hash(c->event_id) & (cap - 1); table[i]; i = (i + 1) & (cap - 1)) {
+            if (memcmp(table[i], c->event_id, ID_LEN) == 0) {
+                end_wait(c);
+                break;
+            }
+        }
     }
+    free(table);
 }
 
 void waiter_flush(void)

@@ -7,7 +7,8 @@
  *   splitter:stream:<p>        ledger events of partition p (consumer group "workers")
  *   splitter:dead              dead-letter stream
  *   splitter:event:<id>        hash: an event's status (queued/applied/rejected)
- *   splitter:events:done       pub/sub: ids of events that reached a final status
+ *   splitter:events:done       pub/sub: ids of events that reached a final status,
+ *                            space-separated, one message per applied batch
  *   splitter:session:<sha256>  user id behind a bearer token (sliding expiry)
  *   splitter:idem:<uid>:<sha256> the first answer to an Idempotency-Key
  *   splitter:view:<gid>        hash: the group's cached view at one version

@@ -284,6 +284,7 @@ int main(void)
 
     if (metrics_start(&w) != 0)
         return 1;
+    arena_install();
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -337,6 +338,7 @@ int main(void)
              (unsigned long long)w.duplicates);
     lease_release_all(&w);
     metrics_stop();
+    arena_release();
     free(buf);
     if (w.rd)
         redisFree(w.rd);

@@ -40,6 +40,15 @@ struct worker {
 /* Monotonic milliseconds. */
 int64_t worker_now_ms(void);
 
+/* --- arena.c ---------------------------------------------------------------- */
+
+/* Give jansson the batch region allocator (not under AddressSanitizer). */
+void arena_install(void);
+/* Recycle the region once no JSON value from it is alive (the end of a batch). */
+void arena_reset(void);
+/* Free the region's memory (at exit). */
+void arena_release(void);
+
 /* --- redis.c ---------------------------------------------------------------- */
 
 /* (Re)connect if needed. 0, or -1 (logged; w->rd stays NULL). */

@@ -123,6 +123,9 @@ test('replace needs If-Match; a stale version is rejected 409; delete removes it
     assert.equal(put.status, 200, put.text);
     assert.equal(put.json.version, 2);
     assert.equal(put.json.amount, 120);
+    assert.equal(put.headers.get('etag'), '"2"');
+    // The waited answer is the expense as every read returns it.
+    assert.deepEqual(put.json, (await api('GET', url, { token: alice.token })).json);
     let after = byMember(await balances());
     assert.equal(after[A].balance - before[A].balance, 120 - 40 - (90 - 30));
 
@@ -136,6 +139,9 @@ test('replace needs If-Match; a stale version is rejected 409; delete removes it
 
     const del = await api('DELETE', url, { token: alice.token, headers: { Prefer: 'wait=5' } });
     assert.equal(del.status, 200, del.text);
+    assert.equal(del.json.id, c.json.id);
+    assert.equal(del.json.version, 3);
+    assert.equal(del.json.amount, 120);
     after = byMember(await balances());
     assert.equal(after[A].balance, before[A].balance - (90 - 30));
     assert.equal(after[B].balance, before[B].balance + 30);
@@ -149,7 +155,17 @@ test('a payment moves the payer up and the payee down', async () => {
         { headers: { Prefer: 'wait=5' } },
     );
     assert.equal(r.status, 201, r.text);
+    assert.deepEqual(Object.keys(r.json), [
+        'id', 'group_id', 'from_member', 'to_member', 'amount', 'date', 'note', 'created_by', 'created_at',
+    ]);
+    assert.equal(r.json.group_id, group.id);
+    assert.equal(r.json.from_member, B);
+    assert.equal(r.json.to_member, A);
     assert.equal(r.json.amount, 33);
+    assert.equal(r.json.note, 'settling up');
+    assert.equal(r.json.created_by, alice.user.id);
+    assert.match(r.json.date, /^\d{4}-\d{2}-\d{2}$/);
+    assert.match(r.json.created_at, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
     const after = byMember(await balances());
     assert.equal(after[B].balance, before[B].balance + 33);
     assert.equal(after[A].balance, before[A].balance - 33);
