@@ -96,23 +96,12 @@ static void answer_applied(struct rctx *c)
              1, p);
 }
 
-static void on_status_for_wait(redisReply *r, struct rctx *c)
+/* What a status check found: applied, rejected (with its problem), or
+   neither yet. */
+static void wait_decide(struct rctx *c, const char *status, const char *problem)
 {
-    const char *status = NULL, *problem = NULL;
     char pref[32];
 
-    c->checks_in_flight--;
-    if (!rctx_unref_live(c) || c->fetching_result)
-        return;
-    if (r && r->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i + 1 < r->elements; i += 2) {
-            const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
-            if (strcmp(k, "status") == 0)
-                status = v;
-            else if (strcmp(k, "problem") == 0)
-                problem = v;
-        }
-    }
     if (status && strcmp(status, "applied") == 0) {
         c->fetching_result = 1;
         answer_applied(c);
@@ -121,6 +110,7 @@ static void on_status_for_wait(redisReply *r, struct rctx *c)
     if (status && strcmp(status, "rejected") == 0 && problem) {
         json_t *p = json_loads(problem, 0, NULL);
         if (p) {
+            c->fetching_result = 1;
             snprintf(pref, sizeof(pref), "wait=%d", c->wait_requested);
             add_header_name(c, "preference-applied", pref);
             respond_problem_json(c, p);
@@ -132,6 +122,47 @@ static void on_status_for_wait(redisReply *r, struct rctx *c)
     if (c->wait_s > 0 || c->checks_in_flight > 0)
         return;
     answer_accepted(c);
+}
+
+static void on_status_db(PGresult *res, struct rctx *c)
+{
+    c->checks_in_flight--;
+    if (!rctx_unref_live(c) || c->fetching_result)
+        return;
+    int found = res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+    wait_decide(c, found ? PQgetvalue(res, 0, 0) : NULL,
+                found && !PQgetisnull(res, 0, 1) ? PQgetvalue(res, 0, 1) : NULL);
+}
+
+/* The status hash lives while the event is queued; the worker deletes it once
+   the event is recorded (applied or rejected) in PostgreSQL, which then
+   answers. */
+static void on_status_for_wait(redisReply *r, struct rctx *c)
+{
+    const char *status = NULL;
+
+    if (!rctx_unref_live(c) || c->fetching_result) {
+        c->checks_in_flight--;
+        return;
+    }
+    if (r && r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i + 1 < r->elements; i += 2)
+            if (strcmp(r->element[i]->str, "status") == 0)
+                status = r->element[i + 1]->str;
+    }
+    if (status && strcmp(status, "queued") == 0) {
+        c->checks_in_flight--;
+        wait_decide(c, NULL, NULL);
+        return;
+    }
+    /* Gone (finished), or Redis unreachable: PostgreSQL knows whether it is
+       recorded. The check stays in flight until it answers. */
+    const char *p[1] = {c->event_id};
+    pg_query(c, on_status_db,
+             "SELECT 'applied', NULL::text FROM events WHERE event_id = $1"
+             " UNION ALL SELECT 'rejected', problem::text FROM rejected_events"
+             " WHERE event_id = $1",
+             1, p);
 }
 
 void event_answer_wait(struct rctx *c)
@@ -431,7 +462,8 @@ static void on_event_db(PGresult *res, struct rctx *c)
     respond_json_text(c, 200, PQgetvalue(res, 0, 0));
 }
 
-/* Statuses expire from Redis after a week; the ledger keeps them for good. */
+/* A finished event (its status hash deleted by the worker), or one whose
+   status expired: the ledger keeps them for good. */
 static void event_from_db(struct rctx *c)
 {
     const char *p[2] = {c->event_id, c->user_id};

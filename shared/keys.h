@@ -6,7 +6,7 @@
  *
  *   splitter:stream:<p>        ledger events of partition p (consumer group "workers")
  *   splitter:dead              dead-letter stream
- *   splitter:event:<id>        hash: an event's status (queued/applied/rejected)
+ *   splitter:event:<id>        hash: a queued event's status (deleted once recorded)
  *   splitter:events:done       pub/sub: ids of events that reached a final status,
  *                            space-separated, one message per applied batch
  *   splitter:session:<sha256>  user id behind a bearer token (sliding expiry)
@@ -28,7 +28,6 @@
 #define KEYS_DEAD_STREAM "splitter:dead"
 #define KEYS_DONE_CHANNEL "splitter:events:done"
 #define KEYS_WORKERS "splitter:workers"
-#define KEYS_EVENT_TTL_S 604800    /* event status kept 7 days in Redis */
 #define KEYS_SESSION_TTL_S 2592000 /* 30 days, sliding */
 #define KEYS_IDEM_TTL_S 86400      /* Idempotency-Key window */
 

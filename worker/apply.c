@@ -11,9 +11,11 @@
  *                 same shared code the api ran, check If-Match and membership,
  *                 apply to the loaded state with overflow checks, number the
  *                 group's events; a refused event is rejected alone;
- *   4. write      bulk statements (unnest of arrays): events, rejections,
- *                 expenses, shares, payments, balances, group versions;
- *   5. commit, then the cache, the statuses, the notifications and the acks.
+ *   4. write      new rows with COPY (events, new expenses, payments), the
+ *                 rest with bulk statements (unnest of arrays): rejections,
+ *                 replaced expenses, balances, group versions;
+ *   5. commit, then the cache and, one command each for the batch, the
+ *                 statuses' deletion, the notification, the ack and the trim.
  *
  * Deciding in memory instead of per-event savepoints keeps the transaction
  * free of subtransactions, and makes the whole batch one consistent step: a
@@ -1137,19 +1139,20 @@ static redisReply *pipe_reply(struct pipe *pp)
 }
 
 /* After the commit, in one pipeline: each touched group's view (version
-   compare-and-set), each event's status (the hash the api created when it
-   accepted the event, with its expiry), one XACK for the batch, one PUBLISH
-   naming every finished event, and the trim below the last entry. */
+   compare-and-set); then, one command each for the whole batch: DEL of the
+   finished events' status hashes (PostgreSQL answers for them from now on:
+   Redis keeps only what is in flight), PUBLISH naming them, XACK, and the
+   trim below the last entry. */
 static void publish(struct batch *b, const struct stream_entry *entries)
 {
     struct worker *w = b->w;
     char stream[64], minid[48];
     char(*keys)[96] = xcalloc(b->n_ev + 1, sizeof(*keys));
-    char **bodies = xcalloc(b->n_ev + 1, sizeof(*bodies));
+    const char **del = xcalloc(b->n_ev + 2, sizeof(*del));
     const char **ack = xcalloc(b->n_ev + 3, sizeof(*ack));
     struct strbuf done = {0};
     struct pipe pp;
-    size_t n_ack = 0, n_views = 0;
+    size_t n_ack = 0, n_del = 0;
     int ok = 1;
 
     if (worker_redis_ensure(w) != 0)
@@ -1174,13 +1177,13 @@ static void publish(struct batch *b, const struct stream_entry *entries)
         if (view_build(g->id, g->currency, g->version, vm, g->n_members, &v) == 0) {
             view_cache_command(&cmd, g->id, g->currency, g->version, &v, vm, g->n_members);
             pipe_cmd(&pp, cmd.argc, cmd.argv, NULL);
-            n_views++;
             view_cmd_release(&cmd);
             view_release(&v);
         }
         free(vm);
     }
     keys_stream(stream, sizeof(stream), b->p);
+    del[n_del++] = "DEL";
     for (size_t i = 0; i < b->n_ev; i++) {
         struct event *ev = &b->ev[i];
         if (ev->outcome == OUT_MALFORMED) {
@@ -1202,24 +1205,15 @@ static void publish(struct batch *b, const struct stream_entry *entries)
             pipe_cmd(&pp, 11, argv, lens);
             continue;
         }
+        /* Applied, rejected, or recorded by an earlier delivery whose publish
+           was lost: PostgreSQL holds the outcome either way. */
         keys_fmt(keys[i], sizeof(keys[i]), "event", ev->id);
-        if (ev->outcome == OUT_APPLIED) {
-            const char *argv[6] = {"HSET",    keys[i],      "status",
-                                   "applied", "applied_at", b->applied_at};
-            pipe_cmd(&pp, 6, argv, NULL);
-        } else if (ev->outcome == OUT_REJECTED) {
-            bodies[i] = json_dump_compact(ev->problem);
-            const char *argv[6] = {"HSET", keys[i], "status", "rejected", "problem", bodies[i]};
-            pipe_cmd(&pp, 6, argv, NULL);
-        } else {
-            /* Recorded by an earlier delivery whose publish was lost: the
-               durable record answers GET /events; wake any waiter. */
-            const char *argv[2] = {"DEL", keys[i]};
-            pipe_cmd(&pp, 2, argv, NULL);
-        }
+        del[n_del++] = keys[i];
         sb_add(&done, done.len ? " " : "");
         sb_add(&done, ev->id);
     }
+    if (n_del > 1)
+        pipe_cmd(&pp, (int)n_del, del, NULL);
     if (done.len) {
         const char *argv[3] = {"PUBLISH", KEYS_DONE_CHANNEL, done.buf};
         pipe_cmd(&pp, 3, argv, NULL);
@@ -1237,33 +1231,6 @@ static void publish(struct batch *b, const struct stream_entry *entries)
         const char *argv[4] = {"XTRIM", stream, "MINID", minid};
         pipe_cmd(&pp, 4, argv, NULL);
     }
-
-    /* Replies, in order. A status HSET that created its hash (every field
-       new: the api's hash expired or never existed) gets the expiry the api
-       would have set; those are sent after the pipeline. */
-    for (size_t i = 0; i < n_views && ok; i++) {
-        redisReply *r = pipe_reply(&pp);
-        ok = r != NULL;
-        freeReplyObject(r);
-    }
-    for (size_t i = 0; i < b->n_ev && ok; i++) {
-        struct event *ev = &b->ev[i];
-        redisReply *r = pipe_reply(&pp);
-        if (!r) {
-            ok = 0;
-            break;
-        }
-        long long all_new = 2; /* status and applied_at, or status and problem */
-        int created = (ev->outcome == OUT_APPLIED || ev->outcome == OUT_REJECTED) &&
-                      r->type == REDIS_REPLY_INTEGER && r->integer == all_new;
-        freeReplyObject(r);
-        if (created) {
-            char ttl[16];
-            snprintf(ttl, sizeof(ttl), "%d", KEYS_EVENT_TTL_S);
-            const char *argv[3] = {"EXPIRE", keys[i], ttl};
-            pipe_cmd(&pp, 3, argv, NULL);
-        }
-    }
     while (ok && pp.sent > 0) {
         redisReply *r = pipe_reply(&pp);
         ok = r != NULL;
@@ -1274,10 +1241,8 @@ static void publish(struct batch *b, const struct stream_entry *entries)
         w->rd = NULL;
     }
 out:
-    for (size_t i = 0; i < b->n_ev; i++)
-        free(bodies[i]);
-    free(bodies);
     free(keys);
+    free(del);
     free(ack);
     free(done.buf);
 }
@@ -1438,7 +1403,8 @@ int apply_dead_letter(struct worker *w, unsigned p, const struct stream_entry *e
             goto out;
         }
         keys_fmt(key, sizeof(key), "event", ev.id);
-        redisReply *rr = worker_redis(w, "HSET %s status rejected problem %s", key, text);
+        /* Recorded as rejected: PostgreSQL answers for it from now on. */
+        redisReply *rr = worker_redis(w, "DEL %s", key);
         if (rr)
             freeReplyObject(rr);
         rr = worker_redis(w, "PUBLISH " KEYS_DONE_CHANNEL " %s", ev.id);

@@ -90,6 +90,36 @@ test('without Prefer: wait the write is 202 with a Location that reaches applied
     assert.match(ev.json.applied_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     // Exactly one ledger row for it.
     assert.deepEqual(psql(`SELECT count(*) FROM events WHERE event_id = '${r.json.event_id}'`), [['1']]);
+    // Redis keeps only what is in flight: PostgreSQL answered.
+    assert.equal(redisCli('EXISTS', `splitter:event:${r.json.event_id}`), '0');
+});
+
+test('a write rejected at apply time reports its problem through its event', async () => {
+    const c = await post(`/api/v1/groups/${group.id}/expenses`, equalExpense(10), {
+        headers: { Prefer: 'wait=5' },
+    });
+    assert.equal(c.status, 201, c.text);
+    const url = `/api/v1/groups/${group.id}/expenses/${c.json.id}`;
+    // Two replacements from version 1, queued together: the second is stale when applied.
+    const first = await api('PUT', url, { token: alice.token, body: equalExpense(11), headers: { 'If-Match': '"1"' } });
+    const second = await api('PUT', url, { token: alice.token, body: equalExpense(12), headers: { 'If-Match': '"1"' } });
+    assert.equal(first.status, 202, first.text);
+    assert.equal(second.status, 202, second.text);
+    const ev = await waitFor(async () => {
+        const e = await api('GET', second.headers.get('location'), { token: alice.token });
+        return e.json?.status === 'rejected' ? e : null;
+    }, { what: 'the stale replacement to be rejected' });
+    assert.equal(ev.status, 200, ev.text);
+    assert.equal(ev.json.problem.status, 409);
+    assert.equal(ev.json.applied_at, null);
+    assert.equal(redisCli('EXISTS', `splitter:event:${second.json.event_id}`), '0');
+    // Waiting on it now answers the problem at once.
+    const again = await api('PUT', url, {
+        token: alice.token,
+        body: equalExpense(12),
+        headers: { 'If-Match': '"1"', Prefer: 'wait=5' },
+    });
+    assert.equal(again.status, 409, again.text);
 });
 
 test('balances carry the group version as ETag and answer 304 to If-None-Match', async () => {
