@@ -20,14 +20,21 @@
 
 /* KEYS[1] stream, KEYS[2] status key, KEYS[3] idempotency key or "".
    ARGV[1] event JSON, ARGV[2] type, ARGV[3] group id, ARGV[4] accepted_at,
-   ARGV[5] target id, ARGV[6] idempotency record (without the entry id).
+   ARGV[5] target id, ARGV[6] idempotency record (without the entry id),
+   ARGV[7] "1" when the request waits for the outcome (the entry then says
+   so, and the worker keeps the outcome in the status hash for a minute).
    Returns {0, record} for a replayed key, {1, entry id} when appended. */
 static const char accept_lua[] =
     "if KEYS[3] ~= '' then\n"
     "  local prev = redis.call('GET', KEYS[3])\n"
     "  if prev then return {0, prev} end\n"
     "end\n"
-    "local id = redis.call('XADD', KEYS[1], '*', 'event', ARGV[1])\n"
+    "local id\n"
+    "if ARGV[7] == '1' then\n"
+    "  id = redis.call('XADD', KEYS[1], '*', 'event', ARGV[1], 'wait', '1')\n"
+    "else\n"
+    "  id = redis.call('XADD', KEYS[1], '*', 'event', ARGV[1])\n"
+    "end\n"
     "redis.call('HSET', KEYS[2], 'status', 'queued', 'type', ARGV[2], 'group_id', ARGV[3],\n"
     "  'accepted_at', ARGV[4], 'target', ARGV[5])\n"
     "redis.call('EXPIRE', KEYS[2], 604800)\n"
@@ -69,23 +76,40 @@ static void on_payment_result(PGresult *res, struct rctx *c)
     respond_json(c, 201, p);
 }
 
-/* The event is applied: answer with what it produced, read from PostgreSQL
-   (committed before the worker announced the event). */
-static void answer_applied(struct rctx *c)
+/* The headers of an applied event's answer. */
+static void applied_headers(struct rctx *c)
 {
     char pref[32];
     snprintf(pref, sizeof(pref), "wait=%d", c->wait_requested);
     add_header_name(c, "preference-applied", pref);
+    if (strcmp(c->type, "expense.created") == 0) {
+        /* Payments have no resource of their own to point at. */
+        char loc[128];
+        snprintf(loc, sizeof(loc), "/api/v1/groups/%s/expenses/%s", c->group_id, c->target_id);
+        add_header(c, H2O_TOKEN_LOCATION, loc);
+    }
+}
+
+/* The event is applied and the worker kept its resource for this request. */
+static void answer_with(struct rctx *c, const char *resource)
+{
+    json_t *res = json_loads(resource, 0, NULL);
+    c->fetching_result = 1;
+    applied_headers(c);
+    if (json_is_integer(json_object_get(res, "version")) && strncmp(c->type, "expense.", 8) == 0)
+        add_etag(c, json_integer_value(json_object_get(res, "version")));
+    respond_json(c, is_create(c) ? 201 : 200, res ? res : json_object());
+}
+
+/* The event is applied: answer with what it produced, read from PostgreSQL
+   (committed before the worker announced the event). */
+static void answer_applied(struct rctx *c)
+{
+    applied_headers(c);
     if (strncmp(c->type, "expense.", 8) == 0) {
-        if (strcmp(c->type, "expense.created") == 0) {
-            char loc[128];
-            snprintf(loc, sizeof(loc), "/api/v1/groups/%s/expenses/%s", c->group_id, c->target_id);
-            add_header(c, H2O_TOKEN_LOCATION, loc);
-        }
         expense_answer_applied(c, is_create(c) ? 201 : 200);
         return;
     }
-    /* Payments have no resource of their own to point at. */
     const char *p[1] = {c->target_id};
     pg_query(c, on_payment_result,
              "SELECT json_build_object('id', id, 'group_id', group_id, 'from_member',"
@@ -139,20 +163,37 @@ static void on_status_db(PGresult *res, struct rctx *c)
    answers. */
 static void on_status_for_wait(redisReply *r, struct rctx *c)
 {
-    const char *status = NULL;
+    const char *status = NULL, *resource = NULL, *problem = NULL;
 
     if (!rctx_unref_live(c) || c->fetching_result) {
         c->checks_in_flight--;
         return;
     }
     if (r && r->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i + 1 < r->elements; i += 2)
-            if (strcmp(r->element[i]->str, "status") == 0)
-                status = r->element[i + 1]->str;
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+            const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
+            if (strcmp(k, "status") == 0)
+                status = v;
+            else if (strcmp(k, "resource") == 0)
+                resource = v;
+            else if (strcmp(k, "problem") == 0)
+                problem = v;
+        }
     }
     if (status && strcmp(status, "queued") == 0) {
         c->checks_in_flight--;
         wait_decide(c, NULL, NULL);
+        return;
+    }
+    /* The outcome the worker kept for this waiting request. */
+    if (status && strcmp(status, "applied") == 0 && resource) {
+        c->checks_in_flight--;
+        answer_with(c, resource);
+        return;
+    }
+    if (status && strcmp(status, "rejected") == 0 && problem) {
+        c->checks_in_flight--;
+        wait_decide(c, status, problem);
         return;
     }
     /* Gone (finished), or Redis unreachable: PostgreSQL knows whether it is
@@ -286,10 +327,20 @@ static void accept_event(struct rctx *c)
 
     keys_stream(stream, sizeof(stream), keys_partition(c->group_id, api.cfg.partitions));
     keys_fmt(status_key, sizeof(status_key), "event", c->event_id);
-    const char *argv[12] = {"EVAL",      accept_lua,  "3",           stream,
-                            status_key,  idem_key,    c->event_text, c->type,
-                            c->group_id, accepted_at, c->target_id,  rec ? rec : ""};
-    rcli_cmd_argv(c, on_accepted, 12, argv, NULL);
+    const char *argv[13] = {"EVAL",
+                            accept_lua,
+                            "3",
+                            stream,
+                            status_key,
+                            idem_key,
+                            c->event_text,
+                            c->type,
+                            c->group_id,
+                            accepted_at,
+                            c->target_id,
+                            rec ? rec : "",
+                            c->wait_s > 0 ? "1" : ""};
+    rcli_cmd_argv(c, on_accepted, 13, argv, NULL);
     free(rec);
 }
 

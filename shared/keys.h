@@ -6,7 +6,8 @@
  *
  *   splitter:stream:<p>        ledger events of partition p (consumer group "workers")
  *   splitter:dead              dead-letter stream
- *   splitter:event:<id>        hash: a queued event's status (deleted once recorded)
+ *   splitter:event:<id>        hash: a queued event's status (deleted once recorded;
+ *                            kept a minute with the outcome when a request waits)
  *   splitter:events:done       pub/sub: ids of events that reached a final status,
  *                            space-separated, one message per applied batch
  *   splitter:session:<sha256>  user id behind a bearer token (sliding expiry)
@@ -27,6 +28,12 @@
 #define KEYS_CONSUMER_GROUP "workers"
 #define KEYS_DEAD_STREAM "splitter:dead"
 #define KEYS_DONE_CHANNEL "splitter:events:done"
+/* A finished event a request waits on keeps its outcome (the resource, or the
+   problem) in its status hash this long, for that request; others are
+   deleted at once. */
+#define KEYS_EVENT_RESULT_TTL_S 60
+#define KEYS_STR_(x) #x
+#define KEYS_STR(x) KEYS_STR_(x) /* a number's decimal text, for command arguments */
 #define KEYS_WORKERS "splitter:workers"
 #define KEYS_SESSION_TTL_S 2592000 /* 30 days, sliding */
 #define KEYS_IDEM_TTL_S 86400      /* Idempotency-Key window */

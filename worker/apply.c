@@ -183,6 +183,8 @@ struct event {
     json_t *problem; /* owned: why the event was rejected */
     json_t *before;  /* owned: the expense before a replacement or deletion (audit log) */
     json_t *after;   /* owned: the expense a replacement made (audit log) */
+    int wait;        /* a request waits: its outcome stays in Redis for a minute */
+    json_t *result;  /* owned, when wait: the resource the request answers with */
     int64_t seq;
 };
 
@@ -753,9 +755,12 @@ static void decide_expense(struct batch *b, struct event *ev, struct group *g)
     g->version++;
     g->touched = 1;
     /* The audit log keeps what a replacement made (`after`); a creation's
-       payload already says it, and a deletion made nothing. */
+       payload already says it, and a deletion made nothing. A waiting
+       request answers with the expense as it now stands. */
     if (!creating && !deleting)
         ev->after = expense_resource(b, x);
+    if (ev->wait)
+        ev->result = ev->after ? json_incref(ev->after) : expense_resource(b, x);
 out:
     free(sh);
     ledger_expense_release(&e);
@@ -810,6 +815,12 @@ static void decide_payment(struct batch *b, struct event *ev, struct group *g)
     ev->seq = ++g->last_seq;
     g->version++;
     g->touched = 1;
+    if (ev->wait)
+        ev->result = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:s, s:s}", "id", ev->target,
+                               "group_id", g->id, "from_member", py->from, "to_member", py->to,
+                               "amount", (json_int_t)py->amount, "date", py->date, "note",
+                               py->note ? json_string(py->note) : json_null(), "created_by",
+                               ev->actor, "created_at", ev->accepted_at);
 out:
     ledger_payment_release(&pay);
 }
@@ -1139,15 +1150,17 @@ static redisReply *pipe_reply(struct pipe *pp)
 }
 
 /* After the commit, in one pipeline: each touched group's view (version
-   compare-and-set); then, one command each for the whole batch: DEL of the
-   finished events' status hashes (PostgreSQL answers for them from now on:
-   Redis keeps only what is in flight), PUBLISH naming them, XACK, and the
-   trim below the last entry. */
+   compare-and-set); the outcome of each event a request waits on (its
+   status hash, for a minute); then one command each for the whole batch:
+   DEL of the other finished events' status hashes (PostgreSQL answers for
+   them from now on: Redis keeps only what is in flight), PUBLISH naming
+   every finished event, XACK, and the trim below the last entry. */
 static void publish(struct batch *b, const struct stream_entry *entries)
 {
     struct worker *w = b->w;
     char stream[64], minid[48];
     char(*keys)[96] = xcalloc(b->n_ev + 1, sizeof(*keys));
+    char **bodies = xcalloc(b->n_ev + 1, sizeof(*bodies));
     const char **del = xcalloc(b->n_ev + 2, sizeof(*del));
     const char **ack = xcalloc(b->n_ev + 3, sizeof(*ack));
     struct strbuf done = {0};
@@ -1206,11 +1219,28 @@ static void publish(struct batch *b, const struct stream_entry *entries)
             continue;
         }
         /* Applied, rejected, or recorded by an earlier delivery whose publish
-           was lost: PostgreSQL holds the outcome either way. */
+           was lost: PostgreSQL holds the outcome either way. A request that
+           waits finds it here for a minute. */
         keys_fmt(keys[i], sizeof(keys[i]), "event", ev->id);
-        del[n_del++] = keys[i];
         sb_add(&done, done.len ? " " : "");
         sb_add(&done, ev->id);
+        if (ev->wait && (ev->outcome == OUT_APPLIED || ev->outcome == OUT_REJECTED)) {
+            int applied = ev->outcome == OUT_APPLIED;
+            bodies[i] = json_dump_compact(applied ? ev->result : ev->problem);
+            const char *argv[8] = {"HSET",
+                                   keys[i],
+                                   "status",
+                                   applied ? "applied" : "rejected",
+                                   applied ? "applied_at" : "problem",
+                                   applied ? b->applied_at : bodies[i],
+                                   "resource",
+                                   bodies[i]};
+            pipe_cmd(&pp, applied ? 8 : 6, argv, NULL);
+            const char *ex[3] = {"EXPIRE", keys[i], KEYS_STR(KEYS_EVENT_RESULT_TTL_S)};
+            pipe_cmd(&pp, 3, ex, NULL);
+            continue;
+        }
+        del[n_del++] = keys[i];
     }
     if (n_del > 1)
         pipe_cmd(&pp, (int)n_del, del, NULL);
@@ -1241,6 +1271,9 @@ static void publish(struct batch *b, const struct stream_entry *entries)
         w->rd = NULL;
     }
 out:
+    for (size_t i = 0; i < b->n_ev; i++)
+        free(bodies[i]);
+    free(bodies);
     free(keys);
     free(del);
     free(ack);
@@ -1254,6 +1287,7 @@ static void batch_release(struct batch *b)
     for (size_t i = 0; i < b->n_ev; i++) {
         json_decref(b->ev[i].root);
         json_decref(b->ev[i].after);
+        json_decref(b->ev[i].result);
         json_decref(b->ev[i].problem);
         json_decref(b->ev[i].before);
     }
@@ -1316,6 +1350,7 @@ static int apply_once(struct worker *w, unsigned p, const struct stream_entry *e
         struct event *ev = &b.ev[i];
         ev->text = entries[i].event;
         ev->text_len = entries[i].event_len;
+        ev->wait = entries[i].wait;
         ev->root = json_loadb(entries[i].event, entries[i].event_len, 0, NULL);
         ev->outcome = ev->root && parse_event(ev) == 0 ? OUT_APPLIED : OUT_MALFORMED;
         if (ev->outcome == OUT_MALFORMED)

@@ -90,11 +90,14 @@ static size_t collect(const redisReply *arr, struct stream_entry *out, size_t ma
         snprintf(out[n].id, sizeof(out[n].id), "%s", e->element[0]->str);
         out[n].event = "";
         out[n].event_len = 0;
+        out[n].wait = 0;
         if (kv->type == REDIS_REPLY_ARRAY) {
             for (size_t k = 0; k + 1 < kv->elements; k += 2) {
                 if (strcmp(kv->element[k]->str, "event") == 0) {
                     out[n].event = kv->element[k + 1]->str;
                     out[n].event_len = kv->element[k + 1]->len;
+                } else if (strcmp(kv->element[k]->str, "wait") == 0) {
+                    out[n].wait = strcmp(kv->element[k + 1]->str, "1") == 0;
                 }
             }
         }

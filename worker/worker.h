@@ -74,6 +74,7 @@ struct stream_entry {
     char id[48];       /* stream entry id */
     const char *event; /* borrowed: the event JSON */
     size_t event_len;
+    int wait; /* a request waits for the outcome (field "wait" is "1") */
 };
 
 /* Apply entries of partition p in one transaction fenced by the lease token,

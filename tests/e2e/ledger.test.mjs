@@ -256,6 +256,46 @@ test('the same Idempotency-Key returns the first answer and enqueues nothing', a
     assert.equal(other.status, 422, other.text);
 });
 
+test('waiting on a write that was applied without a waiter answers from PostgreSQL', async () => {
+    // The first request does not wait: the worker keeps no outcome in Redis for it.
+    const key = randomUUID();
+    const body = equalExpense(14);
+    const first = await post(`/api/v1/groups/${group.id}/expenses`, body, { headers: { 'Idempotency-Key': key } });
+    assert.equal(first.status, 202, first.text);
+    await waitFor(async () => {
+        const e = await api('GET', first.headers.get('location'), { token: alice.token });
+        return e.json?.status === 'applied';
+    }, { what: 'the expense to be applied' });
+    assert.equal(redisCli('EXISTS', `splitter:event:${first.json.event_id}`), '0');
+    // Its replay waits: the outcome comes from PostgreSQL, the same as GET.
+    const replay = await post(`/api/v1/groups/${group.id}/expenses`, body, {
+        headers: { 'Idempotency-Key': key, Prefer: 'wait=5' },
+    });
+    assert.equal(replay.status, 201, replay.text);
+    assert.equal(replay.headers.get('etag'), '"1"');
+    assert.equal(replay.headers.get('location'), `/api/v1/groups/${group.id}/expenses/${first.json.expense_id}`);
+    const got = await api('GET', `/api/v1/groups/${group.id}/expenses/${first.json.expense_id}`, { token: alice.token });
+    assert.deepEqual(replay.json, got.json);
+
+    // A payment the same way.
+    const pkey = randomUUID();
+    const pbody = { from_member: C, to_member: A, amount: 7, note: null };
+    const p1 = await post(`/api/v1/groups/${group.id}/payments`, pbody, { headers: { 'Idempotency-Key': pkey } });
+    assert.equal(p1.status, 202, p1.text);
+    await waitFor(async () => {
+        const e = await api('GET', p1.headers.get('location'), { token: alice.token });
+        return e.json?.status === 'applied';
+    }, { what: 'the payment to be applied' });
+    const p2 = await post(`/api/v1/groups/${group.id}/payments`, pbody, {
+        headers: { 'Idempotency-Key': pkey, Prefer: 'wait=5' },
+    });
+    assert.equal(p2.status, 201, p2.text);
+    assert.equal(p2.json.id, p1.json.payment_id);
+    assert.equal(p2.json.amount, 7);
+    assert.equal(p2.json.note, null);
+    assert.equal(p2.json.created_by, alice.user.id);
+});
+
 test('invalid expenses are refused before they reach the stream', async () => {
     const stream = (p) => Number(redisCli('XLEN', `splitter:stream:${p}`));
     const total = () => Array.from({ length: 16 }, (_, p) => stream(p)).reduce((a, b) => a + b, 0);
