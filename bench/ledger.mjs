@@ -3,33 +3,59 @@
 //   node bench/ledger.mjs setup                 -> prints shell assignments: BENCH_TOKEN, BENCH_GROUP,
 //                                                  BENCH_BODY_FILE (a valid expense body)
 //   node bench/ledger.mjs events N FILE         -> writes N ledger events as Redis protocol
-//                                                  (XADD to each group's partition) into FILE
+//                                                  into FILE: what the api writes when it
+//                                                  accepts one (the status hash with its
+//                                                  expiry, the XADD to the group's partition)
+//   node bench/ledger.mjs applied               -> prints the events the workers applied or
+//                                                  rejected so far (their /metrics)
+//   node bench/ledger.mjs wait-applied TARGET   -> returns once that count reaches TARGET
+//                                                  (polled every 100 ms; exit 1 after 10 min)
 //   node bench/ledger.mjs lag RATE SECONDS      -> POSTs at RATE/s with Prefer: wait=10 and
 //                                                  prints "p50_ms p99_ms sent late" (late:
 //                                                  not applied within 10 s, or failed)
 //
-// BASE_URL, SPLITTER_PARTITIONS (16) come from the environment.
+// BASE_URL, SPLITTER_PARTITIONS (16), WORKERS and WORKER_METRICS_PORT (worker k listens on
+// WORKER_METRICS_PORT + k - 1) and STACK_STATE_DIR come from the environment.
 
 import { randomUUID } from 'node:crypto';
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import http from 'node:http';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const BASE = process.env.BASE_URL;
 const P = Number(process.env.SPLITTER_PARTITIONS ?? 16);
 
-async function api(method, path, body, token, headers = {}) {
-    const res = await fetch(BASE + path, {
-        method,
-        headers: {
-            'Content-Type': 'application/json',
-            ...(token ? { Authorization: `Bearer ${token}` } : {}),
-            ...headers,
-        },
-        body: body ? JSON.stringify(body) : undefined,
+// Requests over kept-alive connections with node:http: a far lighter load generator than
+// fetch(), which matters when it shares the cores with what it measures.
+const apiAgent = new http.Agent({ keepAlive: true, maxSockets: 2048 });
+function api(method, path, body, token, headers = {}) {
+    const data = body ? JSON.stringify(body) : undefined;
+    const url = new URL(BASE + path);
+    return new Promise((resolve, reject) => {
+        const req = http.request(
+            {
+                host: url.hostname,
+                port: url.port,
+                path: url.pathname + url.search,
+                method,
+                agent: apiAgent,
+                headers: {
+                    'Content-Type': 'application/json',
+                    ...(data ? { 'Content-Length': Buffer.byteLength(data) } : {}),
+                    ...(token ? { Authorization: `Bearer ${token}` } : {}),
+                    ...headers,
+                },
+            },
+            (res) => {
+                let text = '';
+                res.setEncoding('utf8');
+                res.on('data', (d) => (text += d));
+                res.on('end', () => resolve({ status: res.statusCode, json: text ? JSON.parse(text) : null }));
+            },
+        );
+        req.on('error', reject);
+        req.end(data);
     });
-    const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) : null };
 }
 
 async function group(token, n) {
@@ -68,12 +94,36 @@ function fnv(s) {
     return h % P;
 }
 
+// Events applied or rejected so far, summed over the workers' /metrics: one process polling
+// over kept-alive HTTP connections costs the machine far less than a database client started
+// per poll.
+const agent = new http.Agent({ keepAlive: true });
+function metrics(port) {
+    return new Promise((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/metrics', agent }, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (d) => (body += d));
+            res.on('end', () => resolve(body));
+        }).on('error', reject);
+    });
+}
+async function applied() {
+    const base = Number(process.env.WORKER_METRICS_PORT);
+    let total = 0;
+    for (let k = 0; k < Number(process.env.WORKERS); k++) {
+        const text = await metrics(base + k);
+        for (const line of text.split('\n'))
+            if (/^splitter_worker_events_(applied|rejected)_total /.test(line)) total += Number(line.split(' ')[1]);
+    }
+    return total;
+}
+
 const cmd = process.argv[2];
 if (cmd === 'setup') {
     const user = await register();
     const g = await group(user.token, 4);
-    const dir = mkdtempSync(join(tmpdir(), 'splitter-bench-body-'));
-    const file = join(dir, 'expense.json');
+    const file = join(process.env.STACK_STATE_DIR, 'expense.json');
     writeFileSync(file, JSON.stringify(expense(g.members, 1)));
     console.log(`BENCH_TOKEN=${user.token}\nBENCH_GROUP=${g.id}\nBENCH_BODY_FILE=${file}`);
 } else if (cmd === 'events') {
@@ -93,9 +143,24 @@ if (cmd === 'setup') {
             accepted_at: now, expense_id: randomUUID(),
             data: { ...body, currency: 'EUR', exchange_rate: '1', date: '2026-11-20', category: null },
         };
+        const status = `splitter:event:${ev.event_id}`;
+        out.push(resp(['HSET', status, 'status', 'queued', 'type', ev.type, 'group_id', g.id,
+            'accepted_at', now, 'target', ev.expense_id]));
+        out.push(resp(['EXPIRE', status, '604800']));
         out.push(resp(['XADD', `splitter:stream:${fnv(g.id)}`, '*', 'event', JSON.stringify(ev)]));
     }
     writeFileSync(process.argv[4], out.join(''));
+} else if (cmd === 'applied') {
+    console.log(await applied());
+
+} else if (cmd === 'wait-applied') {
+    const target = Number(process.argv[3]);
+    const deadline = Date.now() + 600_000;
+    while ((await applied()) < target) {
+        if (Date.now() > deadline) process.exit(1);
+        await new Promise((r) => setTimeout(r, 100));
+    }
+
 } else if (cmd === 'lag') {
     const rate = Number(process.argv[3]);
     const seconds = Number(process.argv[4]);
@@ -129,6 +194,8 @@ if (cmd === 'setup') {
     const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? 0;
     console.log(`${q(0.5).toFixed(1)} ${q(0.99).toFixed(1)} ${total} ${late}`);
 } else {
-    console.error('usage: node bench/ledger.mjs setup | events N FILE | lag RATE SECONDS');
+    console.error('usage: node bench/ledger.mjs setup | events N FILE | applied | wait-applied TARGET | lag RATE SECONDS');
     process.exit(2);
 }
+apiAgent.destroy();
+agent.destroy();
