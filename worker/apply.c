@@ -342,6 +342,8 @@ static void copy_row_end(struct copy *c)
     c->rows++;
 }
 
+#define COPY_CHUNK ((size_t)1 << 20)
+
 /* Send the rows with sql ("COPY t (cols) FROM STDIN"); 0, or -1 (see failed()). */
 static int copy_run(struct batch *b, const char *sql, struct copy *c)
 {
@@ -357,7 +359,17 @@ static int copy_run(struct batch *b, const char *sql, struct copy *c)
         return -1;
     }
     PQclear(res);
-    if (PQputCopyData(pg, c->sb.buf, (int)c->sb.len) != 1 || PQputCopyEnd(pg, NULL) != 1) {
+    /* In pieces of at most 1 MiB (libpq counts bytes in an int). A failure
+       here means the connection is gone: the batch is left pending. */
+    for (size_t off = 0; off < c->sb.len;) {
+        size_t n = c->sb.len - off < COPY_CHUNK ? c->sb.len - off : COPY_CHUNK;
+        if (PQputCopyData(pg, c->sb.buf + off, (int)n) != 1) {
+            failed(b, NULL);
+            return -1;
+        }
+        off += n;
+    }
+    if (PQputCopyEnd(pg, NULL) != 1) {
         failed(b, NULL);
         return -1;
     }
