@@ -942,64 +942,79 @@ static char *shares_text(const struct batch *b, const struct expense *x)
     return sb.buf;
 }
 
+/* Where an expense row goes: one COPY row, or one element of each column
+   array of the update (the same columns in the same order). */
+#define EXPENSE_COLUMNS 18
+
+struct row_sink {
+    struct copy *copy;
+    struct pgarr *cols;
+    size_t col;
+};
+
+static void sink_text(struct row_sink *s, const char *v)
+{
+    if (s->copy)
+        copy_field(s->copy, v);
+    else
+        arr_text(&s->cols[s->col++], v);
+}
+
+static void sink_int(struct row_sink *s, int64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof(buf), "%lld", (long long)v);
+    sink_text(s, buf);
+}
+
+static void expense_row(const struct batch *b, const struct expense *x, struct row_sink *s)
+{
+    const json_t *c = x->content;
+    char *pj = json_dump_compact(json_object_get(c, "paid_by"));
+    char *sj = json_dump_compact(json_object_get(c, "split"));
+    char *shj = shares_text(b, x);
+    sink_text(s, x->id);
+    sink_text(s, x->group_id);
+    sink_text(s, jstr(c, "description"));
+    sink_int(s, json_integer_value(json_object_get(c, "amount")));
+    sink_text(s, jstr(c, "currency"));
+    sink_text(s, jstr(c, "exchange_rate"));
+    sink_int(s, x->amount_group);
+    sink_text(s, jstr(c, "date"));
+    sink_text(s, jstr(c, "category"));
+    sink_text(s, pj);
+    sink_text(s, sj);
+    sink_text(s, x->created_by);
+    sink_text(s, x->created_at);
+    sink_text(s, x->updated_at);
+    sink_int(s, x->version);
+    sink_text(s, x->deleted ? "t" : "f");
+    sink_int(s, x->seq);
+    sink_text(s, shj);
+    free(pj);
+    free(sj);
+    free(shj);
+}
+
 /* New expenses go in with COPY; those the table held are updated in place. */
 static int write_expenses(struct batch *b)
 {
     struct copy rows = {0};
-    struct pgarr id = {0}, desc = {0}, amount = {0}, cur = {0}, rate = {0}, amg = {0}, date = {0},
-                 cat = {0}, paid = {0}, split = {0}, upd = {0}, ver = {0}, del = {0}, seq = {0},
-                 shares = {0};
+    struct pgarr cols[EXPENSE_COLUMNS];
+    size_t updates = 0;
     int rc = -1;
-    PGresult *res;
 
+    memset(cols, 0, sizeof(cols));
     for (size_t i = 0; i < b->n_expenses; i++) {
-        struct expense *x = &b->expenses[i];
-        const json_t *c = x->content;
+        const struct expense *x = &b->expenses[i];
         if (!x->touched)
             continue;
-        char *pj = json_dump_compact(json_object_get(c, "paid_by"));
-        char *sj = json_dump_compact(json_object_get(c, "split"));
-        char *shj = shares_text(b, x);
-        if (!x->stored) {
-            copy_field(&rows, x->id);
-            copy_field(&rows, x->group_id);
-            copy_field(&rows, jstr(c, "description"));
-            copy_int(&rows, json_integer_value(json_object_get(c, "amount")));
-            copy_field(&rows, jstr(c, "currency"));
-            copy_field(&rows, jstr(c, "exchange_rate"));
-            copy_int(&rows, x->amount_group);
-            copy_field(&rows, jstr(c, "date"));
-            copy_field(&rows, jstr(c, "category"));
-            copy_field(&rows, pj);
-            copy_field(&rows, sj);
-            copy_field(&rows, x->created_by);
-            copy_field(&rows, x->created_at);
-            copy_field(&rows, x->updated_at);
-            copy_int(&rows, x->version);
-            copy_field(&rows, x->deleted ? "t" : "f");
-            copy_int(&rows, x->seq);
-            copy_field(&rows, shj);
+        struct row_sink sink = {x->stored ? NULL : &rows, cols, 0};
+        expense_row(b, x, &sink);
+        if (x->stored)
+            updates++;
+        else
             copy_row_end(&rows);
-        } else {
-            arr_text(&id, x->id);
-            arr_text(&desc, jstr(c, "description"));
-            arr_int(&amount, json_integer_value(json_object_get(c, "amount")));
-            arr_text(&cur, jstr(c, "currency"));
-            arr_text(&rate, jstr(c, "exchange_rate"));
-            arr_int(&amg, x->amount_group);
-            arr_text(&date, jstr(c, "date"));
-            arr_text(&cat, jstr(c, "category"));
-            arr_text(&paid, pj);
-            arr_text(&split, sj);
-            arr_text(&upd, x->updated_at);
-            arr_int(&ver, x->version);
-            arr_text(&del, x->deleted ? "t" : "f");
-            arr_int(&seq, x->seq);
-            arr_text(&shares, shj);
-        }
-        free(pj);
-        free(sj);
-        free(shj);
     }
     if (copy_run(b,
                  "COPY expenses (id, group_id, description, amount, currency, exchange_rate,"
@@ -1007,24 +1022,26 @@ static int write_expenses(struct batch *b)
                  " created_at, updated_at, version, deleted, seq, shares) FROM STDIN",
                  &rows) != 0)
         goto out;
-    if (id.n) {
-        const char *p[15] = {arr_done(&id),   arr_done(&desc),  arr_done(&amount), arr_done(&cur),
-                             arr_done(&rate), arr_done(&amg),   arr_done(&date),   arr_done(&cat),
-                             arr_done(&paid), arr_done(&split), arr_done(&upd),    arr_done(&ver),
-                             arr_done(&del),  arr_done(&seq),   arr_done(&shares)};
-        res = q(b,
-                "UPDATE expenses SET description = v.description, amount = v.amount,"
-                " currency = v.currency, exchange_rate = v.exchange_rate,"
-                " amount_in_group_currency = v.amg, date = v.date, category = v.category,"
-                " paid_by = v.paid_by, split = v.split, updated_at = v.updated_at,"
-                " version = v.version, deleted = v.deleted, seq = v.seq, shares = v.shares"
-                " FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[], $5::text[],"
-                " $6::bigint[], $7::date[], $8::text[], $9::json[], $10::json[],"
-                " $11::timestamptz[], $12::bigint[], $13::boolean[], $14::bigint[], $15::json[])"
-                " AS v(id, description, amount, currency, exchange_rate, amg, date, category,"
-                " paid_by, split, updated_at, version, deleted, seq, shares)"
-                " WHERE expenses.id = v.id",
-                15, p);
+    if (updates) {
+        const char *p[EXPENSE_COLUMNS];
+        for (size_t k = 0; k < EXPENSE_COLUMNS; k++)
+            p[k] = arr_done(&cols[k]);
+        /* Who created it and when never change. */
+        PGresult *res =
+            q(b,
+              "UPDATE expenses SET description = v.description, amount = v.amount,"
+              " currency = v.currency, exchange_rate = v.exchange_rate,"
+              " amount_in_group_currency = v.amg, date = v.date, category = v.category,"
+              " paid_by = v.paid_by, split = v.split, updated_at = v.updated_at,"
+              " version = v.version, deleted = v.deleted, seq = v.seq, shares = v.shares"
+              " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::text[],"
+              " $6::text[], $7::bigint[], $8::date[], $9::text[], $10::json[], $11::json[],"
+              " $12::uuid[], $13::timestamptz[], $14::timestamptz[], $15::bigint[],"
+              " $16::boolean[], $17::bigint[], $18::json[])"
+              " AS v(id, group_id, description, amount, currency, exchange_rate, amg, date,"
+              " category, paid_by, split, created_by, created_at, updated_at, version, deleted,"
+              " seq, shares) WHERE expenses.id = v.id",
+              EXPENSE_COLUMNS, p);
         if (!res)
             goto out;
         PQclear(res);
@@ -1032,9 +1049,8 @@ static int write_expenses(struct batch *b)
     rc = 0;
 out:
     free(rows.sb.buf);
-    arr_free(&id), arr_free(&desc), arr_free(&amount), arr_free(&cur), arr_free(&rate);
-    arr_free(&amg), arr_free(&date), arr_free(&cat), arr_free(&paid), arr_free(&split);
-    arr_free(&upd), arr_free(&ver), arr_free(&del), arr_free(&seq), arr_free(&shares);
+    for (size_t k = 0; k < EXPENSE_COLUMNS; k++)
+        arr_free(&cols[k]);
     return rc;
 }
 

@@ -10,18 +10,9 @@
 #include <string.h>
 
 #include "json.h"
+#include "unit.h"
 
 #define FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
-
-static uint64_t rng_state = 42;
-
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
 
 static void assert_same(const json_t *v)
 {
@@ -143,6 +134,7 @@ static json_t *random_value(int depth)
 
 START_TEST(test_json_dump_random_trees)
 {
+    rng_state = 42;
     for (int i = 0; i < 2000; i++) {
         json_t *v = random_value(0);
         assert_same(v);
@@ -164,11 +156,4 @@ static Suite *json_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(json_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+UNIT_MAIN(json_suite)

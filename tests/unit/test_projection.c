@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "projection.h"
+#include "unit.h"
 
 #define G "00000000-0000-4000-8000-000000000001"
 #define A "00000000-0000-4000-8000-00000000000a"
@@ -184,11 +185,4 @@ static Suite *projection_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(projection_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+UNIT_MAIN(projection_suite)

@@ -8,17 +8,9 @@
 #include <string.h>
 
 #include "settle.h"
+#include "unit.h"
 
 /* splitmix64: a small seeded generator, so every run sees the same cases. */
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
 
 /* Uniform in [lo, hi]. */
 static int64_t rng_range(int64_t lo, int64_t hi)
@@ -472,11 +464,4 @@ static Suite *settle_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(settle_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+UNIT_MAIN(settle_suite)
