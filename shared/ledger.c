@@ -497,6 +497,67 @@ bad:
     return -1;
 }
 
+struct ledger_share *ledger_merge_shares(const struct ledger_expense *e,
+                                         size_t (*member_of)(const char *id, void *ctx), void *ctx,
+                                         size_t *n_out, struct fields *f)
+{
+    struct ledger_share *sh = xcalloc(e->n_paid + e->n_split + 1, sizeof(*sh));
+    size_t n = 0;
+    int unknown = 0;
+    for (size_t k = 0; k < e->n_paid + e->n_split; k++) {
+        int payer = k < e->n_paid;
+        const struct ledger_part *part = payer ? &e->paid[k] : &e->split[k - e->n_paid];
+        size_t mi = member_of(part->member_id, ctx);
+        if (mi == SIZE_MAX) {
+            char path[64];
+            if (payer)
+                snprintf(path, sizeof(path), "paid_by[%zu].member_id", k);
+            else
+                snprintf(path, sizeof(path), "split.members[%zu].member_id", k - e->n_paid);
+            fields_add(f, path, "is not a member of this group");
+            unknown = 1;
+            continue;
+        }
+        size_t j;
+        for (j = 0; j < n && sh[j].member != mi; j++)
+            ;
+        if (j == n)
+            sh[n++].member = mi;
+        /* Each member pays at most once and owes at most once (the parser
+           refuses repeats), and each part is bounded: no overflow. */
+        if (payer)
+            sh[j].paid += part->computed;
+        else
+            sh[j].owed += part->computed;
+    }
+    if (unknown) {
+        free(sh);
+        return NULL;
+    }
+    *n_out = n;
+    return sh;
+}
+
+int ledger_move_shares(const struct ledger_share *sh, size_t n, int sign,
+                       int64_t *(*balance)(size_t member, int owed, void *ctx), void *ctx)
+{
+    /* First check every change, then make them. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            int64_t *paid = balance(sh[i].member, 0, ctx), *owed = balance(sh[i].member, 1, ctx);
+            int64_t dp, dowed, new_paid, new_owed;
+            if (money_mul(sh[i].paid, sign, &dp) != 0 || money_mul(sh[i].owed, sign, &dowed) != 0 ||
+                money_add(*paid, dp, &new_paid) != 0 || money_add(*owed, dowed, &new_owed) != 0)
+                return -1;
+            if (pass == 1) {
+                *paid = new_paid;
+                *owed = new_owed;
+            }
+        }
+    }
+    return 0;
+}
+
 void ledger_expense_release(struct ledger_expense *e)
 {
     free(e->description);

@@ -47,6 +47,31 @@ struct ledger_expense {
     int64_t amount_group; /* amount converted to the group currency */
 };
 
+/* One member's part in an expense, in group-currency minor units: what the
+   member paid and what the member owes (the rows of expenses.shares). */
+struct ledger_share {
+    size_t member; /* the caller's index of the member */
+    int64_t paid, owed;
+};
+
+/* e's payers, then its split members, merged per member in first-seen order:
+   the one rule for an expense's shares (the worker's decide step and the
+   replay projection both use it). member_of(id, ctx) gives a member's index,
+   or SIZE_MAX when id is not a member of the group; each such id is noted in
+   f with its field path ("paid_by[0].member_id"). Returns the shares (caller
+   frees) and their number in *n, or NULL when an id is not a member. */
+struct ledger_share *ledger_merge_shares(const struct ledger_expense *e,
+                                         size_t (*member_of)(const char *id, void *ctx), void *ctx,
+                                         size_t *n, struct fields *f);
+
+/* Add (sign 1) or take out (sign -1) shares from balances, all or nothing:
+   balance(member, owed, ctx) gives the member's paid (owed 0) or owed
+   (owed 1) total to change. 0, or -1 when a total would overflow (then none
+   changed). The members of sh are distinct (as ledger_merge_shares makes
+   them). */
+int ledger_move_shares(const struct ledger_share *sh, size_t n, int sign,
+                       int64_t *(*balance)(size_t member, int owed, void *ctx), void *ctx);
+
 /* A valid payment: from_member paid to_member amount (group currency). */
 struct ledger_payment {
     char from_member[37], to_member[37];

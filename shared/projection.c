@@ -73,56 +73,15 @@ json_t *projection_shares_json(const struct projection *p, const struct projecti
     return a;
 }
 
-/* Add (sign 1) or take out (sign -1) shares on a copy of the balances;
-   0 and the copy committed, or -1 on overflow with nothing changed. */
-static int move_shares(struct projection *p, const struct projection_share *sh, size_t n, int sign)
+static int64_t *member_balance(size_t member, int owed, void *ctx)
 {
-    struct projection_member *tmp = xcalloc(p->n_members + 1, sizeof(*tmp));
-    memcpy(tmp, p->members, p->n_members * sizeof(*tmp));
-    for (size_t i = 0; i < n; i++) {
-        struct projection_member *m = &tmp[sh[i].member];
-        int64_t dp, dowed;
-        if (money_mul(sh[i].paid, sign, &dp) != 0 || money_mul(sh[i].owed, sign, &dowed) != 0 ||
-            money_add(m->paid, dp, &m->paid) != 0 || money_add(m->owed, dowed, &m->owed) != 0) {
-            free(tmp);
-            return -1;
-        }
-    }
-    memcpy(p->members, tmp, p->n_members * sizeof(*tmp));
-    free(tmp);
-    return 0;
+    struct projection_member *m = &((struct projection *)ctx)->members[member];
+    return owed ? &m->owed : &m->paid;
 }
 
-/* Payers then split members merged per member, in first-seen order: the
-   worker's rule for expenses.shares. NULL (reason in err) if one is not a
-   member. Caller frees. */
-static struct projection_share *merge_shares(const struct projection *p,
-                                             const struct ledger_expense *e, size_t *n_out,
-                                             char *err, size_t err_size)
+static size_t member_index(const char *id, void *ctx)
 {
-    struct projection_share *sh = xcalloc(e->n_paid + e->n_split + 1, sizeof(*sh));
-    size_t n = 0;
-    for (size_t k = 0; k < e->n_paid + e->n_split; k++) {
-        int payer = k < e->n_paid;
-        const struct ledger_part *part = payer ? &e->paid[k] : &e->split[k - e->n_paid];
-        size_t mi = projection_member(p, part->member_id);
-        if (mi == SIZE_MAX) {
-            fail(err, err_size, "member '%s' is not in the group", part->member_id);
-            free(sh);
-            return NULL;
-        }
-        size_t j;
-        for (j = 0; j < n && sh[j].member != mi; j++)
-            ;
-        if (j == n)
-            sh[n++].member = mi;
-        if (payer)
-            sh[j].paid += part->computed;
-        else
-            sh[j].owed += part->computed;
-    }
-    *n_out = n;
-    return sh;
+    return projection_member(ctx, id);
 }
 
 static struct projection_expense *expense_slot(struct projection *p, const char *id)
@@ -145,7 +104,7 @@ static int apply_expense(struct projection *p, const json_t *ev, const char *typ
     struct ledger_expense e;
     struct json_doc doc = {0};
     struct fields f = {0};
-    struct projection_share *sh = NULL;
+    struct ledger_share *sh = NULL;
     size_t n_sh = 0;
     char today[11];
     int rc = -1;
@@ -174,15 +133,18 @@ static int apply_expense(struct projection *p, const json_t *ev, const char *typ
                  f.n ? f.e[0].message : "");
             goto out;
         }
-        sh = merge_shares(p, &e, &n_sh, err, err_size);
-        if (!sh)
+        /* The worker's rule (ledger_merge_shares). */
+        sh = ledger_merge_shares(&e, member_index, p, &n_sh, &f);
+        if (!sh) {
+            fail(err, err_size, "expense '%s': %s %s", id, f.e[0].field, f.e[0].message);
             goto out;
+        }
     }
     /* Old shares out, new ones in, as one step: on overflow nothing changes. */
     struct projection_member *saved = xcalloc(p->n_members + 1, sizeof(*saved));
     memcpy(saved, p->members, p->n_members * sizeof(*saved));
-    if ((!creating && move_shares(p, x->shares, x->n_shares, -1) != 0) ||
-        (!deleting && move_shares(p, sh, n_sh, 1) != 0)) {
+    if ((!creating && ledger_move_shares(x->shares, x->n_shares, -1, member_balance, p) != 0) ||
+        (!deleting && ledger_move_shares(sh, n_sh, 1, member_balance, p) != 0)) {
         memcpy(p->members, saved, p->n_members * sizeof(*saved));
         free(saved);
         fail(err, err_size, "expense '%s': a balance would overflow 64 bits", id);

@@ -10,18 +10,21 @@
  * verify and to rebuild the projection; tests/unit/test_projection.c pins
  * the rules.
  *
- * The rules mirror worker/apply.c's decide step: an expense's shares merge
- * its payers and its split members per member, in first-seen order (payers
- * first); a replacement takes the old shares out of the balances and puts
- * the new ones in; a deletion takes them out; a payment adds to the sender's
- * "sent" and the receiver's "received". Since these events were applied,
- * any refusal here (unknown member, stale If-Match, overflow, invalid
- * payload) means the events and the projection disagree.
+ * The rules are worker/apply.c's decide step: an expense's shares merge its
+ * payers and its split members per member, in first-seen order (payers
+ * first: ledger_merge_shares, the one implementation both call); a
+ * replacement takes the old shares out of the balances and puts the new ones
+ * in, a deletion takes them out (ledger_move_shares, likewise shared); a
+ * payment adds to the sender's "sent" and the receiver's "received". Since these events were
+ * applied, any refusal here (unknown member, stale If-Match, overflow, invalid payload) means the
+ * events and the projection disagree.
  *
  * Not thread-safe per projection; projections are independent.
  */
 #ifndef SPLITTER_PROJECTION_H
 #define SPLITTER_PROJECTION_H
+
+#include "ledger.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -32,18 +35,13 @@ struct projection_member {
     int64_t paid, owed, sent, received; /* group-currency minor units */
 };
 
-struct projection_share {
-    size_t member; /* index into projection.members */
-    int64_t paid, owed;
-};
-
 struct projection_expense {
     char id[37];
     int64_t version, seq, amount_group;
     int deleted;
     char created_by[37], created_at[24], updated_at[24];
-    json_t *content; /* owned: the normalised request fields (ledger_expense_to_json) */
-    struct projection_share *shares; /* owned */
+    json_t *content;             /* owned: the normalised request fields (ledger_expense_to_json) */
+    struct ledger_share *shares; /* owned; member: index into projection.members */
     size_t n_shares;
 };
 

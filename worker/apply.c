@@ -202,11 +202,6 @@ struct member {
     int touched;
 };
 
-struct share {
-    size_t member; /* index into members */
-    int64_t paid, owed;
-};
-
 struct expense {
     char id[37], group_id[37];
     int exists, deleted, touched;
@@ -215,7 +210,7 @@ struct expense {
     json_t *content; /* owned: the normalised request fields */
     int64_t amount_group;
     char created_by[37], created_at[24], updated_at[24];
-    struct share *shares; /* owned, payers and split members merged */
+    struct ledger_share *shares; /* owned: payers and split members merged (index into members) */
     size_t n_shares;
 };
 
@@ -597,64 +592,44 @@ static int load_expenses(struct batch *b)
 
 /* --- step 3: decide ------------------------------------------------------------------- */
 
-/* Add (sign = 1) or take out (sign = -1) shares from members' balances.
-   0, or -1 when a balance would overflow (nothing changed then). */
-static int apply_shares(struct batch *b, const struct share *sh, size_t n, int sign)
+static int64_t *member_balance(size_t member, int owed, void *ctx)
 {
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < n; i++) {
-            struct member *m = &b->members[sh[i].member];
-            int64_t paid, owed, dp, dowed;
-            if (money_mul(sh[i].paid, sign, &dp) != 0 || money_mul(sh[i].owed, sign, &dowed) != 0 ||
-                money_add(m->paid, dp, &paid) != 0 || money_add(m->owed, dowed, &owed) != 0)
-                return -1;
-            if (pass == 1) {
-                m->paid = paid;
-                m->owed = owed;
-                m->touched = 1;
-            }
-        }
-    }
+    struct member *m = &((struct batch *)ctx)->members[member];
+    return owed ? &m->owed : &m->paid;
+}
+
+/* Add (sign = 1) or take out (sign = -1) shares from members' balances
+   (ledger_move_shares). 0, or -1 when a balance would overflow (nothing
+   changed then). */
+static int apply_shares(struct batch *b, const struct ledger_share *sh, size_t n, int sign)
+{
+    if (ledger_move_shares(sh, n, sign, member_balance, b) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        b->members[sh[i].member].touched = 1;
     return 0;
 }
 
-/* Merge payers and split members into per-member shares; NULL when a member
-   is not in group g (the event is then rejected). */
-static struct share *shares_of(struct batch *b, const struct group *g,
-                               const struct ledger_expense *e, size_t *n_out, struct fields *f)
+struct member_of_group {
+    const struct batch *b;
+    const struct group *g;
+};
+
+static size_t member_of_group(const char *id, void *ctx)
 {
-    struct share *sh = xcalloc(e->n_paid + e->n_split, sizeof(*sh));
-    size_t n = 0;
-    for (size_t k = 0; k < e->n_paid + e->n_split; k++) {
-        int payer = k < e->n_paid;
-        const struct ledger_part *part = payer ? &e->paid[k] : &e->split[k - e->n_paid];
-        size_t mi = idx_get(&b->midx, part->member_id);
-        if (mi == SIZE_MAX || strcmp(b->members[mi].group_id, g->id) != 0) {
-            char path[64];
-            if (payer)
-                snprintf(path, sizeof(path), "paid_by[%zu].member_id", k);
-            else
-                snprintf(path, sizeof(path), "split.members[%zu].member_id", k - e->n_paid);
-            fields_add(f, path, "is not a member of this group");
-            continue;
-        }
-        size_t j;
-        for (j = 0; j < n && sh[j].member != mi; j++)
-            ;
-        if (j == n)
-            sh[n++].member = mi;
-        /* Each member pays at most once and owes at most once: no overflow. */
-        if (payer)
-            sh[j].paid += part->computed;
-        else
-            sh[j].owed += part->computed;
-    }
-    if (f->n) {
-        free(sh);
-        return NULL;
-    }
-    *n_out = n;
-    return sh;
+    const struct member_of_group *mg = ctx;
+    size_t mi = idx_get(&mg->b->midx, id);
+    return mi != SIZE_MAX && strcmp(mg->b->members[mi].group_id, mg->g->id) == 0 ? mi : SIZE_MAX;
+}
+
+/* The expense's shares (ledger_merge_shares); NULL when a member is not in
+   group g (the event is then rejected, the ids noted in f). */
+static struct ledger_share *shares_of(struct batch *b, const struct group *g,
+                                      const struct ledger_expense *e, size_t *n_out,
+                                      struct fields *f)
+{
+    struct member_of_group mg = {b, g};
+    return ledger_merge_shares(e, member_of_group, &mg, n_out, f);
 }
 
 /* The expense resource of x as it stands (shared/ledger.c builds it). New
@@ -688,7 +663,7 @@ static void decide_expense(struct batch *b, struct event *ev, struct group *g)
     struct ledger_expense e;
     struct json_doc doc = {0};
     struct fields f = {0};
-    struct share *sh = NULL;
+    struct ledger_share *sh = NULL;
     size_t n_sh = 0;
     char today[11];
 

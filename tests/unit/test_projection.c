@@ -165,7 +165,7 @@ START_TEST(test_projection_refuses_what_was_never_applicable)
     projection_init(&p, G, "EUR");
     projection_add_member(&p, A);
     ck_assert_int_eq(apply(1, EXPENSE("expense.created", "", EQUAL_100)), -1);
-    ck_assert_ptr_nonnull(strstr(err, "not in the group"));
+    ck_assert_ptr_nonnull(strstr(err, "member_id is not a member of this group"));
     ck_assert_int_eq(p.members[0].paid, 0);
     ck_assert_int_eq(p.last_seq, 0);
 }
