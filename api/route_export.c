@@ -26,6 +26,7 @@
 #include "api.h"
 
 #include "ledger.h"
+#include "strbuf.h"
 #include "money.h"
 #include "xalloc.h"
 
@@ -56,18 +57,12 @@ struct export
     int batch;                       /* rows per query */
     int started;                     /* the response's head went out */
     char key[PAGE_KEY_SIZE], id[37]; /* the last row written ("" before the first) */
-    char *buf;                       /* owned: the chunk h2o is sending */
-    size_t len, alloc;
+    struct strbuf out;               /* owned: the chunk h2o is sending */
 };
 
 static void buf_add(struct export *x, const char *s, size_t n)
 {
-    if (x->len + n + 1 > x->alloc) {
-        x->alloc = (x->len + n + 1) * 2;
-        x->buf = xrealloc(x->buf, x->alloc);
-    }
-    memcpy(x->buf + x->len, s, n);
-    x->len += n;
+    strbuf_addn(&x->out, s, n);
 }
 
 /* One cell; first says whether it starts the line. */
@@ -121,7 +116,7 @@ static void export_release(struct rctx *c)
     struct export *x = c->work;
     if (!x)
         return;
-    free(x->buf);
+    free(x->out.buf);
     free(x->cols);
     free(x->paid);
     free(x->owed);
@@ -226,7 +221,7 @@ static void on_batch(PGresult *res, struct rctx *c)
             h2o_send(c->req, NULL, 0, H2O_SEND_STATE_ERROR);
             return;
         }
-        x->len = 0; /* h2o asked for more: the previous chunk is sent */
+        x->out.len = 0; /* h2o asked for more: the previous chunk is sent */
     }
     int n = PQntuples(res);
     for (int r = 0; r < n; r++)
@@ -239,7 +234,7 @@ static void on_batch(PGresult *res, struct rctx *c)
         x->started = 1;
         respond_stream_start(c, 200, "text/csv; charset=utf-8", &x->gen);
     }
-    h2o_iovec_t chunk = h2o_iovec_init(x->buf, x->len);
+    h2o_iovec_t chunk = h2o_iovec_init(x->out.buf, x->out.len);
     h2o_send(c->req, &chunk, 1, n < x->batch ? H2O_SEND_STATE_FINAL : H2O_SEND_STATE_IN_PROGRESS);
 }
 

@@ -90,15 +90,22 @@ static void applied_headers(struct rctx *c)
     }
 }
 
-/* The event is applied and the worker kept its resource for this request. */
+static void answer_applied(struct rctx *c);
+
+/* The event is applied and the worker kept its resource for this request
+   (unreadable: PostgreSQL answers instead). */
 static void answer_with(struct rctx *c, const char *resource)
 {
     json_t *res = json_loads(resource, 0, NULL);
     c->fetching_result = 1;
+    if (!res) {
+        answer_applied(c);
+        return;
+    }
     applied_headers(c);
     if (json_is_integer(json_object_get(res, "version")) && strncmp(c->type, "expense.", 8) == 0)
         add_etag(c, json_integer_value(json_object_get(res, "version")));
-    respond_json(c, is_create(c) ? 201 : 200, res ? res : json_object());
+    respond_json(c, is_create(c) ? 201 : 200, res);
 }
 
 /* The event is applied: answer with what it produced, read from PostgreSQL

@@ -1,5 +1,6 @@
 #include "json.h"
 
+#include "strbuf.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -525,47 +526,18 @@ size_t json_utf8_length(const char *s)
 
 /* --- compact serialisation ------------------------------------------------------------- */
 
-struct dump_buf {
-    char *buf;
-    size_t len, alloc;
-};
-
-static void dump_reserve(struct dump_buf *d, size_t more)
-{
-    if (d->len + more + 1 <= d->alloc)
-        return;
-    size_t want = d->alloc ? d->alloc : 256;
-    while (d->len + more + 1 > want)
-        want *= 2;
-    d->buf = xrealloc(d->buf, want);
-    d->alloc = want;
-}
-
-static void dump_add(struct dump_buf *d, const char *s, size_t n)
-{
-    dump_reserve(d, n);
-    memcpy(d->buf + d->len, s, n);
-    d->len += n;
-}
-
-static void dump_char(struct dump_buf *d, char c)
-{
-    dump_reserve(d, 1);
-    d->buf[d->len++] = c;
-}
-
 /* A string as jansson writes it without flags: '"', '\\' and the control
    characters escaped, everything else (UTF-8 included) as is. */
-static void dump_string(struct dump_buf *d, const char *s, size_t n)
+static void dump_string(struct strbuf *d, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t i = 0;
-    dump_char(d, '"');
+    strbuf_addc(d, '"');
     while (i < n) {
         size_t run = i;
         while (run < n && (unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\')
             run++;
-        dump_add(d, s + i, run - i);
+        strbuf_addn(d, s + i, run - i);
         if (run == n)
             break;
         unsigned char c = (unsigned char)s[run];
@@ -577,13 +549,13 @@ static void dump_string(struct dump_buf *d, const char *s, size_t n)
             esc[1] = letter[hit - named];
             len = 2;
         }
-        dump_add(d, esc, len);
+        strbuf_addn(d, esc, len);
         i = run + 1;
     }
-    dump_char(d, '"');
+    strbuf_addc(d, '"');
 }
 
-static void dump_integer(struct dump_buf *d, json_int_t v)
+static void dump_integer(struct strbuf *d, json_int_t v)
 {
     char buf[24], *p = buf + sizeof(buf);
     /* Digits from the magnitude as unsigned, so the most negative value works. */
@@ -594,13 +566,13 @@ static void dump_integer(struct dump_buf *d, json_int_t v)
     } while (u);
     if (v < 0)
         *--p = '-';
-    dump_add(d, p, (size_t)(buf + sizeof(buf) - p));
+    strbuf_addn(d, p, (size_t)(buf + sizeof(buf) - p));
 }
 
 /* A real as jansson writes it with JSON_REAL_PRECISION(15): "%.15g", with
    ".0" when it would read as an integer, without '+' or leading zeros in
    the exponent. */
-static void dump_real(struct dump_buf *d, double v)
+static void dump_real(struct strbuf *d, double v)
 {
     char buf[48];
     int ret = snprintf(buf, sizeof(buf), "%.15g", v);
@@ -625,37 +597,37 @@ static void dump_real(struct dump_buf *d, double v)
             length -= (size_t)(end - start);
         }
     }
-    dump_add(d, buf, length);
+    strbuf_addn(d, buf, length);
 }
 
-static void dump_value(struct dump_buf *d, const json_t *v)
+static void dump_value(struct strbuf *d, const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         const char *key;
         json_t *value;
         int first = 1;
-        dump_char(d, '{');
+        strbuf_addc(d, '{');
         json_object_foreach((json_t *)v, key, value)
         {
             if (!first)
-                dump_char(d, ',');
+                strbuf_addc(d, ',');
             first = 0;
             dump_string(d, key, strlen(key));
-            dump_char(d, ':');
+            strbuf_addc(d, ':');
             dump_value(d, value);
         }
-        dump_char(d, '}');
+        strbuf_addc(d, '}');
         break;
     }
     case JSON_ARRAY:
-        dump_char(d, '[');
+        strbuf_addc(d, '[');
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i)
-                dump_char(d, ',');
+                strbuf_addc(d, ',');
             dump_value(d, json_array_get(v, i));
         }
-        dump_char(d, ']');
+        strbuf_addc(d, ']');
         break;
     case JSON_STRING:
         dump_string(d, json_string_value(v), json_string_length(v));
@@ -667,20 +639,20 @@ static void dump_value(struct dump_buf *d, const json_t *v)
         dump_real(d, json_real_value(v));
         break;
     case JSON_TRUE:
-        dump_add(d, "true", 4);
+        strbuf_addn(d, "true", 4);
         break;
     case JSON_FALSE:
-        dump_add(d, "false", 5);
+        strbuf_addn(d, "false", 5);
         break;
     case JSON_NULL:
-        dump_add(d, "null", 4);
+        strbuf_addn(d, "null", 4);
         break;
     }
 }
 
 char *json_dump_compact(const json_t *v)
 {
-    struct dump_buf d = {0};
+    struct strbuf d = {0};
     /* Written here rather than by json_dumps(): the same text as
        JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15) (unit-tested
        against it), a third of the cost, and in a buffer of our own, so plain
@@ -692,7 +664,5 @@ char *json_dump_compact(const json_t *v)
         abort();
     }
     dump_value(&d, v);
-    dump_reserve(&d, 0);
-    d.buf[d.len] = '\0';
-    return d.buf;
+    return d.buf; /* JSON is never empty: the buffer exists */
 }

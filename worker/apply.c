@@ -31,6 +31,7 @@
 #include "log.h"
 #include "money.h"
 #include "problem.h"
+#include "strbuf.h"
 #include "view.h"
 #include "xalloc.h"
 
@@ -44,27 +45,6 @@ enum outcome { OUT_APPLIED, OUT_DUPLICATE, OUT_REJECTED, OUT_MALFORMED };
 
 /* --- small containers ----------------------------------------------------------------- */
 
-struct strbuf {
-    char *buf;
-    size_t len, alloc;
-};
-
-static void sb_addn(struct strbuf *sb, const char *s, size_t n)
-{
-    if (sb->len + n + 1 > sb->alloc) {
-        sb->alloc = (sb->len + n + 1) * 2;
-        sb->buf = xrealloc(sb->buf, sb->alloc);
-    }
-    memcpy(sb->buf + sb->len, s, n);
-    sb->len += n;
-    sb->buf[sb->len] = '\0';
-}
-
-static void sb_add(struct strbuf *sb, const char *s)
-{
-    sb_addn(sb, s, strlen(s));
-}
-
 /* A PostgreSQL array literal, built element by element: {"a","b",NULL}. */
 struct pgarr {
     struct strbuf sb;
@@ -74,23 +54,23 @@ struct pgarr {
 
 static void arr_text(struct pgarr *a, const char *s)
 {
-    sb_add(&a->sb, a->n++ ? "," : "{");
+    strbuf_add(&a->sb, a->n++ ? "," : "{");
     if (!s) {
-        sb_add(&a->sb, "NULL");
+        strbuf_add(&a->sb, "NULL");
         return;
     }
-    sb_add(&a->sb, "\"");
+    strbuf_add(&a->sb, "\"");
     /* Copy runs without a quote or backslash whole; escape those. */
     for (const char *p = s; *p;) {
         size_t run = strcspn(p, "\"\\");
-        sb_addn(&a->sb, p, run);
+        strbuf_addn(&a->sb, p, run);
         p += run;
         if (*p) {
             char esc[2] = {'\\', *p++};
-            sb_addn(&a->sb, esc, 2);
+            strbuf_addn(&a->sb, esc, 2);
         }
     }
-    sb_add(&a->sb, "\"");
+    strbuf_add(&a->sb, "\"");
 }
 
 static void arr_int(struct pgarr *a, int64_t v)
@@ -105,8 +85,8 @@ static const char *arr_done(struct pgarr *a)
 {
     if (!a->done) {
         if (a->n == 0)
-            sb_add(&a->sb, "{");
-        sb_add(&a->sb, "}");
+            strbuf_add(&a->sb, "{");
+        strbuf_add(&a->sb, "}");
         a->done = 1;
     }
     return a->sb.buf;
@@ -305,19 +285,19 @@ struct copy {
 static void copy_field(struct copy *c, const char *s)
 {
     if (c->col++)
-        sb_addn(&c->sb, "\t", 1);
+        strbuf_addn(&c->sb, "\t", 1);
     if (!s) {
-        sb_addn(&c->sb, "\\N", 2);
+        strbuf_addn(&c->sb, "\\N", 2);
         return;
     }
     /* Copy runs of ordinary bytes whole; escape the four COPY cares about. */
     for (const char *p = s; *p;) {
         size_t run = strcspn(p, "\\\t\n\r");
-        sb_addn(&c->sb, p, run);
+        strbuf_addn(&c->sb, p, run);
         p += run;
         if (*p) {
             char esc[2] = {'\\', *p == '\t' ? 't' : *p == '\n' ? 'n' : *p == '\r' ? 'r' : '\\'};
-            sb_addn(&c->sb, esc, 2);
+            strbuf_addn(&c->sb, esc, 2);
             p++;
         }
     }
@@ -332,7 +312,7 @@ static void copy_int(struct copy *c, int64_t v)
 
 static void copy_row_end(struct copy *c)
 {
-    sb_addn(&c->sb, "\n", 1);
+    strbuf_addn(&c->sb, "\n", 1);
     c->col = 0;
     c->rows++;
 }
@@ -906,14 +886,14 @@ static char *shares_text(const struct batch *b, const struct expense *x)
 {
     struct strbuf sb = {0};
     char item[128];
-    sb_add(&sb, "[");
+    strbuf_add(&sb, "[");
     for (size_t k = 0; k < x->n_shares; k++) {
         snprintf(item, sizeof(item), "%s{\"member_id\":\"%s\",\"paid\":%lld,\"owed\":%lld}",
                  k ? "," : "", b->members[x->shares[k].member].id, (long long)x->shares[k].paid,
                  (long long)x->shares[k].owed);
-        sb_add(&sb, item);
+        strbuf_add(&sb, item);
     }
-    sb_add(&sb, "]");
+    strbuf_add(&sb, "]");
     return sb.buf;
 }
 
@@ -937,9 +917,10 @@ static void sink_text(struct row_sink *s, const char *v)
 
 static void sink_int(struct row_sink *s, int64_t v)
 {
-    char buf[24];
-    snprintf(buf, sizeof(buf), "%lld", (long long)v);
-    sink_text(s, buf);
+    if (s->copy)
+        copy_int(s->copy, v);
+    else
+        arr_int(&s->cols[s->col++], v);
 }
 
 static void expense_row(const struct batch *b, const struct expense *x, struct row_sink *s)
@@ -1225,8 +1206,8 @@ static void publish(struct batch *b, const struct stream_entry *entries)
            was lost: PostgreSQL holds the outcome either way. A request that
            waits finds it here for a minute. */
         keys_fmt(keys[i], sizeof(keys[i]), "event", ev->id);
-        sb_add(&done, done.len ? " " : "");
-        sb_add(&done, ev->id);
+        strbuf_add(&done, done.len ? " " : "");
+        strbuf_add(&done, ev->id);
         if (ev->wait && (ev->outcome == OUT_APPLIED || ev->outcome == OUT_REJECTED)) {
             int applied = ev->outcome == OUT_APPLIED;
             bodies[i] = json_dump_compact(applied ? ev->result : ev->problem);
