@@ -4,6 +4,8 @@
 #   make run        deps, build, start the local stack, follow the logs, stop on Ctrl-C
 #   make test       deps, build, unit + static + e2e + fault tests, "N passed, M failed"
 #   make asan       unit and e2e tests under ASan+UBSan (build/asan/)
+#   make chaos      one fault per test (Redis flushed or lost, a worker stopped, PostgreSQL
+#                   down, a row lock, the api killed, Redis full) under a retried write load
 #
 # SANITIZE=1 builds into build/asan with ASan+UBSan.
 
@@ -50,7 +52,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 ALL_OBJ := $(call obj,$(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(TOOL_SRC) $(UNIT_SRC) $(BENCH_SRC))
 
 
-.PHONY: all bins deps run up down logs test unit static e2e faults asan valgrind lint format bench clean
+.PHONY: all bins deps run up down logs test unit static e2e faults chaos asan valgrind lint format bench clean
 
 all: bins
 bins: $(API_BIN) $(WORKER_BIN) $(TOOL_BINS) $(UNIT_BINS) $(BENCH_BINS)
@@ -119,6 +121,10 @@ e2e: bins
 
 faults: bins
 	@BUILD=$(BUILD) scripts/test.sh faults
+
+chaos: deps
+	@$(MAKE) --no-print-directory bins
+	@BUILD=$(BUILD) scripts/test.sh chaos
 
 test: deps
 	@$(MAKE) --no-print-directory bins

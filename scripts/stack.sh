@@ -11,6 +11,7 @@
 #   scripts/stack.sh env           the effective configuration, as shell assignments
 #   scripts/stack.sh pid NAME      pid of postgres, redis, api, worker-N or nginx
 #   scripts/stack.sh kill NAME [SIG]   send SIG (default KILL) to NAME; `up` starts it again
+#   scripts/stack.sh stop NAME     stop NAME gracefully and wait for it; `up` starts it again
 #   scripts/stack.sh restart NAME  stop NAME gracefully, then `up`
 #   scripts/stack.sh kill-worker N / restart-redis   shorthands for fault tests
 #   scripts/stack.sh stop-workers  stop every worker; the next `up` starts $WORKERS of them
@@ -606,13 +607,19 @@ cmd_stop_workers() {
     note "workers stopped"
 }
 
-cmd_restart() {
-    local name=${1:?usage: stack.sh restart NAME} pid
+# cmd_stop NAME: stop one process gracefully (SIGTERM, or pg_ctl for PostgreSQL) and wait
+# until it is gone; the rest of the stack keeps running.
+cmd_stop() {
+    local name=${1:?usage: stack.sh stop NAME} pid
     if [[ $name == postgres ]]; then
         stop_postgres
     elif pid="$(pid_of "$name")"; then
         stop_pids "$STOP_TIMEOUT" "$name=$pid"
     fi
+}
+
+cmd_restart() {
+    cmd_stop "${1:?usage: stack.sh restart NAME}"
     cmd_up
 }
 
@@ -636,12 +643,13 @@ main() {
         env) cmd_env ;;
         pid) pid_of "${1:?usage: stack.sh pid NAME}" || die "${1} is not running" ;;
         kill) cmd_kill "$@" ;;
+        stop) cmd_stop "$@" ;;
         restart) cmd_restart "$@" ;;
         kill-worker) cmd_kill "worker-${1:?usage: stack.sh kill-worker N}" "${2:-KILL}" ;;
         restart-redis) cmd_restart redis ;;
         stop-workers) cmd_stop_workers ;;
         -h | --help | help) usage ;;
-        *) die "unknown command '$command' (up, down, run, logs, status, env, pid, kill, restart)" ;;
+        *) die "unknown command '$command' (up, down, run, logs, status, env, pid, kill, stop, restart)" ;;
     esac
 }
 

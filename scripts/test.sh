@@ -12,6 +12,9 @@
 #           under SANITIZE/VALGRIND and with BROWSER=0)
 #   faults  tests/faults/*.test.mjs one at a time: each starts its own stacks (1 to 4 workers)
 #           and kills or restarts their parts under load
+#   chaos   tests/chaos/*.test.mjs (`make chaos`): one fault per test on its own stack under a
+#           retried write load, then the checker's line per fault ("chaos NAME: ..."), repeated
+#           together after the run
 #
 # Each section prints "<section>: N passed, M failed"; the last line is the total alone,
 # "N passed, M failed". Exit status 1 if anything failed or could not run.
@@ -391,13 +394,44 @@ section_faults() {
     section_result faults "$pass" "$fail"
 }
 
+# --- chaos --------------------------------------------------------------------------------
+
+# tests/chaos/*.test.mjs one at a time, like the faults; each test appends its checker line
+# to $CHAOS_RESULTS, and the lines are printed together before the counts.
+section_chaos() {
+    local tmp tap rc pass fail cancelled
+    local -a files=()
+    mapfile -t files < <(find tests/chaos -maxdepth 1 -type f -name '*.test.mjs' | sort)
+    tmp="$(mktemp -d)"
+    tap="$tmp/chaos.tap"
+    : >"$tmp/results"
+    set +e
+    BUILD="$BUILD" CHAOS_RESULTS="$tmp/results" timeout "${CHAOS_TIMEOUT:-900}" node --test \
+        --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+        --test-reporter=tap --test-reporter-destination="$tap" "${files[@]}"
+    rc=$?
+    set -e
+    pass="$(tap_count "$tap" pass)"
+    fail="$(tap_count "$tap" fail)"
+    cancelled="$(tap_count "$tap" cancelled)"
+    fail=$((fail + cancelled))
+    if [[ $rc -ne 0 && $fail -eq 0 ]]; then
+        echo "chaos: node --test exited with status $rc" >&2
+        fail=$((fail + 1))
+    fi
+    echo "== chaos results"
+    cat "$tmp/results"
+    rm -rf "$tmp"
+    section_result chaos "$pass" "$fail"
+}
+
 main() {
-    [[ $# -gt 0 ]] || die "usage: scripts/test.sh unit|static|e2e..."
+    [[ $# -gt 0 ]] || die "usage: scripts/test.sh unit|static|e2e|faults|chaos..."
     local section
     for section in "$@"; do
         case $section in
-            unit | static | e2e | faults) ;;
-            *) die "unknown section '$section' (unit, static, e2e, faults)" ;;
+            unit | static | e2e | faults | chaos) ;;
+            *) die "unknown section '$section' (unit, static, e2e, faults, chaos)" ;;
         esac
     done
     for section in "$@"; do
