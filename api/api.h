@@ -31,6 +31,8 @@ struct api_config {
     const char *host;
     int port;
     int pg_pool_size;
+    /* statement_timeout and lock_timeout of every api connection, ms (0: off) */
+    int pg_statement_timeout_ms, pg_lock_timeout_ms;
     const char *redis_host, *redis_password;
     int redis_port;
     unsigned partitions;
@@ -51,6 +53,7 @@ struct rctx {
     h2o_req_t *req; /* NULL once h2o disposed the request */
     int refs;       /* the request's + one per pending callback */
     int responded;  /* 1 once an answer went out */
+    int abandoned;  /* 1 once the deadline answered: its queries are dropped or cancelled */
     h2o_timeout_entry_t deadline;
     h2o_linklist_t waiting; /* in the waiters list while Prefer: wait */
     h2o_timeout_entry_t wait_timer;
@@ -244,6 +247,12 @@ int pgpool_up(void);
    NULL). cb gets the result (NULL if the connection failed) and must not
    PQclear it. Takes a reference on c. */
 void pg_query(struct rctx *c, pg_cb cb, const char *sql, int n, const char *const *params);
+/* The request's deadline answered (c->abandoned is set): its queued queries
+   fail at once (callbacks get NULL), and one in flight is cancelled on the
+   server (PQcancel, off the loop). The connection goes back to the pool only
+   once that query has ended and the cancel request is done. c may be freed
+   by the callbacks: the caller must not touch it afterwards. */
+void pgpool_abandon(struct rctx *c);
 
 /* --- waiters.c: Prefer: wait ------------------------------------------------- */
 
