@@ -15,6 +15,7 @@
 
 #include "fields.h"
 #include "json.h"
+#include "ledger.h"
 #include "problem.h"
 
 #include <h2o.h>
@@ -84,13 +85,14 @@ struct rctx {
     char group_id[37], group_currency[4], member_id[37];
     char event_id[37], target_id[37], type[32];
     int64_t if_match, version;
-    json_t *data;     /* owned */
-    char *event_text; /* owned */
-    char *idem_key;   /* owned: redis key for Idempotency-Key, or NULL */
-    char *idem_hash;  /* owned: body hash */
-    char *scratch;    /* owned: route specific */
-    void *work;       /* owned by the thread-pool step */
-    rctx_fn release;  /* frees what route state owns beyond the fields above */
+    struct ledger_volume volume; /* the group's, as the access check saw it */
+    json_t *data;                /* owned */
+    char *event_text;            /* owned */
+    char *idem_key;              /* owned: redis key for Idempotency-Key, or NULL */
+    char *idem_hash;             /* owned: body hash */
+    char *scratch;               /* owned: route specific */
+    void *work;                  /* owned by the thread-pool step */
+    rctx_fn release;             /* frees what route state owns beyond the fields above */
     rctx_fn next;
 };
 
@@ -300,7 +302,8 @@ void route_export(struct rctx *c);
 int take_group_id(struct rctx *c);
 
 /* Load the group (c->group_id) as seen by c->user_id, then call next with
-   c->group_currency and c->member_id set; 404 if absent or not a member. */
+   c->group_currency, c->member_id and c->volume set; 404 if absent or not a
+   member. */
 void group_access_then(struct rctx *c, rctx_fn next);
 
 /* Answer a finished event's status (after Prefer: wait). */
