@@ -47,6 +47,7 @@ struct api_config {
 };
 
 struct rctx;
+struct sync_write;
 typedef void (*rctx_fn)(struct rctx *c);
 
 /* One request in flight. Owned by its references (see above). */
@@ -92,6 +93,7 @@ struct rctx {
     char *idem_hash;             /* owned: body hash */
     char *scratch;               /* owned: route specific */
     void *work;                  /* owned by the thread-pool step */
+    struct sync_write *sync;     /* owned: a keyed synchronous write (sync_write.c) */
     rctx_fn release;             /* frees what route state owns beyond the fields above */
     rctx_fn next;
 };
@@ -255,6 +257,24 @@ void pg_query(struct rctx *c, pg_cb cb, const char *sql, int n, const char *cons
    once that query has ended and the cancel request is done. c may be freed
    by the callbacks: the caller must not touch it afterwards. */
 void pgpool_abandon(struct rctx *c);
+
+/* --- sync_write.c: synchronous writes and their Idempotency-Key --------------- */
+
+/* Run the synchronous write "WITH <ctes> <final>" (one statement) for c, as
+   pg_query would, honouring the request's Idempotency-Key: the key is
+   recorded with the rows final returned, in the same statement, when keep
+   (an SQL condition on one of those rows, alias o; NULL: always) holds; a
+   retry with the same key and request gets those rows again (its answer
+   then carries Idempotent-Replayed: true), one with another request 422.
+   cb is called exactly as after pg_query; when the header is invalid the
+   api answers 422 itself and cb is never called. */
+void pg_write(struct rctx *c, pg_cb cb, const char *ctes, const char *final, const char *keep,
+              int n, const char *const *params);
+/* The Idempotency-Key header (borrowed, NULL when absent) and its length:
+   0; or -1 after answering 422 when it is empty or longer than 255 bytes. */
+int req_idempotency_key(struct rctx *c, const char **key, size_t *len);
+/* Free a keyed write's state (NULL is fine). */
+void sync_write_release(struct sync_write *w);
 
 /* --- waiters.c: Prefer: wait ------------------------------------------------- */
 

@@ -90,6 +90,7 @@ static void rctx_free(struct rctx *c)
     free(c->idem_hash);
     free(c->scratch);
     free(c->work);
+    sync_write_release(c->sync);
     free(c);
     api.in_flight--;
 }

@@ -2,7 +2,8 @@
  * Groups and members (synchronous writes, straight to PostgreSQL).
  *
  * Every statement checks membership itself, so a group the caller is not a
- * member of answers exactly like one that does not exist.
+ * member of answers exactly like one that does not exist. Creating a group
+ * or a member honours Idempotency-Key (pg_write).
  */
 #include "api.h"
 
@@ -93,19 +94,19 @@ static void groups_create_authed(struct rctx *c)
     new_uuid(gid);
     new_uuid(mid);
     const char *p[5] = {gid, name, cur->code, c->user_id, mid};
-    pg_query(c, on_group_created,
-             "WITH u AS (SELECT id, name FROM users WHERE id = $4),"
+    pg_write(c, on_group_created,
+             "u AS (SELECT id, name FROM users WHERE id = $4),"
              " g AS (INSERT INTO groups (id, name, currency, created_by)"
              "  SELECT $1, $2, $3, u.id FROM u RETURNING *),"
              " m AS (INSERT INTO members (id, group_id, name, user_id)"
              "  SELECT $5, g.id, u.name, u.id FROM g, u RETURNING *),"
-             " b AS (INSERT INTO balances (group_id, member_id) SELECT group_id, id FROM m)"
-             " SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"
+             " b AS (INSERT INTO balances (group_id, member_id) SELECT group_id, id FROM m)",
+             "SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"
              " 'created_at', " TS("g.created_at") ", 'version', g.version, 'members',"
                                                   " json_build_array(json_build_object('id', m.id, "
                                                   "'name', m.name, 'user_id',"
                                                   " m.user_id)))::text FROM g, m",
-             5, p);
+             NULL, 5, p);
 }
 
 void route_groups_create(struct rctx *c)
@@ -241,17 +242,17 @@ static void members_create_allowed(struct rctx *c)
     }
     new_uuid(mid);
     const char *p[4] = {c->group_id, c->user_id, mid, name};
-    pg_query(c, on_member_created,
-             "WITH a AS (SELECT g.id FROM groups g WHERE g.id = $1 AND EXISTS (SELECT 1 FROM"
+    pg_write(c, on_member_created,
+             "a AS (SELECT g.id FROM groups g WHERE g.id = $1 AND EXISTS (SELECT 1 FROM"
              "  members x WHERE x.group_id = g.id AND x.user_id = $2)),"
              " m AS (INSERT INTO members (id, group_id, name) SELECT $3, a.id, $4 FROM a"
              "  RETURNING *),"
              " b AS (INSERT INTO balances (group_id, member_id) SELECT group_id, id FROM m),"
              " v AS (UPDATE groups SET version = version + 1 WHERE id IN (SELECT group_id FROM m)"
-             "  RETURNING version)"
-             " SELECT json_build_object('id', m.id, 'name', m.name, 'user_id', m.user_id)::text,"
+             "  RETURNING version)",
+             "SELECT json_build_object('id', m.id, 'name', m.name, 'user_id', m.user_id)::text,"
              " v.version FROM m, v",
-             4, p);
+             NULL, 4, p);
 }
 
 /* Access before the body: a non-member learns nothing from validation. */
