@@ -15,6 +15,7 @@
 
 #include "fields.h"
 #include "json.h"
+#include "ledger.h"
 #include "problem.h"
 
 #include <h2o.h>
@@ -31,6 +32,8 @@ struct api_config {
     const char *host;
     int port;
     int pg_pool_size;
+    /* statement_timeout and lock_timeout of every api connection, ms (0: off) */
+    int pg_statement_timeout_ms, pg_lock_timeout_ms;
     const char *redis_host, *redis_password;
     int redis_port;
     unsigned partitions;
@@ -44,6 +47,7 @@ struct api_config {
 };
 
 struct rctx;
+struct sync_write;
 typedef void (*rctx_fn)(struct rctx *c);
 
 /* One request in flight. Owned by its references (see above). */
@@ -51,6 +55,7 @@ struct rctx {
     h2o_req_t *req; /* NULL once h2o disposed the request */
     int refs;       /* the request's + one per pending callback */
     int responded;  /* 1 once an answer went out */
+    int abandoned;  /* 1 once the deadline answered: its queries are dropped or cancelled */
     h2o_timeout_entry_t deadline;
     h2o_linklist_t waiting; /* in the waiters list while Prefer: wait */
     h2o_timeout_entry_t wait_timer;
@@ -81,13 +86,15 @@ struct rctx {
     char group_id[37], group_currency[4], member_id[37];
     char event_id[37], target_id[37], type[32];
     int64_t if_match, version;
-    json_t *data;     /* owned */
-    char *event_text; /* owned */
-    char *idem_key;   /* owned: redis key for Idempotency-Key, or NULL */
-    char *idem_hash;  /* owned: body hash */
-    char *scratch;    /* owned: route specific */
-    void *work;       /* owned by the thread-pool step */
-    rctx_fn release;  /* frees what route state owns beyond the fields above */
+    struct ledger_volume volume; /* the group's, as the access check saw it */
+    json_t *data;                /* owned */
+    char *event_text;            /* owned */
+    char *idem_key;              /* owned: redis key for Idempotency-Key, or NULL */
+    char *idem_hash;             /* owned: body hash */
+    char *scratch;               /* owned: route specific */
+    void *work;                  /* owned by the thread-pool step */
+    struct sync_write *sync;     /* owned: a keyed synchronous write (sync_write.c) */
+    rctx_fn release;             /* frees what route state owns beyond the fields above */
     rctx_fn next;
 };
 
@@ -244,6 +251,30 @@ int pgpool_up(void);
    NULL). cb gets the result (NULL if the connection failed) and must not
    PQclear it. Takes a reference on c. */
 void pg_query(struct rctx *c, pg_cb cb, const char *sql, int n, const char *const *params);
+/* The request's deadline answered (c->abandoned is set): its queued queries
+   fail at once (callbacks get NULL), and one in flight is cancelled on the
+   server (PQcancel, off the loop). The connection goes back to the pool only
+   once that query has ended and the cancel request is done. c may be freed
+   by the callbacks: the caller must not touch it afterwards. */
+void pgpool_abandon(struct rctx *c);
+
+/* --- sync_write.c: synchronous writes and their Idempotency-Key --------------- */
+
+/* Run the synchronous write "WITH <ctes> <final>" (one statement) for c, as
+   pg_query would, honouring the request's Idempotency-Key: the key is
+   recorded with the rows final returned, in the same statement, when keep
+   (an SQL condition on one of those rows, alias o; NULL: always) holds; a
+   retry with the same key and request gets those rows again (its answer
+   then carries Idempotent-Replayed: true), one with another request 422.
+   cb is called exactly as after pg_query; when the header is invalid the
+   api answers 422 itself and cb is never called. */
+void pg_write(struct rctx *c, pg_cb cb, const char *ctes, const char *final, const char *keep,
+              int n, const char *const *params);
+/* The Idempotency-Key header (borrowed, NULL when absent) and its length:
+   0; or -1 after answering 422 when it is empty or longer than 255 bytes. */
+int req_idempotency_key(struct rctx *c, const char **key, size_t *len);
+/* Free a keyed write's state (NULL is fine). */
+void sync_write_release(struct sync_write *w);
 
 /* --- waiters.c: Prefer: wait ------------------------------------------------- */
 
@@ -291,7 +322,8 @@ void route_export(struct rctx *c);
 int take_group_id(struct rctx *c);
 
 /* Load the group (c->group_id) as seen by c->user_id, then call next with
-   c->group_currency and c->member_id set; 404 if absent or not a member. */
+   c->group_currency, c->member_id and c->volume set; 404 if absent or not a
+   member. */
 void group_access_then(struct rctx *c, rctx_fn next);
 
 /* Answer a finished event's status (after Prefer: wait). */

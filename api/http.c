@@ -32,6 +32,9 @@ static void on_deadline(h2o_timeout_entry_t *entry)
         log_warn("request deadline passed: %s", c->method);
         respond_problem(c, PROBLEM_UNAVAILABLE, "a dependency did not answer in time", NULL);
     }
+    /* What the answer gave up on must not hold a connection: last, as it may free c. */
+    c->abandoned = 1;
+    pgpool_abandon(c);
 }
 
 struct rctx *rctx_new(h2o_req_t *req)
@@ -87,6 +90,7 @@ static void rctx_free(struct rctx *c)
     free(c->idem_hash);
     free(c->scratch);
     free(c->work);
+    sync_write_release(c->sync);
     free(c);
     api.in_flight--;
 }

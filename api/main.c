@@ -276,6 +276,10 @@ static int load_config(struct api_config *c)
     rc |= config_port("API_PORT", 8081, &c->port);
     rc |= config_int("PG_POOL_SIZE", 4, 1, 64, &v);
     c->pg_pool_size = (int)v;
+    rc |= config_int("PG_STATEMENT_TIMEOUT_MS", 4000, 0, 3600000, &v);
+    c->pg_statement_timeout_ms = (int)v;
+    rc |= config_int("PG_LOCK_TIMEOUT_MS", 1000, 0, 3600000, &v);
+    c->pg_lock_timeout_ms = (int)v;
     c->redis_host = config_str("REDIS_HOST", "127.0.0.1");
     rc |= config_port("REDIS_PORT", 6380, &c->redis_port);
     c->redis_password = config_str("REDIS_PASSWORD", "");

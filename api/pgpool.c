@@ -7,6 +7,15 @@
  * queue for the next idle connection. A broken connection fails its query
  * (the callback gets NULL) and reconnects with a back-off; while every
  * connection is down new queries fail at once instead of queueing.
+ *
+ * Every connection carries statement_timeout and lock_timeout
+ * (PG_STATEMENT_TIMEOUT_MS, PG_LOCK_TIMEOUT_MS), so a locked row fails its
+ * query with an error (503) instead of holding the connection. A request
+ * whose deadline answered first is abandoned: its queued queries never reach
+ * a connection, and one in flight is cancelled with PQcancel (a blocking
+ * call, run on libuv's thread pool). That connection stays busy until both
+ * the query's result and the cancel request are done, so a late cancel can
+ * never hit the next query on it.
  */
 #include "api.h"
 
@@ -14,6 +23,7 @@
 #include "pgutil.h"
 #include "xalloc.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define PG_MAX_POOL 64
@@ -39,6 +49,16 @@ struct pgc {
     uint64_t backoff_ms;
     struct query *q; /* in flight */
     PGresult *last;  /* the last result of the query in flight */
+    int cancelling;  /* a cancel request is on the thread pool */
+};
+
+/* A cancel request on the thread pool. */
+struct cancel_work {
+    uv_work_t req;
+    struct pgc *k;
+    PGcancel *cancel; /* owned */
+    int ok;
+    char err[256];
 };
 
 static struct pgc pool[PG_MAX_POOL];
@@ -164,8 +184,8 @@ static void read_results(struct pgc *k)
         conn_failed(k, PQerrorMessage(k->conn));
         return;
     }
-    if (k->state != PGC_BUSY) {
-        /* Notices or a server-side close while idle. */
+    if (k->state != PGC_BUSY || !k->q) {
+        /* Notices or a server-side close while idle (or waiting for a cancel). */
         if (PQstatus(k->conn) != CONNECTION_OK)
             conn_failed(k, "server closed the connection");
         return;
@@ -177,7 +197,9 @@ static void read_results(struct pgc *k)
             PGresult *last = k->last;
             k->q = NULL;
             k->last = NULL;
-            k->state = PGC_IDLE;
+            /* With a cancel still on its way the connection waits for it. */
+            if (!k->cancelling)
+                k->state = PGC_IDLE;
             watch(k, UV_READABLE);
             deliver(q, last);
             if (last)
@@ -232,19 +254,96 @@ static void send_query(struct pgc *k, struct query *q)
     watch(k, f == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
 }
 
+/* The queue's head, unlinked. */
+static struct query *dequeue(void)
+{
+    struct query *q = queue_head;
+    queue_head = q->next;
+    if (!queue_head)
+        queue_tail = NULL;
+    queue_len--;
+    q->next = NULL;
+    return q;
+}
+
 static void dispatch(void)
 {
     for (int i = 0; i < pool_size && queue_head; i++) {
         struct pgc *k = &pool[i];
         if (k->state != PGC_IDLE)
             continue;
-        struct query *q = queue_head;
-        queue_head = q->next;
-        if (!queue_head)
-            queue_tail = NULL;
-        queue_len--;
-        q->next = NULL;
+        struct query *q = dequeue();
+        if (q->c->abandoned) {
+            /* Its request was answered meanwhile: not worth a connection. */
+            deliver(q, NULL);
+            i--;
+            continue;
+        }
         send_query(k, q);
+    }
+}
+
+static void cancel_run(uv_work_t *req)
+{
+    struct cancel_work *w = req->data;
+    w->ok = PQcancel(w->cancel, w->err, (int)sizeof(w->err));
+}
+
+static void cancel_done(uv_work_t *req, int status)
+{
+    struct cancel_work *w = req->data;
+    struct pgc *k = w->k;
+    (void)status;
+    if (!w->ok)
+        log_warn("postgres: cancelling a query failed: %s", w->err);
+    PQfreeCancel(w->cancel);
+    free(w);
+    k->cancelling = 0;
+    /* The query ended first: the connection is free now. */
+    if (k->state == PGC_BUSY && !k->q) {
+        k->state = PGC_IDLE;
+        dispatch();
+    }
+}
+
+void pgpool_abandon(struct rctx *c)
+{
+    struct query *mine = NULL, **tail = &mine, **pp = &queue_head;
+
+    for (int i = 0; i < pool_size; i++) {
+        struct pgc *k = &pool[i];
+        if (k->state != PGC_BUSY || !k->q || k->q->c != c || k->cancelling || closing)
+            continue;
+        struct cancel_work *w = xcalloc(1, sizeof(*w));
+        w->cancel = PQgetCancel(k->conn);
+        if (!w->cancel) {
+            free(w);
+            continue;
+        }
+        w->k = k;
+        w->req.data = w;
+        k->cancelling = 1;
+        uv_queue_work(api.loop, &w->req, cancel_run, cancel_done);
+    }
+    /* Unlink the queued ones first: their callbacks may free c. */
+    queue_tail = NULL;
+    while (*pp) {
+        struct query *q = *pp;
+        if (q->c == c) {
+            *pp = q->next;
+            q->next = NULL;
+            *tail = q;
+            tail = &q->next;
+            queue_len--;
+        } else {
+            queue_tail = q;
+            pp = &q->next;
+        }
+    }
+    while (mine) {
+        struct query *q = mine;
+        mine = q->next;
+        deliver(q, NULL);
     }
 }
 
@@ -259,7 +358,7 @@ int pgpool_up(void)
 void pg_query(struct rctx *c, pg_cb cb, const char *sql, int n, const char *const *params)
 {
     rctx_ref(c);
-    if (!pgpool_up() || queue_len >= PG_MAX_QUEUE) {
+    if (c->abandoned || !pgpool_up() || queue_len >= PG_MAX_QUEUE) {
         cb(NULL, c);
         return;
     }
@@ -282,7 +381,14 @@ void pg_query(struct rctx *c, pg_cb cb, const char *sql, int n, const char *cons
 
 int pgpool_init(void)
 {
+    size_t len;
     if (pg_conninfo(conninfo, sizeof(conninfo), "splitter-api") != 0)
+        return -1;
+    len = strlen(conninfo);
+    if ((size_t)snprintf(conninfo + len, sizeof(conninfo) - len,
+                         " options='-c statement_timeout=%d -c lock_timeout=%d'",
+                         api.cfg.pg_statement_timeout_ms,
+                         api.cfg.pg_lock_timeout_ms) >= sizeof(conninfo) - len)
         return -1;
     pool_size = api.cfg.pg_pool_size;
     for (int i = 0; i < pool_size; i++) {

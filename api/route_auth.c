@@ -46,6 +46,7 @@ struct pw_work {
     char password[1025];
     char hash[crypto_pwhash_STRBYTES];
     int ok;
+    int never;          /* login: the credential cannot match (checked all the same) */
     char email[256];    /* login: the normalised email */
     char fail_key[128]; /* login: splitter:loginfail:<sha256(email)> */
     uv_timer_t delay;   /* login: holds the answer of a slowed-down account */
@@ -269,7 +270,7 @@ void route_register(struct rctx *c)
 static void verify_work(uv_work_t *req)
 {
     struct pw_work *w = req->data;
-    w->ok = crypto_pwhash_str_verify(w->hash, w->password, strlen(w->password)) == 0;
+    w->ok = crypto_pwhash_str_verify(w->hash, w->password, strlen(w->password)) == 0 && !w->never;
     sodium_memzero(w->password, sizeof(w->password));
 }
 
@@ -380,9 +381,35 @@ static void on_login_counted(redisReply *r, struct rctx *c)
     find_user(c);
 }
 
+/* The login's password: any string is a credential to check. One no account
+   can have (too long, or holding NUL) is checked as an empty one and cannot
+   match, so it answers 401 on the same path as every other wrong password.
+   0, or -1 for a missing field or one of the wrong JSON type (recorded). */
+static int get_login_password(const json_t *body, struct pw_work *w, struct fields *f)
+{
+    const json_t *v = json_object_get(body, "password");
+    size_t n;
+    if (!v) {
+        fields_add(f, "password", "is required");
+        return -1;
+    }
+    if (!json_is_string(v)) {
+        fields_add(f, "password", "must be a string");
+        return -1;
+    }
+    n = json_string_length(v);
+    if (n >= sizeof(w->password) || memchr(json_string_value(v), '\0', n)) {
+        w->never = 1;
+        w->password[0] = '\0';
+        return 0;
+    }
+    memcpy(w->password, json_string_value(v), n + 1);
+    return 0;
+}
+
 void route_login(struct rctx *c)
 {
-    struct fields f = {0};
+    struct fields f = {0}, ef = {0};
     char hash[65], window[16];
     struct pw_work *w;
 
@@ -390,8 +417,16 @@ void route_login(struct rctx *c)
         return;
     w = xcalloc(1, sizeof(*w));
     c->work = w;
-    get_email(c->doc.root, w->email, &f);
-    get_password(c->doc.root, w->password, &f);
+    if (get_email(c->doc.root, w->email, &ef) != 0) {
+        if (json_is_string(json_object_get(c->doc.root, "email"))) {
+            /* A string that is no address names no account: a wrong credential. */
+            w->never = 1;
+            w->email[0] = '\0';
+        } else {
+            f = ef;
+        }
+    }
+    get_login_password(c->doc.root, w, &f);
     if (f.n) {
         respond_problem(c, PROBLEM_VALIDATION, "the login is not valid", &f);
         return;

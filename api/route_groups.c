@@ -2,7 +2,8 @@
  * Groups and members (synchronous writes, straight to PostgreSQL).
  *
  * Every statement checks membership itself, so a group the caller is not a
- * member of answers exactly like one that does not exist.
+ * member of answers exactly like one that does not exist. Creating a group
+ * or a member honours Idempotency-Key (pg_write).
  */
 #include "api.h"
 
@@ -93,19 +94,19 @@ static void groups_create_authed(struct rctx *c)
     new_uuid(gid);
     new_uuid(mid);
     const char *p[5] = {gid, name, cur->code, c->user_id, mid};
-    pg_query(c, on_group_created,
-             "WITH u AS (SELECT id, name FROM users WHERE id = $4),"
+    pg_write(c, on_group_created,
+             "u AS (SELECT id, name FROM users WHERE id = $4),"
              " g AS (INSERT INTO groups (id, name, currency, created_by)"
              "  SELECT $1, $2, $3, u.id FROM u RETURNING *),"
              " m AS (INSERT INTO members (id, group_id, name, user_id)"
              "  SELECT $5, g.id, u.name, u.id FROM g, u RETURNING *),"
-             " b AS (INSERT INTO balances (group_id, member_id) SELECT group_id, id FROM m)"
-             " SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"
+             " b AS (INSERT INTO balances (group_id, member_id) SELECT group_id, id FROM m)",
+             "SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"
              " 'created_at', " TS("g.created_at") ", 'version', g.version, 'members',"
                                                   " json_build_array(json_build_object('id', m.id, "
                                                   "'name', m.name, 'user_id',"
                                                   " m.user_id)))::text FROM g, m",
-             5, p);
+             NULL, 5, p);
 }
 
 void route_groups_create(struct rctx *c)
@@ -241,17 +242,17 @@ static void members_create_allowed(struct rctx *c)
     }
     new_uuid(mid);
     const char *p[4] = {c->group_id, c->user_id, mid, name};
-    pg_query(c, on_member_created,
-             "WITH a AS (SELECT g.id FROM groups g WHERE g.id = $1 AND EXISTS (SELECT 1 FROM"
+    pg_write(c, on_member_created,
+             "a AS (SELECT g.id FROM groups g WHERE g.id = $1 AND EXISTS (SELECT 1 FROM"
              "  members x WHERE x.group_id = g.id AND x.user_id = $2)),"
              " m AS (INSERT INTO members (id, group_id, name) SELECT $3, a.id, $4 FROM a"
              "  RETURNING *),"
              " b AS (INSERT INTO balances (group_id, member_id) SELECT group_id, id FROM m),"
              " v AS (UPDATE groups SET version = version + 1 WHERE id IN (SELECT group_id FROM m)"
-             "  RETURNING version)"
-             " SELECT json_build_object('id', m.id, 'name', m.name, 'user_id', m.user_id)::text,"
+             "  RETURNING version)",
+             "SELECT json_build_object('id', m.id, 'name', m.name, 'user_id', m.user_id)::text,"
              " v.version FROM m, v",
-             4, p);
+             NULL, 4, p);
 }
 
 /* Access before the body: a non-member learns nothing from validation. */
@@ -281,6 +282,10 @@ static void on_access(PGresult *res, struct rctx *c)
     free(c->scratch);
     c->scratch = xstrdup(PQgetvalue(res, 0, 2)); /* every member id, comma-separated */
     c->version = atoll(PQgetvalue(res, 0, 3));
+    if (ledger_volume_parse(PQgetvalue(res, 0, 4), &c->volume) != 0) {
+        respond_problem(c, PROBLEM_INTERNAL, "the group's totals could not be read", NULL);
+        return;
+    }
     c->next(c);
 }
 
@@ -289,25 +294,31 @@ static void access_from_db(struct rctx *c)
     const char *p[2] = {c->group_id, c->user_id};
     pg_query(c, on_access,
              "SELECT g.currency, me.id, (SELECT string_agg(m.id::text, ',') FROM members m"
-             " WHERE m.group_id = g.id), g.version FROM groups g JOIN members me"
+             " WHERE m.group_id = g.id), g.version,"
+             " (SELECT coalesce(sum(b.paid) + sum(b.sent), 0) || ':' ||"
+             "  coalesce(sum(b.owed) + sum(b.received), 0) FROM balances b"
+             "  WHERE b.group_id = g.id) FROM groups g JOIN members me"
              " ON me.group_id = g.id AND me.user_id = $2 WHERE g.id = $1",
              2, p);
 }
 
-/* The cached view answers the check alone: version, currency, member ids and
-   the caller's member id, all of one version. */
+/* The cached view answers the check alone: version, currency, member ids,
+   volume and the caller's member id, all of one version. A view without a
+   volume (written before it had one) counts as a miss. */
 static void on_access_cached(redisReply *r, struct rctx *c)
 {
     if (!rctx_unref_live(c))
         return;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 4) {
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 5) {
         redisReply **e = r->element;
         int full = e[0]->type == REDIS_REPLY_STRING && e[1]->type == REDIS_REPLY_STRING &&
-                   e[2]->type == REDIS_REPLY_STRING && e[1]->len == 3;
-        if (full && e[3]->type == REDIS_REPLY_STRING && e[3]->len == 36) {
+                   e[2]->type == REDIS_REPLY_STRING && e[1]->len == 3 &&
+                   e[3]->type == REDIS_REPLY_STRING &&
+                   ledger_volume_parse(e[3]->str, &c->volume) == 0;
+        if (full && e[4]->type == REDIS_REPLY_STRING && e[4]->len == 36) {
             c->version = atoll(e[0]->str);
             memcpy(c->group_currency, e[1]->str, 4);
-            memcpy(c->member_id, e[3]->str, 37);
+            memcpy(c->member_id, e[4]->str, 37);
             free(c->scratch);
             c->scratch = xstrdup(e[2]->str); /* every member id, comma-separated */
             c->next(c);
@@ -329,5 +340,5 @@ void group_access_then(struct rctx *c, rctx_fn next)
     c->next = next;
     keys_fmt(key, sizeof(key), "view", c->group_id);
     snprintf(field, sizeof(field), "u:%s", c->user_id);
-    rcli_cmd(c, on_access_cached, "HMGET %s version currency members %s", key, field);
+    rcli_cmd(c, on_access_cached, "HMGET %s version currency members volume %s", key, field);
 }

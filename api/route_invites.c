@@ -10,7 +10,9 @@
  * expired token answers 404.
  *
  * Accepting is idempotent: a caller who is already a member gets the group
- * again (200), and nothing changes. A membership change bumps the group's
+ * again (200), and nothing changes. Creating an invite and accepting one also
+ * honour Idempotency-Key (pg_write): a retry of a creation gets the same
+ * token back. A membership change bumps the group's
  * version and writes the cache tombstone before answering, so the next read
  * of the view (which lists members with accounts) is rebuilt from PostgreSQL.
  */
@@ -44,9 +46,11 @@ static void on_invite_created(PGresult *res, struct rctx *c)
         respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
         return;
     }
-    /* c->scratch: the token, which exists nowhere else. */
+    /* The token, which exists nowhere else (but in the key's record when the
+       request carried an Idempotency-Key: a retry gets the same token). */
     respond_json(c, 201,
-                 json_pack("{s:s, s:s}", "token", c->scratch, "expires_at", PQgetvalue(res, 0, 0)));
+                 json_pack("{s:s, s:s}", "token", PQgetvalue(res, 0, 1), "expires_at",
+                           PQgetvalue(res, 0, 0)));
     sodium_memzero(c->scratch, strlen(c->scratch));
 }
 
@@ -65,14 +69,13 @@ static void invites_create_allowed(struct rctx *c)
     c->scratch = xstrdup(token);
     sodium_memzero(raw, sizeof(raw));
     sodium_memzero(token, sizeof(token));
-    const char *p[3] = {hash, c->group_id, c->user_id};
-    pg_query(c, on_invite_created,
-             "INSERT INTO invites (token_hash, group_id, created_by, expires_at)"
+    const char *p[4] = {hash, c->group_id, c->user_id, c->scratch};
+    pg_write(c, on_invite_created,
+             "i AS (INSERT INTO invites (token_hash, group_id, created_by, expires_at)"
              " SELECT decode($1, 'hex'), g.id, $3, now() + interval '" INVITE_TTL "'"
              " FROM groups g WHERE g.id = $2 AND EXISTS (SELECT 1 FROM members x"
-             " WHERE x.group_id = g.id AND x.user_id = $3)"
-             " RETURNING " TS("expires_at"),
-             3, p);
+             " WHERE x.group_id = g.id AND x.user_id = $3) RETURNING expires_at)",
+             "SELECT " TS("expires_at") ", $4::text FROM i", NULL, 4, p);
 }
 
 static void invites_create_authed(struct rctx *c)
@@ -99,8 +102,8 @@ void route_invites_create(struct rctx *c)
  * claim or NULL. One row: found, my member id, target exists, target's user,
  * claimed, added, version, group JSON.
  */
-#define ACCEPT_SQL                                                                                 \
-    "WITH i AS (SELECT group_id FROM invites WHERE token_hash = decode($1, 'hex')"                 \
+#define ACCEPT_CTES                                                                                \
+    "i AS (SELECT group_id FROM invites WHERE token_hash = decode($1, 'hex')"                      \
     "  AND expires_at > now()),"                                                                   \
     " g AS (SELECT * FROM groups WHERE id = (SELECT group_id FROM i)),"                            \
     " me AS (SELECT m.id FROM members m WHERE m.group_id = (SELECT id FROM g)"                     \
@@ -117,9 +120,11 @@ void route_invites_create(struct rctx *c)
     "  RETURNING id, group_id, name, user_id, position),"                                          \
     " b AS (INSERT INTO balances (group_id, member_id) SELECT group_id, id FROM added),"           \
     " v AS (UPDATE groups SET version = version + 1 WHERE id = (SELECT id FROM g)"                 \
-    "  AND (EXISTS (SELECT 1 FROM claimed) OR EXISTS (SELECT 1 FROM added)) RETURNING version)"    \
-    " SELECT EXISTS (SELECT 1 FROM g), (SELECT id FROM me), EXISTS (SELECT 1 FROM t),"             \
-    " (SELECT user_id FROM t), EXISTS (SELECT 1 FROM claimed), EXISTS (SELECT 1 FROM added),"      \
+    "  AND (EXISTS (SELECT 1 FROM claimed) OR EXISTS (SELECT 1 FROM added)) RETURNING version)"
+#define ACCEPT_FINAL                                                                               \
+    "SELECT EXISTS (SELECT 1 FROM g) AS found, (SELECT id FROM me) AS mine,"                       \
+    " EXISTS (SELECT 1 FROM t) AS target, (SELECT user_id FROM t) AS target_user,"                 \
+    " EXISTS (SELECT 1 FROM claimed) AS claimed, EXISTS (SELECT 1 FROM added) AS added,"           \
     " coalesce((SELECT version FROM v), (SELECT version FROM g)),"                                 \
     " (SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"               \
     "  'created_at', to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"  \
@@ -193,7 +198,10 @@ static void run_accept(struct rctx *c)
     char mid[37];
     new_uuid(mid);
     const char *p[4] = {c->scratch, c->user_id, mid, c->member_id[0] ? c->member_id : NULL};
-    pg_query(c, on_accepted, ACCEPT_SQL, 4, p);
+    /* A concurrent accept by the same user is read again (on_accepted): that
+       outcome is not recorded under the request's Idempotency-Key. */
+    pg_write(c, on_accepted, ACCEPT_CTES, ACCEPT_FINAL,
+             "NOT (o.found AND o.mine IS NULL AND $4::uuid IS NULL AND NOT o.added)", 4, p);
 }
 
 /* The invite is valid: now the body, then the change. */

@@ -417,6 +417,15 @@ static void expense_allowed(struct rctx *c)
         respond_problem(c, PROBLEM_VALIDATION, "the expense names non-members", &f);
         return;
     }
+    /* Sums stay in range (checked again when applied). A replacement counts
+       as added, the expense it replaces still in the group's state. */
+    struct ledger_volume v = c->volume;
+    if (ledger_volume_add_expense(&v, &e) != 0) {
+        ledger_expense_release(&e);
+        fields_add(&f, "amount", "is too large for this group's totals");
+        respond_problem(c, PROBLEM_VALIDATION, LEDGER_RANGE_DETAIL, &f);
+        return;
+    }
     c->data = ledger_expense_to_json(&e);
     ledger_expense_release(&e);
     if (strcmp(c->method, "POST") == 0) {
@@ -483,6 +492,14 @@ static void payment_allowed(struct rctx *c)
     if (f.n) {
         ledger_payment_release(&p);
         respond_problem(c, PROBLEM_VALIDATION, "the payment names non-members", &f);
+        return;
+    }
+    /* Sums stay in range (checked again when applied). */
+    struct ledger_volume v = c->volume;
+    if (ledger_volume_add(&v, 0, 0, p.amount, p.amount) != 0) {
+        ledger_payment_release(&p);
+        fields_add(&f, "amount", "is too large for this group's totals");
+        respond_problem(c, PROBLEM_VALIDATION, LEDGER_RANGE_DETAIL, &f);
         return;
     }
     c->data = ledger_payment_to_json(&p);

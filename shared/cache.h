@@ -4,7 +4,7 @@
  * membership change).
  *
  * splitter:view:<gid> is a hash {version, balances, settlements, currency,
- * members, u:<uid> -> member id ...} written whole by one script, so a reader's
+ * members, volume, u:<uid> -> member id ...} written whole by one script, so a reader's
  * HMGET never mixes versions. A write wins only if its version is newer (or
  * equal to a tombstone's), so a slow writer can never put an older view back.
  * Besides the two read bodies, the view answers the write path's access check
@@ -14,7 +14,8 @@
  * KEYS[1] the view key. ARGV[1] version. Then either nothing (a tombstone:
  * the version moved on and the view must be rebuilt from PostgreSQL), or
  * ARGV[2] balances body, ARGV[3] settlements body, ARGV[4] currency,
- * ARGV[5] member ids (comma-separated, display order), then pairs of user id
+ * ARGV[5] member ids (comma-separated, display order), ARGV[6] the group's
+ * volume (shared/ledger.h: the write path's range check), then pairs of user id
  * and member id for members with an account. Returns 1 if written, 0 if a
  * newer view was already there. Build the command with view_cache_command().
  */
@@ -32,12 +33,13 @@
     "end\n"                                                                                        \
     "redis.call('DEL', KEYS[1])\n"                                                                 \
     "local args = {'version', ARGV[1]}\n"                                                          \
-    "if #ARGV >= 5 then\n"                                                                         \
+    "if #ARGV >= 6 then\n"                                                                         \
     "  table.insert(args, 'balances'); table.insert(args, ARGV[2])\n"                              \
     "  table.insert(args, 'settlements'); table.insert(args, ARGV[3])\n"                           \
     "  table.insert(args, 'currency'); table.insert(args, ARGV[4])\n"                              \
     "  table.insert(args, 'members'); table.insert(args, ARGV[5])\n"                               \
-    "  for i = 6, #ARGV - 1, 2 do\n"                                                               \
+    "  table.insert(args, 'volume'); table.insert(args, ARGV[6])\n"                                \
+    "  for i = 7, #ARGV - 1, 2 do\n"                                                               \
     "    table.insert(args, 'u:' .. ARGV[i]); table.insert(args, ARGV[i + 1])\n"                   \
     "  end\n"                                                                                      \
     "end\n"                                                                                        \

@@ -558,6 +558,60 @@ int ledger_move_shares(const struct ledger_share *sh, size_t n, int sign,
     return 0;
 }
 
+int ledger_volume_add(struct ledger_volume *v, int64_t paid, int64_t owed, int64_t sent,
+                      int64_t received)
+{
+    int64_t credit, debit;
+    if (paid < 0 || owed < 0 || sent < 0 || received < 0 || money_add(v->credit, paid, &credit) ||
+        money_add(credit, sent, &credit) || money_add(v->debit, owed, &debit) ||
+        money_add(debit, received, &debit))
+        return -1;
+    v->credit = credit;
+    v->debit = debit;
+    return 0;
+}
+
+int ledger_volume_add_expense(struct ledger_volume *v, const struct ledger_expense *e)
+{
+    struct ledger_volume x = *v;
+    for (size_t i = 0; i < e->n_paid; i++)
+        if (ledger_volume_add(&x, e->paid[i].computed, 0, 0, 0) != 0)
+            return -1;
+    for (size_t i = 0; i < e->n_split; i++)
+        if (ledger_volume_add(&x, 0, e->split[i].computed, 0, 0) != 0)
+            return -1;
+    *v = x;
+    return 0;
+}
+
+/* A non-negative decimal; past int64 it reads as INT64_MAX. The end in *end. */
+static int64_t volume_part(const char *s, const char **end)
+{
+    int64_t n = 0;
+    const char *p = s;
+    while (*p >= '0' && *p <= '9') {
+        if (n >= 0 && (money_mul(n, 10, &n) != 0 || money_add(n, *p - '0', &n) != 0))
+            n = -1;
+        p++;
+    }
+    *end = p == s ? NULL : p;
+    return n < 0 ? INT64_MAX : n;
+}
+
+int ledger_volume_parse(const char *s, struct ledger_volume *v)
+{
+    const char *end;
+    int64_t credit = volume_part(s, &end);
+    if (!end || *end != ':')
+        return -1;
+    int64_t debit = volume_part(end + 1, &end);
+    if (!end || *end)
+        return -1;
+    v->credit = credit;
+    v->debit = debit;
+    return 0;
+}
+
 void ledger_expense_release(struct ledger_expense *e)
 {
     free(e->description);

@@ -72,6 +72,38 @@ struct ledger_share *ledger_merge_shares(const struct ledger_expense *e,
 int ledger_move_shares(const struct ledger_share *sh, size_t n, int sign,
                        int64_t *(*balance)(size_t member, int owed, void *ctx), void *ctx);
 
+/*
+ * Sums stay in range: the one rule the api (at acceptance) and the worker (at
+ * apply time) both run. A group's volume is the sum over its members of paid
+ * and sent (credit) and of owed and received (debit). While both fit in
+ * int64, so do every member's paid, owed, sent and received, every balance
+ * (paid - owed + sent - received, and each partial sum of it in any order),
+ * the sum of the positive balances (all that settlement moves) and so every
+ * transfer, and every total over the group. A write is accepted, and applied,
+ * only when the group's volume after it still fits.
+ */
+struct ledger_volume {
+    int64_t credit, debit;
+};
+
+#define LEDGER_RANGE_DETAIL "the group's balances or totals would leave the 64-bit range"
+
+/* Add one member's (or one write's) paid, owed, sent and received, each
+   >= 0, to v. 0; or -1 when a value is negative or a sum would not fit (v
+   unchanged). */
+int ledger_volume_add(struct ledger_volume *v, int64_t paid, int64_t owed, int64_t sent,
+                      int64_t received);
+
+/* Add what expense e puts into its group: its payers' and its split
+   members' shares in the group currency. 0, or -1 as ledger_volume_add. */
+int ledger_volume_add_expense(struct ledger_volume *v, const struct ledger_expense *e);
+
+/* v from its text form "credit:debit" (decimal; what the cached view and
+   the api's PostgreSQL fallback give). A sum past int64 (a group already
+   out of range) reads as INT64_MAX, so nothing more fits. 0, or -1 when s is
+   not of that form. */
+int ledger_volume_parse(const char *s, struct ledger_volume *v);
+
 /* A valid payment: from_member paid to_member amount (group currency). */
 struct ledger_payment {
     char from_member[37], to_member[37];

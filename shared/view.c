@@ -3,6 +3,7 @@
 #include "cache.h"
 #include "json.h"
 #include "keys.h"
+#include "ledger.h"
 #include "log.h"
 #include "money.h"
 #include "settle.h"
@@ -21,6 +22,7 @@ int view_build(const char *group_id, const char *currency, int64_t version,
     struct settle_transfer *tr = NULL;
     size_t n_tr = 0;
     json_t *list = json_array(), *transfers = json_array(), *doc;
+    struct ledger_volume vol = {0, 0};
     int rc = -1;
 
     memset(out, 0, sizeof(*out));
@@ -32,6 +34,9 @@ int view_build(const char *group_id, const char *currency, int64_t version,
             log_error("view: balance of member '%s' overflows", m->id);
             goto out;
         }
+        /* Past int64 (a group already out of range) it stays at INT64_MAX. */
+        if (ledger_volume_add(&vol, m->paid, m->owed, m->sent, m->received) != 0)
+            vol.credit = vol.debit = INT64_MAX;
         bal[i] = b;
         ids[i] = m->id;
         json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "member_id",
@@ -56,6 +61,8 @@ int view_build(const char *group_id, const char *currency, int64_t version,
                     (json_int_t)version, "transfers", transfers);
     out->settlements = json_dump_compact(doc);
     json_decref(doc);
+    snprintf(out->volume, sizeof(out->volume), "%lld:%lld", (long long)vol.credit,
+             (long long)vol.debit);
     rc = 0;
 out:
     json_decref(list);
@@ -89,7 +96,7 @@ void view_cache_command(struct view_cmd *cmd, const char *group_id, const char *
             strcat(cmd->members, ",");
         strcat(cmd->members, members[i].id);
     }
-    cmd->argv = xcalloc(9 + 2 * n, sizeof(*cmd->argv));
+    cmd->argv = xcalloc(10 + 2 * n, sizeof(*cmd->argv));
     cmd->argv[argc++] = "EVAL";
     cmd->argv[argc++] = CACHE_VIEW_LUA;
     cmd->argv[argc++] = "1";
@@ -99,6 +106,7 @@ void view_cache_command(struct view_cmd *cmd, const char *group_id, const char *
     cmd->argv[argc++] = v->settlements;
     cmd->argv[argc++] = currency;
     cmd->argv[argc++] = cmd->members;
+    cmd->argv[argc++] = v->volume;
     for (size_t i = 0; i < n; i++) {
         if (!members[i].user_id)
             continue;

@@ -21,6 +21,7 @@ struct view_member {
 struct view {
     char *balances;    /* owned: GET .../balances body */
     char *settlements; /* owned: GET .../settlements body */
+    char volume[48];   /* the group's volume, "credit:debit" (ledger_volume_parse) */
 };
 
 /* Build both bodies for members (in display order). Returns 0, or -1 when a

@@ -635,6 +635,19 @@ static json_t *expense_resource(const struct batch *b, const struct expense *x)
     return r;
 }
 
+/* 0 while group g's sums stay in range (ledger_volume_add: the rule the api
+   checks at acceptance), else -1. */
+static int group_in_range(const struct batch *b, const struct group *g)
+{
+    struct ledger_volume v = {0, 0};
+    for (size_t i = g->first_member; i < g->first_member + g->n_members; i++) {
+        const struct member *m = &b->members[i];
+        if (ledger_volume_add(&v, m->paid, m->owed, m->sent, m->received) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 static void decide_expense(struct batch *b, struct event *ev, struct group *g)
 {
     struct expense *x = &b->expenses[idx_get(&b->xidx, ev->target)];
@@ -690,6 +703,13 @@ static void decide_expense(struct batch *b, struct event *ev, struct group *g)
         if (!creating)
             apply_shares(b, x->shares, x->n_shares, 1);
         reject(ev, PROBLEM_VALIDATION, "a balance would overflow 64 bits", NULL);
+        goto out;
+    }
+    if (!deleting && group_in_range(b, g) != 0) {
+        apply_shares(b, sh, n_sh, -1);
+        if (!creating)
+            apply_shares(b, x->shares, x->n_shares, 1);
+        reject(ev, PROBLEM_VALIDATION, LEDGER_RANGE_DETAIL, NULL);
         goto out;
     }
     if (!creating)
@@ -768,8 +788,15 @@ static void decide_payment(struct batch *b, struct event *ev, struct group *g)
         reject(ev, PROBLEM_VALIDATION, "a balance would overflow 64 bits", NULL);
         goto out;
     }
+    int64_t old_sent = b->members[from].sent, old_received = b->members[to].received;
     b->members[from].sent = sent;
     b->members[to].received = received;
+    if (group_in_range(b, g) != 0) {
+        b->members[from].sent = old_sent;
+        b->members[to].received = old_received;
+        reject(ev, PROBLEM_VALIDATION, LEDGER_RANGE_DETAIL, NULL);
+        goto out;
+    }
     b->members[from].touched = b->members[to].touched = 1;
     struct payment *py = &b->payments[b->n_payments++];
     py->ev = ev;

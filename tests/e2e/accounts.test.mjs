@@ -115,6 +115,27 @@ test('login: a wrong password and an unknown email are the same 401', async () =
     assert.deepEqual(ok.json.user, u.user);
 });
 
+test('login: any wrong password or address string is 401, whatever its length', async () => {
+    const u = await registerUser();
+    const wrong = await login({ email: u.email, password: 'not the password' });
+    assertProblem(wrong, 401);
+    for (const password of ['', 'x', 'short', '1234567', 'p'.repeat(1025), 'nul\u0000inside']) {
+        const r = await login({ email: u.email, password });
+        assertProblem(r, 401);
+        assert.equal(r.json.detail, wrong.json.detail);
+    }
+    for (const email of ['x', 'no-at-sign', 'a'.repeat(300)]) {
+        const r = await login({ email, password: 'short' });
+        assertProblem(r, 401);
+        assert.equal(r.json.detail, wrong.json.detail);
+    }
+    // Shapes stay 422.
+    assertProblem(await login({ email: u.email, password: 12345678 }), 422, 'password');
+    assertProblem(await login({ email: 42, password: u.password }), 422, 'email');
+    const ok = await login({ email: u.email, password: u.password });
+    assert.equal(ok.status, 200, ok.text);
+});
+
 test('logout answers 204 and the token stops working; other sessions go on', async () => {
     const u = await registerUser();
     const second = await login({ email: u.email, password: u.password });
