@@ -20,7 +20,7 @@
 
 /* KEYS[1] stream, KEYS[2] status key, KEYS[3] idempotency key or "", KEYS[4]
    the idempotency horizon (KEYS_IDEM_HORIZON: since when, in ms, Redis holds
-   every idempotency record; set to now when missing).
+   every idempotency record).
    ARGV[1] event JSON, ARGV[2] type, ARGV[3] group id, ARGV[4] accepted_at,
    ARGV[5] target id, ARGV[6] idempotency record (without the entry id),
    ARGV[7] "1" when the request waits for the outcome (the entry then says
@@ -29,20 +29,17 @@
    ARGV[9] the idempotency window in ms.
    Returns {0, record, horizon} for a replayed key, {1, entry id, horizon}
    when appended, {2, "", horizon} when the key is unknown to Redis but the
-   horizon is younger than the window (Redis may have forgotten it: ask
-   PostgreSQL, then call again with ARGV[8] set); nothing is written then. */
+   horizon is missing or younger than the window (Redis may have forgotten
+   it: ask PostgreSQL, then call again with ARGV[8] set); nothing is written
+   then. horizon is "" when missing. */
 static const char accept_lua[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local horizon = redis.call('GET', KEYS[4])\n"
-    "if not horizon then\n"
-    "  horizon = string.format('%d', now)\n"
-    "  redis.call('SET', KEYS[4], horizon, 'NX')\n"
-    "end\n"
+    "local horizon = redis.call('GET', KEYS[4]) or ''\n"
     "if KEYS[3] ~= '' then\n"
     "  local prev = redis.call('GET', KEYS[3])\n"
     "  if prev then return {0, prev, horizon} end\n"
-    "  if ARGV[8] ~= '1' and now - (tonumber(horizon) or 0) < tonumber(ARGV[9]) then\n"
+    "  if ARGV[8] ~= '1' and now - (tonumber(horizon) or now) < tonumber(ARGV[9]) then\n"
     "    return {2, '', horizon}\n"
     "  end\n"
     "end\n"
@@ -57,6 +54,22 @@ static const char accept_lua[] =
     "redis.call('EXPIRE', KEYS[2], 604800)\n"
     "if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[6], 'EX', 86400) end\n"
     "return {1, id, horizon}\n";
+
+/* A key Redis may have forgotten, in the ledger. $1 actor, $2 SHA-256 of the
+   key, $3 true when Redis has no horizon. One row: the key's request hash,
+   event id, target id and seconds left in its window (NULLs when the ledger
+   holds no such key of the window), and when $3, the horizon to set: now,
+   or a window ago if the ledger holds no key of the window at all (a fresh
+   Redis then forgot nothing that counts). */
+#define IDEM_TTL_S_TEXT KEYS_STR(KEYS_IDEM_TTL_S)
+static const char idem_lookup_sql[] =
+    "SELECT k.request_sha256, k.event_id, k.target_id, greatest(1, " IDEM_TTL_S_TEXT
+    " - floor(extract(epoch FROM now() - k.accepted_at)))::bigint,"
+    " CASE WHEN $3::boolean THEN (floor(extract(epoch FROM now()) * 1000) - CASE WHEN EXISTS"
+    " (SELECT 1 FROM idempotency_keys WHERE accepted_at > now() - " KEYS_IDEM_WINDOW_SQL ")"
+    " THEN 0 ELSE " IDEM_TTL_S_TEXT "000 END)::bigint END"
+    " FROM (VALUES (1)) AS one LEFT JOIN idempotency_keys k ON k.actor = $1"
+    " AND k.key_sha256 = $2 AND k.accepted_at > now() - " KEYS_IDEM_WINDOW_SQL;
 
 static int is_create(const struct rctx *c)
 {
@@ -302,7 +315,13 @@ static void on_idem_db(PGresult *res, struct rctx *c)
 {
     if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
-    if (PQntuples(res) == 0) {
+    if (!PQgetisnull(res, 0, 4)) {
+        /* Redis had no horizon: from now on it holds every record, and if
+           the ledger holds no key of the window, every record that counts. */
+        const char *argv[4] = {"SET", KEYS_IDEM_HORIZON, PQgetvalue(res, 0, 4), "NX"};
+        rcli_send_argv(4, argv, NULL);
+    }
+    if (PQgetisnull(res, 0, 0)) {
         accept_send(c, 1);
         return;
     }
@@ -335,14 +354,8 @@ static void on_accepted(redisReply *r, struct rctx *c)
            within it): PostgreSQL knows the keys of every recorded event. */
         char key_sha[65];
         snprintf(key_sha, sizeof(key_sha), "%s", strrchr(c->idem_key, ':') + 1);
-        const char *p[2] = {c->user_id, key_sha};
-        pg_query(c, on_idem_db,
-                 "SELECT request_sha256, event_id, target_id, greatest(1, " KEYS_STR(
-                     KEYS_IDEM_TTL_S) " - floor(extract(epoch FROM now() - accepted_at)))::bigint"
-                                      " FROM idempotency_keys WHERE actor = $1 AND key_sha256 = $2"
-                                      " AND accepted_at > now() - interval '" KEYS_STR(
-                                          KEYS_IDEM_TTL_S) " seconds'",
-                 2, p);
+        const char *p[3] = {c->user_id, key_sha, r->element[2]->len == 0 ? "t" : "f"};
+        pg_query(c, on_idem_db, idem_lookup_sql, 3, p);
         return;
     }
     if (r->element[0]->integer == 0) {
@@ -394,7 +407,7 @@ static void accept_send(struct rctx *c, int checked)
                             rec ? rec : "",
                             c->wait_s > 0 ? "1" : "",
                             checked ? "1" : "",
-                            KEYS_STR(KEYS_IDEM_TTL_S) "000"};
+                            IDEM_TTL_S_TEXT "000"};
     rcli_cmd_argv(c, on_accepted, 16, argv, NULL);
     free(rec);
 }

@@ -38,10 +38,11 @@
 #define KEYS_WORKERS "splitter:workers"
 #define KEYS_SESSION_TTL_S 2592000 /* 30 days, sliding */
 #define KEYS_IDEM_TTL_S 86400      /* Idempotency-Key window */
-/* Unix time in ms since which Redis holds every idempotency record: set (NX)
-   by the api's accept script when missing, moved to now when Redis is found
-   to have lost state. Younger than KEYS_IDEM_TTL_S: a key Redis does not know
-   is looked up in PostgreSQL. */
+#define KEYS_IDEM_WINDOW_SQL "interval '" KEYS_STR(KEYS_IDEM_TTL_S) " seconds'" /* as SQL */
+/* Unix time in ms since which Redis holds every idempotency record; set (NX)
+   by the api when missing, after asking the ledger (docs/ARCHITECTURE.md,
+   "Idempotency keys"). Missing or younger than KEYS_IDEM_TTL_S: a key Redis
+   does not know is looked up in PostgreSQL. */
 #define KEYS_IDEM_HORIZON KEYS_PREFIX "idem_horizon"
 
 /* Partition of a group id string: FNV-1a of its bytes, mod partitions. */

@@ -489,8 +489,8 @@ static int claim_keys(struct batch *b)
             " ON CONFLICT (actor, key_sha256) DO UPDATE SET request_sha256 ="
             " EXCLUDED.request_sha256, event_id = EXCLUDED.event_id, target_id ="
             " EXCLUDED.target_id, accepted_at = EXCLUDED.accepted_at"
-            " WHERE idempotency_keys.accepted_at < EXCLUDED.accepted_at - interval '" KEYS_STR(
-                KEYS_IDEM_TTL_S) " seconds' RETURNING event_id",
+            " WHERE idempotency_keys.accepted_at < EXCLUDED.accepted_at - " KEYS_IDEM_WINDOW_SQL
+            " RETURNING event_id",
             6, p);
     if (!res)
         goto out;

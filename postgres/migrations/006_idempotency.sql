@@ -25,3 +25,6 @@ CREATE TABLE idempotency_keys (
     accepted_at    timestamptz NOT NULL,
     PRIMARY KEY (actor, key_sha256)
 );
+-- Whether the ledger holds any key of the last 24 hours (the api asks when Redis has no
+-- idempotency horizon), and the purge of old keys.
+CREATE INDEX idempotency_keys_accepted ON idempotency_keys (accepted_at);

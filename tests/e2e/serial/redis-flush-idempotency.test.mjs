@@ -50,10 +50,11 @@ before(async () => {
 });
 
 // The workers' state went with Redis as well; until they repair it themselves, put back what
-// the files after this one need: each partition's fencing counter above the token PostgreSQL
-// last saw (then the leases are taken afresh), and the consumer groups.
-after(async () => {
+// writes need: each partition's fencing counter above the token PostgreSQL last saw (then the
+// leases are taken afresh), and the consumer groups.
+async function repairWorkers() {
     if (!flushed) return;
+    flushed = false;
     for (const [p, token] of psql('SELECT p, token FROM partitions')) {
         redisCli('SET', `splitter:lease_token:${p}`, token);
     }
@@ -69,7 +70,9 @@ after(async () => {
         const r = await write('POST', `${G()}/expenses`, expense(2, 'after'), { Prefer: 'wait=2' });
         return r.status === 201;
     }, { timeoutMs: 30_000, intervalMs: 500, what: 'writes to apply again' });
-});
+}
+
+after(repairWorkers);
 
 test('while the horizon is older than a day, Redis is trusted; else PostgreSQL is asked', async () => {
     const key = randomUUID();
@@ -150,6 +153,10 @@ test('after FLUSHALL, retries answer like the first requests and apply nothing t
     assert.equal(x2.json.expense_id, x.json.expense_id);
     assert.equal(x2.headers.get('idempotent-replayed'), 'true');
     assert.equal(x2.headers.get('location'), `/api/v1/events/${x.json.event_id}`);
+    // Redis had no horizon, and the ledger holds keys of the last day: Redis's records are
+    // complete from now on only.
+    const h = Number(redisCli('GET', 'splitter:idem_horizon'));
+    assert.ok(Math.abs(Date.now() - h) < 60_000, `horizon ${h}`);
     // With Prefer: wait, the expense itself.
     const x3 = await write('POST', `${G()}/expenses`, xbody, { 'Idempotency-Key': kx, Prefer: 'wait=5' });
     assert.equal(x3.status, 201, x3.text);
@@ -187,4 +194,30 @@ test('after FLUSHALL, retries answer like the first requests and apply nothing t
     assert.equal(bal.status, 200, bal.text);
     const mine = bal.json.balances.find((m) => m.member_id === A);
     assert.equal(mine.paid, Number(balances.find(([id]) => id === A)[1]));
+});
+
+test('a Redis without a horizon over a ledger with no key of the last day is trusted at once; older keys count for nothing', async () => {
+    await repairWorkers();
+    const key = randomUUID();
+    const body = expense(30, 'Last week');
+    const first = await write('POST', `${G()}/expenses`, body, { 'Idempotency-Key': key });
+    assert.equal(first.status, 202, first.text);
+    assert.equal((await finished(first.json.event_id)).status, 'applied');
+
+    // Every key the ledger holds is two days old, and Redis has no horizon (a fresh Redis).
+    psql("UPDATE idempotency_keys SET accepted_at = accepted_at - interval '2 days'");
+    redisCli('DEL', 'splitter:idem_horizon', idemKey(key));
+    const other = await write('POST', `${G()}/expenses`, expense(31, 'Fresh'), { 'Idempotency-Key': randomUUID() });
+    assert.equal(other.status, 202, other.text);
+    const h = Number(redisCli('GET', 'splitter:idem_horizon'));
+    assert.ok(Math.abs(Date.now() - DAY_MS - h) < 60_000, `horizon ${h}, a day ago expected`);
+
+    // The old key is past its window: the same request again is a new write, and it takes the key.
+    const again = await write('POST', `${G()}/expenses`, body, { 'Idempotency-Key': key });
+    assert.equal(again.status, 202, again.text);
+    assert.notEqual(again.json.event_id, first.json.event_id);
+    assert.equal(again.headers.get('idempotent-replayed'), null);
+    assert.equal((await finished(again.json.event_id)).status, 'applied');
+    assert.deepEqual(psql(`SELECT event_id FROM idempotency_keys WHERE actor = '${alice.user.id}' AND key_sha256 = '${sha256(key)}'`),
+        [[again.json.event_id]]);
 });
