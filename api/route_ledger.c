@@ -31,14 +31,15 @@
    when appended, {2, "", horizon} when the key is unknown to Redis but the
    horizon is missing or younger than the window (Redis may have forgotten
    it: ask PostgreSQL, then call again with ARGV[8] set); nothing is written
-   then. horizon is "" when missing. */
+   then. horizon is "" when missing (and when the request has no key). */
 static const char accept_lua[] =
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local horizon = redis.call('GET', KEYS[4]) or ''\n"
+    "local horizon = ''\n"
     "if KEYS[3] ~= '' then\n"
     "  local prev = redis.call('GET', KEYS[3])\n"
+    "  horizon = redis.call('GET', KEYS[4]) or ''\n"
     "  if prev then return {0, prev, horizon} end\n"
+    "  local t = redis.call('TIME')\n"
+    "  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "  if ARGV[8] ~= '1' and now - (tonumber(horizon) or now) < tonumber(ARGV[9]) then\n"
     "    return {2, '', horizon}\n"
     "  end\n"

@@ -453,7 +453,7 @@ static int claim_keys(struct batch *b)
     struct pgarr actor = {0}, key = {0}, req = {0}, eid = {0}, tid = {0}, at = {0};
     char(*ck)[37 + 65] = xcalloc(b->n_ev + 1, sizeof(*ck));
     struct idx mine, taken;
-    PGresult *res = NULL;
+    PGresult *claimed = NULL, *res = NULL;
     int rc = -1;
 
     idx_init(&mine, b->n_ev + 1);
@@ -482,25 +482,25 @@ static int claim_keys(struct batch *b)
     }
     const char *p[6] = {arr_done(&actor), arr_done(&key), arr_done(&req),
                         arr_done(&eid),   arr_done(&tid), arr_done(&at)};
-    res = q(b,
-            "INSERT INTO idempotency_keys (actor, key_sha256, request_sha256, event_id,"
-            " target_id, accepted_at) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[],"
-            " $4::uuid[], $5::uuid[], $6::timestamptz[]) ORDER BY 1, 2"
-            " ON CONFLICT (actor, key_sha256) DO UPDATE SET request_sha256 ="
-            " EXCLUDED.request_sha256, event_id = EXCLUDED.event_id, target_id ="
-            " EXCLUDED.target_id, accepted_at = EXCLUDED.accepted_at"
-            " WHERE idempotency_keys.accepted_at < EXCLUDED.accepted_at - " KEYS_IDEM_WINDOW_SQL
-            " RETURNING event_id",
-            6, p);
-    if (!res)
+    claimed = q(b,
+                "INSERT INTO idempotency_keys (actor, key_sha256, request_sha256, event_id,"
+                " target_id, accepted_at) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[],"
+                " $4::uuid[], $5::uuid[], $6::timestamptz[]) ORDER BY 1, 2"
+                " ON CONFLICT (actor, key_sha256) DO UPDATE SET request_sha256 ="
+                " EXCLUDED.request_sha256, event_id = EXCLUDED.event_id, target_id ="
+                " EXCLUDED.target_id, accepted_at = EXCLUDED.accepted_at"
+                " WHERE idempotency_keys.accepted_at < EXCLUDED.accepted_at - " KEYS_IDEM_WINDOW_SQL
+                " RETURNING event_id",
+                6, p);
+    if (!claimed)
         goto out;
-    if ((size_t)PQntuples(res) == key.n) {
+    if ((size_t)PQntuples(claimed) == key.n) {
         rc = 0;
         goto out;
     }
-    for (int r = 0; r < PQntuples(res); r++)
-        idx_put(&taken, PQgetvalue(res, r, 0), 0);
-    PQclear(res);
+    /* Keys point into claimed, kept until the end. */
+    for (int r = 0; r < PQntuples(claimed); r++)
+        idx_put(&taken, PQgetvalue(claimed, r, 0), 0);
     /* Some keys were taken already: by which events. */
     res = q(b,
             "SELECT k.actor, k.key_sha256, k.event_id, k.target_id, k.request_sha256"
@@ -526,6 +526,8 @@ static int claim_keys(struct batch *b)
 out:
     if (res)
         PQclear(res);
+    if (claimed)
+        PQclear(claimed);
     idx_free(&mine);
     idx_free(&taken);
     free(ck);

@@ -113,7 +113,7 @@ test('the worker rejects a second event with a key the ledger holds (409, naming
     assert.equal(st2.problem.original_event_id, first.json.event_id);
 });
 
-test('two events with one key in the same stream: the first is applied, the later rejected', async () => {
+test('one batch: a new key is claimed by its first event; a later one and one whose key the ledger holds are rejected', async () => {
     const template = await api('POST', `${G()}/expenses`, { token: alice.token, body: expense(70), headers: { 'Idempotency-Key': randomUUID() } });
     assert.equal(template.status, 202, template.text);
     await finished(template.json.event_id);
@@ -121,16 +121,21 @@ test('two events with one key in the same stream: the first is applied, the late
     const base = { ...recorded(template.json.event_id), idempotency_key: key, idempotency_key_sha256: sha256(key) };
     const one = { ...base, event_id: randomUUID(), expense_id: randomUUID() };
     const two = { ...base, event_id: randomUUID(), expense_id: randomUUID() };
-    // Both entries in the stream at once (one script): most likely read in one batch.
-    redisCli('EVAL', "redis.call('XADD', KEYS[1], '*', 'event', ARGV[1]); redis.call('XADD', KEYS[1], '*', 'event', ARGV[2])",
-        1, `splitter:stream:${partitionOf(group.id)}`, JSON.stringify(one), JSON.stringify(two));
+    const three = { ...recorded(template.json.event_id), event_id: randomUUID(), expense_id: randomUUID() };
+    // The entries in the stream at once (one script): most likely read in one batch.
+    redisCli('EVAL', "for i = 1, #ARGV do redis.call('XADD', KEYS[1], '*', 'event', ARGV[i]) end",
+        1, `splitter:stream:${partitionOf(group.id)}`, JSON.stringify(one), JSON.stringify(two), JSON.stringify(three));
     assert.equal((await finished(one.event_id)).status, 'applied');
     const st = await finished(two.event_id);
     assert.equal(st.status, 'rejected');
     assert.equal(st.problem.type, '/problems/duplicate-request');
     assert.equal(st.problem.original_event_id, one.event_id);
     assert.equal(st.problem.expense_id, one.expense_id);
-    assert.deepEqual(psql(`SELECT count(*) FROM expenses WHERE id IN ('${one.expense_id}', '${two.expense_id}')`), [['1']]);
+    const st3 = await finished(three.event_id);
+    assert.equal(st3.status, 'rejected');
+    assert.equal(st3.problem.type, '/problems/duplicate-request');
+    assert.equal(st3.problem.original_event_id, template.json.event_id);
+    assert.deepEqual(psql(`SELECT count(*) FROM expenses WHERE id IN ('${one.expense_id}', '${two.expense_id}', '${three.expense_id}')`), [['1']]);
 });
 
 test('keys are per user: another user with the same key writes its own event', async () => {
