@@ -85,12 +85,13 @@ struct rctx {
     /* route state; released by rctx_free */
     char group_id[37], group_currency[4], member_id[37];
     char event_id[37], target_id[37], type[32];
+    char accepted_at[24]; /* a ledger write's acceptance time */
     int64_t if_match, version;
     struct ledger_volume volume; /* the group's, as the access check saw it */
     json_t *data;                /* owned */
     char *event_text;            /* owned */
     char *idem_key;              /* owned: redis key for Idempotency-Key, or NULL */
-    char *idem_hash;             /* owned: body hash */
+    char *idem_hash;             /* owned: request hash (route, target, If-Match, body) */
     char *scratch;               /* owned: route specific */
     void *work;                  /* owned by the thread-pool step */
     struct sync_write *sync;     /* owned: a keyed synchronous write (sync_write.c) */

@@ -35,8 +35,11 @@ static void on_events(PGresult *res, struct rctx *c)
         json_t *payload = col_json(res, i, COL_PAYLOAD), *before = col_json(res, i, COL_BEFORE);
         json_t *after = col_json(res, i, COL_AFTER);
         /* Another member's retry key is theirs alone. */
-        if (payload)
+        if (payload) {
             json_object_del(payload, "idempotency_key");
+            json_object_del(payload, "idempotency_key_sha256");
+            json_object_del(payload, "request_sha256");
+        }
         json_t *item = json_pack(
             "{s:s, s:I, s:s, s:s, s:s, s:o}", "event_id", PQgetvalue(res, i, COL_ID), "seq",
             (json_int_t)atoll(PQgetvalue(res, i, COL_SEQ)), "type", PQgetvalue(res, i, COL_TYPE),

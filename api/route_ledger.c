@@ -18,16 +18,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KEYS[1] stream, KEYS[2] status key, KEYS[3] idempotency key or "".
+/* KEYS[1] stream, KEYS[2] status key, KEYS[3] idempotency key or "", KEYS[4]
+   the idempotency horizon (KEYS_IDEM_HORIZON: since when, in ms, Redis holds
+   every idempotency record).
    ARGV[1] event JSON, ARGV[2] type, ARGV[3] group id, ARGV[4] accepted_at,
    ARGV[5] target id, ARGV[6] idempotency record (without the entry id),
    ARGV[7] "1" when the request waits for the outcome (the entry then says
-   so, and the worker keeps the outcome in the status hash for a minute).
-   Returns {0, record} for a replayed key, {1, entry id} when appended. */
+   so, and the worker keeps the outcome in the status hash for a minute),
+   ARGV[8] "1" when PostgreSQL was asked about the key and does not hold it,
+   ARGV[9] the idempotency window in ms.
+   Returns {0, record, horizon} for a replayed key, {1, entry id, horizon}
+   when appended, {2, "", horizon} when the key is unknown to Redis but the
+   horizon is missing or younger than the window (Redis may have forgotten
+   it: ask PostgreSQL, then call again with ARGV[8] set); nothing is written
+   then. horizon is "" when missing (and when the request has no key). */
 static const char accept_lua[] =
+    "local horizon = ''\n"
     "if KEYS[3] ~= '' then\n"
     "  local prev = redis.call('GET', KEYS[3])\n"
-    "  if prev then return {0, prev} end\n"
+    "  horizon = redis.call('GET', KEYS[4]) or ''\n"
+    "  if prev then return {0, prev, horizon} end\n"
+    "  local t = redis.call('TIME')\n"
+    "  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "  if ARGV[8] ~= '1' and now - (tonumber(horizon) or now) < tonumber(ARGV[9]) then\n"
+    "    return {2, '', horizon}\n"
+    "  end\n"
     "end\n"
     "local id\n"
     "if ARGV[7] == '1' then\n"
@@ -39,7 +54,23 @@ static const char accept_lua[] =
     "  'accepted_at', ARGV[4], 'target', ARGV[5])\n"
     "redis.call('EXPIRE', KEYS[2], 604800)\n"
     "if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[6], 'EX', 86400) end\n"
-    "return {1, id}\n";
+    "return {1, id, horizon}\n";
+
+/* A key Redis may have forgotten, in the ledger. $1 actor, $2 SHA-256 of the
+   key, $3 true when Redis has no horizon. One row: the key's request hash,
+   event id, target id and seconds left in its window (NULLs when the ledger
+   holds no such key of the window), and when $3, the horizon to set: now,
+   or a window ago if the ledger holds no key of the window at all (a fresh
+   Redis then forgot nothing that counts). */
+#define IDEM_TTL_S_TEXT KEYS_STR(KEYS_IDEM_TTL_S)
+static const char idem_lookup_sql[] =
+    "SELECT k.request_sha256, k.event_id, k.target_id, greatest(1, " IDEM_TTL_S_TEXT
+    " - floor(extract(epoch FROM now() - k.accepted_at)))::bigint,"
+    " CASE WHEN $3::boolean THEN (floor(extract(epoch FROM now()) * 1000) - CASE WHEN EXISTS"
+    " (SELECT 1 FROM idempotency_keys WHERE accepted_at > now() - " KEYS_IDEM_WINDOW_SQL ")"
+    " THEN 0 ELSE " IDEM_TTL_S_TEXT "000 END)::bigint END"
+    " FROM (VALUES (1)) AS one LEFT JOIN idempotency_keys k ON k.actor = $1"
+    " AND k.key_sha256 = $2 AND k.accepted_at > now() - " KEYS_IDEM_WINDOW_SQL;
 
 static int is_create(const struct rctx *c)
 {
@@ -246,14 +277,86 @@ static int prefer_wait(struct rctx *c)
 
 /* --- accepting an event ---------------------------------------------------------------------- */
 
+static void accept_send(struct rctx *c, int checked);
+
+/* The first answer: this request replays the event (c->event_id, target)
+   another request with its key created. */
+static void answer_replayed(struct rctx *c)
+{
+    add_header_name(c, "idempotent-replayed", "true");
+    if (c->wait_s > 0) {
+        c->wait_requested = c->wait_s;
+        waiter_start(c);
+        return;
+    }
+    answer_accepted(c);
+}
+
+static void answer_key_reused(struct rctx *c)
+{
+    struct fields f = {0};
+    fields_add(&f, "Idempotency-Key", "was used with a different request");
+    respond_problem(c, PROBLEM_VALIDATION,
+                    "this Idempotency-Key was already used with a different request", &f);
+}
+
+/* The idempotency record of c's event, for Redis: {"hash", "event_id",
+   "target_id"}. Caller frees. */
+static char *idem_record(const struct rctx *c)
+{
+    json_t *r = json_pack("{s:s, s:s, s:s}", "hash", c->idem_hash, "event_id", c->event_id,
+                          "target_id", c->target_id);
+    char *rec = json_dump_compact(r);
+    json_decref(r);
+    return rec;
+}
+
+/* What PostgreSQL holds for the key Redis did not know (see accept_send). */
+static void on_idem_db(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
+        return;
+    if (!PQgetisnull(res, 0, 4)) {
+        /* Redis had no horizon: from now on it holds every record, and if
+           the ledger holds no key of the window, every record that counts. */
+        const char *argv[4] = {"SET", KEYS_IDEM_HORIZON, PQgetvalue(res, 0, 4), "NX"};
+        rcli_send_argv(4, argv, NULL);
+    }
+    if (PQgetisnull(res, 0, 0)) {
+        accept_send(c, 1);
+        return;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), c->idem_hash) != 0) {
+        answer_key_reused(c);
+        return;
+    }
+    snprintf(c->event_id, sizeof(c->event_id), "%s", PQgetvalue(res, 0, 1));
+    snprintf(c->target_id, sizeof(c->target_id), "%s", PQgetvalue(res, 0, 2));
+    /* Redis remembers it again for the rest of the key's window. */
+    char *rec = idem_record(c);
+    const char *argv[6] = {"SET", c->idem_key, rec, "EX", PQgetvalue(res, 0, 3), "NX"};
+    rcli_send_argv(6, argv, NULL);
+    free(rec);
+    answer_replayed(c);
+}
+
 static void on_accepted(redisReply *r, struct rctx *c)
 {
     if (!rctx_unref_live(c))
         return;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
         if (r && r->type == REDIS_REPLY_ERROR)
             log_error("accept: %s", r->str);
         respond_problem(c, PROBLEM_UNAVAILABLE, "the event queue is unavailable", NULL);
+        return;
+    }
+    if (r->element[0]->integer == 2) {
+        /* Redis has not known every key of the window (it lost its data
+           within it): PostgreSQL knows the keys of every recorded event. */
+        char key_sha[65];
+        snprintf(key_sha, sizeof(key_sha), "%s", strrchr(c->idem_key, ':') + 1);
+        const char *p[3] = {c->user_id, key_sha, r->element[2]->len == 0 ? "t" : "f"};
+        pg_query(c, on_idem_db, idem_lookup_sql, 3, p);
         return;
     }
     if (r->element[0]->integer == 0) {
@@ -264,16 +367,14 @@ static void on_accepted(redisReply *r, struct rctx *c)
         const char *tid = json_string_value(json_object_get(rec, "target_id"));
         if (!hash || !eid || !tid || strcmp(hash, c->idem_hash) != 0) {
             json_decref(rec);
-            struct fields f = {0};
-            fields_add(&f, "Idempotency-Key", "was used with a different request");
-            respond_problem(c, PROBLEM_VALIDATION,
-                            "this Idempotency-Key was already used with a different request", &f);
+            answer_key_reused(c);
             return;
         }
         snprintf(c->event_id, sizeof(c->event_id), "%s", eid);
         snprintf(c->target_id, sizeof(c->target_id), "%s", tid);
         json_decref(rec);
-        add_header_name(c, "idempotent-replayed", "true");
+        answer_replayed(c);
+        return;
     }
     if (c->wait_s > 0) {
         c->wait_requested = c->wait_s;
@@ -283,14 +384,41 @@ static void on_accepted(redisReply *r, struct rctx *c)
     answer_accepted(c);
 }
 
-/* Append the event built in c (type, target, data) to its stream. */
+/* Run the accept script for the event built in c. checked: PostgreSQL was
+   asked about its Idempotency-Key and does not hold it. */
+static void accept_send(struct rctx *c, int checked)
+{
+    char stream[64], status_key[96];
+    char *rec = c->idem_key ? idem_record(c) : NULL;
+
+    keys_stream(stream, sizeof(stream), keys_partition(c->group_id, api.cfg.partitions));
+    keys_fmt(status_key, sizeof(status_key), "event", c->event_id);
+    const char *argv[16] = {"EVAL",
+                            accept_lua,
+                            "4",
+                            stream,
+                            status_key,
+                            c->idem_key ? c->idem_key : "",
+                            KEYS_IDEM_HORIZON,
+                            c->event_text,
+                            c->type,
+                            c->group_id,
+                            c->accepted_at,
+                            c->target_id,
+                            rec ? rec : "",
+                            c->wait_s > 0 ? "1" : "",
+                            checked ? "1" : "",
+                            IDEM_TTL_S_TEXT "000"};
+    rcli_cmd_argv(c, on_accepted, 16, argv, NULL);
+    free(rec);
+}
+
+/* Build the event of c (type, target, data) and append it to its stream. */
 static void accept_event(struct rctx *c)
 {
-    char accepted_at[24], stream[64], status_key[96], idem_key[160] = "";
     size_t len;
     const char *idem = req_header_name(c, "idempotency-key", &len);
     json_t *ev;
-    char *rec = NULL;
 
     if (idem && (len == 0 || len > 255)) {
         struct fields f = {0};
@@ -298,15 +426,15 @@ static void accept_event(struct rctx *c)
         respond_problem(c, PROBLEM_VALIDATION, "invalid Idempotency-Key header", &f);
         return;
     }
-    now_rfc3339(accepted_at);
+    now_rfc3339(c->accepted_at);
     new_uuid(c->event_id);
     ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "event_id", c->event_id, "type", c->type,
-                   "group_id", c->group_id, "actor", c->user_id, "accepted_at", accepted_at,
+                   "group_id", c->group_id, "actor", c->user_id, "accepted_at", c->accepted_at,
                    target_field(c), c->target_id, "data", c->data ? c->data : json_null());
     if (c->if_match)
         json_object_set_new(ev, "if_match", json_integer(c->if_match));
     if (idem) {
-        char hash_in[65], body_hash[65];
+        char key_sha[65], body_hash[65];
         char *canon = json_dump_compact(c->data ? c->data : json_null());
         size_t n = strlen(canon) + strlen(c->type) + strlen(c->target_id) + 64;
         char *material = xmalloc(n);
@@ -319,36 +447,20 @@ static void accept_event(struct rctx *c)
         sha256_hex(material, strlen(material), body_hash);
         free(material);
         free(canon);
-        sha256_hex(idem, len, hash_in);
-        snprintf(idem_key, sizeof(idem_key), KEYS_PREFIX "idem:%s:%s", c->user_id, hash_in);
+        sha256_hex(idem, len, key_sha);
+        c->idem_key = xmalloc(160);
+        snprintf(c->idem_key, 160, KEYS_PREFIX "idem:%s:%s", c->user_id, key_sha);
         c->idem_hash = xstrdup(body_hash);
+        /* The worker records both with the event, so the ledger knows the key
+           whatever Redis forgets. */
         json_object_set_new(ev, "idempotency_key", json_stringn(idem, len));
-        json_t *r = json_pack("{s:s, s:s, s:s}", "hash", body_hash, "event_id", c->event_id,
-                              "target_id", c->target_id);
-        rec = json_dump_compact(r);
-        json_decref(r);
+        json_object_set_new(ev, "idempotency_key_sha256", json_string(key_sha));
+        json_object_set_new(ev, "request_sha256", json_string(body_hash));
     }
     free(c->event_text);
     c->event_text = json_dump_compact(ev);
     json_decref(ev);
-
-    keys_stream(stream, sizeof(stream), keys_partition(c->group_id, api.cfg.partitions));
-    keys_fmt(status_key, sizeof(status_key), "event", c->event_id);
-    const char *argv[13] = {"EVAL",
-                            accept_lua,
-                            "3",
-                            stream,
-                            status_key,
-                            idem_key,
-                            c->event_text,
-                            c->type,
-                            c->group_id,
-                            accepted_at,
-                            c->target_id,
-                            rec ? rec : "",
-                            c->wait_s > 0 ? "1" : ""};
-    rcli_cmd_argv(c, on_accepted, 13, argv, NULL);
-    free(rec);
+    accept_send(c, 0);
 }
 
 /* --- expenses ------------------------------------------------------------------------------- */

@@ -12,6 +12,7 @@
  *                            space-separated, one message per applied batch
  *   splitter:session:<sha256>  user id behind a bearer token (sliding expiry)
  *   splitter:idem:<uid>:<sha256> the first answer to an Idempotency-Key
+ *   splitter:idem_horizon      since when (ms) the idem records are complete
  *   splitter:view:<gid>        hash: the group's cached view at one version
  *   splitter:loginfail:<sha256> failed logins of one account (slowdown window)
  *   splitter:lease:<p>         partition lease: "<worker>:<token>"
@@ -37,6 +38,12 @@
 #define KEYS_WORKERS "splitter:workers"
 #define KEYS_SESSION_TTL_S 2592000 /* 30 days, sliding */
 #define KEYS_IDEM_TTL_S 86400      /* Idempotency-Key window */
+#define KEYS_IDEM_WINDOW_SQL "interval '" KEYS_STR(KEYS_IDEM_TTL_S) " seconds'" /* as SQL */
+/* Unix time in ms since which Redis holds every idempotency record; set (NX)
+   by the api when missing, after asking the ledger (docs/ARCHITECTURE.md,
+   "Idempotency keys"). Missing or younger than KEYS_IDEM_TTL_S: a key Redis
+   does not know is looked up in PostgreSQL. */
+#define KEYS_IDEM_HORIZON KEYS_PREFIX "idem_horizon"
 
 /* Partition of a group id string: FNV-1a of its bytes, mod partitions. */
 unsigned keys_partition(const char *group_id, unsigned partitions);

@@ -21,6 +21,7 @@ enum problem_code {
     PROBLEM_VERSION_CONFLICT,      /* 409 */
     PROBLEM_EMAIL_TAKEN,           /* 409 */
     PROBLEM_CONFLICT,              /* 409: the resource's state forbids it */
+    PROBLEM_DUPLICATE_REQUEST,     /* 409: an Idempotency-Key another event holds */
     PROBLEM_PRECONDITION_FAILED,   /* 412 */
     PROBLEM_TOO_LARGE,             /* 413 */
     PROBLEM_UNSUPPORTED_MEDIA,     /* 415 */

@@ -4,7 +4,9 @@
  * A batch costs a fixed number of round trips, whatever its size:
  *
  *   1. fence      the lease token must still be the newest for the partition;
- *   2. load       which events are already recorded, the touched groups (locked),
+ *   2. load       which events are already recorded, each new event's
+ *                 Idempotency-Key (claimed: a key an earlier event holds
+ *                 rejects the later one), the touched groups (locked),
  *                 their members with balances, and the expenses the batch
  *                 replaces or deletes with their shares (locked);
  *   3. decide     in memory, event by event in stream order: validate with the
@@ -154,6 +156,9 @@ static void idx_free(struct idx *x)
 
 struct event {
     const char *id, *type, *group_id, *actor, *accepted_at, *idem, *target;
+    /* SHA-256 (hex) of the Idempotency-Key and of the request, when it had a key
+       (events accepted before they were carried have neither) */
+    const char *idem_sha, *request_sha;
     int64_t if_match; /* 0 when absent */
     const json_t *data;
     json_t *root; /* owned */
@@ -236,6 +241,8 @@ static int parse_event(struct event *ev)
     ev->actor = jstr(root, "actor");
     ev->accepted_at = jstr(root, "accepted_at");
     ev->idem = jstr(root, "idempotency_key");
+    ev->idem_sha = jstr(root, "idempotency_key_sha256");
+    ev->request_sha = jstr(root, "request_sha256");
     ev->target = jstr(root, "expense_id");
     if (!ev->target)
         ev->target = jstr(root, "payment_id");
@@ -407,6 +414,126 @@ static int load_recorded(struct batch *b)
     idx_free(&seen);
     PQclear(res);
     return 0;
+}
+
+/* An event whose Idempotency-Key an earlier event (original, target) holds:
+   rejected, never applied, with a problem naming the original, so the
+   request that made it learns which event and resource were its first. A
+   different request under the same key is refused as the api refuses it. */
+static void reject_key_taken(struct event *ev, const char *original, const char *target,
+                             const char *request_sha)
+{
+    char detail[160];
+    int same = request_sha && strcmp(request_sha, ev->request_sha) == 0;
+    if (same) {
+        snprintf(detail, sizeof(detail), "this Idempotency-Key was already used by event %s",
+                 original);
+        reject(ev, PROBLEM_DUPLICATE_REQUEST, detail, NULL);
+    } else {
+        struct fields f = {0};
+        fields_add(&f, "Idempotency-Key", "was used with a different request");
+        reject(ev, PROBLEM_VALIDATION,
+               "this Idempotency-Key was already used with a different request", &f);
+    }
+    json_object_set_new(ev->problem, "original_event_id", json_string(original));
+    json_object_set_new(ev->problem,
+                        strncmp(ev->type, "payment.", 8) == 0 ? "payment_id" : "expense_id",
+                        json_string(target));
+}
+
+/* Claim each new event's Idempotency-Key for its actor in idempotency_keys
+   (same transaction as the event). The first event with a key wins: a later
+   one in this batch, or one whose key PostgreSQL already holds (from within
+   the key's window), is rejected by reject_key_taken. Conflicts never fail
+   the statement (ON CONFLICT), so a taken key costs its event, not the
+   batch; keys are claimed in a fixed order, so two workers claiming the
+   same keys wait on each other without a deadlock. */
+static int claim_keys(struct batch *b)
+{
+    struct pgarr actor = {0}, key = {0}, req = {0}, eid = {0}, tid = {0}, at = {0};
+    char(*ck)[37 + 65] = xcalloc(b->n_ev + 1, sizeof(*ck));
+    struct idx mine, taken;
+    PGresult *claimed = NULL, *res = NULL;
+    int rc = -1;
+
+    idx_init(&mine, b->n_ev + 1);
+    idx_init(&taken, b->n_ev + 1);
+    for (size_t i = 0; i < b->n_ev; i++) {
+        struct event *ev = &b->ev[i];
+        if (ev->outcome != OUT_APPLIED || !ev->idem_sha || !ev->request_sha)
+            continue;
+        snprintf(ck[i], sizeof(ck[i]), "%s:%.64s", ev->actor, ev->idem_sha);
+        size_t k = idx_get(&mine, ck[i]);
+        if (k != SIZE_MAX) {
+            reject_key_taken(ev, b->ev[k].id, b->ev[k].target, b->ev[k].request_sha);
+            continue;
+        }
+        idx_put(&mine, ck[i], i);
+        arr_text(&actor, ev->actor);
+        arr_text(&key, ev->idem_sha);
+        arr_text(&req, ev->request_sha);
+        arr_text(&eid, ev->id);
+        arr_text(&tid, ev->target);
+        arr_text(&at, ev->accepted_at);
+    }
+    if (key.n == 0) {
+        rc = 0;
+        goto out;
+    }
+    const char *p[6] = {arr_done(&actor), arr_done(&key), arr_done(&req),
+                        arr_done(&eid),   arr_done(&tid), arr_done(&at)};
+    claimed = q(b,
+                "INSERT INTO idempotency_keys (actor, key_sha256, request_sha256, event_id,"
+                " target_id, accepted_at) SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[],"
+                " $4::uuid[], $5::uuid[], $6::timestamptz[]) ORDER BY 1, 2"
+                " ON CONFLICT (actor, key_sha256) DO UPDATE SET request_sha256 ="
+                " EXCLUDED.request_sha256, event_id = EXCLUDED.event_id, target_id ="
+                " EXCLUDED.target_id, accepted_at = EXCLUDED.accepted_at"
+                " WHERE idempotency_keys.accepted_at < EXCLUDED.accepted_at - " KEYS_IDEM_WINDOW_SQL
+                " RETURNING event_id",
+                6, p);
+    if (!claimed)
+        goto out;
+    if ((size_t)PQntuples(claimed) == key.n) {
+        rc = 0;
+        goto out;
+    }
+    /* Keys point into claimed, kept until the end. */
+    for (int r = 0; r < PQntuples(claimed); r++)
+        idx_put(&taken, PQgetvalue(claimed, r, 0), 0);
+    /* Some keys were taken already: by which events. */
+    res = q(b,
+            "SELECT k.actor, k.key_sha256, k.event_id, k.target_id, k.request_sha256"
+            " FROM idempotency_keys k JOIN unnest($1::uuid[], $2::text[]) AS c(actor, key)"
+            " ON k.actor = c.actor AND k.key_sha256 = c.key",
+            2, p);
+    if (!res)
+        goto out;
+    for (int r = 0; r < PQntuples(res); r++) {
+        char who[37 + 65];
+        snprintf(who, sizeof(who), "%s:%.64s", PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+        size_t i = idx_get(&mine, who);
+        if (i == SIZE_MAX || idx_get(&taken, b->ev[i].id) != SIZE_MAX)
+            continue; /* claimed by this batch */
+        if (strcmp(PQgetvalue(res, r, 2), b->ev[i].id) == 0) {
+            b->ev[i].outcome = OUT_DUPLICATE;
+            continue;
+        }
+        reject_key_taken(&b->ev[i], PQgetvalue(res, r, 2), PQgetvalue(res, r, 3),
+                         PQgetvalue(res, r, 4));
+    }
+    rc = 0;
+out:
+    if (res)
+        PQclear(res);
+    if (claimed)
+        PQclear(claimed);
+    idx_free(&mine);
+    idx_free(&taken);
+    free(ck);
+    arr_free(&actor), arr_free(&key), arr_free(&req), arr_free(&eid), arr_free(&tid);
+    arr_free(&at);
+    return rc;
 }
 
 static int load_groups(struct batch *b)
@@ -1371,7 +1498,8 @@ static int apply_once(struct worker *w, unsigned p, const struct stream_entry *e
         goto out;
     if (exec0(&b, "BEGIN") != 0)
         goto out;
-    if (fence(&b) != 0 || load_recorded(&b) != 0 || load_groups(&b) != 0 || load_expenses(&b) != 0)
+    if (fence(&b) != 0 || load_recorded(&b) != 0 || claim_keys(&b) != 0 || load_groups(&b) != 0 ||
+        load_expenses(&b) != 0)
         goto rollback;
     decide(&b);
     if (write_events(&b) != 0 || write_expenses(&b) != 0 || write_payments(&b) != 0 ||

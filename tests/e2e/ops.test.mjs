@@ -255,7 +255,10 @@ test('splitterctl dead list, retry (back onto its stream, then applied) and drop
     const ev = JSON.parse(payload);
     ev.event_id = randomUUID();
     ev.expense_id = randomUUID();
+    // Without its key: the same key would make it a duplicate of the original.
     delete ev.idempotency_key;
+    delete ev.idempotency_key_sha256;
+    delete ev.request_sha256;
     const stream = `splitter:stream:${partitionOf(g.id)}`;
     const retryId = redisCli('XADD', 'splitter:dead', '*', 'stream', stream, 'entry', '0-1', 'event', JSON.stringify(ev), 'error', 'ops test');
     const dropId = redisCli('XADD', 'splitter:dead', '*', 'stream', stream, 'entry', '0-2', 'event', 'not json', 'error', 'ops test junk');
