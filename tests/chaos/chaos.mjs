@@ -32,6 +32,8 @@ const WRITE_PATIENCE_MS = 90_000;
 const STOP_PATIENCE_MS = 30_000;
 
 const TAG = 'chaos-';
+/** The problem type of an event refused because its Idempotency-Key was already applied. */
+const DUPLICATE = '/problems/duplicate-request';
 const sleep = (ms) => delay(ms);
 
 // --- running things asynchronously (the load must not stall while a fault is injected) ------
@@ -350,6 +352,12 @@ async function follow(ctx, w, deadline, pollMs) {
         if (res.status === 200 && res.json.status === 'applied') {
             w.outcome = 'applied';
             w.appliedSeen = Date.now();
+        } else if (res.status === 200 && res.json.status === 'rejected' && res.json.problem?.type === DUPLICATE
+            && res.json.problem.original_event_id && !w.eventIds.includes(res.json.problem.original_event_id)) {
+            // A retry that raced its first request through a Redis loss: the ledger kept the
+            // first one; follow that.
+            w.eventIds.push(res.json.problem.original_event_id);
+            pause = pollMs;
         } else if (res.status === 200 && res.json.status === 'rejected') {
             w.outcome = 'rejected';
             w.detail = JSON.stringify(res.json.problem);
@@ -463,7 +471,10 @@ export async function check(ctx, name, { recoverS, extra = {}, drainS = 15 }) {
     } catch {
         deadStream = deadList.stdout.trim() ? -1 : 0;
     }
-    const [[rejected]] = await psql(ctx, `SELECT count(*) FROM rejected_events WHERE group_id IN (${quoteList(ctx.groups.map((g) => g.id))})`);
+    // Rejections of a retry whose key the ledger already holds are the idempotency check at
+    // work, not a write refused: counted apart.
+    const [[rejected, dupRejected]] = await psql(ctx, `SELECT count(*) FILTER (WHERE problem->>'type' IS DISTINCT FROM '${DUPLICATE}'),
+        count(*) FILTER (WHERE problem->>'type' = '${DUPLICATE}') FROM rejected_events WHERE group_id IN (${quoteList(ctx.groups.map((g) => g.id))})`);
     const dead = Math.max(deadStream, 0) + Number(rejected);
 
     // Balances: the api's answer against this suite's own model of the acknowledged writes.
@@ -475,7 +486,9 @@ export async function check(ctx, name, { recoverS, extra = {}, drainS = 15 }) {
             mine.filter((w) => w.kind === 'payment').map((w) => w.body));
         const res = await grp.session.call('GET', `/api/v1/groups/${grp.id}/balances`, { deadline: Date.now() + 30_000 });
         const got = new Map((res?.json?.balances ?? []).map((b) => [b.member_id, BigInt(b.balance)]));
-        if (res?.status !== 200 || grp.members.some((m) => got.get(m) !== want.get(m))) badGroups.push(g);
+        const m = grp.members.find((id) => got.get(id) !== want.get(id));
+        if (res?.status !== 200) badGroups.push(`${g} (answered ${res?.status ?? 'nothing'})`);
+        else if (m) badGroups.push(`${g} (member ${m}: ${got.get(m)}, model ${want.get(m)})`);
     }
     const replay = await splitterctl(ctx, 'replay', '--verify');
 
@@ -492,6 +505,7 @@ export async function check(ctx, name, { recoverS, extra = {}, drainS = 15 }) {
         ...extra,
         unacked: unacked.length,
         resubmitted: ctx.history.reduce((a, w) => a + w.resubmits, 0),
+        duplicates_refused: Number(dupRejected),
         retries,
         logins: ctx.stats.logins,
     };
@@ -507,7 +521,7 @@ export async function check(ctx, name, { recoverS, extra = {}, drainS = 15 }) {
     }
     if (dead) problems.push(`${dead} dead-lettered or rejected (dead stream ${deadStream}, rejected_events ${rejected})`);
     if (recoverS === null || recoverS > RECOVER_LIMIT_S) problems.push(`new writes applied ${fields.recover_s} s after the fault ended (limit ${RECOVER_LIMIT_S})`);
-    if (badGroups.length) problems.push(`balances of groups ${badGroups} differ from the model`);
+    if (badGroups.length) problems.push(`balances differ from the model in group ${badGroups.join(', group ')}`);
     if (replay.code !== 0) problems.push(`splitterctl replay --verify: ${replay.code} ${(replay.stdout + replay.stderr).trim().slice(0, 400)}`);
     if (unacked.length) {
         const ex = unacked[0];
