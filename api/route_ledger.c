@@ -683,6 +683,14 @@ static void on_event_member(PGresult *res, struct rctx *c)
         respond_problem(c, PROBLEM_NOT_FOUND, "no such event", NULL);
         return;
     }
+    /* Redis says queued, PostgreSQL has recorded it (Redis refused or lost
+       the worker's status write): the ledger answers. */
+    if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+        json_decref(c->data);
+        c->data = NULL;
+        event_from_db(c);
+        return;
+    }
     respond_json(c, 200, json_incref(c->data));
 }
 
@@ -712,11 +720,15 @@ static void on_event_status(redisReply *r, struct rctx *c)
         event_from_db(c);
         return;
     }
-    /* Only members of the event's group may see it. */
+    /* Only members of the event's group may see it; whether it is recorded
+       already, in the same query. */
     c->data = o;
-    const char *p[2] = {gid, c->user_id};
-    pg_query(c, on_event_member, "SELECT 1 FROM members WHERE group_id = $1 AND user_id = $2", 2,
-             p);
+    const char *p[3] = {gid, c->user_id, c->event_id};
+    pg_query(c, on_event_member,
+             "SELECT EXISTS (SELECT 1 FROM events WHERE event_id = $3)"
+             " OR EXISTS (SELECT 1 FROM rejected_events WHERE event_id = $3)"
+             " FROM members WHERE group_id = $1 AND user_id = $2",
+             3, p);
 }
 
 static void event_get_authed(struct rctx *c)

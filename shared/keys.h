@@ -18,6 +18,9 @@
  *   splitter:lease:<p>         partition lease: "<worker>:<token>"
  *   splitter:lease_token:<p>   fencing counter of partition p
  *   splitter:workers           sorted set: live workers by last heartbeat (ms)
+ *   splitter:sentinel          set by the workers once Redis holds their state; its absence
+ *                            while PostgreSQL holds applied entries means Redis lost its data
+ *   splitter:idem_horizon      Unix ms since which Redis's idempotency records are complete
  */
 #ifndef SPLITTER_KEYS_H
 #define SPLITTER_KEYS_H
@@ -36,6 +39,7 @@
 #define KEYS_STR_(x) #x
 #define KEYS_STR(x) KEYS_STR_(x) /* a number's decimal text, for command arguments */
 #define KEYS_WORKERS "splitter:workers"
+#define KEYS_SENTINEL "splitter:sentinel"
 #define KEYS_SESSION_TTL_S 2592000 /* 30 days, sliding */
 #define KEYS_IDEM_TTL_S 86400      /* Idempotency-Key window */
 #define KEYS_IDEM_WINDOW_SQL "interval '" KEYS_STR(KEYS_IDEM_TTL_S) " seconds'" /* as SQL */

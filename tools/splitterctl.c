@@ -336,6 +336,34 @@ static int cmd_dead_list(redisContext *rd, int argc, char **argv)
     return 0;
 }
 
+static PGresult *pq(PGconn *pg, const char *sql, int n, const char *const *params);
+
+/* A dead-lettered event is recorded as rejected, so that its request gets an
+   answer. To apply it again, that record goes first (never one of an event
+   the ledger applied): otherwise the worker would take the retried entry for
+   one already recorded. 0, or -1. */
+static int unreject(PGconn **pg, const char *event, size_t len)
+{
+    json_t *root = json_loadb(event, len, 0, NULL);
+    const char *id = json_string_value(json_object_get(root, "event_id"));
+    int rc = 0;
+    if (id && ledger_is_uuid(id)) {
+        const char *p[1] = {id};
+        PGresult *r = NULL;
+        if (!*pg)
+            *pg = pg_connect("splitterctl");
+        if (*pg)
+            r = pq(*pg,
+                   "DELETE FROM rejected_events WHERE event_id = $1"
+                   " AND NOT EXISTS (SELECT 1 FROM events WHERE event_id = $1)",
+                   1, p);
+        rc = r ? 0 : -1;
+        PQclear(r);
+    }
+    json_decref(root);
+    return rc;
+}
+
 /* The dead-letter ids to act on: argv, or every entry with --all. Caller frees
    the array (its strings are in reply *hold, freed by the caller too). */
 static const char **dead_ids(redisContext *rd, int argc, char **argv, size_t *n, redisReply **hold)
@@ -366,6 +394,7 @@ static int cmd_dead_act(redisContext *rd, int retry, int argc, char **argv)
 {
     size_t n;
     redisReply *hold;
+    PGconn *pg = NULL;
     int failures = 0;
     if (argc == 0)
         return usage();
@@ -387,6 +416,12 @@ static int cmd_dead_act(redisContext *rd, int retry, int argc, char **argv)
                 failures++;
                 if (r)
                     freeReplyObject(r);
+                continue;
+            }
+            if (unreject(&pg, ev->str, ev->len) != 0) {
+                error("dead letter '%s': its rejection could not be cleared", ids[i]);
+                failures++;
+                freeReplyObject(r);
                 continue;
             }
             redisReply *a = cmd(rd, "XADD %s * event %b", s->str, ev->str, ev->len);
@@ -416,6 +451,8 @@ static int cmd_dead_act(redisContext *rd, int retry, int argc, char **argv)
     free(ids);
     if (hold)
         freeReplyObject(hold);
+    if (pg)
+        PQfinish(pg);
     return failures ? 1 : 0;
 }
 

@@ -3,12 +3,12 @@
  *
  * A batch costs a fixed number of round trips, whatever its size:
  *
- *   1. fence      the lease token must still be the newest for the partition;
- *   2. load       which events are already recorded, each new event's
- *                 Idempotency-Key (claimed: a key an earlier event holds
- *                 rejects the later one), the touched groups (locked),
- *                 their members with balances, and the expenses the batch
- *                 replaces or deletes with their shares (locked);
+ *   1. load       the touched groups (locked, skipping rows someone else holds:
+ *                 those groups' events stay pending, see below), which events
+ *                 are already recorded, each new event's Idempotency-Key
+ *                 (claimed: a key an earlier event holds rejects the later
+ *                 one), the groups' members with balances, and the expenses
+ *                 the batch replaces or deletes with their shares (locked);
  *   3. decide     in memory, event by event in stream order: validate with the
  *                 same shared code the api ran, check If-Match and membership,
  *                 apply to the loaded state with overflow checks, number the
@@ -16,8 +16,19 @@
  *   4. write      new rows with COPY (events, new expenses, payments), the
  *                 rest with bulk statements (unnest of arrays): rejections,
  *                 replaced expenses, balances, group versions;
- *   5. commit, then the cache and, one command each for the batch, the
+ *   5. fence      last, so that the partition's row is locked only for the
+ *                 moment before COMMIT: the lease token must still be the
+ *                 newest PostgreSQL has seen for the partition;
+ *   6. commit, then the cache and, one command each for the batch, the
  *                 statuses' deletion, the notification, the ack and the trim.
+ *
+ * A group whose row another transaction holds locked (an operator's query, a
+ * stale holder's batch) holds up only itself: its events in the batch, and its
+ * later events until they are applied, stay pending and are claimed again in
+ * order (struct part in worker.h). Nothing in a batch waits on a lock longer
+ * than WORKER_LOCK_TIMEOUT_MS, and a failure that is not the event's own
+ * (connection, timeout, lock, resources, shutdown, fencing) leaves the entries
+ * pending instead of counting against them.
  *
  * Deciding in memory instead of per-event savepoints keeps the transaction
  * free of subtransactions, and makes the whole batch one consistent step: a
@@ -43,7 +54,7 @@
 
 #define TS_SQL(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
-enum outcome { OUT_APPLIED, OUT_DUPLICATE, OUT_REJECTED, OUT_MALFORMED };
+enum outcome { OUT_APPLIED, OUT_DUPLICATE, OUT_REJECTED, OUT_MALFORMED, OUT_DEFERRED };
 
 /* --- small containers ----------------------------------------------------------------- */
 
@@ -221,6 +232,8 @@ struct batch {
     struct payment *payments;
     size_t n_payments;
     struct idx gidx, midx, xidx;
+    struct gset *defer;  /* groups whose events stay pending (see apply_batch) */
+    char last_entry[48]; /* the batch's newest stream entry id, recorded by the fence */
     char applied_at[24];
     char error[256];
     int broken; /* the connection failed: retry the batch later */
@@ -256,16 +269,31 @@ static int parse_event(struct event *ev)
     return 0;
 }
 
-/* Note why res failed, telling a lost connection (b->broken: retry later)
-   from a refusal; clears res. */
+int apply_refused_for_content(const char *state)
+{
+    /* 22 data exception, 23 integrity constraint violation, 54 program limit
+       exceeded (a value too large), P0 raised by a PL/pgSQL check. Anything
+       else (08 connection, 40 rollbacks, 53 insufficient resources, 55
+       object not in prerequisite state such as 55P03 lock_not_available, 57
+       operator intervention such as 57014 statement timeout or admin
+       shutdown, 58 system errors, XX internal, a bug of ours) is retried. */
+    static const char *const content[] = {"22", "23", "54", "P0"};
+    if (!state || strlen(state) != 5)
+        return 0;
+    for (size_t i = 0; i < sizeof(content) / sizeof(content[0]); i++)
+        if (strncmp(state, content[i], 2) == 0)
+            return 1;
+    return 0;
+}
+
+/* Note why res failed, telling a refusal of what the batch wrote from
+   anything else (b->broken: retry later); clears res. */
 static void failed(struct batch *b, PGresult *res)
 {
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
     snprintf(b->error, sizeof(b->error), "%s",
              res ? PQresultErrorMessage(res) : PQerrorMessage(b->w->pg));
-    b->broken = PQstatus(b->w->pg) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
-                strncmp(state, "57", 2) == 0 || strcmp(state, "40001") == 0 ||
-                strcmp(state, "40P01") == 0;
+    b->broken = PQstatus(b->w->pg) != CONNECTION_OK || !apply_refused_for_content(state);
     PQclear(res);
 }
 
@@ -393,7 +421,7 @@ static int load_recorded(struct batch *b)
 {
     struct pgarr ids = {0};
     for (size_t i = 0; i < b->n_ev; i++)
-        if (b->ev[i].outcome != OUT_MALFORMED)
+        if (b->ev[i].outcome == OUT_APPLIED)
             arr_text(&ids, b->ev[i].id);
     const char *p[1] = {arr_done(&ids)};
     PGresult *res = q(b,
@@ -409,7 +437,7 @@ static int load_recorded(struct batch *b)
     for (int r = 0; r < PQntuples(res); r++)
         idx_put(&seen, PQgetvalue(res, r, 0), 0);
     for (size_t i = 0; i < b->n_ev; i++)
-        if (b->ev[i].outcome != OUT_MALFORMED && idx_get(&seen, b->ev[i].id) != SIZE_MAX)
+        if (b->ev[i].outcome == OUT_APPLIED && idx_get(&seen, b->ev[i].id) != SIZE_MAX)
             b->ev[i].outcome = OUT_DUPLICATE;
     idx_free(&seen);
     PQclear(res);
@@ -536,10 +564,41 @@ out:
     return rc;
 }
 
+/* Events of the groups in b->defer stay pending. */
+static void defer_events(struct batch *b)
+{
+    for (size_t i = 0; i < b->n_ev; i++)
+        if (b->ev[i].outcome == OUT_APPLIED && gset_has(b->defer, b->ev[i].group_id))
+            b->ev[i].outcome = OUT_DEFERRED;
+}
+
+/* The groups PostgreSQL has but did not lock for us (someone else holds their
+   row) join b->defer; their events stay pending. 0, or -1. */
+static int defer_locked(struct batch *b, const char *ids, size_t asked)
+{
+    const char *p[1] = {ids};
+    if (b->n_groups == asked)
+        return 0;
+    PGresult *res = q(b, "SELECT id FROM groups WHERE id = ANY($1::uuid[])", 1, p);
+    if (!res)
+        return -1;
+    for (int r = 0; r < PQntuples(res); r++) {
+        const char *id = PQgetvalue(res, r, 0);
+        if (idx_get(&b->gidx, id) == SIZE_MAX) {
+            log_info("apply: partition %u: group %s is locked, its events wait", b->p, id);
+            gset_add(b->defer, id);
+        }
+    }
+    PQclear(res);
+    defer_events(b);
+    return 0;
+}
+
 static int load_groups(struct batch *b)
 {
-    struct pgarr ids = {0};
+    struct pgarr ids = {0}, locked = {0};
     struct idx seen;
+    defer_events(b);
     idx_init(&seen, b->n_ev);
     for (size_t i = 0; i < b->n_ev; i++) {
         struct event *ev = &b->ev[i];
@@ -550,11 +609,15 @@ static int load_groups(struct batch *b)
     }
     idx_free(&seen);
     const char *p[1] = {arr_done(&ids)};
-    /* Locked in id order: two batches never wait on each other in a cycle. */
+    /* Locked in id order: two batches never wait on each other in a cycle.
+       A row someone else holds is skipped, not waited for. */
     PGresult *g = q(b,
                     "SELECT id, currency, version, last_seq FROM groups"
-                    " WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+                    " WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE SKIP LOCKED",
                     1, p);
+    for (int r = 0; g && r < PQntuples(g); r++)
+        arr_text(&locked, PQgetvalue(g, r, 0));
+    p[0] = arr_done(&locked);
     PGresult *m = g ? q(b,
                         "SELECT m.group_id, m.id, m.name, m.user_id, coalesce(b.paid, 0),"
                         " coalesce(b.owed, 0), coalesce(b.sent, 0), coalesce(b.received, 0)"
@@ -563,8 +626,9 @@ static int load_groups(struct batch *b)
                         " ORDER BY m.group_id, m.position",
                         1, p)
                     : NULL;
-    arr_free(&ids);
+    arr_free(&locked);
     if (!g || !m) {
+        arr_free(&ids);
         if (g)
             PQclear(g);
         return -1;
@@ -603,6 +667,35 @@ static int load_groups(struct batch *b)
     }
     PQclear(g);
     PQclear(m);
+    int rc = defer_locked(b, arr_done(&ids), ids.n);
+    arr_free(&ids);
+    return rc;
+}
+
+/* Expenses PostgreSQL has but did not lock for us (someone else holds their
+   row): the groups of the events naming them join b->defer. 0, or -1. */
+static int defer_locked_expenses(struct batch *b, const char *ids)
+{
+    const char *p[1] = {ids};
+    PGresult *res = q(b, "SELECT id FROM expenses WHERE id = ANY($1::uuid[])", 1, p);
+    if (!res)
+        return -1;
+    for (int r = 0; r < PQntuples(res); r++) {
+        size_t k = idx_get(&b->xidx, PQgetvalue(res, r, 0));
+        if (k == SIZE_MAX || b->expenses[k].exists)
+            continue;
+        for (size_t i = 0; i < b->n_ev; i++) {
+            const struct event *ev = &b->ev[i];
+            if (ev->outcome == OUT_APPLIED && strncmp(ev->type, "expense.", 8) == 0 &&
+                strcmp(ev->target, b->expenses[k].id) == 0) {
+                log_info("apply: partition %u: expense %s is locked, group %s waits", b->p,
+                         ev->target, ev->group_id);
+                gset_add(b->defer, ev->group_id);
+            }
+        }
+    }
+    PQclear(res);
+    defer_events(b);
     return 0;
 }
 
@@ -659,11 +752,12 @@ static int load_expenses(struct batch *b)
                     " created_by, " TS_SQL("created_at") ", " TS_SQL(
                         "updated_at") ", seq,"
                                       " shares::text FROM expenses WHERE id = ANY($1::uuid[]) "
-                                      "ORDER BY id FOR UPDATE",
+                                      "ORDER BY id FOR UPDATE SKIP LOCKED",
                     1, p);
-    arr_free(&ids);
-    if (!e)
+    if (!e) {
+        arr_free(&ids);
         return -1;
+    }
     for (int r = 0; r < PQntuples(e); r++) {
         struct expense *x = &b->expenses[idx_get(&b->xidx, PQgetvalue(e, r, 0))];
         x->exists = x->stored = 1;
@@ -693,8 +787,10 @@ static int load_expenses(struct batch *b)
         }
         json_decref(shares);
     }
+    int rc = PQntuples(e) < (int)ids.n ? defer_locked_expenses(b, p[0]) : 0;
+    arr_free(&ids);
     PQclear(e);
-    return 0;
+    return rc;
 }
 
 /* --- step 3: decide ------------------------------------------------------------------- */
@@ -1287,6 +1383,18 @@ static redisReply *pipe_reply(struct pipe *pp)
     return reply;
 }
 
+/* KEYS[1] a waited event's status hash; ARGV[1] its ttl (s), then field,
+   value... One step: the old status goes first, so that when Redis refuses
+   the outcome (out of memory) it holds no stale "queued" either, and the
+   waiter and GET /events ask PostgreSQL. */
+static const char outcome_lua[] = "redis.call('DEL', KEYS[1])\n"
+                                  "local r = redis.pcall('HSET', KEYS[1], unpack(ARGV, 2))\n"
+                                  "if type(r) == 'table' and r.err then\n"
+                                  "  return 0\n"
+                                  "end\n"
+                                  "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
+                                  "return 1\n";
+
 /* After the commit, in one pipeline: each touched group's view (version
    compare-and-set); the outcome of each event a request waits on (its
    status hash, for a minute); then one command each for the whole batch:
@@ -1337,6 +1445,8 @@ static void publish(struct batch *b, const struct stream_entry *entries)
     del[n_del++] = "DEL";
     for (size_t i = 0; i < b->n_ev; i++) {
         struct event *ev = &b->ev[i];
+        if (ev->outcome == OUT_DEFERRED)
+            continue; /* pending: nothing to say yet */
         if (ev->outcome == OUT_MALFORMED) {
             const char *argv[11] = {"XADD",
                                     KEYS_DEAD_STREAM,
@@ -1365,17 +1475,18 @@ static void publish(struct batch *b, const struct stream_entry *entries)
         if (ev->wait && (ev->outcome == OUT_APPLIED || ev->outcome == OUT_REJECTED)) {
             int applied = ev->outcome == OUT_APPLIED;
             bodies[i] = json_dump_compact(applied ? ev->result : ev->problem);
-            const char *argv[8] = {"HSET",
-                                   keys[i],
-                                   "status",
-                                   applied ? "applied" : "rejected",
-                                   applied ? "applied_at" : "problem",
-                                   applied ? b->applied_at : bodies[i],
-                                   "resource",
-                                   bodies[i]};
-            pipe_cmd(&pp, applied ? 8 : 6, argv, NULL);
-            const char *ex[3] = {"EXPIRE", keys[i], KEYS_STR(KEYS_EVENT_RESULT_TTL_S)};
-            pipe_cmd(&pp, 3, ex, NULL);
+            const char *argv[11] = {"EVAL",
+                                    outcome_lua,
+                                    "1",
+                                    keys[i],
+                                    KEYS_STR(KEYS_EVENT_RESULT_TTL_S),
+                                    "status",
+                                    applied ? "applied" : "rejected",
+                                    applied ? "applied_at" : "problem",
+                                    applied ? b->applied_at : bodies[i],
+                                    "resource",
+                                    bodies[i]};
+            pipe_cmd(&pp, applied ? 11 : 9, argv, NULL);
             continue;
         }
         del[n_del++] = keys[i];
@@ -1390,12 +1501,15 @@ static void publish(struct batch *b, const struct stream_entry *entries)
     ack[n_ack++] = stream;
     ack[n_ack++] = KEYS_CONSUMER_GROUP;
     for (size_t i = 0; i < b->n_ev; i++)
-        ack[n_ack++] = entries[i].id;
-    pipe_cmd(&pp, (int)n_ack, ack, NULL);
+        if (b->ev[i].outcome != OUT_DEFERRED)
+            ack[n_ack++] = entries[i].id;
+    if (n_ack > 3)
+        pipe_cmd(&pp, (int)n_ack, ack, NULL);
     /* Everything up to the last entry is applied and acknowledged now (a
-       partition is read in order by its one owner): trim below it. */
+       partition is read in order by its one owner): trim below it. Not while
+       entries of a locked group wait, pending, below it. */
     next_id(entries[b->n_ev - 1].id, minid, sizeof(minid));
-    {
+    if (b->defer->n == 0) {
         const char *argv[4] = {"XTRIM", stream, "MINID", minid};
         pipe_cmd(&pp, 4, argv, NULL);
     }
@@ -1447,23 +1561,48 @@ static void batch_release(struct batch *b)
     free(b->payments);
 }
 
+/* The last step before COMMIT, so that the partition's row stays locked only
+   for that moment: our token must be above every token PostgreSQL saw for the
+   partition, or equal to one it saw from us. Records the newest entry id
+   applied. 0, or -1 (fenced off: the lease is given back and taken again with
+   a newer token). */
 static int fence(struct batch *b)
 {
-    char pbuf[16], tbuf[24];
+    char pbuf[16], tbuf[24], ms[24] = "0", seq[24] = "0";
+    unsigned long long ems, eseq;
     snprintf(pbuf, sizeof(pbuf), "%u", b->p);
     snprintf(tbuf, sizeof(tbuf), "%lld", (long long)b->w->token[b->p]);
-    const char *fp[2] = {pbuf, tbuf};
+    if (sscanf(b->last_entry, "%llu-%llu", &ems, &eseq) == 2) {
+        snprintf(ms, sizeof(ms), "%llu", ems);
+        snprintf(seq, sizeof(seq), "%llu", eseq);
+    }
+    const char *fp[5] = {pbuf, tbuf, b->w->name, ms, seq};
     PGresult *r = q(b,
-                    "INSERT INTO partitions (p, token) VALUES ($1, $2) ON CONFLICT (p) DO UPDATE"
-                    " SET token = EXCLUDED.token WHERE partitions.token <= EXCLUDED.token",
-                    2, fp);
+                    "INSERT INTO partitions AS t (p, token, holder, last_ms, last_seq)"
+                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (p) DO UPDATE"
+                    " SET token = EXCLUDED.token, holder = EXCLUDED.holder,"
+                    " last_ms = CASE WHEN (t.last_ms, t.last_seq) >= (EXCLUDED.last_ms,"
+                    " EXCLUDED.last_seq) THEN t.last_ms ELSE EXCLUDED.last_ms END,"
+                    " last_seq = CASE WHEN (t.last_ms, t.last_seq) >= (EXCLUDED.last_ms,"
+                    " EXCLUDED.last_seq) THEN t.last_seq ELSE EXCLUDED.last_seq END"
+                    " WHERE t.token < EXCLUDED.token"
+                    " OR (t.token = EXCLUDED.token AND t.holder = EXCLUDED.holder)",
+                    5, fp);
     if (!r)
         return -1;
     int ok = atoi(PQcmdTuples(r)) == 1;
     PQclear(r);
     if (!ok) {
-        log_warn("apply: partition %u fenced off (token %s is stale)", b->p, tbuf);
-        lease_drop(b->w, b->p);
+        int64_t floor = 0;
+        r = q(b, "SELECT token FROM partitions WHERE p = $1", 1, fp);
+        if (r) {
+            if (PQntuples(r) == 1)
+                floor = atoll(PQgetvalue(r, 0, 0));
+            PQclear(r);
+        }
+        log_warn("apply: partition %u fenced off (token %s is stale, PostgreSQL has %lld)", b->p,
+                 tbuf, (long long)floor);
+        lease_fenced(b->w, b->p, floor);
         return -1;
     }
     return 0;
@@ -1473,7 +1612,7 @@ static int fence(struct batch *b)
    when PostgreSQL refused a statement (as opposed to a lost connection or a
    lost lease) and the reason in why. */
 static int apply_once(struct worker *w, unsigned p, const struct stream_entry *entries, size_t n,
-                      int *refused, char *why, size_t why_size)
+                      struct gset *defer, int *refused, char *why, size_t why_size)
 {
     struct batch b;
     int rc = -1;
@@ -1482,6 +1621,7 @@ static int apply_once(struct worker *w, unsigned p, const struct stream_entry *e
     memset(&b, 0, sizeof(b));
     b.w = w;
     b.p = p;
+    b.defer = defer;
     b.n_ev = n;
     b.ev = xcalloc(n, sizeof(*b.ev));
     for (size_t i = 0; i < n; i++) {
@@ -1498,12 +1638,17 @@ static int apply_once(struct worker *w, unsigned p, const struct stream_entry *e
         goto out;
     if (exec0(&b, "BEGIN") != 0)
         goto out;
-    if (fence(&b) != 0 || load_recorded(&b) != 0 || claim_keys(&b) != 0 || load_groups(&b) != 0 ||
+    /* The groups first: once their rows are ours, no other transaction can be
+       recording their events, and what load_recorded finds is final. */
+    if (load_groups(&b) != 0 || load_recorded(&b) != 0 || claim_keys(&b) != 0 ||
         load_expenses(&b) != 0)
         goto rollback;
     decide(&b);
+    for (size_t i = 0; i < n; i++)
+        if (b.ev[i].outcome != OUT_DEFERRED)
+            snprintf(b.last_entry, sizeof(b.last_entry), "%s", entries[i].id);
     if (write_events(&b) != 0 || write_expenses(&b) != 0 || write_payments(&b) != 0 ||
-        write_balances_and_groups(&b) != 0)
+        write_balances_and_groups(&b) != 0 || fence(&b) != 0)
         goto rollback;
     r = q(&b, "SELECT " TS_SQL("now()"), 0, NULL);
     if (!r)
@@ -1517,7 +1662,7 @@ static int apply_once(struct worker *w, unsigned p, const struct stream_entry *e
             w->applied++;
         else if (b.ev[i].outcome == OUT_DUPLICATE)
             w->duplicates++;
-        else
+        else if (b.ev[i].outcome != OUT_DEFERRED)
             w->rejected++;
     }
     publish(&b, entries);
@@ -1606,20 +1751,32 @@ out:
     return rc;
 }
 
-int apply_batch(struct worker *w, unsigned p, const struct stream_entry *entries, size_t n)
+int apply_batch(struct worker *w, unsigned p, const struct stream_entry *entries, size_t n,
+                struct gset *defer)
 {
+    struct part *pt = &w->part[p];
     int refused = 0;
     char why[256] = "";
 
-    if (apply_once(w, p, entries, n, &refused, why, sizeof(why)) == 0)
+    if (apply_once(w, p, entries, n, defer, &refused, why, sizeof(why)) == 0)
         return 0;
     if (!refused)
-        return -1; /* connection or lease lost: the entries stay pending */
-    if (n == 1)
+        return -1; /* not the entries' fault: they stay pending */
+    if (n == 1) {
+        /* Refused alone, for its own content. Only that counts against it. */
+        if (strcmp(pt->refused_id, entries[0].id) != 0) {
+            snprintf(pt->refused_id, sizeof(pt->refused_id), "%s", entries[0].id);
+            pt->refusals = 0;
+        }
+        if (++pt->refusals < w->cfg.max_deliveries)
+            return -1;
+        pt->refused_id[0] = '\0';
+        pt->refusals = 0;
         return apply_dead_letter(w, p, entries, why);
+    }
     /* Isolate the refused entry: one at a time, in order. */
     for (size_t i = 0; i < n; i++)
-        if (apply_batch(w, p, &entries[i], 1) != 0)
+        if (apply_batch(w, p, &entries[i], 1, defer) != 0)
             return -1;
     return 0;
 }

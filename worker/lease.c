@@ -8,20 +8,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KEYS[1] lease, KEYS[2] token counter; ARGV[1] worker, ARGV[2] ttl ms.
+/* KEYS[1] lease, KEYS[2] token counter; ARGV[1] worker, ARGV[2] ttl ms,
+   ARGV[3] the floor: the highest token PostgreSQL saw from another holder.
    Returns the token the worker holds after the call, or 0 if another worker
-   holds the lease. A new holder gets a fresh, larger token (the fence). */
+   holds the lease. A new holder gets a fresh, larger token (the fence), above
+   the floor whatever the counter remembers (Redis may have lost it); a lease
+   of ours whose token is not above the floor is stale and replaced, never
+   renewed. */
 static const char acquire_lua[] =
+    "local floor = tonumber(ARGV[3])\n"
     "local cur = redis.call('GET', KEYS[1])\n"
     "if cur then\n"
     "  local owner, tok = string.match(cur, '^(.*):(%d+)$')\n"
-    "  if owner == ARGV[1] then\n"
+    "  if owner ~= ARGV[1] then\n"
+    "    return 0\n"
+    "  end\n"
+    "  if tonumber(tok) > floor then\n"
     "    redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
     "    return tonumber(tok)\n"
     "  end\n"
-    "  return 0\n"
     "end\n"
     "local tok = redis.call('INCR', KEYS[2])\n"
+    "if tok <= floor then\n"
+    "  tok = floor + 1\n"
+    "  redis.call('SET', KEYS[2], tok)\n"
+    "end\n"
     "redis.call('SET', KEYS[1], ARGV[1] .. ':' .. tok, 'PX', ARGV[2])\n"
     "return tok\n";
 
@@ -36,12 +47,20 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+void lease_claim(struct worker *w, unsigned p)
+{
+    w->claim[p] = 1;
+    w->part[p].cursor[0] = '\0';
+    w->part[p].pass.n = 0;
+}
+
 void lease_drop(struct worker *w, unsigned p)
 {
     if (w->token[p])
         log_info("lease: lost partition %u", p);
     w->token[p] = 0;
     w->claim[p] = 0;
+    w->part[p].blocked.n = 0;
 }
 
 static void release_one(struct worker *w, unsigned p)
@@ -58,6 +77,16 @@ static void release_one(struct worker *w, unsigned p)
     log_info("lease: released partition %u", p);
     w->token[p] = 0;
     w->claim[p] = 0;
+    w->part[p].blocked.n = 0;
+}
+
+void lease_fenced(struct worker *w, unsigned p, int64_t floor)
+{
+    if (floor > w->part[p].floor)
+        w->part[p].floor = floor;
+    if (w->token[p])
+        release_one(w, p);
+    w->next_heartbeat_ms = 0;
 }
 
 void lease_rebalance(struct worker *w)
@@ -89,6 +118,8 @@ void lease_rebalance(struct worker *w)
             freeReplyObject(r);
         return;
     }
+    /* Before any lease is taken: the floors, and a Redis that lost state. */
+    recover_check(w);
     live = xcalloc(r->elements + 1, sizeof(*live));
     for (size_t i = 0; i < r->elements; i++)
         live[n_live++] = xstrdup(r->element[i]->str);
@@ -101,7 +132,7 @@ void lease_rebalance(struct worker *w)
     for (unsigned p = 0; p < w->cfg.partitions; p++) {
         /* Partition p belongs to live worker p mod n (sorted by name). */
         int mine = n_live > 0 && me < n_live && p % n_live == me;
-        char key[64], tkey[64];
+        char key[64], tkey[64], floor[24];
         if (!mine) {
             if (w->token[p])
                 release_one(w, p);
@@ -109,7 +140,10 @@ void lease_rebalance(struct worker *w)
         }
         snprintf(key, sizeof(key), KEYS_PREFIX "lease:%u", p);
         snprintf(tkey, sizeof(tkey), KEYS_PREFIX "lease_token:%u", p);
-        r = worker_redis(w, "EVAL %s 2 %s %s %s %s", acquire_lua, key, tkey, w->name, ttl_s);
+        snprintf(floor, sizeof(floor), "%lld",
+                 (long long)(w->part[p].floor > 0 ? w->part[p].floor : 0));
+        r = worker_redis(w, "EVAL %s 2 %s %s %s %s %s", acquire_lua, key, tkey, w->name, ttl_s,
+                         floor);
         if (!r)
             break;
         if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
@@ -118,7 +152,8 @@ void lease_rebalance(struct worker *w)
                     log_warn("lease: partition %u token changed", p);
                 log_info("lease: acquired partition %u (token %lld)", p, r->integer);
                 w->token[p] = r->integer;
-                w->claim[p] = 1;
+                w->part[p].blocked.n = 0;
+                lease_claim(w, p);
             }
         } else {
             if (w->token[p])

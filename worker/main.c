@@ -39,6 +39,25 @@ static void sleep_ms(int64_t ms)
     nanosleep(&ts, NULL);
 }
 
+int gset_has(const struct gset *s, const char *id)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->ids[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+void gset_add(struct gset *s, const char *id)
+{
+    if (gset_has(s, id))
+        return;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 4;
+        s->ids = xreallocarray(s->ids, s->cap, sizeof(*s->ids));
+    }
+    snprintf(s->ids[s->n++], sizeof(s->ids[0]), "%s", id);
+}
+
 static int load_config(struct worker_config *c)
 {
     int64_t v;
@@ -49,32 +68,14 @@ static int load_config(struct worker_config *c)
     rc |= config_int("WORKER_BATCH", 500, 1, 10000, &v);
     c->batch = (unsigned)v;
     rc |= config_int("LEASE_TTL_MS", 10000, 1000, 600000, &c->lease_ttl_ms);
-    rc |= config_int("WORKER_MAX_DELIVERIES", 10, 2, 1000, &c->max_deliveries);
+    rc |= config_int("WORKER_MAX_DELIVERIES", 10, 1, 1000, &c->max_deliveries);
+    rc |= config_int("WORKER_LOCK_TIMEOUT_MS", 2000, 1, 600000, &c->lock_timeout_ms);
+    rc |= config_int("WORKER_STATEMENT_TIMEOUT_MS", 30000, 100, 3600000, &c->statement_timeout_ms);
     rc |= config_port("REDIS_PORT", 6380, &c->redis_port);
     c->redis_host = config_str("REDIS_HOST", "127.0.0.1");
     c->redis_password = config_str("REDIS_PASSWORD", "");
     c->migrations_dir = config_str("SPLITTER_MIGRATIONS_DIR", "postgres/migrations");
     return rc ? -1 : 0;
-}
-
-/* Create each partition's consumer group (idempotent). */
-static int ensure_groups(struct worker *w)
-{
-    char stream[64];
-    for (unsigned p = 0; p < w->cfg.partitions; p++) {
-        keys_stream(stream, sizeof(stream), p);
-        redisReply *r =
-            worker_redis(w, "XGROUP CREATE %s " KEYS_CONSUMER_GROUP " 0 MKSTREAM", stream);
-        if (!r)
-            return -1;
-        int ok = r->type != REDIS_REPLY_ERROR || strncmp(r->str, "BUSYGROUP", 9) == 0;
-        if (!ok)
-            log_error("redis: XGROUP CREATE %s: %s", stream, r->str);
-        freeReplyObject(r);
-        if (!ok)
-            return -1;
-    }
-    return 0;
 }
 
 /* Copy a reply's entries ([id, [field, value...]]...) into out. */
@@ -106,77 +107,62 @@ static size_t collect(const redisReply *arr, struct stream_entry *out, size_t ma
     return n;
 }
 
-/* Entries at the head of buf delivered more than max_deliveries times (they
-   crashed or stalled every worker that took them) go to the dead-letter
-   stream. Returns how many entries remain, moved to the front of buf. */
-static size_t drop_poison(struct worker *w, unsigned p, struct stream_entry *buf, size_t n)
-{
-    char stream[64], count[24];
-    size_t kept = 0;
-    keys_stream(stream, sizeof(stream), p);
-    snprintf(count, sizeof(count), "%zu", n);
-    redisReply *r = worker_redis(w, "XPENDING %s " KEYS_CONSUMER_GROUP " %s %s %s", stream,
-                                 buf[0].id, buf[n - 1].id, count);
-    if (!r || r->type != REDIS_REPLY_ARRAY) {
-        if (r)
-            freeReplyObject(r);
-        return n;
-    }
-    for (size_t i = 0; i < n; i++) {
-        long long deliveries = 0;
-        for (size_t k = 0; k < r->elements; k++) {
-            const redisReply *e = r->element[k];
-            if (e->type == REDIS_REPLY_ARRAY && e->elements == 4 &&
-                strcmp(e->element[0]->str, buf[i].id) == 0)
-                deliveries = e->element[3]->integer;
-        }
-        if (deliveries > w->cfg.max_deliveries) {
-            char why[96];
-            snprintf(why, sizeof(why), "delivered %lld times without being applied", deliveries);
-            if (apply_dead_letter(w, p, &buf[i], why) == 0)
-                continue;
-        }
-        buf[kept++] = buf[i];
-    }
-    freeReplyObject(r);
-    return kept;
-}
-
 /* apply_batch, timed for /metrics. */
-static int apply_observed(struct worker *w, unsigned p, const struct stream_entry *buf, size_t n)
+static int apply_observed(struct worker *w, unsigned p, const struct stream_entry *buf, size_t n,
+                          struct gset *defer)
 {
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    int rc = apply_batch(w, p, buf, n);
+    int rc = apply_batch(w, p, buf, n, defer);
     clock_gettime(CLOCK_MONOTONIC, &b);
     metrics_batch(n, (b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000, rc);
     return rc;
 }
 
-/* Apply what the previous owner of p left pending, oldest first. Returns 1
-   while more may remain, 0 when done, -1 on failure. */
+/* When p has entries of locked groups pending, claim them again soon. */
+static void schedule_retry(struct worker *w, unsigned p)
+{
+    if (w->part[p].blocked.n > 0)
+        w->part[p].retry_ms = worker_now_ms() + 200;
+}
+
+/* One step of a claim pass: apply what is pending in p (left by a previous
+   owner, or by us: entries of locked groups, or of a failed batch), oldest
+   first, from the pass's cursor. Groups locked during the pass keep their
+   later entries pending too. Returns 1 while more may remain, 0 when the pass
+   is done, -1 on failure (the same step is tried again). */
 static int claim_pending(struct worker *w, unsigned p, struct stream_entry *buf)
 {
+    struct part *pt = &w->part[p];
     char stream[64], count[16];
     keys_stream(stream, sizeof(stream), p);
     snprintf(count, sizeof(count), "%u", w->cfg.batch);
-    redisReply *r = worker_redis(w, "XAUTOCLAIM %s " KEYS_CONSUMER_GROUP " %s 0 0-0 COUNT %s",
-                                 stream, w->name, count);
+    redisReply *r = worker_redis(w, "XAUTOCLAIM %s " KEYS_CONSUMER_GROUP " %s 0 %s COUNT %s",
+                                 stream, w->name, pt->cursor[0] ? pt->cursor : "0-0", count);
     int rc = -1;
     if (!r)
         return -1;
     if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
-        r->element[1]->type == REDIS_REPLY_ARRAY) {
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_ARRAY) {
         size_t n = collect(r->element[1], buf, w->cfg.batch);
-        if (n == 0) {
-            rc = 0;
-        } else {
+        if (n > 0 && !pt->pass.n)
             log_info("claim: %zu pending entries in partition %u", n, p);
-            n = drop_poison(w, p, buf, n);
-            rc = n == 0 || apply_observed(w, p, buf, n) == 0 ? 1 : -1;
+        if (n == 0 || apply_observed(w, p, buf, n, &pt->pass) == 0) {
+            snprintf(pt->cursor, sizeof(pt->cursor), "%s", r->element[0]->str);
+            rc = strcmp(pt->cursor, "0-0") != 0 && n > 0;
+            if (!rc) {
+                /* The pass is over: what it left pending waits for the next. */
+                struct gset t = pt->blocked;
+                pt->blocked = pt->pass;
+                pt->pass = t;
+                pt->pass.n = 0;
+                schedule_retry(w, p);
+            }
         }
     } else if (r->type == REDIS_REPLY_ERROR) {
         log_error("redis: XAUTOCLAIM: %s", r->str);
+        if (strncmp(r->str, "NOGROUP", 7) == 0)
+            recover_nogroup(w);
     }
     freeReplyObject(r);
     return rc;
@@ -225,15 +211,21 @@ static void read_new(struct worker *w, struct stream_entry *buf)
                 p >= w->cfg.partitions)
                 continue;
             size_t n = collect(sr->element[1], buf, w->cfg.batch);
-            if (n && w->token[p] && apply_observed(w, p, buf, n) != 0) {
-                /* Left pending: claim them again, in order, before new ones. */
-                w->claim[p] = 1;
+            if (n && w->token[p]) {
+                size_t blocked = w->part[p].blocked.n;
+                if (apply_observed(w, p, buf, n, &w->part[p].blocked) != 0) {
+                    /* Left pending: claim them again, in order, before new ones. */
+                    if (w->token[p])
+                        lease_claim(w, p);
+                } else if (blocked == 0) {
+                    schedule_retry(w, p);
+                }
             }
         }
     } else if (r->type == REDIS_REPLY_ERROR) {
         log_error("redis: XREADGROUP: %s", r->str);
         if (strncmp(r->str, "NOGROUP", 7) == 0)
-            ensure_groups(w);
+            recover_nogroup(w);
         sleep_ms(200);
     }
     freeReplyObject(r);
@@ -253,9 +245,23 @@ static int ensure_pg(struct worker *w, int64_t *next_try_ms, int64_t *backoff_ms
         w->pg = NULL;
     }
     w->pg = pg_connect("splitter-worker");
+    if (w->pg) {
+        /* No statement of the worker waits on a lock, or runs, without bound. */
+        char sql[128];
+        snprintf(sql, sizeof(sql), "SET lock_timeout = %lld; SET statement_timeout = %lld",
+                 (long long)w->cfg.lock_timeout_ms, (long long)w->cfg.statement_timeout_ms);
+        PGresult *res = PQexec(w->pg, sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            log_warn("postgres: %s", PQerrorMessage(w->pg));
+            PQfinish(w->pg);
+            w->pg = NULL;
+        }
+        PQclear(res);
+    }
     if (!w->pg) {
+        /* Capped at a second: writes apply again soon after PostgreSQL is back. */
         *next_try_ms = worker_now_ms() + *backoff_ms;
-        *backoff_ms = *backoff_ms * 2 > 5000 ? 5000 : *backoff_ms * 2;
+        *backoff_ms = *backoff_ms * 2 > 1000 ? 1000 : *backoff_ms * 2;
         return -1;
     }
     *backoff_ms = 100;
@@ -303,7 +309,9 @@ int main(void)
         return 0;
     if (pg_migrate(w.pg, w.cfg.migrations_dir) != 0)
         return 1;
-    while (!stopping && ensure_groups(&w) != 0)
+    for (unsigned p = 0; p < w.cfg.partitions; p++)
+        w.part[p].floor = -1;
+    while (!stopping && recover_groups(&w) != 0)
         sleep_ms(500);
     log_info("worker '%s' started: %u partitions, batch %u", w.name, w.cfg.partitions, w.cfg.batch);
 
@@ -321,19 +329,30 @@ int main(void)
             sleep_ms(100);
             continue;
         }
-        int claimed = 0;
+        int claimed = 0, failed = 0;
+        int64_t now = worker_now_ms();
         for (unsigned p = 0; p < w.cfg.partitions && !stopping; p++) {
-            if (!w.token[p] || !w.claim[p])
+            struct part *pt = &w.part[p];
+            if (w.token[p] && !w.claim[p] && pt->blocked.n > 0 && now >= pt->retry_ms)
+                lease_claim(&w, p);
+            if (!w.token[p] || !w.claim[p] || now < pt->retry_ms)
                 continue;
             int c = claim_pending(&w, p, buf);
             if (c == 0)
                 w.claim[p] = 0;
-            claimed |= c != 0;
-            if (c < 0)
-                sleep_ms(100);
+            claimed |= c > 0;
+            if (c < 0) {
+                /* This partition waits a moment; the others go on. */
+                pt->retry_ms = worker_now_ms() + 100;
+                failed = 1;
+            }
         }
         if (claimed)
             continue;
+        if (failed && (!w.pg || !w.rd)) {
+            sleep_ms(100);
+            continue;
+        }
         read_new(&w, buf);
     }
     log_info("worker '%s' stopping: applied %llu, rejected %llu, duplicates %llu", w.name,
@@ -343,6 +362,10 @@ int main(void)
     metrics_stop();
     arena_release();
     free(buf);
+    for (unsigned p = 0; p < WORKER_MAX_PARTITIONS; p++) {
+        free(w.part[p].blocked.ids);
+        free(w.part[p].pass.ids);
+    }
     if (w.rd)
         redisFree(w.rd);
     if (w.pg)

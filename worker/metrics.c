@@ -40,7 +40,7 @@ static const double secs_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.
 
 /* Written by the main thread, read by the metrics thread. */
 static struct {
-    atomic_uint_fast64_t applied, rejected, duplicates, dead, retried;
+    atomic_uint_fast64_t applied, rejected, duplicates, dead, retried, state_loss;
     atomic_uint_fast64_t size_buckets[N_SIZE + 1], size_sum, size_count;
     atomic_uint_fast64_t secs_buckets[N_SECS + 1], usec_sum, secs_count;
     atomic_int partitions;
@@ -63,6 +63,7 @@ void metrics_sync(const struct worker *w)
     atomic_store(&m.rejected, w->rejected);
     atomic_store(&m.duplicates, w->duplicates);
     atomic_store(&m.dead, w->dead);
+    atomic_store(&m.state_loss, w->state_loss);
     /* lease_rebalance sets the next heartbeat a third of the ttl after a
        successful one; a lost Redis connection resets it to 0. */
     if (w->next_heartbeat_ms > 0)
@@ -133,6 +134,10 @@ static char *render(size_t *len)
             "Redelivered events already recorded, skipped.", atomic_load(&m.duplicates));
     counter(f, "splitter_worker_events_dead_lettered_total",
             "Entries moved to the dead-letter stream.", atomic_load(&m.dead));
+    counter(f, "splitter_worker_redis_state_loss_total",
+            "Times Redis was found to have lost state (flushed, restarted empty, gone back"
+            " to an older snapshot), and repaired.",
+            atomic_load(&m.state_loss));
     counter(f, "splitter_worker_batches_retried_total",
             "Batches left pending to be applied again (PostgreSQL down or lease lost).",
             atomic_load(&m.retried));

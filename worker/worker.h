@@ -20,10 +20,38 @@ struct worker_config {
     unsigned partitions; /* SPLITTER_PARTITIONS */
     unsigned batch;      /* WORKER_BATCH: entries per read and per transaction */
     int64_t lease_ttl_ms;
-    int64_t max_deliveries; /* WORKER_MAX_DELIVERIES: then dead-lettered */
+    int64_t max_deliveries; /* WORKER_MAX_DELIVERIES: refusals alone, then dead-lettered */
+    int64_t lock_timeout_ms, statement_timeout_ms; /* WORKER_LOCK_TIMEOUT_MS, ..._STATEMENT_... */
     const char *redis_host, *redis_password;
     int redis_port;
     const char *migrations_dir;
+};
+
+/* A set of group ids (a handful: the groups locked by someone else). */
+struct gset {
+    char (*ids)[37]; /* owned */
+    size_t n, cap;
+};
+
+/* 1 when id is in s. */
+int gset_has(const struct gset *s, const char *id);
+/* Add id (no-op when present). */
+void gset_add(struct gset *s, const char *id);
+
+/* A partition's progress beyond its lease token. */
+struct part {
+    /* Claim pass in progress (claim = 1): where XAUTOCLAIM goes on, "" = from the start. */
+    char cursor[48];
+    /* Groups whose row was locked by someone else: their entries stay pending, and so do
+       the later entries of those groups, until a claim pass applies them in order. */
+    struct gset blocked, pass;
+    int64_t retry_ms; /* monotonic ms of the next claim pass while blocked is not empty */
+    /* The entry PostgreSQL last refused alone, for its own content, and how often. */
+    char refused_id[48];
+    int64_t refusals;
+    /* Highest token PostgreSQL saw for the partition from another holder (-1: unknown).
+       A lease is only taken or kept with a token above it. */
+    int64_t floor;
 };
 
 struct worker {
@@ -33,8 +61,9 @@ struct worker {
     redisContext *rd;                     /* NULL while disconnected */
     int64_t token[WORKER_MAX_PARTITIONS]; /* lease token held, 0 = not owned */
     int claim[WORKER_MAX_PARTITIONS];     /* 1: inherited pending entries to claim first */
-    int64_t next_heartbeat_ms;
-    uint64_t applied, rejected, duplicates, dead;
+    struct part part[WORKER_MAX_PARTITIONS];
+    int64_t next_heartbeat_ms, next_check_ms;
+    uint64_t applied, rejected, duplicates, dead, state_loss;
 };
 
 /* Monotonic milliseconds. */
@@ -65,8 +94,24 @@ redisReply *worker_redis_argv(struct worker *w, int argc, const char **argv, con
 void lease_rebalance(struct worker *w);
 /* Give back every lease (at shutdown). */
 void lease_release_all(struct worker *w);
-/* Forget partition p after a failed fence check or lost renewal. */
+/* Forget partition p after a lost renewal. */
 void lease_drop(struct worker *w, unsigned p);
+/* Partition p was fenced off: PostgreSQL holds floor, a newer token than ours. Delete our
+   lease so that the next rebalance (at once) takes it again with a token above floor. */
+void lease_fenced(struct worker *w, unsigned p, int64_t floor);
+/* Start a claim pass over p's pending entries, in order, from the first. */
+void lease_claim(struct worker *w, unsigned p);
+
+/* --- recover.c: Redis state loss ------------------------------------------------------- */
+
+/* Create each partition's stream and consumer group where missing (XGROUP CREATE ... 0
+   MKSTREAM: nothing written after a loss is skipped). 0, or -1. */
+int recover_groups(struct worker *w);
+/* Look for signs that Redis lost state (once in a while; needs both connections) and
+   repair what was lost. */
+void recover_check(struct worker *w);
+/* A reply said NOGROUP: Redis lost a stream or its consumer group. Repair. */
+void recover_nogroup(struct worker *w);
 
 /* --- apply.c ---------------------------------------------------------------- */
 
@@ -78,10 +123,20 @@ struct stream_entry {
 };
 
 /* Apply entries of partition p in one transaction fenced by the lease token,
-   publish the results and ack them. An entry PostgreSQL refuses is isolated
-   and dead-lettered alone. Returns 0; -1 when entries were left pending
-   (PostgreSQL down or the lease fenced off) to be claimed again in order. */
-int apply_batch(struct worker *w, unsigned p, const struct stream_entry *entries, size_t n);
+   publish the results and ack them. Events of the groups in defer, and of
+   groups whose row someone else holds locked (added to defer), are left
+   pending, in order. An entry PostgreSQL refuses for its own content is
+   isolated, and dead-lettered once refused alone WORKER_MAX_DELIVERIES times.
+   Returns 0; -1 when entries were left pending for another reason (PostgreSQL
+   or Redis unavailable, a timeout, the lease fenced off) to be claimed again
+   in order. */
+int apply_batch(struct worker *w, unsigned p, const struct stream_entry *entries, size_t n,
+                struct gset *defer);
+
+/* 1 when SQLSTATE state (NULL: none, the connection failed) says the statement
+   was refused for what it wrote (data or integrity), not for a passing
+   condition of the server (connection, timeouts, locks, resources, shutdown). */
+int apply_refused_for_content(const char *state);
 
 /* Record entry as rejected (when it is an event), copy it to the dead-letter
    stream with why, announce it and acknowledge it. 0, or -1 (left pending). */

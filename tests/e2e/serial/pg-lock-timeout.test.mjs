@@ -1,0 +1,74 @@
+// A passing PostgreSQL error is not the event's fault. With a lock_timeout set on the database
+// (as an operator may), a worker whose fence waits on a locked `partitions` row gets 55P03: the
+// batch is retried once the lock is gone, never rejected or dead-lettered. Serial: the setting
+// applies to every session of the database while it lasts.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { env } from 'node:process';
+import { api, registerUser, psql, redisCli, waitFor } from '../lib.mjs';
+
+const PARTITIONS = Number(env.SPLITTER_PARTITIONS ?? '16');
+const DB = env.POSTGRES_DB ?? 'splitter';
+
+function partitionOf(gid) {
+    let h = 0x811c9dc5;
+    for (const ch of Buffer.from(gid)) h = Math.imul(h ^ ch, 0x01000193) >>> 0;
+    return h % PARTITIONS;
+}
+
+/** New worker sessions, with the database's current settings. */
+function reconnectWorkers() {
+    psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'splitter-worker'");
+}
+
+after(() => {
+    psql(`ALTER DATABASE ${DB} RESET lock_timeout`);
+    reconnectWorkers();
+});
+
+test('a lock timeout in the fence leaves the batch pending; it applies once the lock is gone', async () => {
+    const alice = await registerUser({ name: 'Alice' });
+    const g = (await api('POST', '/api/v1/groups', { token: alice.token, body: { name: 'T', currency: 'EUR' } })).json;
+    const member = g.members[0].id;
+    const body = (amount) => ({
+        description: 'Fuel',
+        amount,
+        paid_by: [{ member_id: member, amount }],
+        split: { mode: 'equal', members: [{ member_id: member }] },
+    });
+    const first = await api('POST', `/api/v1/groups/${g.id}/expenses`, { token: alice.token, headers: { Prefer: 'wait=5' }, body: body(100) });
+    assert.equal(first.status, 201, first.text);
+
+    psql(`ALTER DATABASE ${DB} SET lock_timeout = '500ms'`);
+    reconnectWorkers();
+    const p = partitionOf(g.id);
+    const tag = `fence-lock-${Date.now()}`;
+    const holder = spawn('psql', ['-X', '-q', '-h', env.POSTGRES_HOST ?? '127.0.0.1', '-p', env.POSTGRES_PORT ?? '5433',
+        '-U', env.POSTGRES_USER ?? 'splitter', '-d', DB, '-c',
+        `BEGIN; SELECT 1 FROM partitions WHERE p = ${p} FOR UPDATE; SELECT pg_sleep(4) /* ${tag} */; COMMIT;`], {
+        env: { ...env, PGPASSWORD: env.POSTGRES_PASSWORD ?? 'splitter-local-dev' },
+        stdio: 'ignore',
+    });
+    const done = new Promise((resolve) => holder.on('exit', resolve));
+    await waitFor(() => psql(`SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%/* ${tag} */%' AND state = 'active' AND pid <> pg_backend_pid()`)[0][0] === '1', {
+        timeoutMs: 10_000,
+        what: 'the partition row locked',
+    });
+    const ids = [];
+    for (let i = 1; i <= 3; i++) {
+        const r = await api('POST', `/api/v1/groups/${g.id}/expenses`, { token: alice.token, body: body(10 * i) });
+        assert.equal(r.status, 202, r.text);
+        ids.push(r.json.event_id);
+    }
+    await done;
+    for (const id of ids) {
+        await waitFor(async () => {
+            const s = await api('GET', `/api/v1/events/${id}`, { token: alice.token });
+            return s.status === 200 && s.json.status !== 'queued' && s;
+        }, { timeoutMs: 15_000, what: 'the event recorded' }).then((s) => assert.equal(s.json.status, 'applied', s.text));
+    }
+    assert.equal(psql(`SELECT count(*) FROM rejected_events WHERE group_id = '${g.id}'`)[0][0], '0');
+    assert.ok(!ids.some((id) => redisCli('XRANGE', 'splitter:dead', '-', '+').includes(id)), 'nothing dead-lettered');
+});
