@@ -246,10 +246,16 @@ static int ensure_pg(struct worker *w, int64_t *next_try_ms, int64_t *backoff_ms
     }
     w->pg = pg_connect("splitter-worker");
     if (w->pg) {
-        /* No statement of the worker waits on a lock, or runs, without bound. */
-        char sql[128];
-        snprintf(sql, sizeof(sql), "SET lock_timeout = %lld; SET statement_timeout = %lld",
-                 (long long)w->cfg.lock_timeout_ms, (long long)w->cfg.statement_timeout_ms);
+        /* No statement of the worker waits on a lock, or runs, without bound. A
+           transaction left idle for a lease's length belongs to a worker that
+           stalled (stopped, swapped out): its lease is gone, and PostgreSQL ends
+           it so that the group rows it locked do not hold up the new owner. */
+        char sql[192];
+        snprintf(sql, sizeof(sql),
+                 "SET lock_timeout = %lld; SET statement_timeout = %lld;"
+                 " SET idle_in_transaction_session_timeout = %lld",
+                 (long long)w->cfg.lock_timeout_ms, (long long)w->cfg.statement_timeout_ms,
+                 (long long)w->cfg.lease_ttl_ms);
         PGresult *res = PQexec(w->pg, sql);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             log_warn("postgres: %s", PQerrorMessage(w->pg));
