@@ -23,17 +23,19 @@ function stack(...args) {
     assert.equal(r.status, 0, `stack.sh ${args.join(' ')}: ${r.stderr}`);
 }
 
-/** splitter_worker_redis_state_loss_total summed over the workers. */
-async function stateLosses() {
+/** A worker series summed over the workers. */
+async function workerSum(series) {
     let sum = 0;
     for (let i = 0; i < WORKERS; i++) {
         const r = await fetch(`http://127.0.0.1:${METRICS + i}/metrics`);
-        const m = (await r.text()).match(/^splitter_worker_redis_state_loss_total (\d+)$/m);
-        assert.ok(m, 'the counter is exported');
+        const m = (await r.text()).match(new RegExp(`^${series} (\\d+)$`, 'm'));
+        assert.ok(m, `${series} is exported`);
         sum += Number(m[1]);
     }
     return sum;
 }
+
+const stateLosses = () => workerSum('splitter_worker_redis_state_loss_total');
 
 let alice;
 const groups = [];
@@ -161,6 +163,10 @@ test('Redis out of memory: a waited write still answers with its outcome, never 
         for (let n = 1; n <= WORKERS; n++) stack('kill', `worker-${n}`, 'CONT');
         const rs = await Promise.all(pending);
         for (const r of rs) assert.equal(r.status, 201, `a waited write answered ${r.status}: ${r.text}`);
+        // Out of memory for longer than a lease: heartbeats are refused, yet the workers keep
+        // their partitions (renewing a lease needs no memory) and would go on applying.
+        await delay(Number(env.LEASE_TTL_MS ?? '10000') + 2000);
+        assert.equal(await workerSum('splitter_worker_partitions_owned'), PARTITIONS);
         for (const r of rs) {
             const [[eventId]] = psql(`SELECT event_id FROM events WHERE payload->>'expense_id' = '${r.json.id}'`);
             const s = await api('GET', `/api/v1/events/${eventId}`, { token: alice.token });
