@@ -3,12 +3,13 @@
  *
  * A batch costs a fixed number of round trips, whatever its size:
  *
- *   1. load       the touched groups (locked, skipping rows someone else holds:
- *                 those groups' events stay pending, see below), which events
- *                 are already recorded, each new event's Idempotency-Key
- *                 (claimed: a key an earlier event holds rejects the later
- *                 one), the groups' members with balances, and the expenses
- *                 the batch replaces or deletes with their shares (locked);
+ *   1. lock       the touched groups, skipping rows someone else holds (those
+ *                 groups' events stay pending, see below);
+ *   2. load       which events are already recorded, each new event's
+ *                 Idempotency-Key (claimed: a key an earlier event holds
+ *                 rejects the later one), the groups' members with balances,
+ *                 and the expenses the batch replaces or deletes with their
+ *                 shares (locked the same way);
  *   3. decide     in memory, event by event in stream order: validate with the
  *                 same shared code the api ran, check If-Match and membership,
  *                 apply to the loaded state with overflow checks, number the
@@ -236,7 +237,7 @@ struct batch {
     char last_entry[48]; /* the batch's newest stream entry id, recorded by the fence */
     char applied_at[24];
     char error[256];
-    int broken; /* the connection failed: retry the batch later */
+    int broken; /* not a refusal of what the batch wrote: retry the batch later */
 };
 
 static const char *jstr(const json_t *o, const char *k)

@@ -120,10 +120,17 @@ void lease_rebalance(struct worker *w)
     }
     /* Before any lease is taken: the floors, and a Redis that lost state. */
     recover_check(w);
-    live = xcalloc(r->elements + 1, sizeof(*live));
-    for (size_t i = 0; i < r->elements; i++)
+    live = xcalloc(r->elements + 2, sizeof(*live));
+    for (size_t i = 0; i < r->elements; i++) {
         live[n_live++] = xstrdup(r->element[i]->str);
+        me |= strcmp(live[n_live - 1], w->name) == 0;
+    }
     freeReplyObject(r);
+    /* We are alive even when our heartbeat was refused (Redis out of memory
+       refuses ZADD): keep our partitions, whose leases renew without new
+       memory, and go on applying, which frees memory (acks, trims). */
+    if (!me)
+        live[n_live++] = xstrdup(w->name);
     qsort(live, n_live, sizeof(*live), cmp_str);
     for (me = 0; me < n_live && strcmp(live[me], w->name) != 0; me++)
         ;

@@ -207,7 +207,8 @@ static void repair(struct worker *w, const struct recorded *rec, const char *sig
     w->state_loss++;
     log_warn("redis: state loss detected (%s; Redis %s): recreating streams and consumer groups,"
              " raising fencing tokens, dropping cached views",
-             sign, forgot ? "forgot everything" : "went back to an older state");
+             sign,
+             forgot ? "forgot everything" : "lost part of its state or went back to an older one");
     clock_gettime(CLOCK_REALTIME, &ts);
     snprintf(now, sizeof(now), "%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
     /* Idempotency records older than now may be missing from Redis. After a

@@ -11,16 +11,9 @@ import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { env } from 'node:process';
-import { api, registerUser, psql, redisCli, waitFor } from './lib.mjs';
+import { api, registerUser, psql, redisCli, waitFor, partitionOf } from './lib.mjs';
 
 const BUILD = env.BUILD ?? 'build';
-const PARTITIONS = Number(env.SPLITTER_PARTITIONS ?? '16');
-
-function partitionOf(gid) {
-    let h = 0x811c9dc5;
-    for (const ch of Buffer.from(gid)) h = Math.imul(h ^ ch, 0x01000193) >>> 0;
-    return h % PARTITIONS;
-}
 
 test('dead retry of an event recorded as rejected for no fault of its own applies it', async () => {
     const alice = await registerUser({ name: 'Alice' });

@@ -3,7 +3,7 @@
 // stack's own variables (REDIS_HOST/PORT/PASSWORD, POSTGRES_HOST/PORT/DB/USER/PASSWORD, ...).
 // Run by hand against `make up`: BASE_URL defaults to the default local stack.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -126,6 +126,35 @@ export async function waitFor(fn, { timeoutMs = 10_000, intervalMs = 50, what = 
         if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
         await delay(intervalMs);
     }
+}
+
+/** The partition of a group id (FNV-1a of its bytes, mod SPLITTER_PARTITIONS), as shared/keys.c. */
+export function partitionOf(gid) {
+    let h = 0x811c9dc5;
+    for (const ch of Buffer.from(gid)) h = Math.imul(h ^ ch, 0x01000193) >>> 0;
+    return h % Number(env.SPLITTER_PARTITIONS ?? '16');
+}
+
+/**
+ * Hold the row locks sql takes (e.g. "SELECT 1 FROM groups WHERE id = '…' FOR UPDATE") for ms
+ * in a psql session of its own. Resolves once the locks are held, to {done}: the session's exit.
+ */
+export async function holdLock(sql, ms) {
+    const tag = `lock-${randomUUID()}`;
+    const child = spawn('psql', [
+        '-X', '-q', '-v', 'ON_ERROR_STOP=1',
+        '-h', env.POSTGRES_HOST ?? '127.0.0.1',
+        '-p', env.POSTGRES_PORT ?? '5433',
+        '-U', env.POSTGRES_USER ?? 'splitter',
+        '-d', env.POSTGRES_DB ?? 'splitter',
+        '-c', `BEGIN; ${sql}; SELECT pg_sleep(${ms / 1000}) /* ${tag} */; COMMIT;`,
+    ], { env: { ...env, PGPASSWORD: env.POSTGRES_PASSWORD ?? 'splitter-local-dev' }, stdio: 'ignore' });
+    const done = new Promise((resolve) => child.on('exit', resolve));
+    await waitFor(() => psql(`SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%/* ${tag} */%' AND state = 'active' AND pid <> pg_backend_pid()`)[0][0] === '1', {
+        timeoutMs: 10_000,
+        what: 'the lock held',
+    });
+    return { done };
 }
 
 export { delay };

@@ -7,17 +7,7 @@
 
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { env } from 'node:process';
-import { api, registerUser, psql, redisCli, waitFor } from './lib.mjs';
-
-const PARTITIONS = Number(env.SPLITTER_PARTITIONS ?? '16');
-
-function partitionOf(gid) {
-    let h = 0x811c9dc5;
-    for (const ch of Buffer.from(gid)) h = Math.imul(h ^ ch, 0x01000193) >>> 0;
-    return h % PARTITIONS;
-}
+import { api, registerUser, psql, redisCli, waitFor, holdLock, partitionOf } from './lib.mjs';
 
 let alice;
 
@@ -34,24 +24,6 @@ function expense(g, amount, description = 'Lunch') {
         paid_by: [{ member_id: g.member, amount }],
         split: { mode: 'equal', members: [{ member_id: g.member }] },
     };
-}
-
-/** Hold sql's row lock for ms through psql; resolves once the lock is held, to {done}: the exit. */
-async function holdLock(lockSql, ms) {
-    const tag = `lock-test-${Math.random().toString(36).slice(2)}`;
-    const sql = `BEGIN; ${lockSql}; SELECT pg_sleep(${ms / 1000}) /* ${tag} */; COMMIT;`;
-    const child = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1',
-        '-h', env.POSTGRES_HOST ?? '127.0.0.1', '-p', env.POSTGRES_PORT ?? '5433',
-        '-U', env.POSTGRES_USER ?? 'splitter', '-d', env.POSTGRES_DB ?? 'splitter', '-c', sql], {
-        env: { ...env, PGPASSWORD: env.POSTGRES_PASSWORD ?? 'splitter-local-dev' },
-        stdio: 'ignore',
-    });
-    const done = new Promise((resolve) => child.on('exit', resolve));
-    await waitFor(() => psql(`SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%/* ${tag} */%' AND state = 'active' AND pid <> pg_backend_pid()`)[0][0] === '1', {
-        timeoutMs: 10_000,
-        what: 'the lock held',
-    });
-    return { done };
 }
 
 /** Groups until one lands in partition p (and one that does not, when other). */

@@ -5,18 +5,10 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { env } from 'node:process';
-import { api, registerUser, psql, redisCli, waitFor } from '../lib.mjs';
+import { api, registerUser, psql, redisCli, waitFor, holdLock, partitionOf } from '../lib.mjs';
 
-const PARTITIONS = Number(env.SPLITTER_PARTITIONS ?? '16');
 const DB = env.POSTGRES_DB ?? 'splitter';
-
-function partitionOf(gid) {
-    let h = 0x811c9dc5;
-    for (const ch of Buffer.from(gid)) h = Math.imul(h ^ ch, 0x01000193) >>> 0;
-    return h % PARTITIONS;
-}
 
 /** New worker sessions, with the database's current settings. */
 function reconnectWorkers() {
@@ -44,25 +36,14 @@ test('a lock timeout in the fence leaves the batch pending; it applies once the 
     psql(`ALTER DATABASE ${DB} SET lock_timeout = '500ms'`);
     reconnectWorkers();
     const p = partitionOf(g.id);
-    const tag = `fence-lock-${Date.now()}`;
-    const holder = spawn('psql', ['-X', '-q', '-h', env.POSTGRES_HOST ?? '127.0.0.1', '-p', env.POSTGRES_PORT ?? '5433',
-        '-U', env.POSTGRES_USER ?? 'splitter', '-d', DB, '-c',
-        `BEGIN; SELECT 1 FROM partitions WHERE p = ${p} FOR UPDATE; SELECT pg_sleep(4) /* ${tag} */; COMMIT;`], {
-        env: { ...env, PGPASSWORD: env.POSTGRES_PASSWORD ?? 'splitter-local-dev' },
-        stdio: 'ignore',
-    });
-    const done = new Promise((resolve) => holder.on('exit', resolve));
-    await waitFor(() => psql(`SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%/* ${tag} */%' AND state = 'active' AND pid <> pg_backend_pid()`)[0][0] === '1', {
-        timeoutMs: 10_000,
-        what: 'the partition row locked',
-    });
+    const held = await holdLock(`SELECT 1 FROM partitions WHERE p = ${p} FOR UPDATE`, 4000);
     const ids = [];
     for (let i = 1; i <= 3; i++) {
         const r = await api('POST', `/api/v1/groups/${g.id}/expenses`, { token: alice.token, body: body(10 * i) });
         assert.equal(r.status, 202, r.text);
         ids.push(r.json.event_id);
     }
-    await done;
+    await held.done;
     for (const id of ids) {
         await waitFor(async () => {
             const s = await api('GET', `/api/v1/events/${id}`, { token: alice.token });
