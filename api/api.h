@@ -44,6 +44,9 @@ struct api_config {
     /* sessions cached in the api: re-checked against Redis after recheck_s,
        accepted while Redis is unreachable if checked within grace_s */
     int session_recheck_s, session_grace_s;
+    /* a 202 waits until this many Redis replicas hold the write (0: off),
+       for at most redis_wait_timeout_ms, else 503 */
+    int redis_wait_replicas, redis_wait_timeout_ms;
 };
 
 struct rctx;
@@ -238,6 +241,13 @@ void rcli_send_argv(int argc, const char **argv, const size_t *lens);
    and refuse to start (503) while Redis is down, so the mark cannot be lost
    to an outage that began earlier. */
 void rcli_view_tombstone(const char *group_id, const char *version);
+/* Replica acknowledgement (REDIS_WAIT_REPLICAS > 0): call done(c, ok) once
+   every write answered before this call is on REDIS_WAIT_REPLICAS replicas
+   (ok 1), or not within REDIS_WAIT_TIMEOUT_MS or with Redis unreachable
+   (ok 0). Many requests share one WAIT (rcli.c). Takes a reference on c,
+   which done drops. */
+typedef void (*rcli_acked_fn)(struct rctx *c, int ok);
+void rcli_replicated(struct rctx *c, rcli_acked_fn done);
 
 /* --- pgpool.c: PostgreSQL ----------------------------------------------------- */
 

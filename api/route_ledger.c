@@ -246,6 +246,32 @@ static int prefer_wait(struct rctx *c)
 
 /* --- accepting an event ---------------------------------------------------------------------- */
 
+/* The event is in its stream: answer 202, or wait for its outcome. */
+static void answer_or_wait(struct rctx *c)
+{
+    if (c->wait_s > 0) {
+        c->wait_requested = c->wait_s;
+        waiter_start(c);
+        return;
+    }
+    answer_accepted(c);
+}
+
+/* REDIS_WAIT_REPLICAS: a 202 only once replicas hold the event too. */
+static void on_replicated(struct rctx *c, int ok)
+{
+    if (!rctx_unref_live(c))
+        return;
+    if (!ok) {
+        respond_problem(c, PROBLEM_UNAVAILABLE,
+                        "the write is queued but no Redis replica confirmed it in time; retry with "
+                        "the same Idempotency-Key",
+                        NULL);
+        return;
+    }
+    answer_or_wait(c);
+}
+
 static void on_accepted(redisReply *r, struct rctx *c)
 {
     if (!rctx_unref_live(c))
@@ -275,12 +301,11 @@ static void on_accepted(redisReply *r, struct rctx *c)
         json_decref(rec);
         add_header_name(c, "idempotent-replayed", "true");
     }
-    if (c->wait_s > 0) {
-        c->wait_requested = c->wait_s;
-        waiter_start(c);
+    if (api.cfg.redis_wait_replicas > 0) {
+        rcli_replicated(c, on_replicated);
         return;
     }
-    answer_accepted(c);
+    answer_or_wait(c);
 }
 
 /* Append the event built in c (type, target, data) to its stream. */
