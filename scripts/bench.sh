@@ -183,10 +183,9 @@ stream_backlog() {
     echo "$total"
 }
 
-bench_write_acceptance() {
-    local base="http://127.0.0.1:$HTTP_PORT" lua rate i
-    eval "$(node bench/ledger.mjs setup)"
-    lua="$BENCH_STATE/post-expense.lua"
+# expense_lua FILE: the wrk script that posts BENCH_BODY_FILE with BENCH_TOKEN (from
+# `node bench/ledger.mjs setup`).
+expense_lua() {
     {
         echo 'wrk.method = "POST"'
         echo 'wrk.headers["Content-Type"] = "application/json"'
@@ -194,7 +193,14 @@ bench_write_acceptance() {
         echo "local f = io.open(\"$BENCH_BODY_FILE\")"
         echo 'wrk.body = f:read("*a")'
         echo 'f:close()'
-    } >"$lua"
+    } >"$1"
+}
+
+bench_write_acceptance() {
+    local base="http://127.0.0.1:$HTTP_PORT" lua rate i
+    eval "$(node bench/ledger.mjs setup)"
+    lua="$BENCH_STATE/post-expense.lua"
+    expense_lua "$lua"
     rate="$(wrk_rate "$base/api/v1/groups/$BENCH_GROUP/expenses" -s "$lua")"
     row "expense writes accepted through nginx (202: validated, XADD)" "$rate" "req/s" proxy_ping
     # Let the workers drain what was accepted before measuring them.
@@ -236,14 +242,7 @@ bench_replica_wait() {
         sleep 0.1
     done
     eval "$(node bench/ledger.mjs setup)"
-    {
-        echo 'wrk.method = "POST"'
-        echo 'wrk.headers["Content-Type"] = "application/json"'
-        echo "wrk.headers[\"Authorization\"] = \"Bearer $BENCH_TOKEN\""
-        echo "local f = io.open(\"$BENCH_BODY_FILE\")"
-        echo 'wrk.body = f:read("*a")'
-        echo 'f:close()'
-    } >"$lua"
+    expense_lua "$lua"
     raw accept_default "api direct: expense writes accepted, default (with a replica attached)" \
         "$(wrk_rate "http://$API_HOST:$API_PORT/api/v1/groups/$BENCH_GROUP/expenses" -s "$lua")" "req/s"
     drain_streams

@@ -9,25 +9,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomUUID, createHash } from 'node:crypto';
-import { api, registerUser, waitFor } from './lib.mjs';
+import { api, registerUser, waitFor, freePort, startApi } from './lib.mjs';
 
 const env = process.env;
 const TIMEOUT_MS = 500;
 const children = [];
 let dir, replicaPort, replica, base, alice, group, A, B;
-
-async function freePort() {
-    const srv = createServer();
-    await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
-    const { port } = srv.address();
-    await new Promise((resolve) => srv.close(resolve));
-    return port;
-}
 
 function onReplica(...args) {
     const r = spawnSync('redis-cli', ['--raw', '-h', '127.0.0.1', '-p', String(replicaPort), ...args], {
@@ -76,18 +67,9 @@ before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'splitter-replica-'));
     replicaPort = await freePort();
     await startReplica();
-    const port = await freePort();
-    const child = spawn(path.join(env.BUILD ?? 'build', 'bin', 'api'), [], {
-        env: { ...env, API_PORT: String(port), REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: String(TIMEOUT_MS) },
-        stdio: 'ignore',
-    });
-    children.push(child);
-    base = `http://127.0.0.1:${port}`;
-    await waitFor(async () => (await fetch(`${base}/api/health`).catch(() => ({ status: 0 }))).status === 200, {
-        what: 'the api with REDIS_WAIT_REPLICAS=1',
-        timeoutMs: 20_000,
-        intervalMs: 200,
-    });
+    const second = await startApi({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: String(TIMEOUT_MS) });
+    children.push(second.child);
+    base = second.base;
     alice = await registerUser();
     const g = await api('POST', '/api/v1/groups', { token: alice.token, body: { name: 'Replicated', currency: 'EUR' } });
     group = g.json;
