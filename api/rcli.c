@@ -151,6 +151,7 @@ struct replica_waiter {
 };
 static struct replica_waiter *round_next, **round_next_tail = &round_next;
 static int round_in_flight;
+static uint64_t round_started_ms;
 static int closing;
 
 static void connect_conn(struct conn *k);
@@ -274,6 +275,13 @@ static void on_watchdog(uv_timer_t *t)
 {
     (void)t;
     uint64_t now = uv_now(api.loop);
+    if (round_in_flight && wait_conn.ac &&
+        now - round_started_ms >= (uint64_t)api.cfg.redis_wait_timeout_ms + RCLI_STALL_MS) {
+        /* WAIT has a timeout of its own: a silent server fails the round. */
+        log_warn("redis: WAIT unanswered for %llu ms: reconnecting the replication connection",
+                 (unsigned long long)(now - round_started_ms));
+        redisAsyncFree(wait_conn.ac);
+    }
     if (!cmd_conn.ac || !cmd_conn.up || cmd_waiting == 0 || now - cmd_progress_ms < RCLI_STALL_MS)
         return;
     log_warn("redis: no reply for %llu ms with %zu commands waiting: reconnecting",
@@ -333,6 +341,7 @@ static void round_start(void)
         return;
     }
     round_in_flight = 1;
+    round_started_ms = uv_now(api.loop);
 }
 
 void rcli_replicated(struct rctx *c, rcli_acked_fn done)
