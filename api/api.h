@@ -36,6 +36,9 @@ struct api_config {
     int pg_statement_timeout_ms, pg_lock_timeout_ms;
     const char *redis_host, *redis_password;
     int redis_port;
+    /* a 202 waits until this many Redis replicas hold the write (0: off),
+       for at most redis_wait_timeout_ms, else 503 */
+    int redis_wait_replicas, redis_wait_timeout_ms;
     unsigned partitions;
     const char *migrations_dir;
     /* failed logins per account: delayed from threshold, refused (429) above
@@ -44,13 +47,9 @@ struct api_config {
     /* sessions cached in the api: re-checked against Redis after recheck_s,
        accepted while Redis is unreachable if checked within grace_s */
     int session_recheck_s, session_grace_s;
-    /* a 202 waits until this many Redis replicas hold the write (0: off),
-       for at most redis_wait_timeout_ms, else 503 */
-    int redis_wait_replicas, redis_wait_timeout_ms;
 };
 
 struct rctx;
-struct sync_write;
 typedef void (*rctx_fn)(struct rctx *c);
 
 /* One request in flight. Owned by its references (see above). */
@@ -89,16 +88,19 @@ struct rctx {
     char group_id[37], group_currency[4], member_id[37];
     char event_id[37], target_id[37], type[32];
     int64_t if_match, version;
-    struct ledger_volume volume; /* the group's, as the access check saw it */
-    json_t *data;                /* owned */
-    char *event_text;            /* owned */
-    char *idem_key;              /* owned: redis key for Idempotency-Key, or NULL */
-    char *idem_hash;             /* owned: body hash */
-    char *scratch;               /* owned: route specific */
-    void *work;                  /* owned by the thread-pool step */
-    struct sync_write *sync;     /* owned: a keyed synchronous write (sync_write.c) */
-    rctx_fn release;             /* frees what route state owns beyond the fields above */
+    json_t *data;     /* owned */
+    char *event_text; /* owned */
+    char *idem_key;   /* owned: redis key for Idempotency-Key, or NULL */
+    char *idem_hash;  /* owned: body hash */
+    char *scratch;    /* owned: route specific */
+    void *work;       /* owned by the thread-pool step */
+    rctx_fn release;  /* frees what route state owns beyond the fields above */
     rctx_fn next;
+
+    /* the group's volume as the access check saw it (the range rule) */
+    struct ledger_volume volume;
+    /* owned: a synchronous write with an Idempotency-Key (sync_write.c) */
+    struct sync_write *sync;
 };
 
 /* --- main.c ----------------------------------------------------------------- */
