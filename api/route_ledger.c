@@ -51,7 +51,7 @@ static const char *target_field(const struct rctx *c)
     return strncmp(c->type, "payment.", 8) == 0 ? "payment_id" : "expense_id";
 }
 
-static void answer_accepted(struct rctx *c)
+static void answer_queued(struct rctx *c)
 {
     char loc[96];
     snprintf(loc, sizeof(loc), "/api/v1/events/%s", c->event_id);
@@ -59,6 +59,33 @@ static void answer_accepted(struct rctx *c)
     respond_json(c, 202,
                  json_pack("{s:s, s:s, s:s}", "event_id", c->event_id, "status", "queued",
                            target_field(c), c->target_id));
+}
+
+/* REDIS_WAIT_REPLICAS: the 202 once replicas hold the event too, else 503. */
+static void on_replicated(struct rctx *c, int ok)
+{
+    if (!rctx_unref_live(c))
+        return;
+    if (!ok) {
+        respond_problem(c, PROBLEM_UNAVAILABLE,
+                        "the write is queued but no Redis replica confirmed it in time; retry with "
+                        "the same Idempotency-Key",
+                        NULL);
+        return;
+    }
+    answer_queued(c);
+}
+
+/* Every 202 goes out here (at once, after an idempotent replay, or when
+   Prefer: wait ran out), so with REDIS_WAIT_REPLICAS none goes out before
+   replicas hold the event. */
+static void answer_accepted(struct rctx *c)
+{
+    if (api.cfg.redis_wait_replicas > 0) {
+        rcli_replicated(c, on_replicated);
+        return;
+    }
+    answer_queued(c);
 }
 
 /* --- Prefer: wait -------------------------------------------------------------------------- */
@@ -246,32 +273,6 @@ static int prefer_wait(struct rctx *c)
 
 /* --- accepting an event ---------------------------------------------------------------------- */
 
-/* The event is in its stream: answer 202, or wait for its outcome. */
-static void answer_or_wait(struct rctx *c)
-{
-    if (c->wait_s > 0) {
-        c->wait_requested = c->wait_s;
-        waiter_start(c);
-        return;
-    }
-    answer_accepted(c);
-}
-
-/* REDIS_WAIT_REPLICAS: a 202 only once replicas hold the event too. */
-static void on_replicated(struct rctx *c, int ok)
-{
-    if (!rctx_unref_live(c))
-        return;
-    if (!ok) {
-        respond_problem(c, PROBLEM_UNAVAILABLE,
-                        "the write is queued but no Redis replica confirmed it in time; retry with "
-                        "the same Idempotency-Key",
-                        NULL);
-        return;
-    }
-    answer_or_wait(c);
-}
-
 static void on_accepted(redisReply *r, struct rctx *c)
 {
     if (!rctx_unref_live(c))
@@ -301,11 +302,12 @@ static void on_accepted(redisReply *r, struct rctx *c)
         json_decref(rec);
         add_header_name(c, "idempotent-replayed", "true");
     }
-    if (api.cfg.redis_wait_replicas > 0) {
-        rcli_replicated(c, on_replicated);
+    if (c->wait_s > 0) {
+        c->wait_requested = c->wait_s;
+        waiter_start(c);
         return;
     }
-    answer_or_wait(c);
+    answer_accepted(c);
 }
 
 /* Append the event built in c (type, target, data) to its stream. */
