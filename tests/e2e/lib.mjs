@@ -4,8 +4,6 @@
 // Run by hand against `make up`: BASE_URL defaults to the default local stack.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -102,35 +100,9 @@ export function psql(sql) {
     return out.split('\n').filter((line) => line !== '').map((line) => line.split('\x1f'));
 }
 
-/** A fresh, valid e-mail address. */
-export function uniqueEmail(prefix = 'user') {
-    return `${prefix}-${randomUUID()}@example.test`;
-}
-
-/**
- * Register a new user; returns {user, token, email, password}. Throws unless 201.
- */
-export async function registerUser({ name = 'Test User', password = 'correct horse battery' } = {}) {
-    const email = uniqueEmail();
-    const r = await api('POST', '/api/v1/auth/register', { body: { email, password, name } });
-    if (r.status !== 201) throw new Error(`register answered ${r.status}: ${r.text}`);
-    return { ...r.json, email, password };
-}
-
-/**
- * Poll fn until it returns a truthy value (returned) or timeoutMs passes (throws).
- */
-export async function waitFor(fn, { timeoutMs = 10_000, intervalMs = 50, what = 'condition' } = {}) {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const v = await fn();
-        if (v) return v;
-        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-        await delay(intervalMs);
-    }
-}
-
-export { delay };
+// Helpers that start processes of their own beside the stack.
+import { createServer } from 'node:net';
+import path from 'node:path';
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now. */
 export async function freePort() {
@@ -193,3 +165,33 @@ export async function lockGroupRow(gid) {
         },
     };
 }
+
+/** A fresh, valid e-mail address. */
+export function uniqueEmail(prefix = 'user') {
+    return `${prefix}-${randomUUID()}@example.test`;
+}
+
+/**
+ * Register a new user; returns {user, token, email, password}. Throws unless 201.
+ */
+export async function registerUser({ name = 'Test User', password = 'correct horse battery' } = {}) {
+    const email = uniqueEmail();
+    const r = await api('POST', '/api/v1/auth/register', { body: { email, password, name } });
+    if (r.status !== 201) throw new Error(`register answered ${r.status}: ${r.text}`);
+    return { ...r.json, email, password };
+}
+
+/**
+ * Poll fn until it returns a truthy value (returned) or timeoutMs passes (throws).
+ */
+export async function waitFor(fn, { timeoutMs = 10_000, intervalMs = 50, what = 'condition' } = {}) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const v = await fn();
+        if (v) return v;
+        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+        await delay(intervalMs);
+    }
+}
+
+export { delay };
