@@ -36,6 +36,9 @@ struct api_config {
     int pg_statement_timeout_ms, pg_lock_timeout_ms;
     const char *redis_host, *redis_password;
     int redis_port;
+    /* a 202 waits until this many Redis replicas hold the write (0: off),
+       for at most redis_wait_timeout_ms, else 503 */
+    int redis_wait_replicas, redis_wait_timeout_ms;
     unsigned partitions;
     const char *migrations_dir;
     /* failed logins per account: delayed from threshold, refused (429) above
@@ -47,7 +50,6 @@ struct api_config {
 };
 
 struct rctx;
-struct sync_write;
 typedef void (*rctx_fn)(struct rctx *c);
 
 /* One request in flight. Owned by its references (see above). */
@@ -87,16 +89,19 @@ struct rctx {
     char event_id[37], target_id[37], type[32];
     char accepted_at[24]; /* a ledger write's acceptance time */
     int64_t if_match, version;
-    struct ledger_volume volume; /* the group's, as the access check saw it */
-    json_t *data;                /* owned */
-    char *event_text;            /* owned */
-    char *idem_key;              /* owned: redis key for Idempotency-Key, or NULL */
-    char *idem_hash;             /* owned: request hash (route, target, If-Match, body) */
-    char *scratch;               /* owned: route specific */
-    void *work;                  /* owned by the thread-pool step */
-    struct sync_write *sync;     /* owned: a keyed synchronous write (sync_write.c) */
-    rctx_fn release;             /* frees what route state owns beyond the fields above */
+    json_t *data;     /* owned */
+    char *event_text; /* owned */
+    char *idem_key;   /* owned: redis key for Idempotency-Key, or NULL */
+    char *idem_hash;  /* owned: request hash (route, target, If-Match, body) */
+    char *scratch;    /* owned: route specific */
+    void *work;       /* owned by the thread-pool step */
+    rctx_fn release;  /* frees what route state owns beyond the fields above */
     rctx_fn next;
+
+    /* the group's volume as the access check saw it (the range rule) */
+    struct ledger_volume volume;
+    /* owned: a synchronous write with an Idempotency-Key (sync_write.c) */
+    struct sync_write *sync;
 };
 
 /* --- main.c ----------------------------------------------------------------- */
@@ -239,6 +244,13 @@ void rcli_send_argv(int argc, const char **argv, const size_t *lens);
    and refuse to start (503) while Redis is down, so the mark cannot be lost
    to an outage that began earlier. */
 void rcli_view_tombstone(const char *group_id, const char *version);
+/* Replica acknowledgement (REDIS_WAIT_REPLICAS > 0): call done(c, ok) once
+   every write answered before this call is on REDIS_WAIT_REPLICAS replicas
+   (ok 1), or not within REDIS_WAIT_TIMEOUT_MS or with Redis unreachable
+   (ok 0). Many requests share one WAIT (rcli.c). Takes a reference on c,
+   which done drops. */
+typedef void (*rcli_acked_fn)(struct rctx *c, int ok);
+void rcli_replicated(struct rctx *c, rcli_acked_fn done);
 
 /* --- pgpool.c: PostgreSQL ----------------------------------------------------- */
 

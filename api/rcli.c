@@ -6,6 +6,14 @@
  * connection can run nothing else). hiredis 0.14 neither reconnects nor
  * times out, so both reconnect themselves with a back-off, and every request
  * carries its own deadline.
+ *
+ * With REDIS_WAIT_REPLICAS > 0 a third connection confirms accepted writes
+ * on replicas, in rounds (group commit): a round sends one small write of its
+ * own (INCR of splitter:replication:fence), whose replication offset is past
+ * every write already answered on any connection, then WAIT on it. Every
+ * request that asked before the round began is released by that one WAIT;
+ * requests asking meanwhile wait for the next round, started as soon as this
+ * one ends. WAIT blocks only this connection, never the command connection.
  */
 #include "api.h"
 
@@ -15,6 +23,7 @@
 #include "xalloc.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,6 +140,18 @@ static uv_timer_t watchdog;
 
 static struct conn cmd_conn = {.name = "commands"};
 static struct conn sub_conn = {.subscriber = 1, .name = "events"};
+static struct conn wait_conn = {.name = "replication"};
+
+/* Requests waiting for replicas: those of the round in flight, and those of
+   the next one. */
+struct replica_waiter {
+    struct replica_waiter *next;
+    struct rctx *c;
+    rcli_acked_fn done;
+};
+static struct replica_waiter *round_next, **round_next_tail = &round_next;
+static int round_in_flight;
+static uint64_t round_started_ms;
 static int closing;
 
 static void connect_conn(struct conn *k);
@@ -254,12 +275,89 @@ static void on_watchdog(uv_timer_t *t)
 {
     (void)t;
     uint64_t now = uv_now(api.loop);
+    if (round_in_flight && wait_conn.ac &&
+        now - round_started_ms >= (uint64_t)api.cfg.redis_wait_timeout_ms + RCLI_STALL_MS) {
+        /* WAIT has a timeout of its own: a silent server fails the round. */
+        log_warn("redis: WAIT unanswered for %llu ms: reconnecting the replication connection",
+                 (unsigned long long)(now - round_started_ms));
+        redisAsyncFree(wait_conn.ac);
+    }
     if (!cmd_conn.ac || !cmd_conn.up || cmd_waiting == 0 || now - cmd_progress_ms < RCLI_STALL_MS)
         return;
     log_warn("redis: no reply for %llu ms with %zu commands waiting: reconnecting",
              (unsigned long long)(now - cmd_progress_ms), cmd_waiting);
     /* Fails every waiting command (NULL reply) and runs on_disconnect. */
     redisAsyncFree(cmd_conn.ac);
+}
+
+/* --- replica acknowledgement ------------------------------------------------------------- */
+
+static void round_start(void);
+
+/* Call every waiter of list with ok, freeing the list. */
+static void release_waiters(struct replica_waiter *list, int ok)
+{
+    while (list) {
+        struct replica_waiter *w = list;
+        list = w->next;
+        w->done(w->c, ok);
+        free(w);
+    }
+}
+
+static void on_round(redisAsyncContext *ac, void *reply, void *priv)
+{
+    redisReply *r = reply;
+    struct replica_waiter *list = priv;
+    (void)ac;
+    int ok = r && r->type == REDIS_REPLY_INTEGER && r->integer >= api.cfg.redis_wait_replicas;
+    if (!ok && r)
+        log_warn("redis: %s replicas acknowledged in time, %d wanted",
+                 r->type == REDIS_REPLY_INTEGER ? "only some" : "no", api.cfg.redis_wait_replicas);
+    round_in_flight = 0;
+    release_waiters(list, ok);
+    if (round_next && !closing)
+        round_start();
+}
+
+static void round_start(void)
+{
+    struct replica_waiter *list = round_next;
+    char timeout[24], replicas[24];
+
+    round_next = NULL;
+    round_next_tail = &round_next;
+    if (!wait_conn.up || !wait_conn.ac) {
+        release_waiters(list, 0);
+        return;
+    }
+    snprintf(replicas, sizeof(replicas), "%d", api.cfg.redis_wait_replicas);
+    snprintf(timeout, sizeof(timeout), "%d", api.cfg.redis_wait_timeout_ms);
+    if (redisAsyncCommand(wait_conn.ac, NULL, NULL, "INCR " KEYS_PREFIX "replication:fence") !=
+            REDIS_OK ||
+        redisAsyncCommand(wait_conn.ac, on_round, list, "WAIT %s %s", replicas, timeout) !=
+            REDIS_OK) {
+        release_waiters(list, 0);
+        return;
+    }
+    round_in_flight = 1;
+    round_started_ms = uv_now(api.loop);
+}
+
+void rcli_replicated(struct rctx *c, rcli_acked_fn done)
+{
+    rctx_ref(c);
+    if (!wait_conn.up || !wait_conn.ac) {
+        done(c, 0);
+        return;
+    }
+    struct replica_waiter *w = xcalloc(1, sizeof(*w));
+    w->c = c;
+    w->done = done;
+    *round_next_tail = w;
+    round_next_tail = &w->next;
+    if (!round_in_flight)
+        round_start();
 }
 
 int rcli_init(void)
@@ -272,6 +370,10 @@ int rcli_init(void)
     sub_conn.retry.data = &sub_conn;
     connect_conn(&cmd_conn);
     connect_conn(&sub_conn);
+    uv_timer_init(api.loop, &wait_conn.retry);
+    wait_conn.retry.data = &wait_conn;
+    if (api.cfg.redis_wait_replicas > 0)
+        connect_conn(&wait_conn);
     return 0;
 }
 
@@ -282,12 +384,19 @@ void rcli_close(void)
     uv_close((uv_handle_t *)&watchdog, NULL);
     uv_timer_stop(&cmd_conn.retry);
     uv_timer_stop(&sub_conn.retry);
+    uv_timer_stop(&wait_conn.retry);
     uv_close((uv_handle_t *)&cmd_conn.retry, NULL);
     uv_close((uv_handle_t *)&sub_conn.retry, NULL);
+    uv_close((uv_handle_t *)&wait_conn.retry, NULL);
     if (cmd_conn.ac)
         redisAsyncDisconnect(cmd_conn.ac);
     if (sub_conn.ac)
         redisAsyncDisconnect(sub_conn.ac);
+    if (wait_conn.ac)
+        redisAsyncDisconnect(wait_conn.ac);
+    release_waiters(round_next, 0);
+    round_next = NULL;
+    round_next_tail = &round_next;
 }
 
 int rcli_up(void)

@@ -101,7 +101,12 @@ static int get_email(const json_t *body, char *out, struct fields *f)
     return 0;
 }
 
-static int get_password(const json_t *body, char *out, struct fields *f)
+/* The password into out (1025 bytes). A registration's must be 8 to 1024
+   bytes without NUL. For a login (never set) any string is a credential to
+   check: one no account can have (too long, or holding NUL) is checked as
+   an empty one with *never = 1, so it answers 401 on the same path as every
+   other wrong password. 0, or -1 with the reason recorded in f. */
+static int get_password(const json_t *body, char *out, int *never, struct fields *f)
 {
     const json_t *v = json_object_get(body, "password");
     size_t n;
@@ -114,7 +119,12 @@ static int get_password(const json_t *body, char *out, struct fields *f)
         return -1;
     }
     n = json_string_length(v);
-    if (n < 8 || n > 1024) {
+    if (never && (n > 1024 || memchr(json_string_value(v), '\0', n))) {
+        *never = 1;
+        out[0] = '\0';
+        return 0;
+    }
+    if (!never && (n < 8 || n > 1024)) {
         fields_add(f, "password", "must be 8 to 1024 bytes long");
         return -1;
     }
@@ -251,7 +261,7 @@ void route_register(struct rctx *c)
     w = xcalloc(1, sizeof(*w));
     c->work = w;
     get_email(c->doc.root, email, &f);
-    get_password(c->doc.root, w->password, &f);
+    get_password(c->doc.root, w->password, NULL, &f);
     get_name(c->doc.root, &f);
     if (f.n) {
         respond_problem(c, PROBLEM_VALIDATION, "the registration is not valid", &f);
@@ -381,32 +391,6 @@ static void on_login_counted(redisReply *r, struct rctx *c)
     find_user(c);
 }
 
-/* The login's password: any string is a credential to check. One no account
-   can have (too long, or holding NUL) is checked as an empty one and cannot
-   match, so it answers 401 on the same path as every other wrong password.
-   0, or -1 for a missing field or one of the wrong JSON type (recorded). */
-static int get_login_password(const json_t *body, struct pw_work *w, struct fields *f)
-{
-    const json_t *v = json_object_get(body, "password");
-    size_t n;
-    if (!v) {
-        fields_add(f, "password", "is required");
-        return -1;
-    }
-    if (!json_is_string(v)) {
-        fields_add(f, "password", "must be a string");
-        return -1;
-    }
-    n = json_string_length(v);
-    if (n >= sizeof(w->password) || memchr(json_string_value(v), '\0', n)) {
-        w->never = 1;
-        w->password[0] = '\0';
-        return 0;
-    }
-    memcpy(w->password, json_string_value(v), n + 1);
-    return 0;
-}
-
 void route_login(struct rctx *c)
 {
     struct fields f = {0}, ef = {0};
@@ -426,7 +410,7 @@ void route_login(struct rctx *c)
             f = ef;
         }
     }
-    get_login_password(c->doc.root, w, &f);
+    get_password(c->doc.root, w->password, &w->never, &f);
     if (f.n) {
         respond_problem(c, PROBLEM_VALIDATION, "the login is not valid", &f);
         return;

@@ -82,7 +82,7 @@ static const char *target_field(const struct rctx *c)
     return strncmp(c->type, "payment.", 8) == 0 ? "payment_id" : "expense_id";
 }
 
-static void answer_accepted(struct rctx *c)
+static void answer_queued(struct rctx *c)
 {
     char loc[96];
     snprintf(loc, sizeof(loc), "/api/v1/events/%s", c->event_id);
@@ -90,6 +90,33 @@ static void answer_accepted(struct rctx *c)
     respond_json(c, 202,
                  json_pack("{s:s, s:s, s:s}", "event_id", c->event_id, "status", "queued",
                            target_field(c), c->target_id));
+}
+
+/* REDIS_WAIT_REPLICAS: the 202 once replicas hold the event too, else 503. */
+static void on_replicated(struct rctx *c, int ok)
+{
+    if (!rctx_unref_live(c))
+        return;
+    if (!ok) {
+        respond_problem(c, PROBLEM_UNAVAILABLE,
+                        "the write is queued but no Redis replica confirmed it in time; retry with "
+                        "the same Idempotency-Key",
+                        NULL);
+        return;
+    }
+    answer_queued(c);
+}
+
+/* Every 202 goes out here (at once, after an idempotent replay, or when
+   Prefer: wait ran out), so with REDIS_WAIT_REPLICAS none goes out before
+   replicas hold the event. */
+static void answer_accepted(struct rctx *c)
+{
+    if (api.cfg.redis_wait_replicas > 0) {
+        rcli_replicated(c, on_replicated);
+        return;
+    }
+    answer_queued(c);
 }
 
 /* --- Prefer: wait -------------------------------------------------------------------------- */

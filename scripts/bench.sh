@@ -183,10 +183,9 @@ stream_backlog() {
     echo "$total"
 }
 
-bench_write_acceptance() {
-    local base="http://127.0.0.1:$HTTP_PORT" lua rate i
-    eval "$(node bench/ledger.mjs setup)"
-    lua="$BENCH_STATE/post-expense.lua"
+# expense_lua FILE: the wrk script that posts BENCH_BODY_FILE with BENCH_TOKEN (from
+# `node bench/ledger.mjs setup`).
+expense_lua() {
     {
         echo 'wrk.method = "POST"'
         echo 'wrk.headers["Content-Type"] = "application/json"'
@@ -194,14 +193,65 @@ bench_write_acceptance() {
         echo "local f = io.open(\"$BENCH_BODY_FILE\")"
         echo 'wrk.body = f:read("*a")'
         echo 'f:close()'
-    } >"$lua"
+    } >"$1"
+}
+
+bench_write_acceptance() {
+    local base="http://127.0.0.1:$HTTP_PORT" lua rate i
+    eval "$(node bench/ledger.mjs setup)"
+    lua="$BENCH_STATE/post-expense.lua"
+    expense_lua "$lua"
     rate="$(wrk_rate "$base/api/v1/groups/$BENCH_GROUP/expenses" -s "$lua")"
     row "expense writes accepted through nginx (202: validated, XADD)" "$rate" "req/s" proxy_ping
     # Let the workers drain what was accepted before measuring them.
+    drain_streams
+}
+
+# drain_streams: until the workers applied every queued entry (10 minutes at most).
+drain_streams() {
+    local i
     for ((i = 0; i < 6000; i++)); do
         [[ $(stream_backlog) -eq 0 ]] && break
         sleep 0.1
     done
+}
+
+# REDIS_WAIT_REPLICAS=1: what a 202 that survives the loss of the Redis primary costs. A real
+# replica (redis-server --replicaof the stack's Redis, on loopback, no persistence of its own)
+# and a second api with REDIS_WAIT_REPLICAS=1; the same expense load straight at each api (no
+# nginx), the default one first, with the replica attached for both, the queue drained between.
+bench_replica_wait() {
+    local lua="$BENCH_STATE/post-expense-wait.lua" rport aport rpid apid rate i
+    local -a ports auth=()
+    read -r -a ports < <(pick_free_ports 2)
+    rport=${ports[0]}
+    aport=${ports[1]}
+    [[ -z $REDIS_PASSWORD ]] || auth=(--masterauth "$REDIS_PASSWORD" --requirepass "$REDIS_PASSWORD")
+    redis-server --port "$rport" --bind 127.0.0.1 --dir "$BENCH_STATE" --save '' --appendonly no \
+        --replicaof "$REDIS_HOST" "$REDIS_PORT" "${auth[@]}" --logfile "$BENCH_STATE/replica.log" &
+    rpid=$!
+    for ((i = 0; i < 300; i++)); do
+        REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -p "$rport" INFO replication 2>/dev/null |
+            grep -q 'master_link_status:up' && break
+        sleep 0.1
+    done
+    API_PORT=$aport REDIS_WAIT_REPLICAS=1 "$BUILD/bin/api" >>"$BENCH_STATE/api-wait.log" 2>&1 &
+    apid=$!
+    for ((i = 0; i < 100; i++)); do
+        curl -fs -o /dev/null "http://127.0.0.1:$aport/api/health" && break
+        sleep 0.1
+    done
+    eval "$(node bench/ledger.mjs setup)"
+    expense_lua "$lua"
+    raw accept_default "api direct: expense writes accepted, default (with a replica attached)" \
+        "$(wrk_rate "http://$API_HOST:$API_PORT/api/v1/groups/$BENCH_GROUP/expenses" -s "$lua")" "req/s"
+    drain_streams
+    rate="$(wrk_rate "http://127.0.0.1:$aport/api/v1/groups/$BENCH_GROUP/expenses" -s "$lua")"
+    row "api direct: expense writes accepted with REDIS_WAIT_REPLICAS=1 (202 once a replica holds it)" \
+        "$rate" "req/s" accept_default
+    kill "$apid" "$rpid" 2>/dev/null || true
+    wait "$apid" "$rpid" 2>/dev/null || true
+    drain_streams
 }
 
 # leases_settled K: every partition leased, by K distinct workers (30 s at most).
@@ -281,6 +331,7 @@ STACK_BENCHMARKS=(
     bench_balance_reads
     bench_balance_10k
     bench_write_acceptance
+    bench_replica_wait
     bench_applied_events
     bench_lag
 )

@@ -14,6 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The group's volume (shared/ledger.h, the range rule) as "credit:debit";
+   past int64 (a group already out of range) it reads INT64_MAX. */
+static void volume_text(const struct view_member *members, size_t n, char *buf, size_t size)
+{
+    struct ledger_volume v = {0, 0};
+    for (size_t i = 0; i < n; i++)
+        if (ledger_volume_add(&v, members[i].paid, members[i].owed, members[i].sent,
+                              members[i].received) != 0)
+            v.credit = v.debit = INT64_MAX;
+    snprintf(buf, size, "%lld:%lld", (long long)v.credit, (long long)v.debit);
+}
+
 int view_build(const char *group_id, const char *currency, int64_t version,
                const struct view_member *members, size_t n, struct view *out)
 {
@@ -22,7 +34,6 @@ int view_build(const char *group_id, const char *currency, int64_t version,
     struct settle_transfer *tr = NULL;
     size_t n_tr = 0;
     json_t *list = json_array(), *transfers = json_array(), *doc;
-    struct ledger_volume vol = {0, 0};
     int rc = -1;
 
     memset(out, 0, sizeof(*out));
@@ -34,9 +45,6 @@ int view_build(const char *group_id, const char *currency, int64_t version,
             log_error("view: balance of member '%s' overflows", m->id);
             goto out;
         }
-        /* Past int64 (a group already out of range) it stays at INT64_MAX. */
-        if (ledger_volume_add(&vol, m->paid, m->owed, m->sent, m->received) != 0)
-            vol.credit = vol.debit = INT64_MAX;
         bal[i] = b;
         ids[i] = m->id;
         json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "member_id",
@@ -61,8 +69,7 @@ int view_build(const char *group_id, const char *currency, int64_t version,
                     (json_int_t)version, "transfers", transfers);
     out->settlements = json_dump_compact(doc);
     json_decref(doc);
-    snprintf(out->volume, sizeof(out->volume), "%lld:%lld", (long long)vol.credit,
-             (long long)vol.debit);
+    volume_text(members, n, out->volume, sizeof(out->volume));
     rc = 0;
 out:
     json_decref(list);

@@ -100,6 +100,72 @@ export function psql(sql) {
     return out.split('\n').filter((line) => line !== '').map((line) => line.split('\x1f'));
 }
 
+// Helpers that start processes of their own beside the stack.
+import { createServer } from 'node:net';
+import path from 'node:path';
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export async function freePort() {
+    const srv = createServer();
+    await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    const { port } = srv.address();
+    await new Promise((resolve) => srv.close(resolve));
+    return port;
+}
+
+/**
+ * A second api process of this stack's build, on its own port, with extra environment (e.g.
+ * other timeouts); resolves once its /api/health answers 200. The caller stops it
+ * (child.kill()).
+ * @returns {Promise<{child: import('node:child_process').ChildProcess, base: string}>}
+ */
+export async function startApi(extraEnv) {
+    const port = await freePort();
+    const child = spawn(path.join(env.BUILD ?? 'build', 'bin', 'api'), [], {
+        env: { ...env, ...extraEnv, API_PORT: String(port) },
+        stdio: 'ignore',
+    });
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${base}/api/health`).catch(() => ({ status: 0 }))).status === 200, {
+        what: 'a second api',
+        timeoutMs: 20_000,
+        intervalMs: 200,
+    });
+    return { child, base };
+}
+
+/**
+ * Hold SELECT ... FOR UPDATE on a group's row from a psql session of its own until release()
+ * (which cancels it and waits for psql to exit); resolves once the lock is taken.
+ */
+export async function lockGroupRow(gid) {
+    const app = `locker-${randomUUID()}`;
+    const child = spawn(
+        'psql',
+        [
+            '-X', '-q', '-v', 'ON_ERROR_STOP=1',
+            '-h', env.POSTGRES_HOST ?? '127.0.0.1', '-p', env.POSTGRES_PORT ?? '5433',
+            '-U', env.POSTGRES_USER ?? 'splitter', '-d', env.POSTGRES_DB ?? 'splitter',
+            '-c', `BEGIN; SELECT 1 FROM groups WHERE id = '${gid}' FOR UPDATE; SELECT pg_sleep(60); COMMIT;`,
+        ],
+        {
+            env: { ...env, PGAPPNAME: app, PGPASSWORD: env.POSTGRES_PASSWORD ?? 'splitter-local-dev' },
+            stdio: 'ignore',
+        },
+    );
+    await waitFor(
+        () => psql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${app}'
+                    AND query LIKE '%pg_sleep%' AND state = 'active'`)[0][0] === '1',
+        { what: 'the row lock', timeoutMs: 15_000 },
+    );
+    return {
+        release: async () => {
+            psql(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = '${app}'`);
+            await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.on('exit', resolve)));
+        },
+    };
+}
+
 /** A fresh, valid e-mail address. */
 export function uniqueEmail(prefix = 'user') {
     return `${prefix}-${randomUUID()}@example.test`;

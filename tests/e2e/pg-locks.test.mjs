@@ -9,11 +9,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
-import path from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { api, registerUser, psql, waitFor, delay } from './lib.mjs';
+import { api, registerUser, psql, delay, startApi, lockGroupRow } from './lib.mjs';
 
 const env = process.env;
 const POOL = Number(env.PG_POOL_SIZE ?? '4');
@@ -25,36 +21,6 @@ function assertProblem(r, status) {
     assert.equal(r.status, status, r.text);
     assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/, r.text);
     assert.equal(r.json.status, status);
-}
-
-/** Hold FOR UPDATE on the group's row until release(); resolves once the lock is taken. */
-async function lockGroup(gid) {
-    const app = `locker-${randomUUID()}`;
-    const child = spawn(
-        'psql',
-        [
-            '-X', '-q', '-v', 'ON_ERROR_STOP=1',
-            '-h', env.POSTGRES_HOST ?? '127.0.0.1', '-p', env.POSTGRES_PORT ?? '5433',
-            '-U', env.POSTGRES_USER ?? 'splitter', '-d', env.POSTGRES_DB ?? 'splitter',
-            '-c', `BEGIN; SELECT 1 FROM groups WHERE id = '${gid}' FOR UPDATE; SELECT pg_sleep(60); COMMIT;`,
-        ],
-        {
-            env: { ...env, PGAPPNAME: app, PGPASSWORD: env.POSTGRES_PASSWORD ?? 'splitter-local-dev' },
-            stdio: 'ignore',
-        },
-    );
-    children.push(child);
-    await waitFor(
-        () => psql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${app}'
-                    AND query LIKE '%pg_sleep%' AND state = 'active'`)[0][0] === '1',
-        { what: 'the row lock', timeoutMs: 15_000 },
-    );
-    return {
-        release: async () => {
-            psql(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = '${app}'`);
-            await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.on('exit', resolve)));
-        },
-    };
 }
 
 const addMember = (base, gid) =>
@@ -93,8 +59,9 @@ after(() => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
 });
 
+
 test('writes to a locked group answer 503 while reads of another group keep answering 200', async () => {
-    const lock = await lockGroup(locked.id);
+    const lock = await lockGroupRow(locked.id);
     const stop = keepReading('');
     const n = 2 * POOL + 2;
     const writes = await Promise.all(Array.from({ length: n }, () => addMember('', locked.id)));
@@ -111,33 +78,14 @@ test('writes to a locked group answer 503 while reads of another group keep answ
     assert.equal(ok.status, 201, ok.text);
 });
 
-async function freePort() {
-    const srv = createServer();
-    await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
-    const { port } = srv.address();
-    await new Promise((resolve) => srv.close(resolve));
-    return port;
-}
-
 test('past its deadline a request cancels its query and frees the connection', async () => {
     // A second api without timeouts: only the deadline (5 s) ends a wait on the lock.
-    const port = await freePort();
-    const bin = path.join(env.BUILD ?? 'build', 'bin', 'api');
-    const child = spawn(bin, [], {
-        env: { ...env, API_PORT: String(port), PG_POOL_SIZE: '2', PG_LOCK_TIMEOUT_MS: '0', PG_STATEMENT_TIMEOUT_MS: '0' },
-        stdio: 'ignore',
-    });
+    const { child, base } = await startApi({ PG_POOL_SIZE: '2', PG_LOCK_TIMEOUT_MS: '0', PG_STATEMENT_TIMEOUT_MS: '0' });
     children.push(child);
-    const base = `http://127.0.0.1:${port}`;
-    await waitFor(async () => (await fetch(`${base}/api/health`).catch(() => ({ status: 0 }))).status === 200, {
-        what: 'the second api',
-        timeoutMs: 20_000,
-        intervalMs: 200,
-    });
     const before = await api('GET', `${base}/api/v1/groups/${other.id}`, { token: alice.token });
     assert.equal(before.status, 200, before.text);
 
-    const lock = await lockGroup(locked.id);
+    const lock = await lockGroupRow(locked.id);
     try {
         // Both connections wait on the lock until the deadline answers.
         const writes = await Promise.all([addMember(base, locked.id), addMember(base, locked.id)]);

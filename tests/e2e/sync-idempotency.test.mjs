@@ -6,11 +6,9 @@
 
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { api, registerUser, psql, waitFor } from './lib.mjs';
+import { api, registerUser, psql, lockGroupRow } from './lib.mjs';
 
-const env = process.env;
 let alice, bob, group;
 
 function assertProblem(r, status, field) {
@@ -115,26 +113,18 @@ test('a key older than 24 hours no longer counts', async () => {
 
 test('a write that answered 503 did not commit; its retry with the key commits once', async () => {
     const path = `/api/v1/groups/${group.id}/members`;
-    const app = `locker-${randomUUID()}`;
-    const child = spawn('psql', [
-        '-X', '-q', '-h', env.POSTGRES_HOST ?? '127.0.0.1', '-p', env.POSTGRES_PORT ?? '5433',
-        '-U', env.POSTGRES_USER ?? 'splitter', '-d', env.POSTGRES_DB ?? 'splitter',
-        '-c', `BEGIN; SELECT 1 FROM groups WHERE id = '${group.id}' FOR UPDATE; SELECT pg_sleep(60); COMMIT;`,
-    ], { env: { ...env, PGAPPNAME: app, PGPASSWORD: env.POSTGRES_PASSWORD ?? 'splitter-local-dev' }, stdio: 'ignore' });
+    const lock = await lockGroupRow(group.id);
     try {
-        await waitFor(() => psql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${app}'
-                                  AND query LIKE '%pg_sleep%' AND state = 'active'`)[0][0] === '1', { what: 'the lock' });
         const key = randomUUID();
         assertProblem(await post(path, { name: 'Hal' }, alice.token, key), 503);
         assert.deepEqual(psql(`SELECT count(*) FROM members WHERE group_id = '${group.id}' AND name = 'Hal'`), [['0']]);
-        psql(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = '${app}'`);
-        await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.on('exit', resolve)));
+        await lock.release();
         const retry = await post(path, { name: 'Hal' }, alice.token, key);
         assert.equal(retry.status, 201, retry.text);
         assert.equal(retry.headers.get('idempotent-replayed'), null);
         assertSameAnswer(retry, await post(path, { name: 'Hal' }, alice.token, key));
         assert.deepEqual(psql(`SELECT count(*) FROM members WHERE group_id = '${group.id}' AND name = 'Hal'`), [['1']]);
     } finally {
-        if (child.exitCode === null) child.kill('SIGTERM');
+        await lock.release();
     }
 });
