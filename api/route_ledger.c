@@ -475,8 +475,7 @@ static void accept_event(struct rctx *c)
         free(material);
         free(canon);
         sha256_hex(idem, len, key_sha);
-        c->idem_key = xmalloc(160);
-        snprintf(c->idem_key, 160, KEYS_PREFIX "idem:%s:%s", c->user_id, key_sha);
+        c->idem_key = keys_idem(xmalloc(160), 160, c->user_id, key_sha);
         c->idem_hash = xstrdup(body_hash);
         /* The worker records both with the event, so the ledger knows the key
            whatever Redis forgets. */

@@ -17,7 +17,7 @@
 // BASE_URL, SPLITTER_PARTITIONS (16), WORKERS and WORKER_METRICS_PORT (worker k listens on
 // WORKER_METRICS_PORT + k - 1) and STACK_STATE_DIR come from the environment.
 
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -127,8 +127,11 @@ if (cmd === 'setup') {
     writeFileSync(file, JSON.stringify(expense(g.members, 1)));
     console.log(`BENCH_TOKEN=${user.token}\nBENCH_GROUP=${g.id}\nBENCH_BODY_FILE=${file}`);
 } else if (cmd === 'events') {
-    // Events exactly as the api writes them, spread over 64 groups (so over every partition).
+    // Events exactly as the api writes them, spread over 64 groups (so over every partition);
+    // with "keyed", each carries an Idempotency-Key and its hashes, as a client's retry-safe
+    // write does (the worker then claims every key).
     const n = Number(process.argv[3]);
+    const keyed = process.argv[5] === 'keyed';
     const user = await register();
     const groups = [];
     for (let i = 0; i < 64; i++) groups.push(await group(user.token, 4));
@@ -143,6 +146,12 @@ if (cmd === 'setup') {
             accepted_at: now, expense_id: randomUUID(),
             data: { ...body, currency: 'EUR', exchange_rate: '1', date: '2026-11-20', category: null },
         };
+        if (keyed) {
+            const key = randomUUID();
+            ev.idempotency_key = key;
+            ev.idempotency_key_sha256 = createHash('sha256').update(key).digest('hex');
+            ev.request_sha256 = createHash('sha256').update(JSON.stringify(ev.data)).digest('hex');
+        }
         const status = `splitter:event:${ev.event_id}`;
         out.push(resp(['HSET', status, 'status', 'queued', 'type', ev.type, 'group_id', g.id,
             'accepted_at', now, 'target', ev.expense_id]));

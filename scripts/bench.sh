@@ -270,10 +270,15 @@ leases_settled() {
 }
 
 bench_applied_events() {
-    local n="${BENCH_EVENTS:-40000}" k file before recorded start end rate
-    for k in 1 2 4; do
-        file="$BENCH_STATE/events-$k.resp"
-        node bench/ledger.mjs events "$n" "$file"
+    local n="${BENCH_EVENTS:-40000}" run k keyed file before recorded start end rate
+    # The last run is 2 workers again, each event with an Idempotency-Key (claimed in
+    # idempotency_keys): compared with the same run without keys.
+    for run in 1 2 4 2-keyed; do
+        k=${run%%-*}
+        keyed=""
+        [[ $run == *-keyed ]] && keyed=keyed
+        file="$BENCH_STATE/events-$run.resp"
+        node bench/ledger.mjs events "$n" "$file" $keyed
         scripts/stack.sh stop-workers >/dev/null
         WORKERS=$k scripts/stack.sh up >/dev/null
         # Steady state: the workers own their partitions before the events arrive; queueing
@@ -295,7 +300,16 @@ bench_applied_events() {
             FAILURES=$((FAILURES + 1))
         fi
         rate="$(awk -v n="$n" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", n / (b - a) }')"
-        row "ledger events applied, $k worker(s), $n queued at once" "$rate" "events/s" redis_xadd
+        if [[ -n $keyed ]]; then
+            row "ledger events applied, $k worker(s), $n queued at once, each with an Idempotency-Key" \
+                "$rate" "events/s" applied_plain
+        else
+            row "ledger events applied, $k worker(s), $n queued at once" "$rate" "events/s" redis_xadd
+            if [[ $k == 2 ]]; then
+                RAW[applied_plain]=$rate
+                RAW_LABEL[applied_plain]="the same without keys"
+            fi
+        fi
     done
     scripts/stack.sh stop-workers >/dev/null
     WORKERS=2 scripts/stack.sh up >/dev/null

@@ -18,6 +18,12 @@ char *keys_fmt(char *buf, size_t size, const char *kind, const char *id)
     return buf;
 }
 
+char *keys_idem(char *buf, size_t size, const char *user_id, const char *key_sha256)
+{
+    snprintf(buf, size, KEYS_PREFIX "idem:%s:%.64s", user_id, key_sha256);
+    return buf;
+}
+
 char *keys_stream(char *buf, size_t size, unsigned partition)
 {
     snprintf(buf, size, KEYS_PREFIX "stream:%u", partition);

@@ -55,6 +55,12 @@ unsigned keys_partition(const char *group_id, unsigned partitions);
 /* Format "splitter:<kind>:<id>" into buf. Returns buf. */
 char *keys_fmt(char *buf, size_t size, const char *kind, const char *id);
 
+/* "splitter:idem:<user id>:<SHA-256 hex of the key>" into buf (>= 140 bytes):
+   the record of a user's Idempotency-Key, {"hash", "event_id", "target_id"}
+   (the request's hash, the event holding the key and its expense or payment).
+   Returns buf. */
+char *keys_idem(char *buf, size_t size, const char *user_id, const char *key_sha256);
+
 /* "splitter:stream:<p>" into buf. Returns buf. */
 char *keys_stream(char *buf, size_t size, unsigned partition);
 

@@ -177,11 +177,12 @@ struct event {
     const char *text;
     size_t text_len;
     enum outcome outcome;
-    json_t *problem; /* owned: why the event was rejected */
-    json_t *before;  /* owned: the expense before a replacement or deletion (audit log) */
-    json_t *after;   /* owned: the expense a replacement made (audit log) */
-    int wait;        /* a request waits: its outcome stays in Redis for a minute */
-    json_t *result;  /* owned, when wait: the resource the request answers with */
+    json_t *problem;     /* owned: why the event was rejected */
+    json_t *before;      /* owned: the expense before a replacement or deletion (audit log) */
+    json_t *after;       /* owned: the expense a replacement made (audit log) */
+    int wait;            /* a request waits: its outcome stays in Redis for a minute */
+    json_t *result;      /* owned, when wait: the resource the request answers with */
+    json_t *idem_record; /* owned: rejected for a taken key, the api's record of the original */
     int64_t seq;
 };
 
@@ -445,10 +446,12 @@ static int load_recorded(struct batch *b)
     return 0;
 }
 
-/* An event whose Idempotency-Key an earlier event (original, target) holds:
-   rejected, never applied, with a problem naming the original, so the
-   request that made it learns which event and resource were its first. A
-   different request under the same key is refused as the api refuses it. */
+/* An event whose Idempotency-Key an earlier event (original, which made
+   target from a request hashed request_sha) holds: rejected, never applied,
+   with a problem naming the original, so the request that made it learns
+   which event and resource were its first. A different request under the
+   same key is refused as the api refuses it. ev->idem_record is then the
+   api's record of the original, for publish() to put back in Redis. */
 static void reject_key_taken(struct event *ev, const char *original, const char *target,
                              const char *request_sha)
 {
@@ -465,6 +468,9 @@ static void reject_key_taken(struct event *ev, const char *original, const char 
                "this Idempotency-Key was already used with a different request", &f);
     }
     json_object_set_new(ev->problem, "original_event_id", json_string(original));
+    json_decref(ev->idem_record);
+    ev->idem_record = json_pack("{s:s, s:s, s:s}", "hash", request_sha, "event_id", original,
+                                "target_id", target);
     json_object_set_new(ev->problem,
                         strncmp(ev->type, "payment.", 8) == 0 ? "payment_id" : "expense_id",
                         json_string(target));
@@ -1473,6 +1479,17 @@ static void publish(struct batch *b, const struct stream_entry *entries)
         keys_fmt(keys[i], sizeof(keys[i]), "event", ev->id);
         strbuf_add(&done, done.len ? " " : "");
         strbuf_add(&done, ev->id);
+        if (ev->idem_record) {
+            /* Rejected for its key: the api's record of the key (made when it
+               accepted this event) names the original again, so later
+               retries answer like the first request. */
+            char key[160];
+            char *rec = json_dump_compact(ev->idem_record);
+            const char *argv[5] = {"SET", keys_idem(key, sizeof(key), ev->actor, ev->idem_sha), rec,
+                                   "XX", "KEEPTTL"};
+            pipe_cmd(&pp, 5, argv, NULL);
+            free(rec);
+        }
         if (ev->wait && (ev->outcome == OUT_APPLIED || ev->outcome == OUT_REJECTED)) {
             int applied = ev->outcome == OUT_APPLIED;
             bodies[i] = json_dump_compact(applied ? ev->result : ev->problem);
@@ -1543,6 +1560,7 @@ static void batch_release(struct batch *b)
         json_decref(b->ev[i].result);
         json_decref(b->ev[i].problem);
         json_decref(b->ev[i].before);
+        json_decref(b->ev[i].idem_record);
     }
     for (size_t i = 0; i < b->n_members; i++) {
         free(b->members[i].name);

@@ -98,6 +98,12 @@ test('while the horizon is older than a day, Redis is trusted; else PostgreSQL i
     assert.equal(st.problem.original_event_id, first.json.event_id);
     assert.equal(st.problem.expense_id, first.json.expense_id);
     assert.deepEqual(ledgerCounts(), counts);
+    // The worker put the key's record back on the first event: later retries answer with it.
+    assert.equal(JSON.parse(redisCli('GET', idemKey(key))).event_id, first.json.event_id);
+    const later = await write('POST', `${G()}/expenses`, body, { 'Idempotency-Key': key, Prefer: 'wait=5' });
+    assert.equal(later.status, 201, later.text);
+    assert.equal(later.json.id, first.json.expense_id);
+    assert.equal(later.headers.get('idempotent-replayed'), 'true');
 
     // A young horizon: a key Redis does not know is looked up in PostgreSQL, and found.
     redisCli('SET', 'splitter:idem_horizon', String(Date.now()));
