@@ -426,6 +426,26 @@ export async function recovery(ctx, since, groups = ctx.groups.map((_, g) => g),
     return Math.max(...probes.map((p) => p.w.appliedSeen - since)) / 1000;
 }
 
+/**
+ * Send `n` acknowledged writes again, same key and body, as clients whose first answer was
+ * lost on the way would. Returns {resent, problems}: each must answer 200/201/202 again (the
+ * checker then sees whether any was applied twice).
+ */
+export async function resendAcknowledged(ctx, n) {
+    const acked = ctx.history.filter((w) => w.ack && !w.probe);
+    const picked = [];
+    for (let i = 0; i < n && acked.length > 0; i++) picked.push(acked.splice(ctx.r.int(0, acked.length - 1), 1)[0]);
+    const problems = [];
+    await Promise.all(picked.map(async (w) => {
+        const res = await ctx.groups[w.g].session.call('POST', w.path, {
+            body: w.body, headers: { 'Idempotency-Key': w.key }, deadline: Date.now() + 30_000,
+            onRetry: (why) => noteRetry(ctx, `resend-${why}`),
+        });
+        if (![200, 201, 202].includes(res?.status)) problems.push(`the retry of acknowledged write ${w.key} answered ${res?.status ?? 'nothing'} ${JSON.stringify(res?.json)}`);
+    }));
+    return { resent: picked.length, problems };
+}
+
 // --- the checker ---------------------------------------------------------------------------
 
 const quoteList = (ids) => ids.map((i) => `'${i}'`).join(',');
