@@ -78,6 +78,7 @@ class Session {
         this.email = email;
         this.password = password;
         this.token = null;
+        this.loggingIn = null;
     }
 
     async raw(method, path, { body, headers = {}, timeoutMs = 10_000, auth = true } = {}) {
@@ -99,6 +100,16 @@ class Session {
             json = null;
         }
         return { status: res.status, json, headers: res.headers };
+    }
+
+    /**
+     * Log in again after a 401 that `stale` (the token the request carried) earned: one login
+     * at a time per user, and none when another request already replaced that token.
+     */
+    relogin(stale) {
+        if (this.token !== stale) return Promise.resolve();
+        if (!this.loggingIn) this.loggingIn = this.login().finally(() => { this.loggingIn = null; });
+        return this.loggingIn;
     }
 
     /** Log in (or register first); retried until the deadline. */
@@ -133,6 +144,7 @@ class Session {
     async call(method, path, { body, headers, timeoutMs, deadline, onRetry = () => {}, pauseMs = 200 } = {}) {
         for (let i = 0; Date.now() < Math.min(deadline, this.ctx.cutoff); i++) {
             let res;
+            const token = this.token;
             try {
                 res = await this.raw(method, path, { body, headers, timeoutMs });
             } catch (e) {
@@ -141,7 +153,7 @@ class Session {
                 continue;
             }
             if (res.status === 401) {
-                await this.login();
+                await this.relogin(token);
                 continue;
             }
             if (res.status >= 500 || res.status === 429) {
