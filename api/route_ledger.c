@@ -199,7 +199,9 @@ static void on_status_for_wait(redisReply *r, struct rctx *c)
 {
     const char *status = NULL, *resource = NULL, *problem = NULL;
 
-    if (!rctx_unref_live(c) || c->fetching_result) {
+    if (!rctx_unref_live(c))
+        return; /* answered, and c may be gone with this reference */
+    if (c->fetching_result) {
         c->checks_in_flight--;
         return;
     }
