@@ -14,18 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The group's volume (shared/ledger.h, the range rule) as "credit:debit";
-   past int64 (a group already out of range) it reads INT64_MAX. */
-static void volume_text(const struct view_member *members, size_t n, char *buf, size_t size)
-{
-    struct ledger_volume v = {0, 0};
-    for (size_t i = 0; i < n; i++)
-        if (ledger_volume_add(&v, members[i].paid, members[i].owed, members[i].sent,
-                              members[i].received) != 0)
-            v.credit = v.debit = INT64_MAX;
-    snprintf(buf, size, "%lld:%lld", (long long)v.credit, (long long)v.debit);
-}
-
 int view_build(const char *group_id, const char *currency, int64_t version,
                const struct view_member *members, size_t n, struct view *out)
 {
@@ -69,7 +57,6 @@ int view_build(const char *group_id, const char *currency, int64_t version,
                     (json_int_t)version, "transfers", transfers);
     out->settlements = json_dump_compact(doc);
     json_decref(doc);
-    volume_text(members, n, out->volume, sizeof(out->volume));
     rc = 0;
 out:
     json_decref(list);
@@ -85,6 +72,18 @@ void view_release(struct view *v)
     free(v->balances);
     free(v->settlements);
     memset(v, 0, sizeof(*v));
+}
+
+/* The group's volume (shared/ledger.h, the range rule) as "credit:debit";
+   past int64 (a group already out of range) it reads INT64_MAX. */
+static void volume_text(const struct view_member *members, size_t n, char *buf, size_t size)
+{
+    struct ledger_volume v = {0, 0};
+    for (size_t i = 0; i < n; i++)
+        if (ledger_volume_add(&v, members[i].paid, members[i].owed, members[i].sent,
+                              members[i].received) != 0)
+            v.credit = v.debit = INT64_MAX;
+    snprintf(buf, size, "%lld:%lld", (long long)v.credit, (long long)v.debit);
 }
 
 void view_cache_command(struct view_cmd *cmd, const char *group_id, const char *currency,
@@ -113,7 +112,8 @@ void view_cache_command(struct view_cmd *cmd, const char *group_id, const char *
     cmd->argv[argc++] = v->settlements;
     cmd->argv[argc++] = currency;
     cmd->argv[argc++] = cmd->members;
-    cmd->argv[argc++] = v->volume;
+    volume_text(members, n, cmd->volume, sizeof(cmd->volume));
+    cmd->argv[argc++] = cmd->volume;
     for (size_t i = 0; i < n; i++) {
         if (!members[i].user_id)
             continue;

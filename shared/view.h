@@ -21,7 +21,6 @@ struct view_member {
 struct view {
     char *balances;    /* owned: GET .../balances body */
     char *settlements; /* owned: GET .../settlements body */
-    char volume[48];   /* the group's volume, "credit:debit" (ledger_volume_parse) */
 };
 
 /* Build both bodies for members (in display order). Returns 0, or -1 when a
@@ -40,6 +39,8 @@ struct view_cmd {
     const char **argv; /* owned array */
     char key[96], version[24];
     char *members; /* owned: member ids, comma-separated */
+    /* the group's volume, "credit:debit" (ledger_volume_parse) */
+    char volume[48];
 };
 
 void view_cache_command(struct view_cmd *cmd, const char *group_id, const char *currency,
