@@ -362,67 +362,55 @@ section_e2e() {
     [[ $BROWSER_RAN == 0 ]] || section_result browser "$BROWSER_PASSED" "$BROWSER_FAILED"
 }
 
-# --- faults -------------------------------------------------------------------------------
+# --- faults and chaos ---------------------------------------------------------------------
 
-# Each tests/faults/*.test.mjs starts (and stops) its own stacks, kills and restarts their
-# parts; they run one at a time so that their load is theirs alone.
-section_faults() {
-    local tmp tap rc pass fail cancelled
-    local -a files=()
-    mapfile -t files < <(find tests/faults -maxdepth 1 -type f -name '*.test.mjs' | sort)
-    if [[ ${#files[@]} -eq 0 ]]; then
-        section_result faults 0 0
-        return 0
-    fi
+# node_files LIMIT FILE...: node's test runner on FILE..., one file at a time (each starts its
+# own stacks and kills or restarts their parts, so their load is theirs alone), stopped after
+# LIMIT seconds. Sets NODE_PASSED and NODE_FAILED from its TAP counts (cancelled tests and a
+# failed run without a failed test count as failures).
+node_files() {
+    local limit=$1 tmp tap rc
+    shift
+    NODE_PASSED=0
+    NODE_FAILED=0
+    [[ $# -gt 0 ]] || return 0
     tmp="$(mktemp -d)"
-    tap="$tmp/faults.tap"
+    tap="$tmp/run.tap"
     set +e
-    BUILD="$BUILD" timeout "${FAULTS_TIMEOUT:-1500}" node --test --test-concurrency=1 \
+    BUILD="$BUILD" timeout "$limit" node --test --test-concurrency=1 \
         --test-reporter=spec --test-reporter-destination=stdout \
-        --test-reporter=tap --test-reporter-destination="$tap" "${files[@]}"
+        --test-reporter=tap --test-reporter-destination="$tap" "$@"
     rc=$?
     set -e
-    pass="$(tap_count "$tap" pass)"
-    fail="$(tap_count "$tap" fail)"
-    cancelled="$(tap_count "$tap" cancelled)"
-    fail=$((fail + cancelled))
-    if [[ $rc -ne 0 && $fail -eq 0 ]]; then
-        echo "faults: node --test exited with status $rc" >&2
-        fail=$((fail + 1))
+    NODE_PASSED="$(tap_count "$tap" pass)"
+    NODE_FAILED=$(($(tap_count "$tap" fail) + $(tap_count "$tap" cancelled)))
+    if [[ $rc -ne 0 && $NODE_FAILED -eq 0 ]]; then
+        echo "node --test $* exited with status $rc" >&2
+        NODE_FAILED=1
     fi
     rm -rf "$tmp"
-    section_result faults "$pass" "$fail"
 }
 
-# --- chaos --------------------------------------------------------------------------------
+# tests/faults/*.test.mjs
+section_faults() {
+    local -a files=()
+    mapfile -t files < <(find tests/faults -maxdepth 1 -type f -name '*.test.mjs' | sort)
+    node_files "${FAULTS_TIMEOUT:-1500}" "${files[@]}"
+    section_result faults "$NODE_PASSED" "$NODE_FAILED"
+}
 
-# tests/chaos/*.test.mjs one at a time, like the faults; each test appends its checker line
-# to $CHAOS_RESULTS, and the lines are printed together before the counts.
+# tests/chaos/*.test.mjs (`make chaos`): each test appends its checker line to
+# $CHAOS_RESULTS, and the lines are printed together before the counts.
 section_chaos() {
-    local tmp tap rc pass fail cancelled
+    local results
     local -a files=()
     mapfile -t files < <(find tests/chaos -maxdepth 1 -type f -name '*.test.mjs' | sort)
-    tmp="$(mktemp -d)"
-    tap="$tmp/chaos.tap"
-    : >"$tmp/results"
-    set +e
-    BUILD="$BUILD" CHAOS_RESULTS="$tmp/results" timeout "${CHAOS_TIMEOUT:-900}" node --test \
-        --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
-        --test-reporter=tap --test-reporter-destination="$tap" "${files[@]}"
-    rc=$?
-    set -e
-    pass="$(tap_count "$tap" pass)"
-    fail="$(tap_count "$tap" fail)"
-    cancelled="$(tap_count "$tap" cancelled)"
-    fail=$((fail + cancelled))
-    if [[ $rc -ne 0 && $fail -eq 0 ]]; then
-        echo "chaos: node --test exited with status $rc" >&2
-        fail=$((fail + 1))
-    fi
+    results="$(mktemp)"
+    CHAOS_RESULTS="$results" node_files "${CHAOS_TIMEOUT:-900}" "${files[@]}"
     echo "== chaos results"
-    cat "$tmp/results"
-    rm -rf "$tmp"
-    section_result chaos "$pass" "$fail"
+    cat "$results"
+    rm -f "$results"
+    section_result chaos "$NODE_PASSED" "$NODE_FAILED"
 }
 
 main() {

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { startStack } from '../faults/stack.mjs';
-import { rng, randomExpense, expectedBalances } from '../faults/model.mjs';
+import { rng, randomExpense, expectedBalances, jsonOf } from '../faults/model.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PARTITIONS = 16;
@@ -92,14 +92,7 @@ class Session {
             body: body ? JSON.stringify(body) : undefined,
             signal: AbortSignal.timeout(timeoutMs),
         });
-        const text = await res.text();
-        let json = null;
-        try {
-            json = text ? JSON.parse(text) : null;
-        } catch {
-            json = null;
-        }
-        return { status: res.status, json, headers: res.headers };
+        return { status: res.status, json: jsonOf(await res.text()), headers: res.headers };
     }
 
     /**

@@ -100,6 +100,15 @@ export function randomExpense(r, members) {
     return body;
 }
 
+/** A response body as JSON, or null when it is empty or not JSON. */
+export function jsonOf(text) {
+    try {
+        return text ? JSON.parse(text) : null;
+    } catch {
+        return null;
+    }
+}
+
 /** HTTP client bound to a base URL and a token. */
 export function client(baseUrl, token) {
     return async function call(method, path, { body, headers = {}, retry503 = true } = {}) {
@@ -128,13 +137,7 @@ export function client(baseUrl, token) {
                 await new Promise((r) => setTimeout(r, 100));
                 continue;
             }
-            let json = null;
-            try {
-                json = text ? JSON.parse(text) : null;
-            } catch {
-                json = null;
-            }
-            return { status: res.status, json, headers: res.headers };
+            return { status: res.status, json: jsonOf(text), headers: res.headers };
         }
     };
 }
