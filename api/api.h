@@ -26,6 +26,7 @@
 #define API_MAX_DEPTH 16
 #define API_DEADLINE_MS 5000
 #define API_MAX_WAIT_S 10
+#define API_MAX_SEGMENTS 7 /* /api/v1/groups/{gid}/events/{event_id}/revert */
 
 struct api_config {
     const char *host;
@@ -65,7 +66,7 @@ struct rctx {
     const char *method;  /* "GET", "POST", ... (static strings) */
     const char *route;   /* route pattern for /metrics (static string), NULL: unmatched */
     uint64_t started_ns; /* monotonic arrival time, for /metrics */
-    char seg[6][64];     /* path segments after /api/v1 */
+    char seg[API_MAX_SEGMENTS][64]; /* path segments, /api/v1 included */
     size_t n_seg;
     const char *query; /* borrowed from req, may be NULL */
     size_t query_len;
@@ -81,6 +82,10 @@ struct rctx {
     char group_id[37], group_currency[4], member_id[37];
     char event_id[37], target_id[37], type[32];
     int64_t if_match, version;
+    /* A ledger write the api already knows to fail (a stale If-Match): answered with this
+       problem unless its Idempotency-Key replays an earlier answer. refuse_detail "" = none. */
+    enum problem_code refuse_code;
+    char refuse_detail[96];
     json_t *data;     /* owned */
     char *event_text; /* owned */
     char *idem_key;   /* owned: redis key for Idempotency-Key, or NULL */
@@ -275,7 +280,14 @@ void route_members_create(struct rctx *c);
 void route_invites_create(struct rctx *c);
 void route_invite_accept(struct rctx *c);
 void route_expense_write(struct rctx *c);
-void route_payment_create(struct rctx *c);
+/* POST, PUT and DELETE of payments. */
+void route_payment_write(struct rctx *c);
+void route_payment_get(struct rctx *c);
+/* Answer a waiting request whose payment event is applied: the payment as
+   PostgreSQL holds it (deleted ones too), with its ETag, with status. */
+void payment_answer_applied(struct rctx *c, int status);
+void route_event_revert(struct rctx *c);
+void route_me_balances(struct rctx *c);
 void route_expenses_list(struct rctx *c);
 void route_expense_get(struct rctx *c);
 /* Answer a waiting request whose expense event is applied: the expense as
@@ -296,6 +308,17 @@ void group_access_then(struct rctx *c, rctx_fn next);
 
 /* Answer a finished event's status (after Prefer: wait). */
 void event_answer_wait(struct rctx *c);
+
+/* Accept the ledger event built in c (type, target_id, data, if_match, wait_s):
+   honour Idempotency-Key, append it to its group's partition stream, and
+   answer 202 or, with Prefer: wait, its outcome. Answers every error itself. */
+void event_accept(struct rctx *c);
+/* If-Match: "<version>" (strong, one tag) into *out: 1 found, 0 absent,
+   -1 malformed. */
+int req_if_match(struct rctx *c, int64_t *out);
+/* Prefer: wait=N (RFC 7240), capped at API_MAX_WAIT_S; 0 when absent or
+   malformed. */
+int req_prefer_wait(struct rctx *c);
 
 /* --- metrics.c: GET /metrics (docs/OPERATIONS.md) ------------------------------ */
 

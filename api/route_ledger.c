@@ -22,13 +22,16 @@
    ARGV[1] event JSON, ARGV[2] type, ARGV[3] group id, ARGV[4] accepted_at,
    ARGV[5] target id, ARGV[6] idempotency record (without the entry id),
    ARGV[7] "1" when the request waits for the outcome (the entry then says
-   so, and the worker keeps the outcome in the status hash for a minute).
-   Returns {0, record} for a replayed key, {1, entry id} when appended. */
+   so, and the worker keeps the outcome in the status hash for a minute),
+   ARGV[8] "1" when the request is refused unless its key replays.
+   Returns {0, record} for a replayed key, {1, entry id} when appended, {2, ""}
+   when refused. */
 static const char accept_lua[] =
     "if KEYS[3] ~= '' then\n"
     "  local prev = redis.call('GET', KEYS[3])\n"
     "  if prev then return {0, prev} end\n"
     "end\n"
+    "if ARGV[8] == '1' then return {2, ''} end\n"
     "local id\n"
     "if ARGV[7] == '1' then\n"
     "  id = redis.call('XADD', KEYS[1], '*', 'event', ARGV[1], 'wait', '1')\n"
@@ -63,29 +66,16 @@ static void answer_accepted(struct rctx *c)
 
 /* --- Prefer: wait -------------------------------------------------------------------------- */
 
-/* The payment an applied payment.created event recorded, from PostgreSQL. */
-static void on_payment_result(PGresult *res, struct rctx *c)
-{
-    if (!rctx_unref_live(c) || respond_db_failed(c, res))
-        return;
-    json_t *p = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
-    if (!p) {
-        respond_problem(c, PROBLEM_INTERNAL, "the applied payment cannot be read", NULL);
-        return;
-    }
-    respond_json(c, 201, p);
-}
-
 /* The headers of an applied event's answer. */
 static void applied_headers(struct rctx *c)
 {
     char pref[32];
     snprintf(pref, sizeof(pref), "wait=%d", c->wait_requested);
     add_header_name(c, "preference-applied", pref);
-    if (strcmp(c->type, "expense.created") == 0) {
-        /* Payments have no resource of their own to point at. */
+    if (is_create(c)) {
         char loc[128];
-        snprintf(loc, sizeof(loc), "/api/v1/groups/%s/expenses/%s", c->group_id, c->target_id);
+        snprintf(loc, sizeof(loc), "/api/v1/groups/%s/%s/%s", c->group_id,
+                 strncmp(c->type, "payment.", 8) == 0 ? "payments" : "expenses", c->target_id);
         add_header(c, H2O_TOKEN_LOCATION, loc);
     }
 }
@@ -103,7 +93,7 @@ static void answer_with(struct rctx *c, const char *resource)
         return;
     }
     applied_headers(c);
-    if (json_is_integer(json_object_get(res, "version")) && strncmp(c->type, "expense.", 8) == 0)
+    if (json_is_integer(json_object_get(res, "version")))
         add_etag(c, json_integer_value(json_object_get(res, "version")));
     respond_json(c, is_create(c) ? 201 : 200, res);
 }
@@ -113,18 +103,10 @@ static void answer_with(struct rctx *c, const char *resource)
 static void answer_applied(struct rctx *c)
 {
     applied_headers(c);
-    if (strncmp(c->type, "expense.", 8) == 0) {
+    if (strncmp(c->type, "expense.", 8) == 0)
         expense_answer_applied(c, is_create(c) ? 201 : 200);
-        return;
-    }
-    const char *p[1] = {c->target_id};
-    pg_query(c, on_payment_result,
-             "SELECT json_build_object('id', id, 'group_id', group_id, 'from_member',"
-             " from_member, 'to_member', to_member, 'amount', amount, 'date',"
-             " to_char(date, 'YYYY-MM-DD'), 'note', note, 'created_by', created_by,"
-             " 'created_at', to_char(created_at AT TIME ZONE 'UTC',"
-             " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))::text FROM payments WHERE id = $1",
-             1, p);
+    else
+        payment_answer_applied(c, is_create(c) ? 201 : 200);
 }
 
 /* What a status check found: applied, rejected (with its problem), or
@@ -221,8 +203,7 @@ void event_answer_wait(struct rctx *c)
     rcli_cmd(c, on_status_for_wait, "HGETALL %s", key);
 }
 
-/* Prefer: wait=N (RFC 7240); 0 when absent or malformed. */
-static int prefer_wait(struct rctx *c)
+int req_prefer_wait(struct rctx *c)
 {
     size_t len;
     const char *v = req_header_name(c, "prefer", &len);
@@ -256,6 +237,10 @@ static void on_accepted(redisReply *r, struct rctx *c)
         respond_problem(c, PROBLEM_UNAVAILABLE, "the event queue is unavailable", NULL);
         return;
     }
+    if (r->element[0]->integer == 2) {
+        respond_problem(c, c->refuse_code, c->refuse_detail, NULL);
+        return;
+    }
     if (r->element[0]->integer == 0) {
         /* A replayed Idempotency-Key: the first answer, if the body matches. */
         json_t *rec = json_loads(r->element[1]->str, 0, NULL);
@@ -283,8 +268,7 @@ static void on_accepted(redisReply *r, struct rctx *c)
     answer_accepted(c);
 }
 
-/* Append the event built in c (type, target, data) to its stream. */
-static void accept_event(struct rctx *c)
+void event_accept(struct rctx *c)
 {
     char accepted_at[24], stream[64], status_key[96], idem_key[160] = "";
     size_t len;
@@ -296,6 +280,10 @@ static void accept_event(struct rctx *c)
         struct fields f = {0};
         fields_add(&f, "Idempotency-Key", "must be 1 to 255 bytes long");
         respond_problem(c, PROBLEM_VALIDATION, "invalid Idempotency-Key header", &f);
+        return;
+    }
+    if (c->refuse_detail[0] && !idem) {
+        respond_problem(c, c->refuse_code, c->refuse_detail, NULL);
         return;
     }
     now_rfc3339(accepted_at);
@@ -334,7 +322,7 @@ static void accept_event(struct rctx *c)
 
     keys_stream(stream, sizeof(stream), keys_partition(c->group_id, api.cfg.partitions));
     keys_fmt(status_key, sizeof(status_key), "event", c->event_id);
-    const char *argv[13] = {"EVAL",
+    const char *argv[14] = {"EVAL",
                             accept_lua,
                             "3",
                             stream,
@@ -346,8 +334,9 @@ static void accept_event(struct rctx *c)
                             accepted_at,
                             c->target_id,
                             rec ? rec : "",
-                            c->wait_s > 0 ? "1" : ""};
-    rcli_cmd_argv(c, on_accepted, 13, argv, NULL);
+                            c->wait_s > 0 ? "1" : "",
+                            c->refuse_detail[0] ? "1" : ""};
+    rcli_cmd_argv(c, on_accepted, 14, argv, NULL);
     free(rec);
 }
 
@@ -357,8 +346,6 @@ static int member_known(const struct rctx *c, const char *id)
 {
     return c->scratch && strstr(c->scratch, id) != NULL;
 }
-
-static int if_match(struct rctx *c, int64_t *out);
 
 static void expense_allowed(struct rctx *c)
 {
@@ -372,7 +359,7 @@ static void expense_allowed(struct rctx *c)
             respond_problem(c, PROBLEM_NOT_FOUND, "no such expense", NULL);
             return;
         }
-        int m = if_match(c, &c->if_match);
+        int m = req_if_match(c, &c->if_match);
         if (m < 0) {
             respond_problem(c, PROBLEM_PRECONDITION_FAILED,
                             "If-Match must be one quoted version, like \"3\"", NULL);
@@ -384,11 +371,11 @@ static void expense_allowed(struct rctx *c)
             return;
         }
     }
-    c->wait_s = prefer_wait(c);
+    c->wait_s = req_prefer_wait(c);
     if (strcmp(c->method, "DELETE") == 0) {
         memcpy(c->target_id, c->seg[5], 37);
         strcpy(c->type, "expense.deleted");
-        accept_event(c);
+        event_accept(c);
         return;
     }
     if (req_parse_body(c, 0) != 0)
@@ -426,11 +413,10 @@ static void expense_allowed(struct rctx *c)
         memcpy(c->target_id, c->seg[5], 37);
         strcpy(c->type, "expense.replaced");
     }
-    accept_event(c);
+    event_accept(c);
 }
 
-/* If-Match: "<version>" (strong, one tag). 1 found, 0 absent, -1 malformed. */
-static int if_match(struct rctx *c, int64_t *out)
+int req_if_match(struct rctx *c, int64_t *out)
 {
     size_t len;
     const char *v = req_header(c, H2O_TOKEN_IF_MATCH, &len);
@@ -462,34 +448,85 @@ void route_expense_write(struct rctx *c)
 
 /* --- payments ------------------------------------------------------------------------------- */
 
+static void on_payment_version(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
+        return;
+    /* Versions only grow: one already past If-Match can never match again.
+       A payment not (yet) in the table may still be queued: the worker
+       decides then. A refused write still replays its Idempotency-Key's
+       first answer (event_accept). */
+    if (PQntuples(res) == 1) {
+        int64_t version = atoll(PQgetvalue(res, 0, 0));
+        if (version > c->if_match) {
+            c->refuse_code = PROBLEM_VERSION_CONFLICT;
+            snprintf(c->refuse_detail, sizeof(c->refuse_detail),
+                     "the payment is at version %lld, not %lld", (long long)version,
+                     (long long)c->if_match);
+        } else if (strcmp(PQgetvalue(res, 0, 1), "t") == 0 && version == c->if_match) {
+            c->refuse_code = PROBLEM_NOT_FOUND;
+            snprintf(c->refuse_detail, sizeof(c->refuse_detail), "the payment was deleted");
+        }
+    }
+    event_accept(c);
+}
+
 static void payment_allowed(struct rctx *c)
 {
     struct ledger_payment p;
     struct fields f = {0};
     char today[11];
 
-    c->wait_s = prefer_wait(c);
-    if (req_parse_body(c, 0) != 0)
-        return;
-    ledger_today(today);
-    if (ledger_payment_parse(c->doc.root, today, &p, &f) != 0) {
-        respond_problem(c, PROBLEM_VALIDATION, "the payment is not valid", &f);
-        return;
+    /* After access: a non-member gets 404 whatever it sends. */
+    if (c->n_seg == 6) {
+        if (!ledger_is_uuid(c->seg[5])) {
+            respond_problem(c, PROBLEM_NOT_FOUND, "no such payment", NULL);
+            return;
+        }
+        int m = req_if_match(c, &c->if_match);
+        if (m < 0) {
+            respond_problem(c, PROBLEM_PRECONDITION_FAILED,
+                            "If-Match must be one quoted version, like \"3\"", NULL);
+            return;
+        }
+        if (m == 0) {
+            respond_problem(c, PROBLEM_PRECONDITION_REQUIRED,
+                            "changing a payment needs If-Match with the payment's version", NULL);
+            return;
+        }
+        memcpy(c->target_id, c->seg[5], 37);
     }
-    if (!member_known(c, p.from_member))
-        fields_add(&f, "from_member", "is not a member of this group");
-    if (!member_known(c, p.to_member))
-        fields_add(&f, "to_member", "is not a member of this group");
-    if (f.n) {
+    c->wait_s = req_prefer_wait(c);
+    if (strcmp(c->method, "DELETE") != 0) {
+        if (req_parse_body(c, 0) != 0)
+            return;
+        ledger_today(today);
+        if (ledger_payment_parse(c->doc.root, today, &p, &f) != 0) {
+            respond_problem(c, PROBLEM_VALIDATION, "the payment is not valid", &f);
+            return;
+        }
+        if (!member_known(c, p.from_member))
+            fields_add(&f, "from_member", "is not a member of this group");
+        if (!member_known(c, p.to_member))
+            fields_add(&f, "to_member", "is not a member of this group");
+        if (f.n) {
+            ledger_payment_release(&p);
+            respond_problem(c, PROBLEM_VALIDATION, "the payment names non-members", &f);
+            return;
+        }
+        c->data = ledger_payment_to_json(&p);
         ledger_payment_release(&p);
-        respond_problem(c, PROBLEM_VALIDATION, "the payment names non-members", &f);
+    }
+    if (strcmp(c->method, "POST") == 0) {
+        new_uuid(c->target_id);
+        strcpy(c->type, "payment.created");
+        event_accept(c);
         return;
     }
-    c->data = ledger_payment_to_json(&p);
-    ledger_payment_release(&p);
-    new_uuid(c->target_id);
-    strcpy(c->type, "payment.created");
-    accept_event(c);
+    strcpy(c->type, strcmp(c->method, "PUT") == 0 ? "payment.replaced" : "payment.deleted");
+    const char *p2[2] = {c->target_id, c->group_id};
+    pg_query(c, on_payment_version,
+             "SELECT version, deleted FROM payments WHERE id = $1 AND group_id = $2", 2, p2);
 }
 
 static void payment_authed(struct rctx *c)
@@ -498,7 +535,7 @@ static void payment_authed(struct rctx *c)
         group_access_then(c, payment_allowed);
 }
 
-void route_payment_create(struct rctx *c)
+void route_payment_write(struct rctx *c)
 {
     auth_then(c, payment_authed);
 }

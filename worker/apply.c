@@ -187,7 +187,8 @@ struct expense {
     int exists, deleted, touched;
     int stored; /* a row in the table when the batch began: updated, not inserted */
     int64_t version, seq;
-    json_t *content; /* owned: the normalised request fields */
+    int64_t created_seq; /* seq of its creation (the list's order): written once, by COPY */
+    json_t *content;     /* owned: the normalised request fields */
     int64_t amount_group;
     char created_by[37], created_at[24], updated_at[24];
     struct ledger_share *shares; /* owned: payers and split members merged (index into members) */
@@ -195,11 +196,14 @@ struct expense {
 };
 
 struct payment {
-    const struct event *ev;
-    char from[37], to[37];
+    char id[37], group_id[37];
+    int exists, deleted, touched;
+    int stored; /* a row in the table when the batch began: updated, not inserted */
+    int64_t version, seq;
+    json_t *content; /* owned: the normalised request fields (ledger_payment_to_json) */
+    size_t from, to; /* index into members */
     int64_t amount;
-    char date[11];
-    const char *note;
+    char created_by[37], created_at[24], updated_at[24];
 };
 
 struct batch {
@@ -213,9 +217,9 @@ struct batch {
     size_t n_members;
     struct expense *expenses;
     size_t n_expenses, alloc_expenses;
-    struct payment *payments;
+    struct payment *payments; /* at most one per event: never moved */
     size_t n_payments;
-    struct idx gidx, midx, xidx;
+    struct idx gidx, midx, xidx, pidx;
     char applied_at[24];
     char error[256];
     int broken; /* the connection failed: retry the batch later */
@@ -570,6 +574,71 @@ static int load_expenses(struct batch *b)
     return 0;
 }
 
+/* The payments the batch touches, like load_expenses: those a replacement,
+   deletion or revert names are locked and loaded; a creation's id gets an
+   empty slot. */
+static int load_payments(struct batch *b)
+{
+    struct pgarr ids = {0};
+    char *probe = xcalloc(b->n_ev + 1, 1);
+    b->payments = xcalloc(b->n_ev + 1, sizeof(*b->payments));
+    idx_init(&b->pidx, b->n_ev + 1);
+    for (size_t i = 0; i < b->n_ev; i++) {
+        struct event *ev = &b->ev[i];
+        if (ev->outcome != OUT_APPLIED || strncmp(ev->type, "payment.", 8) != 0)
+            continue;
+        size_t k = idx_get(&b->pidx, ev->target);
+        if (k == SIZE_MAX) {
+            k = b->n_payments++;
+            snprintf(b->payments[k].id, sizeof(b->payments[k].id), "%s", ev->target);
+            idx_put(&b->pidx, ev->target, k);
+        }
+        if (strcmp(ev->type, "payment.created") != 0 && !probe[k]) {
+            probe[k] = 1;
+            arr_text(&ids, ev->target);
+        }
+    }
+    free(probe);
+    if (ids.n == 0) {
+        arr_free(&ids);
+        return 0;
+    }
+    const char *p[1] = {arr_done(&ids)};
+    PGresult *r =
+        q(b,
+          "SELECT id, group_id, version, deleted, json_build_object('from_member',"
+          " from_member, 'to_member', to_member, 'amount', amount, 'date',"
+          " to_char(date, 'YYYY-MM-DD'), 'note', note)::text, from_member, to_member,"
+          " amount, created_by, " TS_SQL("created_at") ", " TS_SQL(
+              "updated_at") ","
+                            " seq FROM payments WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+          1, p);
+    arr_free(&ids);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct payment *py = &b->payments[idx_get(&b->pidx, PQgetvalue(r, i, 0))];
+        py->exists = py->stored = 1;
+        snprintf(py->group_id, sizeof(py->group_id), "%s", PQgetvalue(r, i, 1));
+        py->version = atoll(PQgetvalue(r, i, 2));
+        py->deleted = strcmp(PQgetvalue(r, i, 3), "t") == 0;
+        py->content = json_loads(PQgetvalue(r, i, 4), 0, NULL);
+        py->from = idx_get(&b->midx, PQgetvalue(r, i, 5));
+        py->to = idx_get(&b->midx, PQgetvalue(r, i, 6));
+        py->amount = atoll(PQgetvalue(r, i, 7));
+        snprintf(py->created_by, sizeof(py->created_by), "%s", PQgetvalue(r, i, 8));
+        snprintf(py->created_at, sizeof(py->created_at), "%s", PQgetvalue(r, i, 9));
+        snprintf(py->updated_at, sizeof(py->updated_at), "%s", PQgetvalue(r, i, 10));
+        py->seq = atoll(PQgetvalue(r, i, 11));
+        /* Payments of a group whose members were not loaded are not this
+           batch's to change: treated as absent (decide rejects). */
+        if (py->from == SIZE_MAX || py->to == SIZE_MAX || !py->content)
+            py->exists = 0;
+    }
+    PQclear(r);
+    return 0;
+}
+
 /* --- step 3: decide ------------------------------------------------------------------- */
 
 static int64_t *member_balance(size_t member, int owed, void *ctx)
@@ -638,40 +707,33 @@ static json_t *expense_resource(const struct batch *b, const struct expense *x)
 static void decide_expense(struct batch *b, struct event *ev, struct group *g)
 {
     struct expense *x = &b->expenses[idx_get(&b->xidx, ev->target)];
-    int creating = strcmp(ev->type, "expense.created") == 0;
-    int deleting = strcmp(ev->type, "expense.deleted") == 0;
+    struct ledger_change ch;
     struct ledger_expense e;
     struct json_doc doc = {0};
     struct fields f = {0};
     struct ledger_share *sh = NULL;
     size_t n_sh = 0;
-    char today[11];
+    char today[11], detail[128];
+    enum problem_code code;
 
     memset(&e, 0, sizeof(e));
-    if (!creating && !deleting && strcmp(ev->type, "expense.replaced") != 0) {
+    if (ledger_change_of("expense", ev->type, ev->data, &ch) != 0) {
         reject(ev, PROBLEM_VALIDATION, "unknown event type", NULL);
         return;
     }
-    if (creating && x->exists) {
-        reject(ev, PROBLEM_VERSION_CONFLICT, "an expense with this id already exists", NULL);
+    int creating = ch.op == LEDGER_OP_CREATE, deleting = ch.op == LEDGER_OP_DELETE;
+    /* A revert may bring a deleted expense back: its shares are not in the
+       balances then. */
+    int live = x->exists && !x->deleted;
+    if (ledger_change_check(&ch, "expense",
+                            x->exists && (creating || strcmp(x->group_id, g->id) == 0), x->deleted,
+                            x->version, ev->if_match, &code, detail, sizeof(detail)) != 0) {
+        reject(ev, code, detail, NULL);
         return;
-    }
-    if (!creating) {
-        if (!x->exists || x->deleted || strcmp(x->group_id, g->id) != 0) {
-            reject(ev, PROBLEM_NOT_FOUND, "the expense does not exist or was deleted", NULL);
-            return;
-        }
-        if (ev->if_match && ev->if_match != x->version) {
-            char detail[128];
-            snprintf(detail, sizeof(detail), "the expense is at version %lld, not %lld",
-                     (long long)x->version, (long long)ev->if_match);
-            reject(ev, PROBLEM_VERSION_CONFLICT, detail, NULL);
-            return;
-        }
     }
     if (!deleting) {
         ledger_today(today);
-        if (ledger_expense_parse(&doc, ev->data, g->currency, today, &e, &f) != 0) {
+        if (ledger_expense_parse(&doc, ch.content, g->currency, today, &e, &f) != 0) {
             reject(ev, PROBLEM_VALIDATION, "the expense is not valid for this group", &f);
             return;
         }
@@ -682,12 +744,12 @@ static void decide_expense(struct batch *b, struct event *ev, struct group *g)
         }
     }
     /* Take the old shares out, put the new ones in; undo on overflow. */
-    if (!creating && apply_shares(b, x->shares, x->n_shares, -1) != 0) {
+    if (live && apply_shares(b, x->shares, x->n_shares, -1) != 0) {
         reject(ev, PROBLEM_VALIDATION, "a balance would overflow 64 bits", NULL);
         goto out;
     }
     if (!deleting && apply_shares(b, sh, n_sh, 1) != 0) {
-        if (!creating)
+        if (live)
             apply_shares(b, x->shares, x->n_shares, 1);
         reject(ev, PROBLEM_VALIDATION, "a balance would overflow 64 bits", NULL);
         goto out;
@@ -697,6 +759,7 @@ static void decide_expense(struct batch *b, struct event *ev, struct group *g)
     if (creating) {
         x->exists = 1;
         x->version = 1;
+        x->created_seq = g->last_seq + 1;
         snprintf(x->group_id, sizeof(x->group_id), "%s", g->id);
         snprintf(x->created_by, sizeof(x->created_by), "%s", ev->actor);
         snprintf(x->created_at, sizeof(x->created_at), "%s", ev->accepted_at);
@@ -707,6 +770,7 @@ static void decide_expense(struct batch *b, struct event *ev, struct group *g)
     if (deleting) {
         x->deleted = 1;
     } else {
+        x->deleted = 0;
         json_decref(x->content);
         x->content = ledger_expense_to_json(&e);
         x->amount_group = e.amount_group;
@@ -734,67 +798,122 @@ out:
     json_doc_release(&doc);
 }
 
+/* The payment resource of py as it stands (shared/ledger.c builds it). New
+   reference. */
+static json_t *payment_resource(const struct payment *py)
+{
+    struct ledger_expense_meta m = {
+        .id = py->id,
+        .group_id = py->group_id,
+        .created_by = py->created_by,
+        .created_at = py->created_at,
+        .updated_at = py->updated_at,
+        .version = py->version,
+    };
+    return ledger_payment_resource(py->content, &m);
+}
+
+/* Move a payment into (sign 1) or out of (sign -1) the balances. */
+static int apply_payment(struct batch *b, size_t from, size_t to, int64_t amount, int sign)
+{
+    if (ledger_move_payment(&b->members[from].sent, &b->members[to].received, amount, sign) != 0)
+        return -1;
+    b->members[from].touched = b->members[to].touched = 1;
+    return 0;
+}
+
 static void decide_payment(struct batch *b, struct event *ev, struct group *g)
 {
+    struct payment *py = &b->payments[idx_get(&b->pidx, ev->target)];
+    struct member_of_group mg = {b, g};
+    struct ledger_change ch;
     struct ledger_payment pay;
     struct fields f = {0};
-    char today[11];
-    size_t from, to;
+    char today[11], detail[128];
+    enum problem_code code;
+    size_t from = SIZE_MAX, to = SIZE_MAX;
 
-    ledger_today(today);
-    if (ledger_payment_parse(ev->data, today, &pay, &f) != 0) {
-        reject(ev, PROBLEM_VALIDATION, "the payment is not valid", &f);
+    memset(&pay, 0, sizeof(pay));
+    if (ledger_change_of("payment", ev->type, ev->data, &ch) != 0) {
+        reject(ev, PROBLEM_VALIDATION, "unknown event type", NULL);
         return;
     }
-    from = idx_get(&b->midx, pay.from_member);
-    to = idx_get(&b->midx, pay.to_member);
-    if (from == SIZE_MAX || strcmp(b->members[from].group_id, g->id) != 0)
-        fields_add(&f, "from_member", "is not a member of this group");
-    if (to == SIZE_MAX || strcmp(b->members[to].group_id, g->id) != 0)
-        fields_add(&f, "to_member", "is not a member of this group");
-    if (f.n) {
-        reject(ev, PROBLEM_VALIDATION, "the payment names non-members", &f);
-        goto out;
+    int creating = ch.op == LEDGER_OP_CREATE, deleting = ch.op == LEDGER_OP_DELETE;
+    int live = py->exists && !py->deleted;
+    if (ledger_change_check(
+            &ch, "payment", py->exists && (creating || strcmp(py->group_id, g->id) == 0),
+            py->deleted, py->version, ev->if_match, &code, detail, sizeof(detail)) != 0) {
+        reject(ev, code, detail, NULL);
+        return;
     }
-    for (size_t i = 0; i < b->n_payments; i++) {
-        if (strcmp(b->payments[i].ev->target, ev->target) == 0) {
-            reject(ev, PROBLEM_VERSION_CONFLICT, "a payment with this id already exists", NULL);
+    if (!deleting) {
+        ledger_today(today);
+        if (ledger_payment_parse(ch.content, today, &pay, &f) != 0) {
+            reject(ev, PROBLEM_VALIDATION, "the payment is not valid", &f);
+            return;
+        }
+        from = member_of_group(pay.from_member, &mg);
+        to = member_of_group(pay.to_member, &mg);
+        if (from == SIZE_MAX)
+            fields_add(&f, "from_member", "is not a member of this group");
+        if (to == SIZE_MAX)
+            fields_add(&f, "to_member", "is not a member of this group");
+        if (f.n) {
+            reject(ev, PROBLEM_VALIDATION, "the payment names non-members", &f);
             goto out;
         }
     }
-    int64_t sent, received;
-    if (money_add(b->members[from].sent, pay.amount, &sent) != 0 ||
-        money_add(b->members[to].received, pay.amount, &received) != 0) {
+    /* Take the old payment out, put the new one in; undo on overflow. */
+    if (live && apply_payment(b, py->from, py->to, py->amount, -1) != 0) {
         reject(ev, PROBLEM_VALIDATION, "a balance would overflow 64 bits", NULL);
         goto out;
     }
-    b->members[from].sent = sent;
-    b->members[to].received = received;
-    b->members[from].touched = b->members[to].touched = 1;
-    struct payment *py = &b->payments[b->n_payments++];
-    py->ev = ev;
-    snprintf(py->from, sizeof(py->from), "%s", pay.from_member);
-    snprintf(py->to, sizeof(py->to), "%s", pay.to_member);
-    py->amount = pay.amount;
-    snprintf(py->date, sizeof(py->date), "%s", pay.date);
-    py->note = jstr(ev->data, "note");
+    if (!deleting && apply_payment(b, from, to, pay.amount, 1) != 0) {
+        if (live)
+            apply_payment(b, py->from, py->to, py->amount, 1);
+        reject(ev, PROBLEM_VALIDATION, "a balance would overflow 64 bits", NULL);
+        goto out;
+    }
+    if (!creating)
+        ev->before = payment_resource(py);
+    if (creating) {
+        py->exists = 1;
+        py->version = 1;
+        snprintf(py->group_id, sizeof(py->group_id), "%s", g->id);
+        snprintf(py->created_by, sizeof(py->created_by), "%s", ev->actor);
+        snprintf(py->created_at, sizeof(py->created_at), "%s", ev->accepted_at);
+    } else {
+        py->version++;
+    }
+    snprintf(py->updated_at, sizeof(py->updated_at), "%s", ev->accepted_at);
+    if (deleting) {
+        py->deleted = 1;
+    } else {
+        py->deleted = 0;
+        json_decref(py->content);
+        py->content = ledger_payment_to_json(&pay);
+        py->from = from;
+        py->to = to;
+        py->amount = pay.amount;
+    }
+    py->touched = 1;
     ev->outcome = OUT_APPLIED;
     ev->seq = ++g->last_seq;
+    py->seq = ev->seq;
     g->version++;
     g->touched = 1;
+    /* As for expenses: the audit log keeps what a change made (`after`), and
+       a waiting request answers with the payment as it now stands. */
+    if (!creating && !deleting)
+        ev->after = payment_resource(py);
     if (ev->wait)
-        ev->result = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:s, s:s}", "id", ev->target,
-                               "group_id", g->id, "from_member", py->from, "to_member", py->to,
-                               "amount", (json_int_t)py->amount, "date", py->date, "note",
-                               py->note ? json_string(py->note) : json_null(), "created_by",
-                               ev->actor, "created_at", ev->accepted_at);
+        ev->result = ev->after ? json_incref(ev->after) : payment_resource(py);
 out:
     ledger_payment_release(&pay);
 }
 
 static void decide(struct batch *b)
 {
-    b->payments = xcalloc(b->n_ev + 1, sizeof(*b->payments));
     for (size_t i = 0; i < b->n_ev; i++) {
         struct event *ev = &b->ev[i];
         if (ev->outcome != OUT_APPLIED)
@@ -806,7 +925,7 @@ static void decide(struct batch *b)
         }
         if (strncmp(ev->type, "expense.", 8) == 0)
             decide_expense(b, ev, &b->groups[gi]);
-        else if (strcmp(ev->type, "payment.created") == 0)
+        else if (strncmp(ev->type, "payment.", 8) == 0)
             decide_payment(b, ev, &b->groups[gi]);
         else
             reject(ev, PROBLEM_VALIDATION, "unknown event type", NULL);
@@ -947,6 +1066,8 @@ static void expense_row(const struct batch *b, const struct expense *x, struct r
     sink_text(s, x->deleted ? "t" : "f");
     sink_int(s, x->seq);
     sink_text(s, shj);
+    if (s->copy) /* never changes: not part of the update */
+        copy_int(s->copy, x->created_seq);
     free(pj);
     free(sj);
     free(shj);
@@ -975,7 +1096,8 @@ static int write_expenses(struct batch *b)
     if (copy_run(b,
                  "COPY expenses (id, group_id, description, amount, currency, exchange_rate,"
                  " amount_in_group_currency, date, category, paid_by, split, created_by,"
-                 " created_at, updated_at, version, deleted, seq, shares) FROM STDIN",
+                 " created_at, updated_at, version, deleted, seq, shares, created_seq)"
+                 " FROM STDIN",
                  &rows) != 0)
         goto out;
     if (updates) {
@@ -1010,30 +1132,77 @@ out:
     return rc;
 }
 
+/* Where a payment row goes, as for expenses: one COPY row (new), or one
+   element of each column array of the update (the same columns, in order). */
+#define PAYMENT_COLUMNS 13
+
+static void payment_row(const struct batch *b, const struct payment *py, struct row_sink *s)
+{
+    const json_t *c = py->content;
+    sink_text(s, py->id);
+    sink_text(s, py->group_id);
+    sink_text(s, b->members[py->from].id);
+    sink_text(s, b->members[py->to].id);
+    sink_int(s, py->amount);
+    sink_text(s, jstr(c, "date"));
+    sink_text(s, jstr(c, "note"));
+    sink_text(s, py->created_by);
+    sink_text(s, py->created_at);
+    sink_text(s, py->updated_at);
+    sink_int(s, py->version);
+    sink_text(s, py->deleted ? "t" : "f");
+    sink_int(s, py->seq);
+}
+
 static int write_payments(struct batch *b)
 {
     struct copy rows = {0};
+    struct pgarr cols[PAYMENT_COLUMNS];
+    size_t updates = 0;
+    int rc = -1;
+
+    memset(cols, 0, sizeof(cols));
     for (size_t i = 0; i < b->n_payments; i++) {
         const struct payment *py = &b->payments[i];
-        if (py->ev->outcome != OUT_APPLIED)
+        if (!py->touched)
             continue;
-        copy_field(&rows, py->ev->target);
-        copy_field(&rows, py->ev->group_id);
-        copy_field(&rows, py->from);
-        copy_field(&rows, py->to);
-        copy_int(&rows, py->amount);
-        copy_field(&rows, py->date);
-        copy_field(&rows, py->note);
-        copy_field(&rows, py->ev->actor);
-        copy_field(&rows, py->ev->accepted_at);
-        copy_int(&rows, py->ev->seq);
-        copy_row_end(&rows);
+        struct row_sink sink = {py->stored ? NULL : &rows, cols, 0};
+        payment_row(b, py, &sink);
+        if (py->stored)
+            updates++;
+        else
+            copy_row_end(&rows);
     }
-    int rc = copy_run(b,
-                      "COPY payments (id, group_id, from_member, to_member, amount, date, note,"
-                      " created_by, created_at, seq) FROM STDIN",
-                      &rows);
+    if (copy_run(b,
+                 "COPY payments (id, group_id, from_member, to_member, amount, date, note,"
+                 " created_by, created_at, updated_at, version, deleted, seq) FROM STDIN",
+                 &rows) != 0)
+        goto out;
+    if (updates) {
+        const char *p[PAYMENT_COLUMNS];
+        for (size_t k = 0; k < PAYMENT_COLUMNS; k++)
+            p[k] = arr_done(&cols[k]);
+        /* Who created it and when never change. */
+        PGresult *res =
+            q(b,
+              "UPDATE payments SET from_member = v.from_member, to_member = v.to_member,"
+              " amount = v.amount, date = v.date, note = v.note, updated_at = v.updated_at,"
+              " version = v.version, deleted = v.deleted, seq = v.seq"
+              " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[],"
+              " $6::date[], $7::text[], $8::uuid[], $9::timestamptz[], $10::timestamptz[],"
+              " $11::bigint[], $12::boolean[], $13::bigint[])"
+              " AS v(id, group_id, from_member, to_member, amount, date, note, created_by,"
+              " created_at, updated_at, version, deleted, seq) WHERE payments.id = v.id",
+              PAYMENT_COLUMNS, p);
+        if (!res)
+            goto out;
+        PQclear(res);
+    }
+    rc = 0;
+out:
     free(rows.sb.buf);
+    for (size_t k = 0; k < PAYMENT_COLUMNS; k++)
+        arr_free(&cols[k]);
     return rc;
 }
 
@@ -1283,6 +1452,9 @@ static void batch_release(struct batch *b)
         json_decref(b->expenses[i].content);
         free(b->expenses[i].shares);
     }
+    for (size_t i = 0; i < b->n_payments; i++)
+        json_decref(b->payments[i].content);
+    idx_free(&b->pidx);
     idx_free(&b->gidx);
     idx_free(&b->midx);
     idx_free(&b->xidx);
@@ -1344,7 +1516,8 @@ static int apply_once(struct worker *w, unsigned p, const struct stream_entry *e
         goto out;
     if (exec0(&b, "BEGIN") != 0)
         goto out;
-    if (fence(&b) != 0 || load_recorded(&b) != 0 || load_groups(&b) != 0 || load_expenses(&b) != 0)
+    if (fence(&b) != 0 || load_recorded(&b) != 0 || load_groups(&b) != 0 ||
+        load_expenses(&b) != 0 || load_payments(&b) != 0)
         goto rollback;
     decide(&b);
     if (write_events(&b) != 0 || write_expenses(&b) != 0 || write_payments(&b) != 0 ||
