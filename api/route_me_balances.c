@@ -193,12 +193,14 @@ static void on_rows(PGresult *res, struct rctx *c)
             goto out;
         }
     }
-    qsort(ps.p, ps.n, sizeof(*ps.p), by_name);
+    if (ps.n)
+        qsort(ps.p, ps.n, sizeof(*ps.p), by_name);
     json_t *people = json_array();
     for (size_t i = 0; i < ps.n; i++) {
         struct person *p = &ps.p[i];
         json_t *totals = json_array();
-        qsort(p->totals, p->n_totals, sizeof(*p->totals), by_currency);
+        if (p->n_totals)
+            qsort(p->totals, p->n_totals, sizeof(*p->totals), by_currency);
         for (size_t k = 0; k < p->n_totals; k++)
             json_array_append_new(totals, json_pack("{s:s, s:I}", "currency", p->totals[k].currency,
                                                     "amount", (json_int_t)p->totals[k].amount));
