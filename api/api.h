@@ -283,6 +283,7 @@ void route_expense_write(struct rctx *c);
 /* POST, PUT and DELETE of payments. */
 void route_payment_write(struct rctx *c);
 void route_payment_get(struct rctx *c);
+void route_payments_list(struct rctx *c);
 /* Answer a waiting request whose payment event is applied: the payment as
    PostgreSQL holds it (deleted ones too), with its ETag, with status. */
 void payment_answer_applied(struct rctx *c, int status);

@@ -83,6 +83,7 @@ static const struct route routes[] = {
     {"PUT", {"groups", "*", "expenses", "*"}, 4, route_expense_write},
     {"DELETE", {"groups", "*", "expenses", "*"}, 4, route_expense_write},
     {"POST", {"groups", "*", "payments"}, 3, route_payment_write},
+    {"GET", {"groups", "*", "payments"}, 3, route_payments_list},
     {"GET", {"groups", "*", "payments", "*"}, 4, route_payment_get},
     {"PUT", {"groups", "*", "payments", "*"}, 4, route_payment_write},
     {"DELETE", {"groups", "*", "payments", "*"}, 4, route_payment_write},

@@ -8,6 +8,9 @@ ALTER TABLE payments
     ADD COLUMN deleted boolean NOT NULL DEFAULT false;
 UPDATE payments SET updated_at = created_at;
 ALTER TABLE payments ALTER COLUMN updated_at SET NOT NULL;
+-- Their list (GET /api/v1/groups/{gid}/payments): newest first by date, then by creation.
+CREATE INDEX payments_group_date ON payments (group_id, date DESC, created_at DESC, id DESC)
+    WHERE NOT deleted;
 
 -- The expense list: newest first by the expense's date, then by creation (latest first), the
 -- keyset cursor following that order. Creation order is the seq of the event that created the

@@ -389,3 +389,40 @@ test('a rejected event cannot be reverted (422); a body other than {} is refused
     });
     assertProblem(withBody, 422);
 });
+
+test('GET payments lists live payments newest first by date, paginated, with the group ETag', async () => {
+    const g = await write('POST', '/api/v1/groups', { body: { name: 'Payments list', currency: 'EUR' } });
+    const gid = g.json.id;
+    const a = g.json.members[0].id;
+    const b = (await write('POST', `/api/v1/groups/${gid}/members`, { body: { name: 'Bo' } })).json.id;
+    const made = [];
+    for (const [amount, date] of [[1, '2026-11-02'], [2, '2026-11-05'], [3, '2026-11-01'], [4, '2026-11-05']]) {
+        const r = await write('POST', `/api/v1/groups/${gid}/payments`, {
+            body: { from_member: b, to_member: a, amount, date },
+            headers: wait,
+        });
+        assert.equal(r.status, 201, r.text);
+        made.push(r.json);
+    }
+    const del = await write('DELETE', `/api/v1/groups/${gid}/payments/${made[0].id}`, { headers: { 'If-Match': '"1"', ...wait } });
+    assert.equal(del.status, 200, del.text);
+    const items = [];
+    let cursor = null;
+    do {
+        const r = await api('GET', `/api/v1/groups/${gid}/payments?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, {
+            token: alice.token,
+        });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.headers.get('etag'), `"${(await api('GET', `/api/v1/groups/${gid}`, { token: alice.token })).json.version}"`);
+        items.push(...r.json.items);
+        cursor = r.json.next_cursor;
+    } while (cursor);
+    // Same date: the later creation first (ties within one second by id).
+    const top = items.slice(0, 2).map((x) => x.amount).sort();
+    assert.deepEqual(top, [2, 4]);
+    assert.deepEqual(items.map((x) => x.amount).slice(2), [3]);
+    assert.deepEqual(items.find((x) => x.amount === 3), made[2]);
+    assertProblem(await api('GET', `/api/v1/groups/${gid}/payments`, { token: bob.token }), 404);
+    assertProblem(await api('GET', `/api/v1/groups/${gid}/payments?limit=0`, { token: alice.token }), 422);
+    assertProblem(await api('GET', `/api/v1/groups/${gid}/payments`), 401);
+});
