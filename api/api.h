@@ -185,6 +185,21 @@ int respond_db_failed(struct rctx *c, PGresult *res);
    and that has no row when the caller is not a member: answer 503, 404, or
    304 (If-None-Match) and return -1; else set the ETag and return 0. */
 int respond_page_head(struct rctx *c, PGresult *res);
+/* A resource's JSON from row of res (columns from 0). New reference, or NULL
+   when the stored row is malformed. */
+typedef json_t *(*row_fn)(const PGresult *res, int row);
+/* Answer a one-row read of one versioned resource (an expense, a payment) of
+   kind what ("expense"): no row, 404 "no such group" (the caller is not a
+   member); NULL at id_col, 404 "no such <what>"; else ETag: its version
+   (version_col), 304 for a matching If-None-Match, and 200 with from_row.
+   applied: the answer to Prefer: wait instead: status c->result_status, no
+   304. 503 when the query failed, 500 when the row is malformed. */
+void respond_resource(struct rctx *c, PGresult *res, const char *what, int id_col, int version_col,
+                      row_fn from_row, int applied);
+/* If-Match of a write to a resource of kind what into c->if_match: answers
+   412 when malformed, 428 when absent and required, and returns -1; else 0
+   (c->if_match 0 when absent). */
+int req_if_match_checked(struct rctx *c, int required, const char *what);
 /* Answer 422 naming the first key of the parsed body not in allowed
    (NULL-terminated) and return -1; else 0. */
 int req_reject_unknown(struct rctx *c, const char *const *allowed);
@@ -302,6 +317,10 @@ void route_export(struct rctx *c);
 
 /* Path segment 3 as c->group_id; answers 404 and returns -1 unless a UUID. */
 int take_group_id(struct rctx *c);
+/* Read one resource of a group, /groups/{gid}/<kind>/{id}: sql gets $1 the
+   group id, $2 the id (NULL when not a UUID: it matches nothing) and $3 the
+   caller, and must answer no row to a non-member; cb gets the result. */
+void group_resource_query(struct rctx *c, pg_cb cb, const char *sql);
 
 /* Load the group (c->group_id) as seen by c->user_id, then call next with
    c->group_currency and c->member_id set; 404 if absent or not a member. */

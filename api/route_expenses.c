@@ -323,17 +323,15 @@ void route_expenses_list(struct rctx *c)
 
 /* --- the answer to Prefer: wait ---------------------------------------------------------- */
 
+static json_t *expense_row(const PGresult *res, int row)
+{
+    return expense_from_row(res, row, 0);
+}
+
 static void on_applied_expense(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c) || db_failed(c, res))
-        return;
-    json_t *x = PQntuples(res) == 1 ? expense_from_row(res, 0, 0) : NULL;
-    if (!x) {
-        respond_problem(c, PROBLEM_INTERNAL, "the applied expense cannot be read", NULL);
-        return;
-    }
-    add_etag(c, atoll(PQgetvalue(res, 0, COL_VERSION)));
-    respond_json(c, c->result_status, x);
+    if (rctx_unref_live(c) && !db_failed(c, res))
+        respond_resource(c, res, "expense", COL_ID, COL_VERSION, expense_row, 1);
 }
 
 void expense_answer_applied(struct rctx *c, int status)
@@ -349,45 +347,17 @@ void expense_answer_applied(struct rctx *c, int status)
 
 static void on_expense(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c) || db_failed(c, res))
-        return;
-    if (PQntuples(res) != 1) {
-        respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
-        return;
-    }
-    if (PQgetisnull(res, 0, COL_ID)) {
-        respond_problem(c, PROBLEM_NOT_FOUND, "no such expense", NULL);
-        return;
-    }
-    int64_t version = atoll(PQgetvalue(res, 0, COL_VERSION));
-    add_etag(c, version);
-    if (req_not_modified(c, version)) {
-        respond_empty(c, 304);
-        return;
-    }
-    json_t *x = expense_from_row(res, 0, 0);
-    if (!x) {
-        respond_problem(c, PROBLEM_INTERNAL, "the stored expense is malformed", NULL);
-        return;
-    }
-    respond_json(c, 200, x);
+    if (rctx_unref_live(c) && !db_failed(c, res))
+        respond_resource(c, res, "expense", COL_ID, COL_VERSION, expense_row, 0);
 }
 
 static void expense_get_authed(struct rctx *c)
 {
-    if (take_group_id(c) != 0)
-        return;
-    /* An id that is not a UUID matches no expense (NULL), after the
-       membership check, like any unknown id. */
-    if (ledger_is_uuid(c->seg[5]))
-        memcpy(c->target_id, c->seg[5], 37);
-    const char *p[3] = {c->group_id, c->target_id[0] ? c->target_id : NULL, c->user_id};
-    pg_query(c, on_expense,
-             "SELECT " EXPENSE_COLS " FROM groups g"
-             " JOIN members me ON me.group_id = g.id AND me.user_id = $3"
-             " LEFT JOIN expenses x ON x.id = $2::uuid AND x.group_id = g.id AND NOT x.deleted"
-             " WHERE g.id = $1",
-             3, p);
+    group_resource_query(c, on_expense,
+                         "SELECT " EXPENSE_COLS " FROM groups g"
+                         " JOIN members me ON me.group_id = g.id AND me.user_id = $3"
+                         " LEFT JOIN expenses x ON x.id = $2::uuid AND x.group_id = g.id"
+                         " AND NOT x.deleted WHERE g.id = $1");
 }
 
 void route_expense_get(struct rctx *c)

@@ -359,17 +359,8 @@ static void expense_allowed(struct rctx *c)
             respond_problem(c, PROBLEM_NOT_FOUND, "no such expense", NULL);
             return;
         }
-        int m = req_if_match(c, &c->if_match);
-        if (m < 0) {
-            respond_problem(c, PROBLEM_PRECONDITION_FAILED,
-                            "If-Match must be one quoted version, like \"3\"", NULL);
+        if (req_if_match_checked(c, strcmp(c->method, "PUT") == 0, "expense") != 0)
             return;
-        }
-        if (m == 0 && strcmp(c->method, "PUT") == 0) {
-            respond_problem(c, PROBLEM_PRECONDITION_REQUIRED,
-                            "a replacement needs If-Match with the expense's version", NULL);
-            return;
-        }
     }
     c->wait_s = req_prefer_wait(c);
     if (strcmp(c->method, "DELETE") == 0) {
@@ -483,17 +474,8 @@ static void payment_allowed(struct rctx *c)
             respond_problem(c, PROBLEM_NOT_FOUND, "no such payment", NULL);
             return;
         }
-        int m = req_if_match(c, &c->if_match);
-        if (m < 0) {
-            respond_problem(c, PROBLEM_PRECONDITION_FAILED,
-                            "If-Match must be one quoted version, like \"3\"", NULL);
+        if (req_if_match_checked(c, 1, "payment") != 0)
             return;
-        }
-        if (m == 0) {
-            respond_problem(c, PROBLEM_PRECONDITION_REQUIRED,
-                            "changing a payment needs If-Match with the payment's version", NULL);
-            return;
-        }
         memcpy(c->target_id, c->seg[5], 37);
     }
     c->wait_s = req_prefer_wait(c);

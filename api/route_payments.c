@@ -149,15 +149,8 @@ void route_payments_list(struct rctx *c)
 
 static void on_applied_payment(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c) || respond_db_failed(c, res))
-        return;
-    json_t *p = PQntuples(res) == 1 ? payment_from_row(res, 0) : NULL;
-    if (!p) {
-        respond_problem(c, PROBLEM_INTERNAL, "the applied payment cannot be read", NULL);
-        return;
-    }
-    add_etag(c, atoll(PQgetvalue(res, 0, COL_VERSION)));
-    respond_json(c, c->result_status, p);
+    if (rctx_unref_live(c))
+        respond_resource(c, res, "payment", COL_ID, COL_VERSION, payment_from_row, 1);
 }
 
 void payment_answer_applied(struct rctx *c, int status)
@@ -173,45 +166,17 @@ void payment_answer_applied(struct rctx *c, int status)
 
 static void on_payment(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c) || respond_db_failed(c, res))
-        return;
-    if (PQntuples(res) != 1) {
-        respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
-        return;
-    }
-    if (PQgetisnull(res, 0, COL_ID)) {
-        respond_problem(c, PROBLEM_NOT_FOUND, "no such payment", NULL);
-        return;
-    }
-    int64_t version = atoll(PQgetvalue(res, 0, COL_VERSION));
-    add_etag(c, version);
-    if (req_not_modified(c, version)) {
-        respond_empty(c, 304);
-        return;
-    }
-    json_t *p = payment_from_row(res, 0);
-    if (!p) {
-        respond_problem(c, PROBLEM_INTERNAL, "the stored payment is malformed", NULL);
-        return;
-    }
-    respond_json(c, 200, p);
+    if (rctx_unref_live(c))
+        respond_resource(c, res, "payment", COL_ID, COL_VERSION, payment_from_row, 0);
 }
 
 static void payment_get_authed(struct rctx *c)
 {
-    if (take_group_id(c) != 0)
-        return;
-    /* An id that is not a UUID matches no payment (NULL), after the
-       membership check, like any unknown id. */
-    if (ledger_is_uuid(c->seg[5]))
-        memcpy(c->target_id, c->seg[5], 37);
-    const char *p[3] = {c->group_id, c->target_id[0] ? c->target_id : NULL, c->user_id};
-    pg_query(c, on_payment,
-             "SELECT " PAYMENT_COLS " FROM groups g"
-             " JOIN members me ON me.group_id = g.id AND me.user_id = $3"
-             " LEFT JOIN payments y ON y.id = $2::uuid AND y.group_id = g.id AND NOT y.deleted"
-             " WHERE g.id = $1",
-             3, p);
+    group_resource_query(c, on_payment,
+                         "SELECT " PAYMENT_COLS " FROM groups g"
+                         " JOIN members me ON me.group_id = g.id AND me.user_id = $3"
+                         " LEFT JOIN payments y ON y.id = $2::uuid AND y.group_id = g.id"
+                         " AND NOT y.deleted WHERE g.id = $1");
 }
 
 void route_payment_get(struct rctx *c)

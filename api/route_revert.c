@@ -117,18 +117,8 @@ static void revert_allowed(struct rctx *c)
         respond_problem(c, PROBLEM_NOT_FOUND, "no such event", NULL);
         return;
     }
-    int m = req_if_match(c, &c->if_match);
-    if (m < 0) {
-        respond_problem(c, PROBLEM_PRECONDITION_FAILED,
-                        "If-Match must be one quoted version, like \"3\"", NULL);
+    if (req_if_match_checked(c, 1, "expense or payment") != 0)
         return;
-    }
-    if (m == 0) {
-        respond_problem(c, PROBLEM_PRECONDITION_REQUIRED,
-                        "a revert needs If-Match with the current version of what it changes",
-                        NULL);
-        return;
-    }
     /* No body, or an empty object. */
     if (req_parse_body(c, 1) != 0 || req_reject_unknown(c, no_fields) != 0)
         return;

@@ -1073,53 +1073,46 @@ static void expense_row(const struct batch *b, const struct expense *x, struct r
     free(shj);
 }
 
-/* New expenses go in with COPY; those the table held are updated in place. */
-static int write_expenses(struct batch *b)
+/* How one kind of row is written by write_rows: n_cols columns through a
+   row_sink; state(b, i) says whether item i is untouched (0), new (ROW_NEW:
+   COPY) or held by the table when the batch began (ROW_STORED: updated). */
+enum { ROW_NEW = 1, ROW_STORED = 2 };
+
+struct row_kind {
+    size_t n_cols;
+    const char *copy_sql;   /* COPY t (cols) FROM STDIN */
+    const char *update_sql; /* UPDATE t ... FROM unnest($1 .. $n_cols) */
+    int (*state)(const struct batch *b, size_t i);
+    void (*row)(const struct batch *b, size_t i, struct row_sink *s);
+};
+
+/* Items [0, n) of kind k: new ones in with one COPY, the others updated in
+   place by one statement over column arrays. 0, or -1 (see failed()). */
+static int write_rows(struct batch *b, size_t n, const struct row_kind *k)
 {
     struct copy rows = {0};
-    struct pgarr cols[EXPENSE_COLUMNS];
+    struct pgarr *cols = xcalloc(k->n_cols, sizeof(*cols));
+    const char **p = xcalloc(k->n_cols, sizeof(*p));
     size_t updates = 0;
     int rc = -1;
 
-    memset(cols, 0, sizeof(cols));
-    for (size_t i = 0; i < b->n_expenses; i++) {
-        const struct expense *x = &b->expenses[i];
-        if (!x->touched)
+    for (size_t i = 0; i < n; i++) {
+        int st = k->state(b, i);
+        if (!st)
             continue;
-        struct row_sink sink = {x->stored ? NULL : &rows, cols, 0};
-        expense_row(b, x, &sink);
-        if (x->stored)
+        struct row_sink sink = {st == ROW_STORED ? NULL : &rows, cols, 0};
+        k->row(b, i, &sink);
+        if (st == ROW_STORED)
             updates++;
         else
             copy_row_end(&rows);
     }
-    if (copy_run(b,
-                 "COPY expenses (id, group_id, description, amount, currency, exchange_rate,"
-                 " amount_in_group_currency, date, category, paid_by, split, created_by,"
-                 " created_at, updated_at, version, deleted, seq, shares, created_seq)"
-                 " FROM STDIN",
-                 &rows) != 0)
+    if (copy_run(b, k->copy_sql, &rows) != 0)
         goto out;
     if (updates) {
-        const char *p[EXPENSE_COLUMNS];
-        for (size_t k = 0; k < EXPENSE_COLUMNS; k++)
-            p[k] = arr_done(&cols[k]);
-        /* Who created it and when never change. */
-        PGresult *res =
-            q(b,
-              "UPDATE expenses SET description = v.description, amount = v.amount,"
-              " currency = v.currency, exchange_rate = v.exchange_rate,"
-              " amount_in_group_currency = v.amg, date = v.date, category = v.category,"
-              " paid_by = v.paid_by, split = v.split, updated_at = v.updated_at,"
-              " version = v.version, deleted = v.deleted, seq = v.seq, shares = v.shares"
-              " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::text[],"
-              " $6::text[], $7::bigint[], $8::date[], $9::text[], $10::json[], $11::json[],"
-              " $12::uuid[], $13::timestamptz[], $14::timestamptz[], $15::bigint[],"
-              " $16::boolean[], $17::bigint[], $18::json[])"
-              " AS v(id, group_id, description, amount, currency, exchange_rate, amg, date,"
-              " category, paid_by, split, created_by, created_at, updated_at, version, deleted,"
-              " seq, shares) WHERE expenses.id = v.id",
-              EXPENSE_COLUMNS, p);
+        for (size_t c = 0; c < k->n_cols; c++)
+            p[c] = arr_done(&cols[c]);
+        PGresult *res = q(b, k->update_sql, (int)k->n_cols, p);
         if (!res)
             goto out;
         PQclear(res);
@@ -1127,9 +1120,50 @@ static int write_expenses(struct batch *b)
     rc = 0;
 out:
     free(rows.sb.buf);
-    for (size_t k = 0; k < EXPENSE_COLUMNS; k++)
-        arr_free(&cols[k]);
+    for (size_t c = 0; c < k->n_cols; c++)
+        arr_free(&cols[c]);
+    free(cols);
+    free(p);
     return rc;
+}
+
+static int expense_state(const struct batch *b, size_t i)
+{
+    const struct expense *x = &b->expenses[i];
+    return !x->touched ? 0 : x->stored ? ROW_STORED : ROW_NEW;
+}
+
+static void expense_row_of(const struct batch *b, size_t i, struct row_sink *s)
+{
+    expense_row(b, &b->expenses[i], s);
+}
+
+/* New expenses go in with COPY; those the table held are updated in place
+   (who created them and when never change). */
+static int write_expenses(struct batch *b)
+{
+    static const struct row_kind kind = {
+        EXPENSE_COLUMNS,
+        "COPY expenses (id, group_id, description, amount, currency, exchange_rate,"
+        " amount_in_group_currency, date, category, paid_by, split, created_by,"
+        " created_at, updated_at, version, deleted, seq, shares, created_seq)"
+        " FROM STDIN",
+        "UPDATE expenses SET description = v.description, amount = v.amount,"
+        " currency = v.currency, exchange_rate = v.exchange_rate,"
+        " amount_in_group_currency = v.amg, date = v.date, category = v.category,"
+        " paid_by = v.paid_by, split = v.split, updated_at = v.updated_at,"
+        " version = v.version, deleted = v.deleted, seq = v.seq, shares = v.shares"
+        " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::text[],"
+        " $6::text[], $7::bigint[], $8::date[], $9::text[], $10::json[], $11::json[],"
+        " $12::uuid[], $13::timestamptz[], $14::timestamptz[], $15::bigint[],"
+        " $16::boolean[], $17::bigint[], $18::json[])"
+        " AS v(id, group_id, description, amount, currency, exchange_rate, amg, date,"
+        " category, paid_by, split, created_by, created_at, updated_at, version, deleted,"
+        " seq, shares) WHERE expenses.id = v.id",
+        expense_state,
+        expense_row_of,
+    };
+    return write_rows(b, b->n_expenses, &kind);
 }
 
 /* Where a payment row goes, as for expenses: one COPY row (new), or one
@@ -1154,56 +1188,35 @@ static void payment_row(const struct batch *b, const struct payment *py, struct 
     sink_int(s, py->seq);
 }
 
+static int payment_state(const struct batch *b, size_t i)
+{
+    const struct payment *py = &b->payments[i];
+    return !py->touched ? 0 : py->stored ? ROW_STORED : ROW_NEW;
+}
+
+static void payment_row_of(const struct batch *b, size_t i, struct row_sink *s)
+{
+    payment_row(b, &b->payments[i], s);
+}
+
 static int write_payments(struct batch *b)
 {
-    struct copy rows = {0};
-    struct pgarr cols[PAYMENT_COLUMNS];
-    size_t updates = 0;
-    int rc = -1;
-
-    memset(cols, 0, sizeof(cols));
-    for (size_t i = 0; i < b->n_payments; i++) {
-        const struct payment *py = &b->payments[i];
-        if (!py->touched)
-            continue;
-        struct row_sink sink = {py->stored ? NULL : &rows, cols, 0};
-        payment_row(b, py, &sink);
-        if (py->stored)
-            updates++;
-        else
-            copy_row_end(&rows);
-    }
-    if (copy_run(b,
-                 "COPY payments (id, group_id, from_member, to_member, amount, date, note,"
-                 " created_by, created_at, updated_at, version, deleted, seq) FROM STDIN",
-                 &rows) != 0)
-        goto out;
-    if (updates) {
-        const char *p[PAYMENT_COLUMNS];
-        for (size_t k = 0; k < PAYMENT_COLUMNS; k++)
-            p[k] = arr_done(&cols[k]);
-        /* Who created it and when never change. */
-        PGresult *res =
-            q(b,
-              "UPDATE payments SET from_member = v.from_member, to_member = v.to_member,"
-              " amount = v.amount, date = v.date, note = v.note, updated_at = v.updated_at,"
-              " version = v.version, deleted = v.deleted, seq = v.seq"
-              " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[],"
-              " $6::date[], $7::text[], $8::uuid[], $9::timestamptz[], $10::timestamptz[],"
-              " $11::bigint[], $12::boolean[], $13::bigint[])"
-              " AS v(id, group_id, from_member, to_member, amount, date, note, created_by,"
-              " created_at, updated_at, version, deleted, seq) WHERE payments.id = v.id",
-              PAYMENT_COLUMNS, p);
-        if (!res)
-            goto out;
-        PQclear(res);
-    }
-    rc = 0;
-out:
-    free(rows.sb.buf);
-    for (size_t k = 0; k < PAYMENT_COLUMNS; k++)
-        arr_free(&cols[k]);
-    return rc;
+    static const struct row_kind kind = {
+        PAYMENT_COLUMNS,
+        "COPY payments (id, group_id, from_member, to_member, amount, date, note,"
+        " created_by, created_at, updated_at, version, deleted, seq) FROM STDIN",
+        "UPDATE payments SET from_member = v.from_member, to_member = v.to_member,"
+        " amount = v.amount, date = v.date, note = v.note, updated_at = v.updated_at,"
+        " version = v.version, deleted = v.deleted, seq = v.seq"
+        " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[],"
+        " $6::date[], $7::text[], $8::uuid[], $9::timestamptz[], $10::timestamptz[],"
+        " $11::bigint[], $12::boolean[], $13::bigint[])"
+        " AS v(id, group_id, from_member, to_member, amount, date, note, created_by,"
+        " created_at, updated_at, version, deleted, seq) WHERE payments.id = v.id",
+        payment_state,
+        payment_row_of,
+    };
+    return write_rows(b, b->n_payments, &kind);
 }
 
 static int write_balances_and_groups(struct batch *b)
