@@ -187,9 +187,10 @@ struct expense {
     int exists, deleted, touched;
     int stored; /* a row in the table when the batch began: updated, not inserted */
     int64_t version, seq;
-    int64_t created_seq; /* seq of its creation (the list's order): written once, by COPY */
-    json_t *content;     /* owned: the normalised request fields */
+    json_t *content; /* owned: the normalised request fields */
     int64_t amount_group;
+    /* The seq of its creation, the order of the expense list: written once, by COPY. */
+    int64_t created_seq;
     char created_by[37], created_at[24], updated_at[24];
     struct ledger_share *shares; /* owned: payers and split members merged (index into members) */
     size_t n_shares;
