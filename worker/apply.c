@@ -220,7 +220,8 @@ struct batch {
     size_t n_expenses, alloc_expenses;
     struct payment *payments; /* at most one per event: never moved */
     size_t n_payments;
-    struct idx gidx, midx, xidx, pidx;
+    struct idx pidx; /* payments by id */
+    struct idx gidx, midx, xidx;
     char applied_at[24];
     char error[256];
     int broken; /* the connection failed: retry the batch later */
@@ -499,82 +500,6 @@ static struct expense *expense_add(struct batch *b, const char *id)
     return x;
 }
 
-/* The expenses the batch touches: existing ones locked and loaded with their
-   shares; ids not in the table get an empty slot. */
-static int load_expenses(struct batch *b)
-{
-    struct pgarr ids = {0};
-    char *probe = xcalloc(b->n_ev + 1, 1);
-    idx_init(&b->xidx, b->n_ev + 1);
-    /* Only ids a replacement or deletion names are looked up: a creation's id
-       is new (the api drew it at random), and should one exist all the same,
-       the insert is refused and the event dead-lettered alone. */
-    for (size_t i = 0; i < b->n_ev; i++) {
-        struct event *ev = &b->ev[i];
-        if (ev->outcome != OUT_APPLIED || strncmp(ev->type, "expense.", 8) != 0)
-            continue;
-        size_t k = idx_get(&b->xidx, ev->target);
-        if (k == SIZE_MAX) {
-            k = b->n_expenses;
-            expense_add(b, ev->target);
-        }
-        if (strcmp(ev->type, "expense.created") != 0 && !probe[k]) {
-            probe[k] = 1;
-            arr_text(&ids, ev->target);
-        }
-    }
-    free(probe);
-    if (ids.n == 0) {
-        arr_free(&ids);
-        return 0;
-    }
-    const char *p[1] = {arr_done(&ids)};
-    PGresult *e = q(b,
-                    "SELECT id, group_id, version, deleted, json_build_object('description',"
-                    " description, 'amount', amount, 'currency', currency, 'exchange_rate',"
-                    " exchange_rate, 'date', to_char(date, 'YYYY-MM-DD'), 'category', category,"
-                    " 'paid_by', paid_by, 'split', split)::text, amount_in_group_currency,"
-                    " created_by, " TS_SQL("created_at") ", " TS_SQL(
-                        "updated_at") ", seq,"
-                                      " shares::text FROM expenses WHERE id = ANY($1::uuid[]) "
-                                      "ORDER BY id FOR UPDATE",
-                    1, p);
-    arr_free(&ids);
-    if (!e)
-        return -1;
-    for (int r = 0; r < PQntuples(e); r++) {
-        struct expense *x = &b->expenses[idx_get(&b->xidx, PQgetvalue(e, r, 0))];
-        x->exists = x->stored = 1;
-        snprintf(x->group_id, sizeof(x->group_id), "%s", PQgetvalue(e, r, 1));
-        x->version = atoll(PQgetvalue(e, r, 2));
-        x->deleted = strcmp(PQgetvalue(e, r, 3), "t") == 0;
-        x->content = json_loads(PQgetvalue(e, r, 4), 0, NULL);
-        x->amount_group = atoll(PQgetvalue(e, r, 5));
-        snprintf(x->created_by, sizeof(x->created_by), "%s", PQgetvalue(e, r, 6));
-        snprintf(x->created_at, sizeof(x->created_at), "%s", PQgetvalue(e, r, 7));
-        snprintf(x->updated_at, sizeof(x->updated_at), "%s", PQgetvalue(e, r, 8));
-        x->seq = atoll(PQgetvalue(e, r, 9));
-        json_t *shares = json_loads(PQgetvalue(e, r, 10), 0, NULL);
-        size_t k;
-        json_t *sh;
-        x->shares = xcalloc(json_array_size(shares) + 1, sizeof(*x->shares));
-        json_array_foreach(shares, k, sh)
-        {
-            const char *mid = jstr(sh, "member_id");
-            size_t mi = mid ? idx_get(&b->midx, mid) : SIZE_MAX;
-            if (mi == SIZE_MAX)
-                continue; /* only members of the expense's group hold shares */
-            x->shares[x->n_shares].member = mi;
-            x->shares[x->n_shares].paid = json_integer_value(json_object_get(sh, "paid"));
-            x->shares[x->n_shares].owed = json_integer_value(json_object_get(sh, "owed"));
-            x->n_shares++;
-        }
-        json_decref(shares);
-    }
-    PQclear(e);
-    return 0;
-}
-
 /* The payments the batch touches, like load_expenses: those a replacement,
    deletion or revert names are locked and loaded; a creation's id gets an
    empty slot. */
@@ -638,6 +563,83 @@ static int load_payments(struct batch *b)
     }
     PQclear(r);
     return 0;
+}
+
+/* The expenses the batch touches: existing ones locked and loaded with their
+   shares; ids not in the table get an empty slot. Then the payments
+   (load_payments). */
+static int load_expenses(struct batch *b)
+{
+    struct pgarr ids = {0};
+    char *probe = xcalloc(b->n_ev + 1, 1);
+    idx_init(&b->xidx, b->n_ev + 1);
+    /* Only ids a replacement or deletion names are looked up: a creation's id
+       is new (the api drew it at random), and should one exist all the same,
+       the insert is refused and the event dead-lettered alone. */
+    for (size_t i = 0; i < b->n_ev; i++) {
+        struct event *ev = &b->ev[i];
+        if (ev->outcome != OUT_APPLIED || strncmp(ev->type, "expense.", 8) != 0)
+            continue;
+        size_t k = idx_get(&b->xidx, ev->target);
+        if (k == SIZE_MAX) {
+            k = b->n_expenses;
+            expense_add(b, ev->target);
+        }
+        if (strcmp(ev->type, "expense.created") != 0 && !probe[k]) {
+            probe[k] = 1;
+            arr_text(&ids, ev->target);
+        }
+    }
+    free(probe);
+    if (ids.n == 0) {
+        arr_free(&ids);
+        return load_payments(b);
+    }
+    const char *p[1] = {arr_done(&ids)};
+    PGresult *e = q(b,
+                    "SELECT id, group_id, version, deleted, json_build_object('description',"
+                    " description, 'amount', amount, 'currency', currency, 'exchange_rate',"
+                    " exchange_rate, 'date', to_char(date, 'YYYY-MM-DD'), 'category', category,"
+                    " 'paid_by', paid_by, 'split', split)::text, amount_in_group_currency,"
+                    " created_by, " TS_SQL("created_at") ", " TS_SQL(
+                        "updated_at") ", seq,"
+                                      " shares::text FROM expenses WHERE id = ANY($1::uuid[]) "
+                                      "ORDER BY id FOR UPDATE",
+                    1, p);
+    arr_free(&ids);
+    if (!e)
+        return -1;
+    for (int r = 0; r < PQntuples(e); r++) {
+        struct expense *x = &b->expenses[idx_get(&b->xidx, PQgetvalue(e, r, 0))];
+        x->exists = x->stored = 1;
+        snprintf(x->group_id, sizeof(x->group_id), "%s", PQgetvalue(e, r, 1));
+        x->version = atoll(PQgetvalue(e, r, 2));
+        x->deleted = strcmp(PQgetvalue(e, r, 3), "t") == 0;
+        x->content = json_loads(PQgetvalue(e, r, 4), 0, NULL);
+        x->amount_group = atoll(PQgetvalue(e, r, 5));
+        snprintf(x->created_by, sizeof(x->created_by), "%s", PQgetvalue(e, r, 6));
+        snprintf(x->created_at, sizeof(x->created_at), "%s", PQgetvalue(e, r, 7));
+        snprintf(x->updated_at, sizeof(x->updated_at), "%s", PQgetvalue(e, r, 8));
+        x->seq = atoll(PQgetvalue(e, r, 9));
+        json_t *shares = json_loads(PQgetvalue(e, r, 10), 0, NULL);
+        size_t k;
+        json_t *sh;
+        x->shares = xcalloc(json_array_size(shares) + 1, sizeof(*x->shares));
+        json_array_foreach(shares, k, sh)
+        {
+            const char *mid = jstr(sh, "member_id");
+            size_t mi = mid ? idx_get(&b->midx, mid) : SIZE_MAX;
+            if (mi == SIZE_MAX)
+                continue; /* only members of the expense's group hold shares */
+            x->shares[x->n_shares].member = mi;
+            x->shares[x->n_shares].paid = json_integer_value(json_object_get(sh, "paid"));
+            x->shares[x->n_shares].owed = json_integer_value(json_object_get(sh, "owed"));
+            x->n_shares++;
+        }
+        json_decref(shares);
+    }
+    PQclear(e);
+    return load_payments(b);
 }
 
 /* --- step 3: decide ------------------------------------------------------------------- */
@@ -1530,8 +1532,7 @@ static int apply_once(struct worker *w, unsigned p, const struct stream_entry *e
         goto out;
     if (exec0(&b, "BEGIN") != 0)
         goto out;
-    if (fence(&b) != 0 || load_recorded(&b) != 0 || load_groups(&b) != 0 ||
-        load_expenses(&b) != 0 || load_payments(&b) != 0)
+    if (fence(&b) != 0 || load_recorded(&b) != 0 || load_groups(&b) != 0 || load_expenses(&b) != 0)
         goto rollback;
     decide(&b);
     if (write_events(&b) != 0 || write_expenses(&b) != 0 || write_payments(&b) != 0 ||
