@@ -61,6 +61,10 @@ struct rctx {
     int checks_in_flight; /* status reads not yet answered */
     int fetching_result;  /* the event is applied: its resource is being read */
     int result_status;    /* 201 or 200: the status that resource answers with */
+    /* A ledger write the api already knows to fail (a stale If-Match): event_accept answers
+       with this problem, unless the request has an Idempotency-Key. "" = none. */
+    enum problem_code refuse_code;
+    char refuse_detail[96];
 
     /* routing */
     const char *method;  /* "GET", "POST", ... (static strings) */
@@ -82,10 +86,6 @@ struct rctx {
     char group_id[37], group_currency[4], member_id[37];
     char event_id[37], target_id[37], type[32];
     int64_t if_match, version;
-    /* A ledger write the api already knows to fail (a stale If-Match): answered with this
-       problem unless its Idempotency-Key replays an earlier answer. refuse_detail "" = none. */
-    enum problem_code refuse_code;
-    char refuse_detail[96];
     json_t *data;     /* owned */
     char *event_text; /* owned */
     char *idem_key;   /* owned: redis key for Idempotency-Key, or NULL */
@@ -331,7 +331,9 @@ void event_answer_wait(struct rctx *c);
 
 /* Accept the ledger event built in c (type, target_id, data, if_match, wait_s):
    honour Idempotency-Key, append it to its group's partition stream, and
-   answer 202 or, with Prefer: wait, its outcome. Answers every error itself. */
+   answer 202 or, with Prefer: wait, its outcome. Answers every error itself;
+   refuses with c->refuse_code when refuse_detail is set and the request has
+   no Idempotency-Key. */
 void event_accept(struct rctx *c);
 /* If-Match: "<version>" (strong, one tag) into *out: 1 found, 0 absent,
    -1 malformed. */

@@ -22,16 +22,13 @@
    ARGV[1] event JSON, ARGV[2] type, ARGV[3] group id, ARGV[4] accepted_at,
    ARGV[5] target id, ARGV[6] idempotency record (without the entry id),
    ARGV[7] "1" when the request waits for the outcome (the entry then says
-   so, and the worker keeps the outcome in the status hash for a minute),
-   ARGV[8] "1" when the request is refused unless its key replays.
-   Returns {0, record} for a replayed key, {1, entry id} when appended, {2, ""}
-   when refused. */
+   so, and the worker keeps the outcome in the status hash for a minute).
+   Returns {0, record} for a replayed key, {1, entry id} when appended. */
 static const char accept_lua[] =
     "if KEYS[3] ~= '' then\n"
     "  local prev = redis.call('GET', KEYS[3])\n"
     "  if prev then return {0, prev} end\n"
     "end\n"
-    "if ARGV[8] == '1' then return {2, ''} end\n"
     "local id\n"
     "if ARGV[7] == '1' then\n"
     "  id = redis.call('XADD', KEYS[1], '*', 'event', ARGV[1], 'wait', '1')\n"
@@ -203,7 +200,8 @@ void event_answer_wait(struct rctx *c)
     rcli_cmd(c, on_status_for_wait, "HGETALL %s", key);
 }
 
-int req_prefer_wait(struct rctx *c)
+/* Prefer: wait=N (RFC 7240); 0 when absent or malformed. */
+static int prefer_wait(struct rctx *c)
 {
     size_t len;
     const char *v = req_header_name(c, "prefer", &len);
@@ -237,10 +235,6 @@ static void on_accepted(redisReply *r, struct rctx *c)
         respond_problem(c, PROBLEM_UNAVAILABLE, "the event queue is unavailable", NULL);
         return;
     }
-    if (r->element[0]->integer == 2) {
-        respond_problem(c, c->refuse_code, c->refuse_detail, NULL);
-        return;
-    }
     if (r->element[0]->integer == 0) {
         /* A replayed Idempotency-Key: the first answer, if the body matches. */
         json_t *rec = json_loads(r->element[1]->str, 0, NULL);
@@ -268,7 +262,8 @@ static void on_accepted(redisReply *r, struct rctx *c)
     answer_accepted(c);
 }
 
-void event_accept(struct rctx *c)
+/* Append the event built in c (type, target, data) to its stream. */
+static void accept_event(struct rctx *c)
 {
     char accepted_at[24], stream[64], status_key[96], idem_key[160] = "";
     size_t len;
@@ -280,10 +275,6 @@ void event_accept(struct rctx *c)
         struct fields f = {0};
         fields_add(&f, "Idempotency-Key", "must be 1 to 255 bytes long");
         respond_problem(c, PROBLEM_VALIDATION, "invalid Idempotency-Key header", &f);
-        return;
-    }
-    if (c->refuse_detail[0] && !idem) {
-        respond_problem(c, c->refuse_code, c->refuse_detail, NULL);
         return;
     }
     now_rfc3339(accepted_at);
@@ -322,7 +313,7 @@ void event_accept(struct rctx *c)
 
     keys_stream(stream, sizeof(stream), keys_partition(c->group_id, api.cfg.partitions));
     keys_fmt(status_key, sizeof(status_key), "event", c->event_id);
-    const char *argv[14] = {"EVAL",
+    const char *argv[13] = {"EVAL",
                             accept_lua,
                             "3",
                             stream,
@@ -334,10 +325,27 @@ void event_accept(struct rctx *c)
                             accepted_at,
                             c->target_id,
                             rec ? rec : "",
-                            c->wait_s > 0 ? "1" : "",
-                            c->refuse_detail[0] ? "1" : ""};
-    rcli_cmd_argv(c, on_accepted, 14, argv, NULL);
+                            c->wait_s > 0 ? "1" : ""};
+    rcli_cmd_argv(c, on_accepted, 13, argv, NULL);
     free(rec);
+}
+
+void event_accept(struct rctx *c)
+{
+    size_t len;
+    /* A write the api already knows to fail is refused at once, unless it
+       carries an Idempotency-Key: a retry must still find its first answer,
+       so the worker refuses it when it applies instead. */
+    if (c->refuse_detail[0] && !req_header_name(c, "idempotency-key", &len)) {
+        respond_problem(c, c->refuse_code, c->refuse_detail, NULL);
+        return;
+    }
+    accept_event(c);
+}
+
+int req_prefer_wait(struct rctx *c)
+{
+    return prefer_wait(c);
 }
 
 /* --- expenses ------------------------------------------------------------------------------- */
@@ -362,11 +370,11 @@ static void expense_allowed(struct rctx *c)
         if (req_if_match_checked(c, strcmp(c->method, "PUT") == 0, "expense") != 0)
             return;
     }
-    c->wait_s = req_prefer_wait(c);
+    c->wait_s = prefer_wait(c);
     if (strcmp(c->method, "DELETE") == 0) {
         memcpy(c->target_id, c->seg[5], 37);
         strcpy(c->type, "expense.deleted");
-        event_accept(c);
+        accept_event(c);
         return;
     }
     if (req_parse_body(c, 0) != 0)
@@ -404,7 +412,7 @@ static void expense_allowed(struct rctx *c)
         memcpy(c->target_id, c->seg[5], 37);
         strcpy(c->type, "expense.replaced");
     }
-    event_accept(c);
+    accept_event(c);
 }
 
 int req_if_match(struct rctx *c, int64_t *out)
@@ -445,8 +453,8 @@ static void on_payment_version(PGresult *res, struct rctx *c)
         return;
     /* Versions only grow: one already past If-Match can never match again.
        A payment not (yet) in the table may still be queued: the worker
-       decides then. A refused write still replays its Idempotency-Key's
-       first answer (event_accept). */
+       decides then. A request with an Idempotency-Key is left to the worker
+       (event_accept). */
     if (PQntuples(res) == 1) {
         int64_t version = atoll(PQgetvalue(res, 0, 0));
         if (version > c->if_match) {
@@ -478,7 +486,7 @@ static void payment_allowed(struct rctx *c)
             return;
         memcpy(c->target_id, c->seg[5], 37);
     }
-    c->wait_s = req_prefer_wait(c);
+    c->wait_s = prefer_wait(c);
     if (strcmp(c->method, "DELETE") != 0) {
         if (req_parse_body(c, 0) != 0)
             return;
@@ -502,7 +510,7 @@ static void payment_allowed(struct rctx *c)
     if (strcmp(c->method, "POST") == 0) {
         new_uuid(c->target_id);
         strcpy(c->type, "payment.created");
-        event_accept(c);
+        accept_event(c);
         return;
     }
     strcpy(c->type, strcmp(c->method, "PUT") == 0 ? "payment.replaced" : "payment.deleted");

@@ -85,8 +85,9 @@ static void on_event(PGresult *res, struct rctx *c)
     }
     int64_t current = PQgetisnull(res, 0, COL_CURRENT) ? 0 : atoll(PQgetvalue(res, 0, COL_CURRENT));
     int64_t after = atoll(PQgetvalue(res, 0, COL_AFTER));
-    /* Refused unless the Idempotency-Key replays an earlier answer: a revert
-       that applied has changed the version itself. */
+    /* Refused at once, unless the request has an Idempotency-Key (its retry
+       must find its first answer: a revert that applied changed the version
+       itself); the worker checks If-Match again. */
     if (current != c->if_match) {
         c->refuse_code = PROBLEM_VERSION_CONFLICT;
         snprintf(c->refuse_detail, sizeof(c->refuse_detail), "the %s is at version %lld, not %lld",

@@ -179,6 +179,12 @@ test('an Idempotency-Key replays a payment replacement instead of applying it tw
         headers: { 'If-Match': '"1"', 'Idempotency-Key': key },
     });
     assertProblem(other, 422);
+    // A stale write with a new key is left to the worker, which refuses it: 409 all the same.
+    const fresh = await write('PUT', url, {
+        body: { ...body, amount: 9 },
+        headers: { 'If-Match': '"1"', 'Idempotency-Key': randomUUID(), ...wait },
+    });
+    assertProblem(fresh, 409);
 });
 
 test('DELETE removes a payment from balances, needs If-Match, and stays in the event log', async () => {
