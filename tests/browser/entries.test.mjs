@@ -63,6 +63,17 @@ async function expectBalances(want) {
     }).catch(async (e) => assert.deepEqual(await balances(), want, e.message));
 }
 
+test('a balance row shows the payments sent and received, so it adds up', async () => {
+    await page.goto(`/#/groups/${gid}`);
+    const list = page.locator('#balance-list');
+    // Ben: paid 0, share 30.00, sent 30.00 -> settled; Ana: paid 90.00, share 30.00, received 30.00.
+    await list.locator('li', { hasText: 'Ben' }).filter({ hasText: 'paid €0.00 · share €30.00 · sent €30.00' }).waitFor();
+    await list.locator('li', { hasText: 'Ben' }).filter({ hasText: 'settled' }).waitFor();
+    await list.locator('li', { hasText: 'Ana' }).filter({ hasText: 'share €30.00 · received €30.00' }).waitFor();
+    assert.equal(await list.locator('li', { hasText: 'Cleo' }).filter({ hasText: /sent|received/ }).count(), 0);
+    ctx.assertClean();
+});
+
 test('a payment is listed with the expenses, by date, and opens for editing', async () => {
     await page.goto(`/#/groups/${gid}/expenses`);
     const list = page.locator('#expense-list');

@@ -60,6 +60,15 @@ export async function groupView(gid, tab) {
 
 // --- overview ------------------------------------------------------------------------------
 
+/** "paid … · share … · sent … · received …": the parts of a balance (paid - owed + sent -
+ * received), payments shown when there are any, so the row adds up. */
+function balanceDetail(b, cur) {
+    const parts = [`paid ${formatMoney(b.paid, cur)}`, `share ${formatMoney(b.owed, cur)}`];
+    if (big(b.sent) !== 0n) parts.push(`sent ${formatMoney(b.sent, cur)}`);
+    if (big(b.received) !== 0n) parts.push(`received ${formatMoney(b.received, cur)}`);
+    return parts.join(' · ');
+}
+
 async function overview(group) {
     const cur = group.currency;
     const [bal, set] = await Promise.all([
@@ -76,7 +85,7 @@ async function overview(group) {
     }
     const list = h('ul', { class: 'balance-list', id: 'balance-list' }, rows.map((b) => h('li', { dataset: { member: b.member_id } },
         h('span', { class: 'who' }, b.name, me && b.member_id === me.id ? h('span', { class: 'you' }, ' (you)') : null),
-        h('span', { class: 'detail muted' }, `paid ${formatMoney(b.paid, cur)} · share ${formatMoney(b.owed, cur)}`),
+        h('span', { class: 'detail muted' }, balanceDetail(b, cur)),
         h('span', { class: ['amount', b.balance > 0n ? 'pos' : b.balance < 0n ? 'neg' : 'zero'] },
             b.balance === 0n ? 'settled' : `${b.balance > 0n ? 'gets back' : 'owes'} ${formatMoney(abs(b.balance), cur)}`))));
     out.push(h('section', { class: 'card', 'aria-labelledby': 'h-balances' },
