@@ -27,6 +27,7 @@
 #define API_MAX_DEPTH 16
 #define API_DEADLINE_MS 5000
 #define API_MAX_WAIT_S 10
+#define API_MAX_SEGMENTS 7 /* /api/v1/groups/{gid}/events/{event_id}/revert */
 
 struct api_config {
     const char *host;
@@ -67,12 +68,16 @@ struct rctx {
     int checks_in_flight; /* status reads not yet answered */
     int fetching_result;  /* the event is applied: its resource is being read */
     int result_status;    /* 201 or 200: the status that resource answers with */
+    /* A ledger write the api already knows to fail (a stale If-Match): event_accept answers
+       with this problem, unless the request has an Idempotency-Key. "" = none. */
+    enum problem_code refuse_code;
+    char refuse_detail[96];
 
     /* routing */
     const char *method;  /* "GET", "POST", ... (static strings) */
     const char *route;   /* route pattern for /metrics (static string), NULL: unmatched */
     uint64_t started_ns; /* monotonic arrival time, for /metrics */
-    char seg[6][64];     /* path segments after /api/v1 */
+    char seg[API_MAX_SEGMENTS][64]; /* path segments, /api/v1 included */
     size_t n_seg;
     const char *query; /* borrowed from req, may be NULL */
     size_t query_len;
@@ -193,6 +198,21 @@ int respond_db_failed(struct rctx *c, PGresult *res);
    and that has no row when the caller is not a member: answer 503, 404, or
    304 (If-None-Match) and return -1; else set the ETag and return 0. */
 int respond_page_head(struct rctx *c, PGresult *res);
+/* A resource's JSON from row of res (columns from 0). New reference, or NULL
+   when the stored row is malformed. */
+typedef json_t *(*row_fn)(const PGresult *res, int row);
+/* Answer a one-row read of one versioned resource (an expense, a payment) of
+   kind what ("expense"): no row, 404 "no such group" (the caller is not a
+   member); NULL at id_col, 404 "no such <what>"; else ETag: its version
+   (version_col), 304 for a matching If-None-Match, and 200 with from_row.
+   applied: the answer to Prefer: wait instead: status c->result_status, no
+   304. 503 when the query failed, 500 when the row is malformed. */
+void respond_resource(struct rctx *c, PGresult *res, const char *what, int id_col, int version_col,
+                      row_fn from_row, int applied);
+/* If-Match of a write to a resource of kind what into c->if_match: answers
+   412 when malformed, 428 when absent and required, and returns -1; else 0
+   (c->if_match 0 when absent). */
+int req_if_match_checked(struct rctx *c, int required, const char *what);
 /* Answer 422 naming the first key of the parsed body not in allowed
    (NULL-terminated) and return -1; else 0. */
 int req_reject_unknown(struct rctx *c, const char *const *allowed);
@@ -319,7 +339,15 @@ void route_members_create(struct rctx *c);
 void route_invites_create(struct rctx *c);
 void route_invite_accept(struct rctx *c);
 void route_expense_write(struct rctx *c);
-void route_payment_create(struct rctx *c);
+/* POST, PUT and DELETE of payments. */
+void route_payment_write(struct rctx *c);
+void route_payment_get(struct rctx *c);
+void route_payments_list(struct rctx *c);
+/* Answer a waiting request whose payment event is applied: the payment as
+   PostgreSQL holds it (deleted ones too), with its ETag, with status. */
+void payment_answer_applied(struct rctx *c, int status);
+void route_event_revert(struct rctx *c);
+void route_me_balances(struct rctx *c);
 void route_expenses_list(struct rctx *c);
 void route_expense_get(struct rctx *c);
 /* Answer a waiting request whose expense event is applied: the expense as
@@ -333,6 +361,10 @@ void route_export(struct rctx *c);
 
 /* Path segment 3 as c->group_id; answers 404 and returns -1 unless a UUID. */
 int take_group_id(struct rctx *c);
+/* Read one resource of a group, /groups/{gid}/<kind>/{id}: sql gets $1 the
+   group id, $2 the id (NULL when not a UUID: it matches nothing) and $3 the
+   caller, and must answer no row to a non-member; cb gets the result. */
+void group_resource_query(struct rctx *c, pg_cb cb, const char *sql);
 
 /* Load the group (c->group_id) as seen by c->user_id, then call next with
    c->group_currency, c->member_id and c->volume set; 404 if absent or not a
@@ -341,6 +373,19 @@ void group_access_then(struct rctx *c, rctx_fn next);
 
 /* Answer a finished event's status (after Prefer: wait). */
 void event_answer_wait(struct rctx *c);
+
+/* Accept the ledger event built in c (type, target_id, data, if_match, wait_s):
+   honour Idempotency-Key, append it to its group's partition stream, and
+   answer 202 or, with Prefer: wait, its outcome. Answers every error itself;
+   refuses with c->refuse_code when refuse_detail is set and the request has
+   no Idempotency-Key. */
+void event_accept(struct rctx *c);
+/* If-Match: "<version>" (strong, one tag) into *out: 1 found, 0 absent,
+   -1 malformed. */
+int req_if_match(struct rctx *c, int64_t *out);
+/* Prefer: wait=N (RFC 7240), capped at API_MAX_WAIT_S; 0 when absent or
+   malformed. */
+int req_prefer_wait(struct rctx *c);
 
 /* --- metrics.c: GET /metrics (docs/OPERATIONS.md) ------------------------------ */
 

@@ -465,6 +465,53 @@ int respond_db_failed(struct rctx *c, PGresult *res)
     return 0;
 }
 
+void respond_resource(struct rctx *c, PGresult *res, const char *what, int id_col, int version_col,
+                      row_fn from_row, int applied)
+{
+    char detail[64];
+    if (respond_db_failed(c, res))
+        return;
+    if (PQntuples(res) != 1 || PQnfields(res) <= id_col || PQnfields(res) <= version_col) {
+        respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
+        return;
+    }
+    if (PQgetisnull(res, 0, id_col)) {
+        snprintf(detail, sizeof(detail), "no such %s", what);
+        respond_problem(c, PROBLEM_NOT_FOUND, detail, NULL);
+        return;
+    }
+    int64_t version = atoll(PQgetvalue(res, 0, version_col));
+    add_etag(c, version);
+    if (!applied && req_not_modified(c, version)) {
+        respond_empty(c, 304);
+        return;
+    }
+    json_t *r = from_row(res, 0);
+    if (!r) {
+        snprintf(detail, sizeof(detail), "the stored %s cannot be read", what);
+        respond_problem(c, PROBLEM_INTERNAL, detail, NULL);
+        return;
+    }
+    respond_json(c, applied ? c->result_status : 200, r);
+}
+
+int req_if_match_checked(struct rctx *c, int required, const char *what)
+{
+    char detail[96];
+    int m = req_if_match(c, &c->if_match);
+    if (m < 0) {
+        respond_problem(c, PROBLEM_PRECONDITION_FAILED,
+                        "If-Match must be one quoted version, like \"3\"", NULL);
+        return -1;
+    }
+    if (m == 0 && required) {
+        snprintf(detail, sizeof(detail), "this change needs If-Match with the %s's version", what);
+        respond_problem(c, PROBLEM_PRECONDITION_REQUIRED, detail, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 int respond_page_head(struct rctx *c, PGresult *res)
 {
     if (respond_db_failed(c, res))

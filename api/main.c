@@ -46,7 +46,7 @@ static int split_path(struct rctx *c, const char *p, size_t len)
         size_t j = i;
         while (j < len && p[j] != '/')
             j++;
-        if (c->n_seg == 6 || j - i >= sizeof(c->seg[0]))
+        if (c->n_seg == API_MAX_SEGMENTS || j - i >= sizeof(c->seg[0]))
             return -1;
         memcpy(c->seg[c->n_seg], p + i, j - i);
         c->seg[c->n_seg][j - i] = '\0';
@@ -63,7 +63,7 @@ static int seg_is(struct rctx *c, size_t i, const char *s)
 
 struct route {
     const char *method;
-    const char *pattern[6]; /* after /api/v1; "*" captures a segment */
+    const char *pattern[API_MAX_SEGMENTS - 2]; /* after /api/v1; "*" captures a segment */
     size_t n;
     rctx_fn fn;
 };
@@ -82,7 +82,13 @@ static const struct route routes[] = {
     {"POST", {"groups", "*", "expenses"}, 3, route_expense_write},
     {"PUT", {"groups", "*", "expenses", "*"}, 4, route_expense_write},
     {"DELETE", {"groups", "*", "expenses", "*"}, 4, route_expense_write},
-    {"POST", {"groups", "*", "payments"}, 3, route_payment_create},
+    {"POST", {"groups", "*", "payments"}, 3, route_payment_write},
+    {"GET", {"groups", "*", "payments"}, 3, route_payments_list},
+    {"GET", {"groups", "*", "payments", "*"}, 4, route_payment_get},
+    {"PUT", {"groups", "*", "payments", "*"}, 4, route_payment_write},
+    {"DELETE", {"groups", "*", "payments", "*"}, 4, route_payment_write},
+    {"POST", {"groups", "*", "events", "*", "revert"}, 5, route_event_revert},
+    {"GET", {"me", "balances"}, 2, route_me_balances},
     {"GET", {"groups", "*", "balances"}, 3, route_balances},
     {"GET", {"groups", "*", "settlements"}, 3, route_settlements},
     {"GET", {"groups", "*", "expenses"}, 3, route_expenses_list},
@@ -114,6 +120,7 @@ static const char *route_pattern(size_t i)
             if (strcmp(seg, "*") == 0)
                 seg = strcmp(prev, "groups") == 0     ? "{gid}"
                       : strcmp(prev, "expenses") == 0 ? "{eid}"
+                      : strcmp(prev, "payments") == 0 ? "{pid}"
                       : strcmp(prev, "invites") == 0  ? "{token}"
                       : strcmp(prev, "events") == 0   ? "{event_id}"
                                                       : "{id}";
@@ -148,16 +155,20 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         c->route = "/metrics";
         if (strcmp(c->method, "GET") == 0)
             route_metrics(c);
-        else
+        else {
+            add_header(c, H2O_TOKEN_ALLOW, "GET");
             respond_problem(c, PROBLEM_METHOD_NOT_ALLOWED, "use GET", NULL);
+        }
         goto out;
     }
     if (c->n_seg == 2 && seg_is(c, 0, "api") && seg_is(c, 1, "health")) {
         c->route = "/api/health";
         if (strcmp(c->method, "GET") == 0)
             route_health(c);
-        else
+        else {
+            add_header(c, H2O_TOKEN_ALLOW, "GET");
             respond_problem(c, PROBLEM_METHOD_NOT_ALLOWED, "use GET", NULL);
+        }
         goto out;
     }
     if (c->n_seg == 2 && seg_is(c, 0, "api") && seg_is(c, 1, "ping")) {
@@ -167,6 +178,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (c->n_seg >= 2 && seg_is(c, 0, "api") && seg_is(c, 1, "v1")) {
         int path_known = 0;
+        char allow[64] = "";
         for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
             if (!match(&routes[i], c))
                 continue;
@@ -177,8 +189,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                 routes[i].fn(c);
                 goto out;
             }
+            size_t o = strlen(allow);
+            snprintf(allow + o, sizeof(allow) - o, "%s%s", o ? ", " : "", routes[i].method);
         }
         if (path_known) {
+            /* RFC 9110: a 405 lists the methods the resource has. */
+            add_header(c, H2O_TOKEN_ALLOW, allow);
             respond_problem(c, PROBLEM_METHOD_NOT_ALLOWED,
                             "this method is not allowed on this resource", NULL);
             goto out;

@@ -1,5 +1,6 @@
 /*
- * Reading expenses: the group's list (newest first, keyset-paginated) and one
+ * Reading expenses: the group's list (newest first by the expense's date, then
+ * by creation, latest first; keyset-paginated; filtered on request) and one
  * expense. Straight from PostgreSQL, which the worker has committed before it
  * announces an event, so a client that saw its write confirmed reads it here.
  *
@@ -20,7 +21,9 @@
 #include <string.h>
 
 #define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-#define TS_US(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+/* An expense's place in the list: its date, then its creation (the seq of the
+   event that created it): "2026-11-20:42", the cursor's key. */
+#define LIST_KEY "to_char(x.date, 'YYYY-MM-DD') || ':' || x.created_seq"
 
 /* Ten columns from an expenses row x; expense_from_row reads them. The
    request fields are built in the worker's order (worker/apply.c). */
@@ -29,7 +32,7 @@
     " x.currency, 'exchange_rate', x.exchange_rate, 'date', to_char(x.date, 'YYYY-MM-DD'),"        \
     " 'category', x.category, 'paid_by', x.paid_by, 'split', x.split)::text, x.id, x.group_id,"    \
     " x.amount_in_group_currency, x.shares::text, x.created_by, " TS("x.created_at") ", " TS(      \
-        "x.updated_at") ", x.version, " TS_US("x.created_at")
+        "x.updated_at") ", x.version, " LIST_KEY
 
 enum {
     COL_CONTENT,
@@ -118,9 +121,10 @@ static void on_expenses(PGresult *res, struct rctx *c)
     }
     json_t *body = json_pack("{s:o}", "items", items);
     if (n > limit) {
-        char cursor[256];
-        cursor_encode(PQgetvalue(res, limit - 1, 1 + COL_KEY),
-                      PQgetvalue(res, limit - 1, 1 + COL_ID), cursor, sizeof(cursor));
+        char cursor[256], key[PAGE_KEY_SIZE];
+        snprintf(key, sizeof(key), "%s:%lu", PQgetvalue(res, limit - 1, 1 + COL_KEY),
+                 (unsigned long)c->if_match);
+        cursor_encode(key, PQgetvalue(res, limit - 1, 1 + COL_ID), cursor, sizeof(cursor));
         json_object_set_new(body, "next_cursor", json_string(cursor));
     } else {
         json_object_set_new(body, "next_cursor", json_null());
@@ -128,27 +132,187 @@ static void on_expenses(PGresult *res, struct rctx *c)
     respond_json(c, 200, body);
 }
 
-static void expenses_list_authed(struct rctx *c)
+/* The list's filters, as the query string gave them (NULL when absent). */
+struct list_filters {
+    char q[8 * LEDGER_DESCRIPTION_MAX + 3]; /* the LIKE pattern: %q%, metacharacters escaped */
+    char payer[37], member[37], category[4 * LEDGER_CATEGORY_MAX + 1], from[11], to[11];
+    int has_q, has_payer, has_member, has_category, has_from, has_to;
+    uint32_t hash; /* of all of them: a cursor is only valid with the filters it was made for */
+};
+
+static void hash_add(uint32_t *h, const char *s, int present)
+{
+    for (; present && *s; s++)
+        *h = (*h ^ (unsigned char)*s) * 16777619u;
+    *h = (*h ^ (present ? 1u : 2u)) * 16777619u;
+}
+
+/* A text parameter of at most max_chars characters of valid UTF-8 into buf.
+   1 present, 0 absent (or empty), -1 invalid (noted in f). */
+static int text_param(struct rctx *c, const char *name, char *buf, size_t size, size_t max_chars,
+                      struct fields *f)
+{
+    char raw[1024];
+    if (!req_query(c, name, raw, sizeof(raw)) || raw[0] == '\0')
+        return 0;
+    json_t *valid = json_string(raw);
+    size_t len = strlen(raw);
+    json_decref(valid);
+    if (!valid || len + 1 >= sizeof(raw) || json_utf8_length(raw) > max_chars || len >= size) {
+        fields_add(f, name, "must be valid UTF-8 of at most %zu characters", max_chars);
+        return -1;
+    }
+    memcpy(buf, raw, len + 1);
+    return 1;
+}
+
+static int id_param(struct rctx *c, const char *name, char *buf, struct fields *f)
+{
+    char raw[64];
+    if (!req_query(c, name, raw, sizeof(raw)))
+        return 0;
+    if (!ledger_is_uuid(raw)) {
+        fields_add(f, name, "must be a member id (a lowercase UUID)");
+        return -1;
+    }
+    memcpy(buf, raw, 37);
+    return 1;
+}
+
+static int date_param(struct rctx *c, const char *name, char *buf, struct fields *f)
+{
+    char raw[16];
+    if (!req_query(c, name, raw, sizeof(raw)))
+        return 0;
+    if (!ledger_is_date(raw)) {
+        fields_add(f, name, "must be a date YYYY-MM-DD");
+        return -1;
+    }
+    memcpy(buf, raw, 11);
+    return 1;
+}
+
+/* Read and check the filters; answers 422 naming the parameter and returns
+   -1 when one is malformed. */
+static int list_filters(struct rctx *c, struct list_filters *lf)
+{
+    struct fields f = {0};
+    char q[4 * LEDGER_DESCRIPTION_MAX + 1];
+
+    memset(lf, 0, sizeof(*lf));
+    lf->has_q = text_param(c, "q", q, sizeof(q), LEDGER_DESCRIPTION_MAX, &f) == 1;
+    lf->has_payer = id_param(c, "payer", lf->payer, &f) == 1;
+    lf->has_member = id_param(c, "member", lf->member, &f) == 1;
+    lf->has_category =
+        text_param(c, "category", lf->category, sizeof(lf->category), LEDGER_CATEGORY_MAX, &f) == 1;
+    lf->has_from = date_param(c, "from", lf->from, &f) == 1;
+    lf->has_to = date_param(c, "to", lf->to, &f) == 1;
+    if (lf->has_from && lf->has_to && strcmp(lf->from, lf->to) > 0)
+        fields_add(&f, "to", "must not be before from");
+    if (f.n) {
+        respond_problem(c, PROBLEM_VALIDATION, "invalid list filters", &f);
+        return -1;
+    }
+    if (lf->has_q) {
+        /* Contains, case-insensitive: the text between %...%, with LIKE's own
+           metacharacters taken literally (ESCAPE '\'). */
+        size_t o = 0;
+        lf->q[o++] = '%';
+        for (const char *s = q; *s; s++) {
+            if (*s == '%' || *s == '_' || *s == '\\')
+                lf->q[o++] = '\\';
+            lf->q[o++] = *s;
+        }
+        lf->q[o++] = '%';
+        lf->q[o] = '\0';
+    }
+    lf->hash = 2166136261u;
+    hash_add(&lf->hash, q, lf->has_q);
+    hash_add(&lf->hash, lf->payer, lf->has_payer);
+    hash_add(&lf->hash, lf->member, lf->has_member);
+    hash_add(&lf->hash, lf->category, lf->has_category);
+    hash_add(&lf->hash, lf->from, lf->has_from);
+    hash_add(&lf->hash, lf->to, lf->has_to);
+    return 0;
+}
+
+/* The cursor's key "<date>:<created_seq>:<filters hash>" into date and seq;
+   -1 when malformed or made for other filters (422 answered). */
+static int list_cursor(struct rctx *c, const char *key, uint32_t hash, char *date, char *seq)
+{
+    char d[16];
+    long long created;
+    unsigned long h;
+    int end = 0;
+    struct fields f = {0};
+
+    if (sscanf(key, "%10[0-9-]:%lld:%lu%n", d, &created, &h, &end) != 3 || key[end] ||
+        !ledger_is_date(d) || created < 0) {
+        fields_add(&f, "cursor", "is not a cursor of this list");
+    } else if (h != hash) {
+        fields_add(&f, "cursor", "was made for other filters: use the same filters, or none");
+    } else {
+        memcpy(date, d, 11);
+        snprintf(seq, 24, "%lld", created);
+        return 0;
+    }
+    respond_problem(c, PROBLEM_VALIDATION, "invalid pagination parameters", &f);
+    return -1;
+}
+
+static void expenses_list_allowed(struct rctx *c)
 {
     int limit;
-    char key[PAGE_KEY_SIZE], id[37], lim[16];
-    if (take_group_id(c) != 0 || page_params(c, &limit, key, id) != 0)
+    char key[PAGE_KEY_SIZE], id[37], lim[16], date[11] = "", seq[24] = "";
+    struct list_filters lf;
+    if (page_params(c, &limit, key, id) != 0 || list_filters(c, &lf) != 0)
+        return;
+    if (key[0] && list_cursor(c, key, lf.hash, date, seq) != 0)
         return;
     c->version = limit;
+    c->if_match = lf.hash; /* for the next cursor */
     snprintf(lim, sizeof(lim), "%d", limit + 1);
-    const char *p[5] = {c->group_id, c->user_id, key[0] ? key : NULL, id[0] ? id : NULL, lim};
+    const char *p[12] = {c->group_id,
+                         c->user_id,
+                         key[0] ? date : NULL,
+                         key[0] ? seq : NULL,
+                         key[0] ? id : NULL,
+                         lf.has_q ? lf.q : NULL,
+                         lf.has_payer ? lf.payer : NULL,
+                         lf.has_member ? lf.member : NULL,
+                         lf.has_category ? lf.category : NULL,
+                         lf.has_from ? lf.from : NULL,
+                         lf.has_to ? lf.to : NULL,
+                         lim};
     /* One statement: membership and the page in one snapshot. The page walks
-       expenses_group_list (group_id, created_at DESC, id DESC) WHERE NOT
-       deleted from the cursor on: no OFFSET, cost independent of depth. */
+       expenses_group_date (group_id, date DESC, created_seq DESC, id DESC)
+       WHERE NOT deleted from the cursor on: no OFFSET, cost independent of
+       depth; the filters only skip rows. */
     pg_query(c, on_expenses,
              "SELECT g.version, e.* FROM groups g"
              " JOIN members me ON me.group_id = g.id AND me.user_id = $2"
              " LEFT JOIN LATERAL (SELECT " EXPENSE_COLS " FROM expenses x"
-             "  WHERE x.group_id = g.id AND NOT x.deleted AND ($3::timestamptz IS NULL"
-             "   OR (x.created_at, x.id) < ($3::timestamptz, $4::uuid))"
-             "  ORDER BY x.created_at DESC, x.id DESC LIMIT $5::int) e ON true"
+             "  WHERE x.group_id = g.id AND NOT x.deleted AND ($3::date IS NULL"
+             "   OR (x.date, x.created_seq, x.id) < ($3::date, $4::bigint, $5::uuid))"
+             "  AND ($6::text IS NULL OR x.description ILIKE $6 ESCAPE '\\'"
+             "   OR x.category ILIKE $6 ESCAPE '\\')"
+             "  AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM json_array_elements(x.paid_by) p"
+             "   WHERE p->>'member_id' = $7))"
+             "  AND ($8::text IS NULL OR EXISTS (SELECT 1 FROM"
+             "   json_array_elements(x.split->'members') s WHERE s->>'member_id' = $8))"
+             "  AND ($9::text IS NULL OR lower(x.category) = lower($9))"
+             "  AND ($10::date IS NULL OR x.date >= $10::date)"
+             "  AND ($11::date IS NULL OR x.date <= $11::date)"
+             "  ORDER BY x.date DESC, x.created_seq DESC, x.id DESC LIMIT $12::int) e ON true"
              " WHERE g.id = $1",
-             5, p);
+             12, p);
+}
+
+/* Access before the query string: a non-member gets 404 whatever it asks. */
+static void expenses_list_authed(struct rctx *c)
+{
+    if (take_group_id(c) == 0)
+        group_access_then(c, expenses_list_allowed);
 }
 
 /* Authentication first: no or a bad token is 401 whatever the path holds. */
@@ -159,17 +323,15 @@ void route_expenses_list(struct rctx *c)
 
 /* --- the answer to Prefer: wait ---------------------------------------------------------- */
 
+static json_t *expense_row(const PGresult *res, int row)
+{
+    return expense_from_row(res, row, 0);
+}
+
 static void on_applied_expense(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c) || db_failed(c, res))
-        return;
-    json_t *x = PQntuples(res) == 1 ? expense_from_row(res, 0, 0) : NULL;
-    if (!x) {
-        respond_problem(c, PROBLEM_INTERNAL, "the applied expense cannot be read", NULL);
-        return;
-    }
-    add_etag(c, atoll(PQgetvalue(res, 0, COL_VERSION)));
-    respond_json(c, c->result_status, x);
+    if (rctx_unref_live(c) && !db_failed(c, res))
+        respond_resource(c, res, "expense", COL_ID, COL_VERSION, expense_row, 1);
 }
 
 void expense_answer_applied(struct rctx *c, int status)
@@ -185,45 +347,17 @@ void expense_answer_applied(struct rctx *c, int status)
 
 static void on_expense(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c) || db_failed(c, res))
-        return;
-    if (PQntuples(res) != 1) {
-        respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
-        return;
-    }
-    if (PQgetisnull(res, 0, COL_ID)) {
-        respond_problem(c, PROBLEM_NOT_FOUND, "no such expense", NULL);
-        return;
-    }
-    int64_t version = atoll(PQgetvalue(res, 0, COL_VERSION));
-    add_etag(c, version);
-    if (req_not_modified(c, version)) {
-        respond_empty(c, 304);
-        return;
-    }
-    json_t *x = expense_from_row(res, 0, 0);
-    if (!x) {
-        respond_problem(c, PROBLEM_INTERNAL, "the stored expense is malformed", NULL);
-        return;
-    }
-    respond_json(c, 200, x);
+    if (rctx_unref_live(c) && !db_failed(c, res))
+        respond_resource(c, res, "expense", COL_ID, COL_VERSION, expense_row, 0);
 }
 
 static void expense_get_authed(struct rctx *c)
 {
-    if (take_group_id(c) != 0)
-        return;
-    /* An id that is not a UUID matches no expense (NULL), after the
-       membership check, like any unknown id. */
-    if (ledger_is_uuid(c->seg[5]))
-        memcpy(c->target_id, c->seg[5], 37);
-    const char *p[3] = {c->group_id, c->target_id[0] ? c->target_id : NULL, c->user_id};
-    pg_query(c, on_expense,
-             "SELECT " EXPENSE_COLS " FROM groups g"
-             " JOIN members me ON me.group_id = g.id AND me.user_id = $3"
-             " LEFT JOIN expenses x ON x.id = $2::uuid AND x.group_id = g.id AND NOT x.deleted"
-             " WHERE g.id = $1",
-             3, p);
+    group_resource_query(c, on_expense,
+                         "SELECT " EXPENSE_COLS " FROM groups g"
+                         " JOIN members me ON me.group_id = g.id AND me.user_id = $3"
+                         " LEFT JOIN expenses x ON x.id = $2::uuid AND x.group_id = g.id"
+                         " AND NOT x.deleted WHERE g.id = $1");
 }
 
 void route_expense_get(struct rctx *c)

@@ -53,6 +53,18 @@ int take_group_id(struct rctx *c)
     return 0;
 }
 
+void group_resource_query(struct rctx *c, pg_cb cb, const char *sql)
+{
+    if (take_group_id(c) != 0)
+        return;
+    /* An id that is not a UUID matches no resource (NULL), after the
+       membership check, like any unknown id. */
+    if (ledger_is_uuid(c->seg[5]))
+        memcpy(c->target_id, c->seg[5], 37);
+    const char *p[3] = {c->group_id, c->target_id[0] ? c->target_id : NULL, c->user_id};
+    pg_query(c, cb, sql, 3, p);
+}
+
 /* --- create ----------------------------------------------------------------------------- */
 
 static void on_group_created(PGresult *res, struct rctx *c)

@@ -121,29 +121,16 @@ static void answer_accepted(struct rctx *c)
 
 /* --- Prefer: wait -------------------------------------------------------------------------- */
 
-/* The payment an applied payment.created event recorded, from PostgreSQL. */
-static void on_payment_result(PGresult *res, struct rctx *c)
-{
-    if (!rctx_unref_live(c) || respond_db_failed(c, res))
-        return;
-    json_t *p = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), 0, NULL) : NULL;
-    if (!p) {
-        respond_problem(c, PROBLEM_INTERNAL, "the applied payment cannot be read", NULL);
-        return;
-    }
-    respond_json(c, 201, p);
-}
-
 /* The headers of an applied event's answer. */
 static void applied_headers(struct rctx *c)
 {
     char pref[32];
     snprintf(pref, sizeof(pref), "wait=%d", c->wait_requested);
     add_header_name(c, "preference-applied", pref);
-    if (strcmp(c->type, "expense.created") == 0) {
-        /* Payments have no resource of their own to point at. */
+    if (is_create(c)) {
         char loc[128];
-        snprintf(loc, sizeof(loc), "/api/v1/groups/%s/expenses/%s", c->group_id, c->target_id);
+        snprintf(loc, sizeof(loc), "/api/v1/groups/%s/%s/%s", c->group_id,
+                 strncmp(c->type, "payment.", 8) == 0 ? "payments" : "expenses", c->target_id);
         add_header(c, H2O_TOKEN_LOCATION, loc);
     }
 }
@@ -161,7 +148,7 @@ static void answer_with(struct rctx *c, const char *resource)
         return;
     }
     applied_headers(c);
-    if (json_is_integer(json_object_get(res, "version")) && strncmp(c->type, "expense.", 8) == 0)
+    if (json_is_integer(json_object_get(res, "version")))
         add_etag(c, json_integer_value(json_object_get(res, "version")));
     respond_json(c, is_create(c) ? 201 : 200, res);
 }
@@ -171,18 +158,10 @@ static void answer_with(struct rctx *c, const char *resource)
 static void answer_applied(struct rctx *c)
 {
     applied_headers(c);
-    if (strncmp(c->type, "expense.", 8) == 0) {
+    if (strncmp(c->type, "expense.", 8) == 0)
         expense_answer_applied(c, is_create(c) ? 201 : 200);
-        return;
-    }
-    const char *p[1] = {c->target_id};
-    pg_query(c, on_payment_result,
-             "SELECT json_build_object('id', id, 'group_id', group_id, 'from_member',"
-             " from_member, 'to_member', to_member, 'amount', amount, 'date',"
-             " to_char(date, 'YYYY-MM-DD'), 'note', note, 'created_by', created_by,"
-             " 'created_at', to_char(created_at AT TIME ZONE 'UTC',"
-             " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))::text FROM payments WHERE id = $1",
-             1, p);
+    else
+        payment_answer_applied(c, is_create(c) ? 201 : 200);
 }
 
 /* What a status check found: applied, rejected (with its problem), or
@@ -491,14 +470,30 @@ static void accept_event(struct rctx *c)
     accept_send(c, 0);
 }
 
+void event_accept(struct rctx *c)
+{
+    size_t len;
+    /* A write the api already knows to fail is refused at once, unless it
+       carries an Idempotency-Key: a retry must still find its first answer,
+       so the worker refuses it when it applies instead. */
+    if (c->refuse_detail[0] && !req_header_name(c, "idempotency-key", &len)) {
+        respond_problem(c, c->refuse_code, c->refuse_detail, NULL);
+        return;
+    }
+    accept_event(c);
+}
+
+int req_prefer_wait(struct rctx *c)
+{
+    return prefer_wait(c);
+}
+
 /* --- expenses ------------------------------------------------------------------------------- */
 
 static int member_known(const struct rctx *c, const char *id)
 {
     return c->scratch && strstr(c->scratch, id) != NULL;
 }
-
-static int if_match(struct rctx *c, int64_t *out);
 
 static void expense_allowed(struct rctx *c)
 {
@@ -512,17 +507,8 @@ static void expense_allowed(struct rctx *c)
             respond_problem(c, PROBLEM_NOT_FOUND, "no such expense", NULL);
             return;
         }
-        int m = if_match(c, &c->if_match);
-        if (m < 0) {
-            respond_problem(c, PROBLEM_PRECONDITION_FAILED,
-                            "If-Match must be one quoted version, like \"3\"", NULL);
+        if (req_if_match_checked(c, strcmp(c->method, "PUT") == 0, "expense") != 0)
             return;
-        }
-        if (m == 0 && strcmp(c->method, "PUT") == 0) {
-            respond_problem(c, PROBLEM_PRECONDITION_REQUIRED,
-                            "a replacement needs If-Match with the expense's version", NULL);
-            return;
-        }
     }
     c->wait_s = prefer_wait(c);
     if (strcmp(c->method, "DELETE") == 0) {
@@ -578,8 +564,7 @@ static void expense_allowed(struct rctx *c)
     accept_event(c);
 }
 
-/* If-Match: "<version>" (strong, one tag). 1 found, 0 absent, -1 malformed. */
-static int if_match(struct rctx *c, int64_t *out)
+int req_if_match(struct rctx *c, int64_t *out)
 {
     size_t len;
     const char *v = req_header(c, H2O_TOKEN_IF_MATCH, &len);
@@ -611,42 +596,84 @@ void route_expense_write(struct rctx *c)
 
 /* --- payments ------------------------------------------------------------------------------- */
 
+static void on_payment_version(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
+        return;
+    /* Versions only grow: one already past If-Match can never match again.
+       A payment not (yet) in the table may still be queued: the worker
+       decides then. A request with an Idempotency-Key is left to the worker
+       (event_accept). */
+    if (PQntuples(res) == 1) {
+        int64_t version = atoll(PQgetvalue(res, 0, 0));
+        if (version > c->if_match) {
+            c->refuse_code = PROBLEM_VERSION_CONFLICT;
+            snprintf(c->refuse_detail, sizeof(c->refuse_detail),
+                     "the payment is at version %lld, not %lld", (long long)version,
+                     (long long)c->if_match);
+        } else if (strcmp(PQgetvalue(res, 0, 1), "t") == 0 && version == c->if_match) {
+            c->refuse_code = PROBLEM_NOT_FOUND;
+            snprintf(c->refuse_detail, sizeof(c->refuse_detail), "the payment was deleted");
+        }
+    }
+    event_accept(c);
+}
+
 static void payment_allowed(struct rctx *c)
 {
     struct ledger_payment p;
     struct fields f = {0};
     char today[11];
 
+    /* After access: a non-member gets 404 whatever it sends. */
+    if (c->n_seg == 6) {
+        if (!ledger_is_uuid(c->seg[5])) {
+            respond_problem(c, PROBLEM_NOT_FOUND, "no such payment", NULL);
+            return;
+        }
+        if (req_if_match_checked(c, 1, "payment") != 0)
+            return;
+        memcpy(c->target_id, c->seg[5], 37);
+    }
     c->wait_s = prefer_wait(c);
-    if (req_parse_body(c, 0) != 0)
-        return;
-    ledger_today(today);
-    if (ledger_payment_parse(c->doc.root, today, &p, &f) != 0) {
-        respond_problem(c, PROBLEM_VALIDATION, "the payment is not valid", &f);
-        return;
-    }
-    if (!member_known(c, p.from_member))
-        fields_add(&f, "from_member", "is not a member of this group");
-    if (!member_known(c, p.to_member))
-        fields_add(&f, "to_member", "is not a member of this group");
-    if (f.n) {
+    if (strcmp(c->method, "DELETE") != 0) {
+        if (req_parse_body(c, 0) != 0)
+            return;
+        ledger_today(today);
+        if (ledger_payment_parse(c->doc.root, today, &p, &f) != 0) {
+            respond_problem(c, PROBLEM_VALIDATION, "the payment is not valid", &f);
+            return;
+        }
+        if (!member_known(c, p.from_member))
+            fields_add(&f, "from_member", "is not a member of this group");
+        if (!member_known(c, p.to_member))
+            fields_add(&f, "to_member", "is not a member of this group");
+        if (f.n) {
+            ledger_payment_release(&p);
+            respond_problem(c, PROBLEM_VALIDATION, "the payment names non-members", &f);
+            return;
+        }
+        /* Sums stay in range (checked again when applied). */
+        struct ledger_volume v = c->volume;
+        if (ledger_volume_add(&v, 0, 0, p.amount, p.amount) != 0) {
+            ledger_payment_release(&p);
+            fields_add(&f, "amount", "is too large for this group's totals");
+            respond_problem(c, PROBLEM_VALIDATION, LEDGER_RANGE_DETAIL, &f);
+            return;
+        }
+        c->data = ledger_payment_to_json(&p);
         ledger_payment_release(&p);
-        respond_problem(c, PROBLEM_VALIDATION, "the payment names non-members", &f);
+    }
+    if (strcmp(c->method, "POST") == 0) {
+        new_uuid(c->target_id);
+        strcpy(c->type, "payment.created");
+        accept_event(c);
         return;
     }
-    /* Sums stay in range (checked again when applied). */
-    struct ledger_volume v = c->volume;
-    if (ledger_volume_add(&v, 0, 0, p.amount, p.amount) != 0) {
-        ledger_payment_release(&p);
-        fields_add(&f, "amount", "is too large for this group's totals");
-        respond_problem(c, PROBLEM_VALIDATION, LEDGER_RANGE_DETAIL, &f);
-        return;
-    }
-    c->data = ledger_payment_to_json(&p);
-    ledger_payment_release(&p);
-    new_uuid(c->target_id);
-    strcpy(c->type, "payment.created");
-    accept_event(c);
+    strcpy(c->type, strcmp(c->method, "PUT") == 0 ? "payment.replaced" : "payment.deleted");
+    const char *p2[2] = {c->target_id, c->group_id};
+    pg_query(c, on_payment_version,
+             "SELECT version, deleted FROM payments WHERE id = $1 AND group_id = $2", 2, p2);
 }
 
 static void payment_authed(struct rctx *c)
@@ -655,7 +682,7 @@ static void payment_authed(struct rctx *c)
         group_access_then(c, payment_allowed);
 }
 
-void route_payment_create(struct rctx *c)
+void route_payment_write(struct rctx *c)
 {
     auth_then(c, payment_authed);
 }

@@ -34,7 +34,7 @@ FROM seed_m p, (SELECT count(*)::bigint AS n FROM seed_m) c;
 
 INSERT INTO expenses (id, group_id, description, amount, currency, exchange_rate,
                       amount_in_group_currency, date, category, paid_by, split, shares,
-                      created_by, created_at, updated_at, version, deleted, seq)
+                      created_by, created_at, updated_at, version, deleted, seq, created_seq)
 SELECT gen_random_uuid(), :'gid', 'Seeded expense ' || i, v.amount, g.currency, '1', v.amount,
        date '2026-01-01' + (i % 365), NULL, v.paid_by,
        jsonb_build_object('mode', 'equal', 'members',
@@ -43,7 +43,7 @@ SELECT gen_random_uuid(), :'gid', 'Seeded expense ' || i, v.amount, g.currency, 
        v.shares, :'uid',
        timestamptz '2026-01-01 00:00:00Z' + (i / 3) * interval '1 second',
        timestamptz '2026-01-01 00:00:00Z' + (i / 3) * interval '1 second',
-       1, false, 1000000 + i
+       1, false, 1000000 + i, 1000000 + i
 FROM generate_series(1, :expenses) i
 JOIN seed_v v ON v.k = i % (SELECT count(*) FROM seed_m)
 CROSS JOIN (SELECT currency FROM groups WHERE id = :'gid') g;

@@ -779,3 +779,87 @@ json_t *ledger_payment_to_json(const struct ledger_payment *p)
                      p->to_member, "amount", (json_int_t)p->amount, "date", p->date, "note",
                      p->note ? json_string(p->note) : json_null());
 }
+
+json_t *ledger_payment_resource(const json_t *content, const struct ledger_expense_meta *m)
+{
+    json_t *r = json_deep_copy(content);
+    json_object_set_new(r, "id", json_string(m->id));
+    json_object_set_new(r, "group_id", json_string(m->group_id));
+    json_object_set_new(r, "created_by", json_string(m->created_by));
+    json_object_set_new(r, "created_at", json_string(m->created_at));
+    json_object_set_new(r, "updated_at", json_string(m->updated_at));
+    json_object_set_new(r, "version", json_integer(m->version));
+    return r;
+}
+
+int ledger_move_payment(int64_t *sent, int64_t *received, int64_t amount, int sign)
+{
+    int64_t d, s, r;
+    if (money_mul(amount, sign, &d) != 0 || money_add(*sent, d, &s) != 0 ||
+        money_add(*received, d, &r) != 0)
+        return -1;
+    *sent = s;
+    *received = r;
+    return 0;
+}
+
+int ledger_change_of(const char *kind, const char *type, const json_t *data,
+                     struct ledger_change *ch)
+{
+    size_t k = strlen(kind);
+    memset(ch, 0, sizeof(*ch));
+    if (strncmp(type, kind, k) != 0 || type[k] != '.')
+        return -1;
+    type += k + 1;
+    if (strcmp(type, "created") == 0 || strcmp(type, "replaced") == 0) {
+        ch->op = type[0] == 'c' ? LEDGER_OP_CREATE : LEDGER_OP_REPLACE;
+        ch->content = data;
+        return json_is_object(data) ? 0 : -1;
+    }
+    if (strcmp(type, "deleted") == 0) {
+        ch->op = LEDGER_OP_DELETE;
+        return 0;
+    }
+    if (strcmp(type, "reverted") != 0 || !json_is_object(data))
+        return -1;
+    const json_t *reverts = json_object_get(data, "reverts");
+    const json_t *restore = json_object_get(data, "restore");
+    if (!json_is_string(reverts) || !ledger_is_uuid(json_string_value(reverts)) || !restore ||
+        (!json_is_null(restore) && !json_is_object(restore)))
+        return -1;
+    ch->reverts = json_string_value(reverts);
+    ch->op = json_is_null(restore) ? LEDGER_OP_DELETE : LEDGER_OP_RESTORE;
+    ch->content = json_is_null(restore) ? NULL : restore;
+    return 0;
+}
+
+int ledger_change_check(const struct ledger_change *ch, const char *kind, int exists, int deleted,
+                        int64_t version, int64_t if_match, enum problem_code *code, char *detail,
+                        size_t detail_size)
+{
+    if (ch->op == LEDGER_OP_CREATE) {
+        if (!exists)
+            return 0;
+        *code = PROBLEM_VERSION_CONFLICT;
+        snprintf(detail, detail_size, "a %s with this id already exists", kind);
+        return -1;
+    }
+    /* A revert may bring back a deleted resource; anything else needs it live. */
+    if (!exists || (deleted && ch->op != LEDGER_OP_RESTORE)) {
+        *code = PROBLEM_NOT_FOUND;
+        snprintf(detail, detail_size, "the %s does not exist or was deleted", kind);
+        return -1;
+    }
+    if (ch->reverts && !if_match) {
+        *code = PROBLEM_PRECONDITION_REQUIRED;
+        snprintf(detail, detail_size, "a revert needs the %s's version", kind);
+        return -1;
+    }
+    if (if_match && if_match != version) {
+        *code = PROBLEM_VERSION_CONFLICT;
+        snprintf(detail, detail_size, "the %s is at version %lld, not %lld", kind,
+                 (long long)version, (long long)if_match);
+        return -1;
+    }
+    return 0;
+}

@@ -12,6 +12,7 @@
 #include "fields.h"
 #include "json.h"
 #include "money.h"
+#include "problem.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -153,6 +154,53 @@ int ledger_payment_parse(const json_t *body, const char *today, struct ledger_pa
                          struct fields *f);
 void ledger_payment_release(struct ledger_payment *p);
 json_t *ledger_payment_to_json(const struct ledger_payment *p);
+
+/* The payment resource of the contract: content (the request fields in normal
+   form, as ledger_payment_to_json makes them; borrowed, deep-copied) plus
+   "id", "group_id", "created_by", "created_at", "updated_at", "version" from
+   m (its amount_group is not used). The worker (event results, the audit log)
+   and the api (GET) both build it here. New reference. */
+json_t *ledger_payment_resource(const json_t *content, const struct ledger_expense_meta *m);
+
+/* Add (sign 1) or take out (sign -1) a payment of amount from the sender's
+   "sent" and the receiver's "received" totals, both or neither: 0, or -1 when
+   either would overflow (then neither changed). The one rule for a payment's
+   effect on balances (worker and replay). */
+int ledger_move_payment(int64_t *sent, int64_t *received, int64_t amount, int sign);
+
+/* --- what a ledger event does to its resource (an expense or a payment) --------------------- */
+
+enum ledger_op {
+    LEDGER_OP_CREATE,  /* "<kind>.created": a new resource with content */
+    LEDGER_OP_REPLACE, /* "<kind>.replaced": content replaces a live resource's */
+    LEDGER_OP_DELETE,  /* "<kind>.deleted", or a revert to "deleted": out of the balances */
+    LEDGER_OP_RESTORE, /* a revert to content: a live resource takes it, a deleted one comes
+                          back with it */
+};
+
+/* One event's change. content and reverts are borrowed from the event. */
+struct ledger_change {
+    enum ledger_op op;
+    const json_t *content; /* the request fields the resource takes; NULL for a deletion */
+    const char *reverts;   /* "<kind>.reverted": the event it undoes; else NULL */
+};
+
+/* Read an event of type on a resource of kind ("expense" or "payment") with
+   its data: "<kind>.created" / ".replaced" carry the content as data,
+   ".deleted" none, ".reverted" {"reverts": event id, "restore": the content
+   or null (the resource is deleted)}. 0, or -1 when type is no event of kind
+   or a revert's data is malformed. */
+int ledger_change_of(const char *kind, const char *type, const json_t *data,
+                     struct ledger_change *ch);
+
+/* Whether ch may apply to a resource of kind that exists in the group (exists
+   1) with deleted and version; if_match 0 when the event has none (a revert
+   must have one). 0; or -1 with *code (PROBLEM_NOT_FOUND,
+   PROBLEM_VERSION_CONFLICT, PROBLEM_PRECONDITION_REQUIRED) and a lowercase
+   detail. The one rule the worker's decide step and replay both apply. */
+int ledger_change_check(const struct ledger_change *ch, const char *kind, int exists, int deleted,
+                        int64_t version, int64_t if_match, enum problem_code *code, char *detail,
+                        size_t detail_size);
 
 /* 1 if s is a lowercase canonical UUID string, else 0. */
 int ledger_is_uuid(const char *s);

@@ -92,14 +92,39 @@ static struct projection_expense *expense_slot(struct projection *p, const char 
     return NULL;
 }
 
+static struct projection_payment *payment_slot(struct projection *p, const char *id)
+{
+    for (size_t i = 0; i < p->n_payments; i++)
+        if (strcmp(p->payments[i].id, id) == 0)
+            return &p->payments[i];
+    return NULL;
+}
+
+const struct projection_payment *projection_payment(const struct projection *p, const char *id)
+{
+    return payment_slot((struct projection *)p, id);
+}
+
+/* Whether ch may apply (ledger_change_check, the worker's rule). */
+static int check_change(const struct ledger_change *ch, const char *kind, const char *id,
+                        int exists, int deleted, int64_t version, json_int_t if_match, char *err,
+                        size_t err_size)
+{
+    enum problem_code code;
+    char detail[160];
+    if (ledger_change_check(ch, kind, exists, deleted, version, if_match, &code, detail,
+                            sizeof(detail)) == 0)
+        return 0;
+    return fail(err, err_size, "%s '%s': %s", kind, id, detail);
+}
+
 static int apply_expense(struct projection *p, const json_t *ev, const char *type, int64_t seq,
                          char *err, size_t err_size)
 {
     const char *id = jstr(ev, "expense_id"), *actor = jstr(ev, "actor");
     const char *at = jstr(ev, "accepted_at");
-    int creating = strcmp(type, "expense.created") == 0;
-    int deleting = strcmp(type, "expense.deleted") == 0;
     json_int_t if_match = json_integer_value(json_object_get(ev, "if_match"));
+    struct ledger_change ch;
     struct projection_expense *x;
     struct ledger_expense e;
     struct json_doc doc = {0};
@@ -112,23 +137,18 @@ static int apply_expense(struct projection *p, const json_t *ev, const char *typ
     memset(&e, 0, sizeof(e));
     if (!id || !ledger_is_uuid(id) || !actor || !at || strlen(at) >= 24)
         return fail(err, err_size, "the event lacks expense_id, actor or accepted_at");
-    if (!creating && !deleting && strcmp(type, "expense.replaced") != 0)
-        return fail(err, err_size, "unknown event type '%s'", type);
+    if (ledger_change_of("expense", type, json_object_get(ev, "data"), &ch) != 0)
+        return fail(err, err_size, "unknown event type '%s' or malformed data", type);
+    int creating = ch.op == LEDGER_OP_CREATE, deleting = ch.op == LEDGER_OP_DELETE;
     x = expense_slot(p, id);
-    if (creating && x)
-        return fail(err, err_size, "expense '%s' is created twice", id);
-    if (!creating) {
-        if (!x || x->deleted)
-            return fail(err, err_size, "expense '%s' does not exist or was deleted", id);
-        if (if_match && if_match != x->version)
-            return fail(err, err_size, "expense '%s' is at version %lld, the event expected %lld",
-                        id, (long long)x->version, (long long)if_match);
-    }
+    if (check_change(&ch, "expense", id, x != NULL, x && x->deleted, x ? x->version : 0, if_match,
+                     err, err_size) != 0)
+        return -1;
+    int live = x && !x->deleted;
     if (!deleting) {
         /* The api always puts the date in the payload; the default is moot. */
         snprintf(today, sizeof(today), "%.10s", at);
-        if (ledger_expense_parse(&doc, json_object_get(ev, "data"), p->currency, today, &e, &f) !=
-            0) {
+        if (ledger_expense_parse(&doc, ch.content, p->currency, today, &e, &f) != 0) {
             fail(err, err_size, "expense '%s' is not valid: %s %s", id, f.n ? f.e[0].field : "",
                  f.n ? f.e[0].message : "");
             goto out;
@@ -143,7 +163,7 @@ static int apply_expense(struct projection *p, const json_t *ev, const char *typ
     /* Old shares out, new ones in, as one step: on overflow nothing changes. */
     struct projection_member *saved = xcalloc(p->n_members + 1, sizeof(*saved));
     memcpy(saved, p->members, p->n_members * sizeof(*saved));
-    if ((!creating && ledger_move_shares(x->shares, x->n_shares, -1, member_balance, p) != 0) ||
+    if ((live && ledger_move_shares(x->shares, x->n_shares, -1, member_balance, p) != 0) ||
         (!deleting && ledger_move_shares(sh, n_sh, 1, member_balance, p) != 0)) {
         memcpy(p->members, saved, p->n_members * sizeof(*saved));
         free(saved);
@@ -162,6 +182,7 @@ static int apply_expense(struct projection *p, const json_t *ev, const char *typ
         snprintf(x->created_by, sizeof(x->created_by), "%s", actor);
         snprintf(x->created_at, sizeof(x->created_at), "%s", at);
         x->version = 1;
+        x->created_seq = seq;
     } else {
         x->version++;
     }
@@ -170,6 +191,7 @@ static int apply_expense(struct projection *p, const json_t *ev, const char *typ
     if (deleting) {
         x->deleted = 1;
     } else {
+        x->deleted = 0;
         json_decref(x->content);
         x->content = ledger_expense_to_json(&e);
         x->amount_group = e.amount_group;
@@ -186,54 +208,84 @@ out:
     return rc;
 }
 
-static int apply_payment(struct projection *p, const json_t *ev, int64_t seq, char *err,
-                         size_t err_size)
+static int apply_payment(struct projection *p, const json_t *ev, const char *type, int64_t seq,
+                         char *err, size_t err_size)
 {
     const char *id = jstr(ev, "payment_id"), *actor = jstr(ev, "actor");
     const char *at = jstr(ev, "accepted_at");
+    json_int_t if_match = json_integer_value(json_object_get(ev, "if_match"));
+    struct ledger_change ch;
     struct ledger_payment pay;
     struct fields f = {0};
     char today[11];
-    size_t from, to;
-    int64_t sent, received;
+    size_t from = SIZE_MAX, to = SIZE_MAX;
     int rc = -1;
 
+    memset(&pay, 0, sizeof(pay));
     if (!id || !ledger_is_uuid(id) || !actor || !at || strlen(at) >= 24)
         return fail(err, err_size, "the event lacks payment_id, actor or accepted_at");
-    for (size_t i = 0; i < p->n_payments; i++)
-        if (strcmp(p->payments[i].id, id) == 0)
-            return fail(err, err_size, "payment '%s' is created twice", id);
-    snprintf(today, sizeof(today), "%.10s", at);
-    if (ledger_payment_parse(json_object_get(ev, "data"), today, &pay, &f) != 0)
-        return fail(err, err_size, "payment '%s' is not valid: %s %s", id, f.n ? f.e[0].field : "",
-                    f.n ? f.e[0].message : "");
-    from = projection_member(p, pay.from_member);
-    to = projection_member(p, pay.to_member);
-    if (from == SIZE_MAX || to == SIZE_MAX) {
-        fail(err, err_size, "payment '%s' names a non-member", id);
-        goto out;
+    if (ledger_change_of("payment", type, json_object_get(ev, "data"), &ch) != 0)
+        return fail(err, err_size, "unknown event type '%s' or malformed data", type);
+    int creating = ch.op == LEDGER_OP_CREATE, deleting = ch.op == LEDGER_OP_DELETE;
+    struct projection_payment *py = payment_slot(p, id);
+    if (check_change(&ch, "payment", id, py != NULL, py && py->deleted, py ? py->version : 0,
+                     if_match, err, err_size) != 0)
+        return -1;
+    if (!deleting) {
+        snprintf(today, sizeof(today), "%.10s", at);
+        if (ledger_payment_parse(ch.content, today, &pay, &f) != 0)
+            return fail(err, err_size, "payment '%s' is not valid: %s %s", id,
+                        f.n ? f.e[0].field : "", f.n ? f.e[0].message : "");
+        from = projection_member(p, pay.from_member);
+        to = projection_member(p, pay.to_member);
+        if (from == SIZE_MAX || to == SIZE_MAX) {
+            fail(err, err_size, "payment '%s' names a non-member", id);
+            goto out;
+        }
     }
-    if (money_add(p->members[from].sent, pay.amount, &sent) != 0 ||
-        money_add(p->members[to].received, pay.amount, &received) != 0) {
+    /* Old payment out, new one in, as one step: on overflow nothing changes. */
+    struct projection_member *saved = xcalloc(p->n_members + 1, sizeof(*saved));
+    memcpy(saved, p->members, p->n_members * sizeof(*saved));
+    if ((py && !py->deleted &&
+         ledger_move_payment(&p->members[projection_member(p, py->from)].sent,
+                             &p->members[projection_member(p, py->to)].received, py->amount,
+                             -1) != 0) ||
+        (!deleting && ledger_move_payment(&p->members[from].sent, &p->members[to].received,
+                                          pay.amount, 1) != 0)) {
+        memcpy(p->members, saved, p->n_members * sizeof(*saved));
+        free(saved);
         fail(err, err_size, "payment '%s': a balance would overflow 64 bits", id);
         goto out;
     }
-    p->members[from].sent = sent;
-    p->members[to].received = received;
-    if (p->n_payments == p->alloc_payments) {
-        p->alloc_payments = p->alloc_payments ? p->alloc_payments * 2 : 16;
-        p->payments = xreallocarray(p->payments, p->alloc_payments, sizeof(*p->payments));
+    free(saved);
+    if (creating) {
+        if (p->n_payments == p->alloc_payments) {
+            p->alloc_payments = p->alloc_payments ? p->alloc_payments * 2 : 16;
+            p->payments = xreallocarray(p->payments, p->alloc_payments, sizeof(*p->payments));
+        }
+        py = &p->payments[p->n_payments++];
+        memset(py, 0, sizeof(*py));
+        snprintf(py->id, sizeof(py->id), "%s", id);
+        snprintf(py->created_by, sizeof(py->created_by), "%s", actor);
+        snprintf(py->created_at, sizeof(py->created_at), "%s", at);
+        py->version = 1;
+    } else {
+        py->version++;
     }
-    struct projection_payment *py = &p->payments[p->n_payments++];
-    memset(py, 0, sizeof(*py));
-    snprintf(py->id, sizeof(py->id), "%s", id);
-    snprintf(py->from, sizeof(py->from), "%s", pay.from_member);
-    snprintf(py->to, sizeof(py->to), "%s", pay.to_member);
-    snprintf(py->created_by, sizeof(py->created_by), "%s", actor);
-    snprintf(py->created_at, sizeof(py->created_at), "%s", at);
-    snprintf(py->date, sizeof(py->date), "%s", pay.date);
-    py->amount = pay.amount;
+    snprintf(py->updated_at, sizeof(py->updated_at), "%s", at);
     py->seq = seq;
+    if (deleting) {
+        py->deleted = 1;
+    } else {
+        py->deleted = 0;
+        snprintf(py->from, sizeof(py->from), "%s", pay.from_member);
+        snprintf(py->to, sizeof(py->to), "%s", pay.to_member);
+        snprintf(py->date, sizeof(py->date), "%s", pay.date);
+        py->amount = pay.amount;
+        free(py->note);
+        py->note = pay.note;
+        pay.note = NULL;
+    }
     rc = 0;
 out:
     ledger_payment_release(&pay);
@@ -255,8 +307,8 @@ int projection_apply(struct projection *p, const json_t *event, int64_t seq, cha
                     (long long)seq, (long long)p->last_seq);
     if (strncmp(type, "expense.", 8) == 0)
         rc = apply_expense(p, event, type, seq, err, err_size);
-    else if (strcmp(type, "payment.created") == 0)
-        rc = apply_payment(p, event, seq, err, err_size);
+    else if (strncmp(type, "payment.", 8) == 0)
+        rc = apply_payment(p, event, type, seq, err, err_size);
     else
         rc = fail(err, err_size, "unknown event type '%s'", type);
     if (rc == 0)
@@ -270,6 +322,8 @@ void projection_release(struct projection *p)
         json_decref(p->expenses[i].content);
         free(p->expenses[i].shares);
     }
+    for (size_t i = 0; i < p->n_payments; i++)
+        free(p->payments[i].note);
     free(p->expenses);
     free(p->members);
     free(p->payments);

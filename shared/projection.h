@@ -15,7 +15,11 @@
  * first: ledger_merge_shares, the one implementation both call); a
  * replacement takes the old shares out of the balances and puts the new ones
  * in, a deletion takes them out (ledger_move_shares, likewise shared); a
- * payment adds to the sender's "sent" and the receiver's "received". Since these events were
+ * payment adds to the sender's "sent" and the receiver's "received"
+ * (ledger_move_payment), and is replaced or deleted the same way. Which
+ * change an event makes and whether it may (version, deleted, a revert
+ * bringing a deleted resource back) is ledger_change_of and
+ * ledger_change_check, again the worker's own. Since these events were
  * applied, any refusal here (unknown member, stale If-Match, overflow, invalid payload) means the
  * events and the projection disagree.
  *
@@ -38,6 +42,7 @@ struct projection_member {
 struct projection_expense {
     char id[37];
     int64_t version, seq, amount_group;
+    int64_t created_seq; /* seq of the event that created it */
     int deleted;
     char created_by[37], created_at[24], updated_at[24];
     json_t *content;             /* owned: the normalised request fields (ledger_expense_to_json) */
@@ -47,8 +52,10 @@ struct projection_expense {
 
 struct projection_payment {
     char id[37], from[37], to[37];
-    int64_t amount, seq;
-    char created_by[37], created_at[24], date[11];
+    int64_t amount, seq, version;
+    int deleted;
+    char created_by[37], created_at[24], updated_at[24], date[11];
+    char *note; /* owned; NULL when absent */
 };
 
 /* A group's state. Owns everything it points to; release with
@@ -59,7 +66,7 @@ struct projection {
     size_t n_members, alloc_members;
     struct projection_expense *expenses; /* in creation order */
     size_t n_expenses, alloc_expenses;
-    struct projection_payment *payments; /* in seq order */
+    struct projection_payment *payments; /* in creation order */
     size_t n_payments, alloc_payments;
     int64_t last_seq;
 };
@@ -80,6 +87,9 @@ void projection_add_member(struct projection *p, const char *id);
  */
 int projection_apply(struct projection *p, const json_t *event, int64_t seq, char *err,
                      size_t err_size);
+
+/* The payment with id, or NULL. Borrowed from p. */
+const struct projection_payment *projection_payment(const struct projection *p, const char *id);
 
 /* The expense with id, or NULL. Borrowed from p. */
 const struct projection_expense *projection_expense(const struct projection *p, const char *id);

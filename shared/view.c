@@ -14,41 +14,73 @@
 #include <stdlib.h>
 #include <string.h>
 
-int view_build(const char *group_id, const char *currency, int64_t version,
-               const struct view_member *members, size_t n, struct view *out)
+/* Each member's balance (paid - owed + sent - received) into bal; 0, or -1
+   when one overflows (logged). */
+static int balances_of(const struct view_member *members, size_t n, int64_t *bal)
 {
-    int64_t *bal = xcalloc(n, sizeof(*bal));
-    const char **ids = xcalloc(n, sizeof(*ids));
-    struct settle_transfer *tr = NULL;
-    size_t n_tr = 0;
-    json_t *list = json_array(), *transfers = json_array(), *doc;
-    int rc = -1;
-
-    memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < n; i++) {
         const struct view_member *m = &members[i];
         int64_t b;
         if (money_sub(m->paid, m->owed, &b) != 0 || money_add(b, m->sent, &b) != 0 ||
             money_sub(b, m->received, &b) != 0) {
             log_error("view: balance of member '%s' overflows", m->id);
-            goto out;
+            return -1;
         }
         bal[i] = b;
-        ids[i] = m->id;
-        json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "member_id",
-                                              m->id, "name", m->name, "paid", (json_int_t)m->paid,
-                                              "owed", (json_int_t)m->owed, "sent",
-                                              (json_int_t)m->sent, "received",
-                                              (json_int_t)m->received, "balance", (json_int_t)b));
     }
-    if (settle_compute(ids, bal, n, &tr, &n_tr) != 0) {
+    return 0;
+}
+
+int view_settle(const char *group_id, const struct view_member *members, size_t n,
+                struct settle_transfer **out, size_t *n_out)
+{
+    int64_t *bal = xcalloc(n + 1, sizeof(*bal));
+    const char **ids = xcalloc(n + 1, sizeof(*ids));
+    int rc = -1;
+
+    *out = NULL;
+    *n_out = 0;
+    for (size_t i = 0; i < n; i++)
+        ids[i] = members[i].id;
+    if (balances_of(members, n, bal) != 0)
+        goto out;
+    if (settle_compute(ids, bal, n, out, n_out) != 0) {
         log_error("view: balances of group '%s' do not sum to zero", group_id);
         goto out;
     }
+    rc = 0;
+out:
+    free(ids);
+    free(bal);
+    return rc;
+}
+
+int view_build(const char *group_id, const char *currency, int64_t version,
+               const struct view_member *members, size_t n, struct view *out)
+{
+    int64_t *bal = xcalloc(n + 1, sizeof(*bal));
+    struct settle_transfer *tr = NULL;
+    size_t n_tr = 0;
+    json_t *list = json_array(), *transfers = json_array(), *doc;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (balances_of(members, n, bal) != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const struct view_member *m = &members[i];
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "member_id", m->id, "name",
+                            m->name, "paid", (json_int_t)m->paid, "owed", (json_int_t)m->owed,
+                            "sent", (json_int_t)m->sent, "received", (json_int_t)m->received,
+                            "balance", (json_int_t)bal[i]));
+    }
+    if (view_settle(group_id, members, n, &tr, &n_tr) != 0)
+        goto out;
     for (size_t i = 0; i < n_tr; i++)
         json_array_append_new(transfers,
-                              json_pack("{s:s, s:s, s:I}", "from", ids[tr[i].from], "to",
-                                        ids[tr[i].to], "amount", (json_int_t)tr[i].amount));
+                              json_pack("{s:s, s:s, s:I}", "from", members[tr[i].from].id, "to",
+                                        members[tr[i].to].id, "amount", (json_int_t)tr[i].amount));
     doc = json_pack("{s:s, s:s, s:I, s:O}", "group_id", group_id, "currency", currency, "version",
                     (json_int_t)version, "balances", list);
     out->balances = json_dump_compact(doc);
@@ -62,7 +94,6 @@ out:
     json_decref(list);
     json_decref(transfers);
     free(tr);
-    free(ids);
     free(bal);
     return rc;
 }

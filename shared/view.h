@@ -31,6 +31,15 @@ int view_build(const char *group_id, const char *currency, int64_t version,
 
 void view_release(struct view *v);
 
+struct settle_transfer;
+
+/* The group's minimal settlement (settle_compute) over the balances of
+   members, exactly as view_build computes it: transfers index members. On
+   success *out (caller frees; NULL when none) and *n_out, and 0; -1 when a
+   balance overflows or they do not sum to zero (logged). */
+int view_settle(const char *group_id, const struct view_member *members, size_t n,
+                struct settle_transfer **out, size_t *n_out);
+
 /* The EVAL (shared/cache.h) that writes v, built by view_build from the same
    members, into the cache. argv points into cmd, v and members, which must
    outlive its use. */

@@ -706,6 +706,7 @@ static int compare_group(PGconn *pg, const struct projection *p, int64_t last_se
     }
     x = pq(pg,
            "SELECT id, version, deleted, amount_in_group_currency, seq, shares::text, created_by,"
+           " created_seq,"
            " " TS_SQL("created_at") ", " TS_SQL(
                "updated_at") ", json_build_object('description',"
                              " description, 'amount', amount, 'currency', currency, "
@@ -731,6 +732,9 @@ static int compare_group(PGconn *pg, const struct projection *p, int64_t last_se
             DIFF("expense %s: amount_in_group_currency is %s in the projection, %lld from the"
                  " events",
                  id, PQgetvalue(x, i, 3), (long long)e->amount_group);
+        if (atoll(PQgetvalue(x, i, 7)) != e->created_seq)
+            DIFF("expense %s: created_seq is %s in the projection, %lld from the events", id,
+                 PQgetvalue(x, i, 7), (long long)e->created_seq);
         if (atoll(PQgetvalue(x, i, 4)) != e->seq)
             DIFF("expense %s: seq is %s in the projection, %lld from the events", id,
                  PQgetvalue(x, i, 4), (long long)e->seq);
@@ -749,13 +753,13 @@ static int compare_group(PGconn *pg, const struct projection *p, int64_t last_se
         }
         free(ws);
         if (strcmp(PQgetvalue(x, i, 6), e->created_by) != 0 ||
-            strcmp(PQgetvalue(x, i, 7), e->created_at) != 0 ||
-            strcmp(PQgetvalue(x, i, 8), e->updated_at) != 0)
+            strcmp(PQgetvalue(x, i, 8), e->created_at) != 0 ||
+            strcmp(PQgetvalue(x, i, 9), e->updated_at) != 0)
             DIFF("expense %s: created_by/created_at/updated_at are %s/%s/%s in the projection,"
                  " %s/%s/%s from the events",
-                 id, PQgetvalue(x, i, 6), PQgetvalue(x, i, 7), PQgetvalue(x, i, 8), e->created_by,
+                 id, PQgetvalue(x, i, 6), PQgetvalue(x, i, 8), PQgetvalue(x, i, 9), e->created_by,
                  e->created_at, e->updated_at);
-        json_t *content = json_loads(PQgetvalue(x, i, 9), 0, NULL);
+        json_t *content = json_loads(PQgetvalue(x, i, 10), 0, NULL);
         for (size_t k = 0; k < sizeof(content_keys) / sizeof(content_keys[0]); k++) {
             json_t *a = json_object_get(content, content_keys[k]);
             json_t *c = json_object_get(e->content, content_keys[k]);
@@ -775,22 +779,34 @@ static int compare_group(PGconn *pg, const struct projection *p, int64_t last_se
             DIFF("expense %s is missing from the projection", p->expenses[i].id);
     }
     y = pq(pg,
-           "SELECT id, from_member, to_member, amount, seq FROM payments WHERE group_id = $1"
-           " ORDER BY seq",
+           "SELECT id, from_member, to_member, amount, seq, version, deleted, to_char(date,"
+           " 'YYYY-MM-DD'), " TS_SQL("updated_at") ", coalesce(note, '') FROM payments"
+                                                   " WHERE group_id = $1 ORDER BY id",
            1, params);
     if (!y)
         goto fail;
     if ((size_t)PQntuples(y) != p->n_payments)
         DIFF("%d payments in the projection, %zu from the events", PQntuples(y), p->n_payments);
     for (int i = 0; i < PQntuples(y); i++) {
-        const struct projection_payment *py = &p->payments[i];
-        if (strcmp(PQgetvalue(y, i, 0), py->id) != 0 || strcmp(PQgetvalue(y, i, 1), py->from) ||
-            strcmp(PQgetvalue(y, i, 2), py->to) || atoll(PQgetvalue(y, i, 3)) != py->amount ||
-            atoll(PQgetvalue(y, i, 4)) != py->seq)
-            DIFF("payment at seq %s: %s %s->%s %s in the projection, %s %s->%s %lld from the"
+        const struct projection_payment *py = projection_payment(p, PQgetvalue(y, i, 0));
+        if (!py)
+            DIFF("payment %s is in the projection but no event created it", PQgetvalue(y, i, 0));
+        if (strcmp(PQgetvalue(y, i, 1), py->from) || strcmp(PQgetvalue(y, i, 2), py->to) ||
+            atoll(PQgetvalue(y, i, 3)) != py->amount || atoll(PQgetvalue(y, i, 4)) != py->seq)
+            DIFF("payment %s: %s->%s %s at seq %s in the projection, %s->%s %lld at seq %lld from"
+                 " the events",
+                 py->id, PQgetvalue(y, i, 1), PQgetvalue(y, i, 2), PQgetvalue(y, i, 3),
+                 PQgetvalue(y, i, 4), py->from, py->to, (long long)py->amount, (long long)py->seq);
+        if (atoll(PQgetvalue(y, i, 5)) != py->version ||
+            (strcmp(PQgetvalue(y, i, 6), "t") == 0) != py->deleted)
+            DIFF("payment %s: version %s deleted %s in the projection, %lld %s from the events",
+                 py->id, PQgetvalue(y, i, 5), PQgetvalue(y, i, 6), (long long)py->version,
+                 py->deleted ? "t" : "f");
+        if (strcmp(PQgetvalue(y, i, 7), py->date) || strcmp(PQgetvalue(y, i, 8), py->updated_at) ||
+            strcmp(PQgetvalue(y, i, 9), py->note ? py->note : ""))
+            DIFF("payment %s: date, updated_at or note differs between the projection and the"
                  " events",
-                 PQgetvalue(y, i, 4), PQgetvalue(y, i, 0), PQgetvalue(y, i, 1), PQgetvalue(y, i, 2),
-                 PQgetvalue(y, i, 3), py->id, py->from, py->to, (long long)py->amount);
+                 py->id);
     }
     {
         /* Settlements: the same view builder on both sides' balances. */
@@ -847,7 +863,7 @@ fail:
    in *version. 0, or -1. */
 static int rewrite_group(PGconn *pg, const struct projection *p, int64_t *version)
 {
-    char a[4][24], seq[24], ver[24], amg[24];
+    char a[4][24], seq[24], cseq[24], ver[24], amg[24];
     const char *gid = p->group_id;
     json_t *ids = json_array(), *pids = json_array();
     int rc = -1;
@@ -881,8 +897,9 @@ static int rewrite_group(PGconn *pg, const struct projection *p, int64_t *versio
         snprintf(amg, sizeof(amg), "%" PRId64, x->amount_group);
         snprintf(ver, sizeof(ver), "%" PRId64, x->version);
         snprintf(seq, sizeof(seq), "%" PRId64, x->seq);
+        snprintf(cseq, sizeof(cseq), "%" PRId64, x->created_seq);
         const json_t *cat = json_object_get(c, "category");
-        const char *pp[18] = {x->id,
+        const char *pp[19] = {x->id,
                               gid,
                               json_string_value(json_object_get(c, "description")),
                               amount,
@@ -899,13 +916,15 @@ static int rewrite_group(PGconn *pg, const struct projection *p, int64_t *versio
                               x->updated_at,
                               ver,
                               x->deleted ? "t" : "f",
-                              seq};
+                              seq,
+                              cseq};
         int r = pexec(pg,
                       "INSERT INTO expenses (id, group_id, description, amount, currency,"
                       " exchange_rate, amount_in_group_currency, date, category, paid_by, split,"
-                      " shares, created_by, created_at, updated_at, version, deleted, seq) VALUES"
-                      " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-                      " $17, $18) ON CONFLICT (id) DO UPDATE SET description ="
+                      " shares, created_by, created_at, updated_at, version, deleted, seq,"
+                      " created_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+                      " $13, $14, $15, $16, $17, $18, $19) ON CONFLICT (id) DO UPDATE SET"
+                      " description ="
                       " EXCLUDED.description, amount = EXCLUDED.amount, currency ="
                       " EXCLUDED.currency, exchange_rate = EXCLUDED.exchange_rate,"
                       " amount_in_group_currency = EXCLUDED.amount_in_group_currency, date ="
@@ -913,8 +932,8 @@ static int rewrite_group(PGconn *pg, const struct projection *p, int64_t *versio
                       " split = EXCLUDED.split, shares = EXCLUDED.shares, created_by ="
                       " EXCLUDED.created_by, created_at = EXCLUDED.created_at, updated_at ="
                       " EXCLUDED.updated_at, version = EXCLUDED.version, deleted ="
-                      " EXCLUDED.deleted, seq = EXCLUDED.seq",
-                      18, pp);
+                      " EXCLUDED.deleted, seq = EXCLUDED.seq, created_seq = EXCLUDED.created_seq",
+                      19, pp);
         free(paid);
         free(split);
         free(shares);
@@ -927,17 +946,30 @@ static int rewrite_group(PGconn *pg, const struct projection *p, int64_t *versio
         char amount[24];
         snprintf(amount, sizeof(amount), "%" PRId64, py->amount);
         snprintf(seq, sizeof(seq), "%" PRId64, py->seq);
-        const char *pp[9] = {
-            py->id, gid, py->from, py->to, amount, py->date, py->created_by, py->created_at, seq};
-        /* The note is not part of the projection's arithmetic: kept as stored. */
+        snprintf(ver, sizeof(ver), "%" PRId64, py->version);
+        const char *pp[13] = {py->id,
+                              gid,
+                              py->from,
+                              py->to,
+                              amount,
+                              py->date,
+                              py->note,
+                              py->created_by,
+                              py->created_at,
+                              py->updated_at,
+                              ver,
+                              py->deleted ? "t" : "f",
+                              seq};
         if (pexec(pg,
                   "INSERT INTO payments (id, group_id, from_member, to_member, amount, date,"
-                  " created_by, created_at, seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                  " note, created_by, created_at, updated_at, version, deleted, seq) VALUES"
+                  " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
                   " ON CONFLICT (id) DO UPDATE SET from_member = EXCLUDED.from_member,"
                   " to_member = EXCLUDED.to_member, amount = EXCLUDED.amount, date ="
-                  " EXCLUDED.date, created_by = EXCLUDED.created_by, created_at ="
-                  " EXCLUDED.created_at, seq = EXCLUDED.seq",
-                  9, pp) != 0)
+                  " EXCLUDED.date, note = EXCLUDED.note, created_by = EXCLUDED.created_by,"
+                  " created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,"
+                  " version = EXCLUDED.version, deleted = EXCLUDED.deleted, seq = EXCLUDED.seq",
+                  13, pp) != 0)
             goto out;
         json_array_append_new(pids, json_string(py->id));
     }

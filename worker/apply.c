@@ -207,17 +207,22 @@ struct expense {
     int64_t version, seq;
     json_t *content; /* owned: the normalised request fields */
     int64_t amount_group;
+    /* The seq of its creation, the order of the expense list: written once, by COPY. */
+    int64_t created_seq;
     char created_by[37], created_at[24], updated_at[24];
     struct ledger_share *shares; /* owned: payers and split members merged (index into members) */
     size_t n_shares;
 };
 
 struct payment {
-    const struct event *ev;
-    char from[37], to[37];
+    char id[37], group_id[37];
+    int exists, deleted, touched;
+    int stored; /* a row in the table when the batch began: updated, not inserted */
+    int64_t version, seq;
+    json_t *content; /* owned: the normalised request fields (ledger_payment_to_json) */
+    size_t from, to; /* index into members */
     int64_t amount;
-    char date[11];
-    const char *note;
+    char created_by[37], created_at[24], updated_at[24];
 };
 
 struct batch {
@@ -231,8 +236,9 @@ struct batch {
     size_t n_members;
     struct expense *expenses;
     size_t n_expenses, alloc_expenses;
-    struct payment *payments;
+    struct payment *payments; /* at most one per event: never moved */
     size_t n_payments;
+    struct idx pidx; /* payments by id */
     struct idx gidx, midx, xidx;
     struct gset *defer;  /* groups whose events stay pending (see apply_batch) */
     char last_entry[48]; /* the batch's newest stream entry id, recorded by the fence */
@@ -721,8 +727,74 @@ static struct expense *expense_add(struct batch *b, const char *id)
     return x;
 }
 
+/* The payments the batch touches, like load_expenses: those a replacement,
+   deletion or revert names are locked and loaded; a creation's id gets an
+   empty slot. */
+static int load_payments(struct batch *b)
+{
+    struct pgarr ids = {0};
+    char *probe = xcalloc(b->n_ev + 1, 1);
+    b->payments = xcalloc(b->n_ev + 1, sizeof(*b->payments));
+    idx_init(&b->pidx, b->n_ev + 1);
+    for (size_t i = 0; i < b->n_ev; i++) {
+        struct event *ev = &b->ev[i];
+        if (ev->outcome != OUT_APPLIED || strncmp(ev->type, "payment.", 8) != 0)
+            continue;
+        size_t k = idx_get(&b->pidx, ev->target);
+        if (k == SIZE_MAX) {
+            k = b->n_payments++;
+            snprintf(b->payments[k].id, sizeof(b->payments[k].id), "%s", ev->target);
+            idx_put(&b->pidx, ev->target, k);
+        }
+        if (strcmp(ev->type, "payment.created") != 0 && !probe[k]) {
+            probe[k] = 1;
+            arr_text(&ids, ev->target);
+        }
+    }
+    free(probe);
+    if (ids.n == 0) {
+        arr_free(&ids);
+        return 0;
+    }
+    const char *p[1] = {arr_done(&ids)};
+    PGresult *r =
+        q(b,
+          "SELECT id, group_id, version, deleted, json_build_object('from_member',"
+          " from_member, 'to_member', to_member, 'amount', amount, 'date',"
+          " to_char(date, 'YYYY-MM-DD'), 'note', note)::text, from_member, to_member,"
+          " amount, created_by, " TS_SQL("created_at") ", " TS_SQL(
+              "updated_at") ","
+                            " seq FROM payments WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+          1, p);
+    arr_free(&ids);
+    if (!r)
+        return -1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct payment *py = &b->payments[idx_get(&b->pidx, PQgetvalue(r, i, 0))];
+        py->exists = py->stored = 1;
+        snprintf(py->group_id, sizeof(py->group_id), "%s", PQgetvalue(r, i, 1));
+        py->version = atoll(PQgetvalue(r, i, 2));
+        py->deleted = strcmp(PQgetvalue(r, i, 3), "t") == 0;
+        py->content = json_loads(PQgetvalue(r, i, 4), 0, NULL);
+        py->from = idx_get(&b->midx, PQgetvalue(r, i, 5));
+        py->to = idx_get(&b->midx, PQgetvalue(r, i, 6));
+        py->amount = atoll(PQgetvalue(r, i, 7));
+        snprintf(py->created_by, sizeof(py->created_by), "%s", PQgetvalue(r, i, 8));
+        snprintf(py->created_at, sizeof(py->created_at), "%s", PQgetvalue(r, i, 9));
+        snprintf(py->updated_at, sizeof(py->updated_at), "%s", PQgetvalue(r, i, 10));
+        py->seq = atoll(PQgetvalue(r, i, 11));
+        /* Payments of a group whose members were not loaded are not this
+           batch's to change: treated as absent (decide rejects). */
+        if (py->from == SIZE_MAX || py->to == SIZE_MAX || !py->content)
+            py->exists = 0;
+    }
+    PQclear(r);
+    return 0;
+}
+
 /* The expenses the batch touches: existing ones locked and loaded with their
-   shares; ids not in the table get an empty slot. */
+   shares; ids not in the table get an empty slot. Then the payments
+   (load_payments). */
 static int load_expenses(struct batch *b)
 {
     struct pgarr ids = {0};
@@ -748,7 +820,7 @@ static int load_expenses(struct batch *b)
     free(probe);
     if (ids.n == 0) {
         arr_free(&ids);
-        return 0;
+        return load_payments(b);
     }
     const char *p[1] = {arr_done(&ids)};
     PGresult *e = q(b,
@@ -797,7 +869,7 @@ static int load_expenses(struct batch *b)
     int rc = PQntuples(e) < (int)ids.n ? defer_locked_expenses(b, p[0]) : 0;
     arr_free(&ids);
     PQclear(e);
-    return rc;
+    return rc ? rc : load_payments(b);
 }
 
 /* --- step 3: decide ------------------------------------------------------------------- */
@@ -881,40 +953,33 @@ static int group_in_range(const struct batch *b, const struct group *g)
 static void decide_expense(struct batch *b, struct event *ev, struct group *g)
 {
     struct expense *x = &b->expenses[idx_get(&b->xidx, ev->target)];
-    int creating = strcmp(ev->type, "expense.created") == 0;
-    int deleting = strcmp(ev->type, "expense.deleted") == 0;
+    struct ledger_change ch;
     struct ledger_expense e;
     struct json_doc doc = {0};
     struct fields f = {0};
     struct ledger_share *sh = NULL;
     size_t n_sh = 0;
-    char today[11];
+    char today[11], detail[128];
+    enum problem_code code;
 
     memset(&e, 0, sizeof(e));
-    if (!creating && !deleting && strcmp(ev->type, "expense.replaced") != 0) {
+    if (ledger_change_of("expense", ev->type, ev->data, &ch) != 0) {
         reject(ev, PROBLEM_VALIDATION, "unknown event type", NULL);
         return;
     }
-    if (creating && x->exists) {
-        reject(ev, PROBLEM_VERSION_CONFLICT, "an expense with this id already exists", NULL);
+    int creating = ch.op == LEDGER_OP_CREATE, deleting = ch.op == LEDGER_OP_DELETE;
+    /* A revert may bring a deleted expense back: its shares are not in the
+       balances then. */
+    int live = x->exists && !x->deleted;
+    if (ledger_change_check(&ch, "expense",
+                            x->exists && (creating || strcmp(x->group_id, g->id) == 0), x->deleted,
+                            x->version, ev->if_match, &code, detail, sizeof(detail)) != 0) {
+        reject(ev, code, detail, NULL);
         return;
-    }
-    if (!creating) {
-        if (!x->exists || x->deleted || strcmp(x->group_id, g->id) != 0) {
-            reject(ev, PROBLEM_NOT_FOUND, "the expense does not exist or was deleted", NULL);
-            return;
-        }
-        if (ev->if_match && ev->if_match != x->version) {
-            char detail[128];
-            snprintf(detail, sizeof(detail), "the expense is at version %lld, not %lld",
-                     (long long)x->version, (long long)ev->if_match);
-            reject(ev, PROBLEM_VERSION_CONFLICT, detail, NULL);
-            return;
-        }
     }
     if (!deleting) {
         ledger_today(today);
-        if (ledger_expense_parse(&doc, ev->data, g->currency, today, &e, &f) != 0) {
+        if (ledger_expense_parse(&doc, ch.content, g->currency, today, &e, &f) != 0) {
             reject(ev, PROBLEM_VALIDATION, "the expense is not valid for this group", &f);
             return;
         }
@@ -925,12 +990,12 @@ static void decide_expense(struct batch *b, struct event *ev, struct group *g)
         }
     }
     /* Take the old shares out, put the new ones in; undo on overflow. */
-    if (!creating && apply_shares(b, x->shares, x->n_shares, -1) != 0) {
+    if (live && apply_shares(b, x->shares, x->n_shares, -1) != 0) {
         reject(ev, PROBLEM_VALIDATION, "a balance would overflow 64 bits", NULL);
         goto out;
     }
     if (!deleting && apply_shares(b, sh, n_sh, 1) != 0) {
-        if (!creating)
+        if (live)
             apply_shares(b, x->shares, x->n_shares, 1);
         reject(ev, PROBLEM_VALIDATION, "a balance would overflow 64 bits", NULL);
         goto out;
@@ -947,6 +1012,7 @@ static void decide_expense(struct batch *b, struct event *ev, struct group *g)
     if (creating) {
         x->exists = 1;
         x->version = 1;
+        x->created_seq = g->last_seq + 1;
         snprintf(x->group_id, sizeof(x->group_id), "%s", g->id);
         snprintf(x->created_by, sizeof(x->created_by), "%s", ev->actor);
         snprintf(x->created_at, sizeof(x->created_at), "%s", ev->accepted_at);
@@ -957,6 +1023,7 @@ static void decide_expense(struct batch *b, struct event *ev, struct group *g)
     if (deleting) {
         x->deleted = 1;
     } else {
+        x->deleted = 0;
         json_decref(x->content);
         x->content = ledger_expense_to_json(&e);
         x->amount_group = e.amount_group;
@@ -984,74 +1051,130 @@ out:
     json_doc_release(&doc);
 }
 
+/* The payment resource of py as it stands (shared/ledger.c builds it). New
+   reference. */
+static json_t *payment_resource(const struct payment *py)
+{
+    struct ledger_expense_meta m = {
+        .id = py->id,
+        .group_id = py->group_id,
+        .created_by = py->created_by,
+        .created_at = py->created_at,
+        .updated_at = py->updated_at,
+        .version = py->version,
+    };
+    return ledger_payment_resource(py->content, &m);
+}
+
+/* Move a payment into (sign 1) or out of (sign -1) the balances. */
+static int apply_payment(struct batch *b, size_t from, size_t to, int64_t amount, int sign)
+{
+    if (ledger_move_payment(&b->members[from].sent, &b->members[to].received, amount, sign) != 0)
+        return -1;
+    b->members[from].touched = b->members[to].touched = 1;
+    return 0;
+}
+
 static void decide_payment(struct batch *b, struct event *ev, struct group *g)
 {
+    struct payment *py = &b->payments[idx_get(&b->pidx, ev->target)];
+    struct member_of_group mg = {b, g};
+    struct ledger_change ch;
     struct ledger_payment pay;
     struct fields f = {0};
-    char today[11];
-    size_t from, to;
+    char today[11], detail[128];
+    enum problem_code code;
+    size_t from = SIZE_MAX, to = SIZE_MAX;
 
-    ledger_today(today);
-    if (ledger_payment_parse(ev->data, today, &pay, &f) != 0) {
-        reject(ev, PROBLEM_VALIDATION, "the payment is not valid", &f);
+    memset(&pay, 0, sizeof(pay));
+    if (ledger_change_of("payment", ev->type, ev->data, &ch) != 0) {
+        reject(ev, PROBLEM_VALIDATION, "unknown event type", NULL);
         return;
     }
-    from = idx_get(&b->midx, pay.from_member);
-    to = idx_get(&b->midx, pay.to_member);
-    if (from == SIZE_MAX || strcmp(b->members[from].group_id, g->id) != 0)
-        fields_add(&f, "from_member", "is not a member of this group");
-    if (to == SIZE_MAX || strcmp(b->members[to].group_id, g->id) != 0)
-        fields_add(&f, "to_member", "is not a member of this group");
-    if (f.n) {
-        reject(ev, PROBLEM_VALIDATION, "the payment names non-members", &f);
-        goto out;
+    int creating = ch.op == LEDGER_OP_CREATE, deleting = ch.op == LEDGER_OP_DELETE;
+    int live = py->exists && !py->deleted;
+    if (ledger_change_check(
+            &ch, "payment", py->exists && (creating || strcmp(py->group_id, g->id) == 0),
+            py->deleted, py->version, ev->if_match, &code, detail, sizeof(detail)) != 0) {
+        reject(ev, code, detail, NULL);
+        return;
     }
-    for (size_t i = 0; i < b->n_payments; i++) {
-        if (strcmp(b->payments[i].ev->target, ev->target) == 0) {
-            reject(ev, PROBLEM_VERSION_CONFLICT, "a payment with this id already exists", NULL);
+    if (!deleting) {
+        ledger_today(today);
+        if (ledger_payment_parse(ch.content, today, &pay, &f) != 0) {
+            reject(ev, PROBLEM_VALIDATION, "the payment is not valid", &f);
+            return;
+        }
+        from = member_of_group(pay.from_member, &mg);
+        to = member_of_group(pay.to_member, &mg);
+        if (from == SIZE_MAX)
+            fields_add(&f, "from_member", "is not a member of this group");
+        if (to == SIZE_MAX)
+            fields_add(&f, "to_member", "is not a member of this group");
+        if (f.n) {
+            reject(ev, PROBLEM_VALIDATION, "the payment names non-members", &f);
             goto out;
         }
     }
-    int64_t sent, received;
-    if (money_add(b->members[from].sent, pay.amount, &sent) != 0 ||
-        money_add(b->members[to].received, pay.amount, &received) != 0) {
+    /* Take the old payment out, put the new one in; undo on overflow. */
+    if (live && apply_payment(b, py->from, py->to, py->amount, -1) != 0) {
         reject(ev, PROBLEM_VALIDATION, "a balance would overflow 64 bits", NULL);
         goto out;
     }
-    int64_t old_sent = b->members[from].sent, old_received = b->members[to].received;
-    b->members[from].sent = sent;
-    b->members[to].received = received;
-    if (group_in_range(b, g) != 0) {
-        b->members[from].sent = old_sent;
-        b->members[to].received = old_received;
+    if (!deleting && apply_payment(b, from, to, pay.amount, 1) != 0) {
+        if (live)
+            apply_payment(b, py->from, py->to, py->amount, 1);
+        reject(ev, PROBLEM_VALIDATION, "a balance would overflow 64 bits", NULL);
+        goto out;
+    }
+    /* Sums stay in range: every total the server computes from the balances. */
+    if (!deleting && group_in_range(b, g) != 0) {
+        apply_payment(b, from, to, pay.amount, -1);
+        if (live)
+            apply_payment(b, py->from, py->to, py->amount, 1);
         reject(ev, PROBLEM_VALIDATION, LEDGER_RANGE_DETAIL, NULL);
         goto out;
     }
-    b->members[from].touched = b->members[to].touched = 1;
-    struct payment *py = &b->payments[b->n_payments++];
-    py->ev = ev;
-    snprintf(py->from, sizeof(py->from), "%s", pay.from_member);
-    snprintf(py->to, sizeof(py->to), "%s", pay.to_member);
-    py->amount = pay.amount;
-    snprintf(py->date, sizeof(py->date), "%s", pay.date);
-    py->note = jstr(ev->data, "note");
+    if (!creating)
+        ev->before = payment_resource(py);
+    if (creating) {
+        py->exists = 1;
+        py->version = 1;
+        snprintf(py->group_id, sizeof(py->group_id), "%s", g->id);
+        snprintf(py->created_by, sizeof(py->created_by), "%s", ev->actor);
+        snprintf(py->created_at, sizeof(py->created_at), "%s", ev->accepted_at);
+    } else {
+        py->version++;
+    }
+    snprintf(py->updated_at, sizeof(py->updated_at), "%s", ev->accepted_at);
+    if (deleting) {
+        py->deleted = 1;
+    } else {
+        py->deleted = 0;
+        json_decref(py->content);
+        py->content = ledger_payment_to_json(&pay);
+        py->from = from;
+        py->to = to;
+        py->amount = pay.amount;
+    }
+    py->touched = 1;
     ev->outcome = OUT_APPLIED;
     ev->seq = ++g->last_seq;
+    py->seq = ev->seq;
     g->version++;
     g->touched = 1;
+    /* As for expenses: the audit log keeps what a change made (`after`), and
+       a waiting request answers with the payment as it now stands. */
+    if (!creating && !deleting)
+        ev->after = payment_resource(py);
     if (ev->wait)
-        ev->result = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:s, s:s}", "id", ev->target,
-                               "group_id", g->id, "from_member", py->from, "to_member", py->to,
-                               "amount", (json_int_t)py->amount, "date", py->date, "note",
-                               py->note ? json_string(py->note) : json_null(), "created_by",
-                               ev->actor, "created_at", ev->accepted_at);
+        ev->result = ev->after ? json_incref(ev->after) : payment_resource(py);
 out:
     ledger_payment_release(&pay);
 }
 
 static void decide(struct batch *b)
 {
-    b->payments = xcalloc(b->n_ev + 1, sizeof(*b->payments));
     for (size_t i = 0; i < b->n_ev; i++) {
         struct event *ev = &b->ev[i];
         if (ev->outcome != OUT_APPLIED)
@@ -1063,7 +1186,7 @@ static void decide(struct batch *b)
         }
         if (strncmp(ev->type, "expense.", 8) == 0)
             decide_expense(b, ev, &b->groups[gi]);
-        else if (strcmp(ev->type, "payment.created") == 0)
+        else if (strncmp(ev->type, "payment.", 8) == 0)
             decide_payment(b, ev, &b->groups[gi]);
         else
             reject(ev, PROBLEM_VALIDATION, "unknown event type", NULL);
@@ -1204,57 +1327,53 @@ static void expense_row(const struct batch *b, const struct expense *x, struct r
     sink_text(s, x->deleted ? "t" : "f");
     sink_int(s, x->seq);
     sink_text(s, shj);
+    if (s->copy) /* never changes: not part of the update */
+        copy_int(s->copy, x->created_seq);
     free(pj);
     free(sj);
     free(shj);
 }
 
-/* New expenses go in with COPY; those the table held are updated in place. */
-static int write_expenses(struct batch *b)
+/* How one kind of row is written by write_rows: n_cols columns through a
+   row_sink; state(b, i) says whether item i is untouched (0), new (ROW_NEW:
+   COPY) or held by the table when the batch began (ROW_STORED: updated). */
+enum { ROW_NEW = 1, ROW_STORED = 2 };
+
+struct row_kind {
+    size_t n_cols;
+    const char *copy_sql;   /* COPY t (cols) FROM STDIN */
+    const char *update_sql; /* UPDATE t ... FROM unnest($1 .. $n_cols) */
+    int (*state)(const struct batch *b, size_t i);
+    void (*row)(const struct batch *b, size_t i, struct row_sink *s);
+};
+
+/* Items [0, n) of kind k: new ones in with one COPY, the others updated in
+   place by one statement over column arrays. 0, or -1 (see failed()). */
+static int write_rows(struct batch *b, size_t n, const struct row_kind *k)
 {
     struct copy rows = {0};
-    struct pgarr cols[EXPENSE_COLUMNS];
+    struct pgarr *cols = xcalloc(k->n_cols, sizeof(*cols));
+    const char **p = xcalloc(k->n_cols, sizeof(*p));
     size_t updates = 0;
     int rc = -1;
 
-    memset(cols, 0, sizeof(cols));
-    for (size_t i = 0; i < b->n_expenses; i++) {
-        const struct expense *x = &b->expenses[i];
-        if (!x->touched)
+    for (size_t i = 0; i < n; i++) {
+        int st = k->state(b, i);
+        if (!st)
             continue;
-        struct row_sink sink = {x->stored ? NULL : &rows, cols, 0};
-        expense_row(b, x, &sink);
-        if (x->stored)
+        struct row_sink sink = {st == ROW_STORED ? NULL : &rows, cols, 0};
+        k->row(b, i, &sink);
+        if (st == ROW_STORED)
             updates++;
         else
             copy_row_end(&rows);
     }
-    if (copy_run(b,
-                 "COPY expenses (id, group_id, description, amount, currency, exchange_rate,"
-                 " amount_in_group_currency, date, category, paid_by, split, created_by,"
-                 " created_at, updated_at, version, deleted, seq, shares) FROM STDIN",
-                 &rows) != 0)
+    if (copy_run(b, k->copy_sql, &rows) != 0)
         goto out;
     if (updates) {
-        const char *p[EXPENSE_COLUMNS];
-        for (size_t k = 0; k < EXPENSE_COLUMNS; k++)
-            p[k] = arr_done(&cols[k]);
-        /* Who created it and when never change. */
-        PGresult *res =
-            q(b,
-              "UPDATE expenses SET description = v.description, amount = v.amount,"
-              " currency = v.currency, exchange_rate = v.exchange_rate,"
-              " amount_in_group_currency = v.amg, date = v.date, category = v.category,"
-              " paid_by = v.paid_by, split = v.split, updated_at = v.updated_at,"
-              " version = v.version, deleted = v.deleted, seq = v.seq, shares = v.shares"
-              " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::text[],"
-              " $6::text[], $7::bigint[], $8::date[], $9::text[], $10::json[], $11::json[],"
-              " $12::uuid[], $13::timestamptz[], $14::timestamptz[], $15::bigint[],"
-              " $16::boolean[], $17::bigint[], $18::json[])"
-              " AS v(id, group_id, description, amount, currency, exchange_rate, amg, date,"
-              " category, paid_by, split, created_by, created_at, updated_at, version, deleted,"
-              " seq, shares) WHERE expenses.id = v.id",
-              EXPENSE_COLUMNS, p);
+        for (size_t c = 0; c < k->n_cols; c++)
+            p[c] = arr_done(&cols[c]);
+        PGresult *res = q(b, k->update_sql, (int)k->n_cols, p);
         if (!res)
             goto out;
         PQclear(res);
@@ -1262,36 +1381,103 @@ static int write_expenses(struct batch *b)
     rc = 0;
 out:
     free(rows.sb.buf);
-    for (size_t k = 0; k < EXPENSE_COLUMNS; k++)
-        arr_free(&cols[k]);
+    for (size_t c = 0; c < k->n_cols; c++)
+        arr_free(&cols[c]);
+    free(cols);
+    free(p);
     return rc;
+}
+
+static int expense_state(const struct batch *b, size_t i)
+{
+    const struct expense *x = &b->expenses[i];
+    return !x->touched ? 0 : x->stored ? ROW_STORED : ROW_NEW;
+}
+
+static void expense_row_of(const struct batch *b, size_t i, struct row_sink *s)
+{
+    expense_row(b, &b->expenses[i], s);
+}
+
+/* New expenses go in with COPY; those the table held are updated in place
+   (who created them and when never change). */
+static int write_expenses(struct batch *b)
+{
+    static const struct row_kind kind = {
+        EXPENSE_COLUMNS,
+        "COPY expenses (id, group_id, description, amount, currency, exchange_rate,"
+        " amount_in_group_currency, date, category, paid_by, split, created_by,"
+        " created_at, updated_at, version, deleted, seq, shares, created_seq)"
+        " FROM STDIN",
+        "UPDATE expenses SET description = v.description, amount = v.amount,"
+        " currency = v.currency, exchange_rate = v.exchange_rate,"
+        " amount_in_group_currency = v.amg, date = v.date, category = v.category,"
+        " paid_by = v.paid_by, split = v.split, updated_at = v.updated_at,"
+        " version = v.version, deleted = v.deleted, seq = v.seq, shares = v.shares"
+        " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::text[],"
+        " $6::text[], $7::bigint[], $8::date[], $9::text[], $10::json[], $11::json[],"
+        " $12::uuid[], $13::timestamptz[], $14::timestamptz[], $15::bigint[],"
+        " $16::boolean[], $17::bigint[], $18::json[])"
+        " AS v(id, group_id, description, amount, currency, exchange_rate, amg, date,"
+        " category, paid_by, split, created_by, created_at, updated_at, version, deleted,"
+        " seq, shares) WHERE expenses.id = v.id",
+        expense_state,
+        expense_row_of,
+    };
+    return write_rows(b, b->n_expenses, &kind);
+}
+
+/* Where a payment row goes, as for expenses: one COPY row (new), or one
+   element of each column array of the update (the same columns, in order). */
+#define PAYMENT_COLUMNS 13
+
+static void payment_row(const struct batch *b, const struct payment *py, struct row_sink *s)
+{
+    const json_t *c = py->content;
+    sink_text(s, py->id);
+    sink_text(s, py->group_id);
+    sink_text(s, b->members[py->from].id);
+    sink_text(s, b->members[py->to].id);
+    sink_int(s, py->amount);
+    sink_text(s, jstr(c, "date"));
+    sink_text(s, jstr(c, "note"));
+    sink_text(s, py->created_by);
+    sink_text(s, py->created_at);
+    sink_text(s, py->updated_at);
+    sink_int(s, py->version);
+    sink_text(s, py->deleted ? "t" : "f");
+    sink_int(s, py->seq);
+}
+
+static int payment_state(const struct batch *b, size_t i)
+{
+    const struct payment *py = &b->payments[i];
+    return !py->touched ? 0 : py->stored ? ROW_STORED : ROW_NEW;
+}
+
+static void payment_row_of(const struct batch *b, size_t i, struct row_sink *s)
+{
+    payment_row(b, &b->payments[i], s);
 }
 
 static int write_payments(struct batch *b)
 {
-    struct copy rows = {0};
-    for (size_t i = 0; i < b->n_payments; i++) {
-        const struct payment *py = &b->payments[i];
-        if (py->ev->outcome != OUT_APPLIED)
-            continue;
-        copy_field(&rows, py->ev->target);
-        copy_field(&rows, py->ev->group_id);
-        copy_field(&rows, py->from);
-        copy_field(&rows, py->to);
-        copy_int(&rows, py->amount);
-        copy_field(&rows, py->date);
-        copy_field(&rows, py->note);
-        copy_field(&rows, py->ev->actor);
-        copy_field(&rows, py->ev->accepted_at);
-        copy_int(&rows, py->ev->seq);
-        copy_row_end(&rows);
-    }
-    int rc = copy_run(b,
-                      "COPY payments (id, group_id, from_member, to_member, amount, date, note,"
-                      " created_by, created_at, seq) FROM STDIN",
-                      &rows);
-    free(rows.sb.buf);
-    return rc;
+    static const struct row_kind kind = {
+        PAYMENT_COLUMNS,
+        "COPY payments (id, group_id, from_member, to_member, amount, date, note,"
+        " created_by, created_at, updated_at, version, deleted, seq) FROM STDIN",
+        "UPDATE payments SET from_member = v.from_member, to_member = v.to_member,"
+        " amount = v.amount, date = v.date, note = v.note, updated_at = v.updated_at,"
+        " version = v.version, deleted = v.deleted, seq = v.seq"
+        " FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[],"
+        " $6::date[], $7::text[], $8::uuid[], $9::timestamptz[], $10::timestamptz[],"
+        " $11::bigint[], $12::boolean[], $13::bigint[])"
+        " AS v(id, group_id, from_member, to_member, amount, date, note, created_by,"
+        " created_at, updated_at, version, deleted, seq) WHERE payments.id = v.id",
+        payment_state,
+        payment_row_of,
+    };
+    return write_rows(b, b->n_payments, &kind);
 }
 
 static int write_balances_and_groups(struct batch *b)
@@ -1570,6 +1756,9 @@ static void batch_release(struct batch *b)
         json_decref(b->expenses[i].content);
         free(b->expenses[i].shares);
     }
+    for (size_t i = 0; i < b->n_payments; i++)
+        json_decref(b->payments[i].content);
+    idx_free(&b->pidx);
     idx_free(&b->gidx);
     idx_free(&b->midx);
     idx_free(&b->xidx);

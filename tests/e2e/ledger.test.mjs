@@ -185,8 +185,10 @@ test('a payment moves the payer up and the payee down', async () => {
         { headers: { Prefer: 'wait=5' } },
     );
     assert.equal(r.status, 201, r.text);
+    // The resource GET /payments/{pid} answers: the request fields, then what the server adds.
     assert.deepEqual(Object.keys(r.json), [
-        'id', 'group_id', 'from_member', 'to_member', 'amount', 'date', 'note', 'created_by', 'created_at',
+        'from_member', 'to_member', 'amount', 'date', 'note', 'id', 'group_id', 'created_by', 'created_at',
+        'updated_at', 'version',
     ]);
     assert.equal(r.json.group_id, group.id);
     assert.equal(r.json.from_member, B);

@@ -38,9 +38,12 @@ function expense(description, amount, extra = {}) {
     };
 }
 
-/** The list order: created_at, then id, both descending (created_at has whole seconds). */
+/** The list order: date, newest first, then creation, latest first (xs is in creation order). */
 const newestFirst = (xs) =>
-    [...xs].sort((a, b) => (a.created_at === b.created_at ? (a.id < b.id ? 1 : -1) : a.created_at < b.created_at ? 1 : -1));
+    xs
+        .map((x, i) => [x, i])
+        .sort(([a, i], [b, j]) => (a.date !== b.date ? (a.date < b.date ? 1 : -1) : j - i))
+        .map(([x]) => x);
 
 /** Every page of a list, following next_cursor; returns the items and the page count. */
 async function allPages(path, limit) {
@@ -438,7 +441,9 @@ test('a seeded group of 1,500 expenses pages without gaps or repeats', async () 
     assert.equal(pages, 8);
     assert.equal(items.length, 1500);
     assert.equal(new Set(items.map((x) => x.id)).size, 1500);
-    const rows = psql(`SELECT id FROM expenses WHERE group_id = '${gid}' ORDER BY created_at DESC, id DESC`);
+    const rows = psql(
+        `SELECT id FROM expenses WHERE group_id = '${gid}' ORDER BY date DESC, created_at DESC, id DESC`,
+    );
     assert.deepEqual(items.map((x) => x.id), rows.map((x) => x[0]));
     assert.equal(items[0].shares.length, 12);
 

@@ -286,7 +286,7 @@ await test('PUT of an expense requires If-Match: 428 without, 412 malformed, 409
 
 await test('the ledger writes are the routes api/route_ledger.c accepts events on', () => {
     const writes = operations.filter((o) => param(o, 'Prefer')).map((o) => `${o.method} ${shape(o.path)}`).sort();
-    const expected = [...routed].filter(([, fn]) => /route_expense_write|route_payment_create/.test(fn)).map(([k]) => k).sort();
+    const expected = [...routed].filter(([, fn]) => /route_expense_write|route_payment_write|route_event_revert/.test(fn)).map(([k]) => k).sort();
     if (JSON.stringify(writes) !== JSON.stringify(expected)) return `described ${writes.join(', ')}; routed ${expected.join(', ')}`;
 });
 

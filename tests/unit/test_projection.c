@@ -4,6 +4,7 @@
  * worker could never have applied.
  */
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,6 +172,125 @@ START_TEST(test_projection_refuses_what_was_never_applicable)
 }
 END_TEST
 
+#define PAYMENT(type, extra, data)                                                                 \
+    "{'event_id':'00000000-0000-4000-8000-0000000000d2','type':'" type "','group_id':'" G          \
+    "','actor':'" U "','accepted_at':'2026-11-20T10:00:00Z','payment_id':'" X "'" extra            \
+    ",'data':" data "}"
+
+#define PAY(from, to, amount)                                                                      \
+    "{'from_member':'" from "','to_member':'" to "','amount':" #amount                             \
+    ",'date':'2026-11-20','note':null}"
+
+#define REVERT(event, restore) "{'reverts':'" event "','restore':" restore "}"
+#define SOME_EVENT "00000000-0000-4000-8000-0000000000d9"
+
+START_TEST(test_projection_payment_replace_and_delete)
+{
+    ck_assert_int_eq(apply(1, PAYMENT("payment.created", "", PAY(B, A, 33))), 0);
+    ck_assert_int_eq(apply(2, PAYMENT("payment.replaced", ",'if_match':1", PAY(C, A, 40))), 0);
+    assert_member(0, 0, 0, 0, 40);
+    assert_member(1, 0, 0, 0, 0);
+    assert_member(2, 0, 0, 40, 0);
+    const struct projection_payment *py = projection_payment(&p, X);
+    ck_assert_int_eq(py->version, 2);
+    ck_assert_int_eq(py->seq, 2);
+    /* Stale: the worker would have answered 409. */
+    ck_assert_int_eq(apply(3, PAYMENT("payment.deleted", ",'if_match':1", "null")), -1);
+    ck_assert_ptr_nonnull(strstr(err, "version 2"));
+    ck_assert_int_eq(apply(3, PAYMENT("payment.deleted", ",'if_match':2", "null")), 0);
+    for (size_t i = 0; i < 3; i++)
+        assert_member(i, 0, 0, 0, 0);
+    ck_assert_int_eq(py->deleted, 1);
+    ck_assert_int_eq(py->version, 3);
+    /* Deleted: no replacement, no second deletion. */
+    ck_assert_int_eq(apply(4, PAYMENT("payment.replaced", "", PAY(B, A, 1))), -1);
+    ck_assert_int_eq(apply(4, PAYMENT("payment.deleted", "", "null")), -1);
+    ck_assert_int_eq(p.last_seq, 3);
+}
+END_TEST
+
+START_TEST(test_projection_revert_restores_and_deletes)
+{
+    ck_assert_int_eq(apply(1, EXPENSE("expense.created", "", EQUAL_100)), 0);
+    ck_assert_int_eq(apply(2, EXPENSE("expense.deleted", "", "null")), 0);
+    /* A revert without If-Match was never accepted. */
+    ck_assert_int_eq(apply(3, EXPENSE("expense.reverted", "", REVERT(SOME_EVENT, EQUAL_100))), -1);
+    /* Bringing the deleted expense back puts its shares in again. */
+    ck_assert_int_eq(
+        apply(3, EXPENSE("expense.reverted", ",'if_match':2", REVERT(SOME_EVENT, EQUAL_100))), 0);
+    assert_member(0, 100, 34, 0, 0);
+    assert_member(1, 0, 33, 0, 0);
+    const struct projection_expense *x = projection_expense(&p, X);
+    ck_assert_int_eq(x->deleted, 0);
+    ck_assert_int_eq(x->version, 3);
+    ck_assert_int_eq(x->created_seq, 1);
+    /* Rolling back to other content moves the shares like a replacement. */
+    ck_assert_int_eq(
+        apply(4, EXPENSE("expense.reverted", ",'if_match':3", REVERT(SOME_EVENT, EXACT_60_B_PAYS))),
+        0);
+    assert_member(0, 0, 0, 0, 0);
+    assert_member(1, 60, 0, 0, 0);
+    assert_member(2, 0, 60, 0, 0);
+    /* A revert to "deleted" takes them out. */
+    ck_assert_int_eq(
+        apply(5, EXPENSE("expense.reverted", ",'if_match':4", REVERT(SOME_EVENT, "null"))), 0);
+    for (size_t i = 0; i < 3; i++)
+        assert_member(i, 0, 0, 0, 0);
+    ck_assert_int_eq(x->deleted, 1);
+    /* ... and cannot delete what is deleted. */
+    ck_assert_int_eq(
+        apply(6, EXPENSE("expense.reverted", ",'if_match':5", REVERT(SOME_EVENT, "null"))), -1);
+    /* Malformed revert data. */
+    ck_assert_int_eq(apply(6, EXPENSE("expense.reverted", ",'if_match':5", "{'restore':null}")),
+                     -1);
+    /* Payments revert the same way. */
+    ck_assert_int_eq(apply(6, PAYMENT("payment.created", "", PAY(B, A, 33))), 0);
+    ck_assert_int_eq(
+        apply(7, PAYMENT("payment.reverted", ",'if_match':1", REVERT(SOME_EVENT, "null"))), 0);
+    assert_member(1, 0, 0, 0, 0);
+    ck_assert_int_eq(
+        apply(8, PAYMENT("payment.reverted", ",'if_match':2", REVERT(SOME_EVENT, PAY(B, A, 33)))),
+        0);
+    assert_member(0, 0, 0, 0, 33);
+    assert_member(1, 0, 0, 33, 0);
+    ck_assert_int_eq(projection_payment(&p, X)->version, 3);
+}
+END_TEST
+
+START_TEST(test_projection_change_rules)
+{
+    struct ledger_change ch;
+    enum problem_code code;
+    char detail[128];
+    json_t *data = json_loads("{\"reverts\":\"" SOME_EVENT "\",\"restore\":null}", 0, NULL);
+    ck_assert_int_eq(ledger_change_of("expense", "payment.created", data, &ch), -1);
+    ck_assert_int_eq(ledger_change_of("expense", "expense.renamed", data, &ch), -1);
+    ck_assert_int_eq(ledger_change_of("expense", "expense.reverted", data, &ch), 0);
+    ck_assert_int_eq(ch.op, LEDGER_OP_DELETE);
+    ck_assert_str_eq(ch.reverts, SOME_EVENT);
+    /* A revert needs If-Match; a restore may bring a deleted resource back, a delete not. */
+    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 0, 4, 0, &code, detail, 128), -1);
+    ck_assert_int_eq(code, PROBLEM_PRECONDITION_REQUIRED);
+    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 1, 4, 4, &code, detail, 128), -1);
+    ck_assert_int_eq(code, PROBLEM_NOT_FOUND);
+    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 0, 4, 3, &code, detail, 128), -1);
+    ck_assert_int_eq(code, PROBLEM_VERSION_CONFLICT);
+    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 0, 4, 4, &code, detail, 128), 0);
+    ch.op = LEDGER_OP_RESTORE;
+    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 1, 4, 4, &code, detail, 128), 0);
+    ck_assert_int_eq(ledger_change_check(&ch, "expense", 0, 0, 0, 4, &code, detail, 128), -1);
+    ck_assert_int_eq(code, PROBLEM_NOT_FOUND);
+    json_decref(data);
+    /* Balance arithmetic of a payment: all or nothing. */
+    int64_t sent = INT64_MAX - 1, received = 0;
+    ck_assert_int_eq(ledger_move_payment(&sent, &received, 5, 1), -1);
+    ck_assert_int_eq(sent, INT64_MAX - 1);
+    ck_assert_int_eq(received, 0);
+    ck_assert_int_eq(ledger_move_payment(&sent, &received, 1, 1), 0);
+    ck_assert_int_eq(received, 1);
+}
+END_TEST
+
 static Suite *projection_suite(void)
 {
     Suite *s = suite_create("projection");
@@ -181,6 +301,9 @@ static Suite *projection_suite(void)
     tcase_add_test(tc, test_projection_delete_takes_shares_out);
     tcase_add_test(tc, test_projection_payment_sent_received);
     tcase_add_test(tc, test_projection_refuses_what_was_never_applicable);
+    tcase_add_test(tc, test_projection_payment_replace_and_delete);
+    tcase_add_test(tc, test_projection_revert_restores_and_deletes);
+    tcase_add_test(tc, test_projection_change_rules);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -183,7 +183,7 @@ async function route() {
         if (first === 'invite' && id) return await inviteView(id, query, { loggedIn: true });
         if (first === 'groups' && id) {
             if (sub === 'expenses' && subId) return await expenseView({ gid: id, eid: subId === 'new' ? null : subId });
-            if (sub === 'payments' && subId === 'new') return await paymentView(id, query);
+            if (sub === 'payments' && subId) return await paymentView(id, query, subId === 'new' ? null : subId);
             return await groupView(id, sub || 'overview');
         }
         return notFound();

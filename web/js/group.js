@@ -5,7 +5,7 @@
 import { ApiError, get, getAll, isMissingRoute, request, write } from './api.js';
 import { balanceChart, barList, columns, spendingSeries } from './charts.js';
 import { clear, field, formatDate, formatDateTime, h, setFieldError, todayISO, toast } from './dom.js';
-import { big, formatMoney, parseAmount } from './money.js';
+import { big, formatMoney, parseAmount, toInput } from './money.js';
 import { loadGroup, memberName, myMember, remember } from './state.js';
 import { formAlert, navigate, onSubmit, page, routeAlive } from './ui.js';
 
@@ -60,6 +60,15 @@ export async function groupView(gid, tab) {
 
 // --- overview ------------------------------------------------------------------------------
 
+/** "paid … · share … · sent … · received …": the parts of a balance (paid - owed + sent -
+ * received), payments shown when there are any, so the row adds up. */
+function balanceDetail(b, cur) {
+    const parts = [`paid ${formatMoney(b.paid, cur)}`, `share ${formatMoney(b.owed, cur)}`];
+    if (big(b.sent) !== 0n) parts.push(`sent ${formatMoney(b.sent, cur)}`);
+    if (big(b.received) !== 0n) parts.push(`received ${formatMoney(b.received, cur)}`);
+    return parts.join(' · ');
+}
+
 async function overview(group) {
     const cur = group.currency;
     const [bal, set] = await Promise.all([
@@ -76,7 +85,7 @@ async function overview(group) {
     }
     const list = h('ul', { class: 'balance-list', id: 'balance-list' }, rows.map((b) => h('li', { dataset: { member: b.member_id } },
         h('span', { class: 'who' }, b.name, me && b.member_id === me.id ? h('span', { class: 'you' }, ' (you)') : null),
-        h('span', { class: 'detail muted' }, `paid ${formatMoney(b.paid, cur)} · share ${formatMoney(b.owed, cur)}`),
+        h('span', { class: 'detail muted' }, balanceDetail(b, cur)),
         h('span', { class: ['amount', b.balance > 0n ? 'pos' : b.balance < 0n ? 'neg' : 'zero'] },
             b.balance === 0n ? 'settled' : `${b.balance > 0n ? 'gets back' : 'owes'} ${formatMoney(abs(b.balance), cur)}`))));
     out.push(h('section', { class: 'card', 'aria-labelledby': 'h-balances' },
@@ -140,28 +149,54 @@ function expenseItem(group, e) {
                 foreign ? h('span', { class: 'muted small' }, formatMoney(e.amount, e.currency)) : null)));
 }
 
+function paymentItem(group, p) {
+    const cur = group.currency;
+    const who = `${memberName(group, p.from_member)} paid ${memberName(group, p.to_member)}`;
+    return h('li', { class: 'payment-entry' },
+        h('a', { href: `#/groups/${group.id}/payments/${p.id}`, class: 'expense-link', 'aria-label': `Edit payment: ${who}, ${formatMoney(p.amount, cur)}` },
+            h('span', { class: 'cat-dot', dataset: { cat: 'payment' }, 'aria-hidden': 'true' }, '⇄'),
+            h('span', { class: 'main' },
+                h('span', { class: 'desc' }, who),
+                h('span', { class: 'meta muted' }, [formatDate(p.date), 'payment', p.note].filter(Boolean).join(' · '))),
+            h('span', { class: 'amounts' },
+                h('span', { class: 'amount' }, formatMoney(p.amount, cur)))));
+}
+
 async function expenses(group) {
     const list = h('ul', { class: 'expense-list', id: 'expense-list' });
     const more = h('button', { type: 'button', class: 'btn btn-ghost', hidden: true }, 'Load more');
     let cursor = null;
+    // Payments are listed among the expenses by date: each page of expenses brings the
+    // payments dated on or after its last expense; the last page brings the rest.
+    let payments = [];
     async function load() {
         more.disabled = true;
         const data = await get(`groups/${group.id}/expenses?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
-        for (const e of data.items) list.append(expenseItem(group, e));
-        if (!list.children.length) list.append(h('li', { class: 'empty' }, 'No expenses yet.'));
         cursor = data.next_cursor;
+        const floor = cursor && data.items.length ? data.items[data.items.length - 1].date : '';
+        for (const e of data.items) {
+            while (payments.length && payments[0].date > e.date) list.append(paymentItem(group, payments.shift()));
+            list.append(expenseItem(group, e));
+        }
+        while (payments.length && payments[0].date >= floor) list.append(paymentItem(group, payments.shift()));
+        if (!list.children.length) list.append(h('li', { class: 'empty' }, 'No expenses yet.'));
         more.hidden = !cursor;
         more.disabled = false;
     }
     more.addEventListener('click', () => load().catch((e) => toast(e.message, 'error')));
     try {
+        try {
+            ({ items: payments } = await getAll(`groups/${group.id}/payments`, { maxPages: 5 }));
+        } catch (e) {
+            if (!isMissingRoute(e)) throw e;
+        }
         await load();
     } catch (e) {
         if (isMissingRoute(e)) return h('section', { class: 'card' }, h('h2', {}, 'Expenses'), unavailable('The list of expenses'));
         throw e;
     }
     return h('section', { class: 'card', 'aria-labelledby': 'h-expenses' },
-        h('h2', { id: 'h-expenses' }, 'Expenses'),
+        h('h2', { id: 'h-expenses' }, 'Expenses and payments'),
         h('p', { class: 'muted' }, 'Newest first. Open one to edit or delete it.'),
         list, more);
 }
@@ -190,22 +225,36 @@ async function insights(group) {
 
 // --- activity ------------------------------------------------------------------------------
 
+/** The expense or payment an event touched. */
+const targetOf = (ev) => ev.payload?.expense_id ?? ev.payload?.payment_id ?? null;
+
 function describeEvent(group, ev, actorName, names) {
     const p = ev.payload ?? {};
-    const d = { ...(p.data ?? {}) };
+    const reverted = ev.type?.endsWith('.reverted');
+    const d = { ...((reverted ? p.data?.restore : p.data) ?? {}) };
     const eid = p.expense_id;
     if (eid && d.description) names.set(eid, d.description);
     else if (eid && names.has(eid)) d.description = names.get(eid);
     const money = (amount, currency) => (amount === undefined || amount === null ? '' : ` (${formatMoney(amount, currency || group.currency)})`);
+    const paid = (x) => `${memberName(group, x.from_member)} paid ${memberName(group, x.to_member)}${money(x.amount)}`;
+    const what = d.description ? `“${d.description}”` : 'an expense';
     switch (ev.type) {
         case 'expense.created':
             return `${actorName} added “${d.description ?? 'an expense'}”${money(d.amount, d.currency)}`;
         case 'expense.replaced':
             return `${actorName} edited “${d.description ?? 'an expense'}”${money(d.amount, d.currency)}`;
         case 'expense.deleted':
-            return `${actorName} deleted ${d.description ? `“${d.description}”` : 'an expense'}`;
+            return `${actorName} deleted ${what}`;
+        case 'expense.reverted':
+            return p.data?.restore ? `${actorName} undid a change: ${what} is back${money(d.amount, d.currency)}` : `${actorName} undid a change: ${what} removed`;
         case 'payment.created':
-            return `${actorName} recorded that ${memberName(group, d.from_member)} paid ${memberName(group, d.to_member)}${money(d.amount)}`;
+            return `${actorName} recorded that ${paid(d)}`;
+        case 'payment.replaced':
+            return `${actorName} changed a payment: ${paid(d)}`;
+        case 'payment.deleted':
+            return ev.before ? `${actorName} deleted the payment: ${paid(ev.before)}` : `${actorName} deleted a payment`;
+        case 'payment.reverted':
+            return p.data?.restore ? `${actorName} undid a change: ${paid(d)}` : `${actorName} undid a change: a payment removed`;
         default:
             return `${actorName}: ${ev.type}`;
     }
@@ -224,16 +273,48 @@ async function activity(group) {
     // Oldest first to follow each expense's description; shown newest first.
     const names = new Map();
     const texts = res.items.map((ev) => describeEvent(group, ev, byUser.get(ev.actor) ?? 'Someone', names));
+    // Undo is offered on the last change of each expense or payment (an older one would be
+    // refused: the resource changed since). Its version is the number of events that touched it.
+    const versions = new Map();
+    const last = new Map();
+    for (const ev of res.items) {
+        const t = targetOf(ev);
+        if (!t) continue;
+        versions.set(t, (versions.get(t) ?? 0) + 1);
+        last.set(t, ev.event_id);
+    }
     if (!res.items.length) list.append(h('li', { class: 'empty' }, 'Nothing has happened yet.'));
     for (let i = res.items.length - 1; i >= 0; i--) {
         const ev = res.items[i];
+        const t = targetOf(ev);
+        const undo = res.complete && t && last.get(t) === ev.event_id
+            ? h('button', {
+                type: 'button', class: 'btn btn-ghost btn-small undo', 'aria-label': `Undo: ${texts[i]}`,
+                onclick: async (e) => {
+                    const btn = e.currentTarget;
+                    btn.disabled = true;
+                    try {
+                        await write('POST', `groups/${group.id}/events/${ev.event_id}/revert`, undefined, { ifMatch: versions.get(t) });
+                        toast('Undone.');
+                        const section = list.closest('section');
+                        const fresh = await activity(group);
+                        section.replaceWith(fresh);
+                        fresh.querySelector('h2')?.focus?.();
+                    } catch (err) {
+                        btn.disabled = false;
+                        toast(err instanceof ApiError && err.status === 409 ? 'This changed meanwhile; reload to see the latest.' : `Could not undo: ${err.message}`, 'error');
+                    }
+                },
+            }, 'Undo')
+            : null;
         list.append(h('li', { class: `ev ev-${String(ev.type).replace(/\W/g, '-')}` },
             h('span', { class: 'ev-text' }, texts[i]),
-            h('time', { datetime: ev.accepted_at, class: 'muted small' }, formatDateTime(ev.accepted_at))));
+            h('time', { datetime: ev.accepted_at, class: 'muted small' }, formatDateTime(ev.accepted_at)),
+            undo));
     }
     return h('section', { class: 'card', 'aria-labelledby': 'h-activity' },
-        h('h2', { id: 'h-activity' }, 'Activity'),
-        h('p', { class: 'muted' }, 'Every change to the ledger, newest first. Nothing is ever erased from it.'),
+        h('h2', { id: 'h-activity', tabindex: '-1' }, 'Activity'),
+        h('p', { class: 'muted' }, 'Every change to the ledger, newest first. Nothing is ever erased from it; Undo adds a change that reverses the last one.'),
         res.complete ? null : h('p', { class: 'muted' }, 'Showing the first part of a long history.'),
         list);
 }
@@ -349,21 +430,25 @@ async function exportCsv(group, btn) {
 
 // --- payment form --------------------------------------------------------------------------
 
-export async function paymentView(gid, query) {
+export async function paymentView(gid, query, pid = null) {
     const alive = routeAlive();
     const group = await loadGroup(gid);
+    const existing = pid ? await get(`groups/${gid}/payments/${encodeURIComponent(pid)}`) : null;
     if (!alive()) return;
     const cur = group.currency;
-    const back = `#/groups/${gid}`;
+    const back = pid ? `#/groups/${gid}/expenses` : `#/groups/${gid}`;
     const me = myMember(group);
     const opts = () => group.members.map((m) => h('option', { value: m.id }, m.name));
     const from = h('select', { id: 'pay-from' }, opts());
     const to = h('select', { id: 'pay-to' }, opts());
-    from.value = query.get('from') || me?.id || group.members[0]?.id;
-    to.value = query.get('to') || group.members.find((m) => m.id !== from.value)?.id || '';
-    const amount = h('input', { type: 'text', id: 'pay-amount', inputmode: 'decimal', autocomplete: 'off', placeholder: '0.00' });
-    const date = h('input', { type: 'date', id: 'pay-date', value: todayISO() });
-    const note = h('input', { type: 'text', id: 'pay-note', maxlength: 200, autocomplete: 'off', placeholder: 'Bank transfer' });
+    from.value = existing?.from_member ?? (query.get('from') || me?.id || group.members[0]?.id);
+    to.value = existing?.to_member ?? (query.get('to') || group.members.find((m) => m.id !== from.value)?.id || '');
+    const amount = h('input', {
+        type: 'text', id: 'pay-amount', inputmode: 'decimal', autocomplete: 'off', placeholder: '0.00',
+        value: existing ? toInput(existing.amount, cur) : undefined,
+    });
+    const date = h('input', { type: 'date', id: 'pay-date', value: existing?.date ?? todayISO() });
+    const note = h('input', { type: 'text', id: 'pay-note', maxlength: 200, autocomplete: 'off', placeholder: 'Bank transfer', value: existing?.note ?? undefined });
     let pending = { text: null, key: null };
     const form = h('form', { class: 'card form', id: 'payment-form', novalidate: true },
         formAlert(),
@@ -375,7 +460,7 @@ export async function paymentView(gid, query) {
             field({ label: 'Date', control: date, name: 'date', className: 'grow' })),
         field({ label: 'Note', control: note, name: 'note', hint: 'Optional' }),
         h('div', { class: 'actions' },
-            h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-payment' }, 'Record payment'),
+            h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-payment' }, existing ? 'Save payment' : 'Record payment'),
             h('a', { href: back, class: 'btn btn-ghost' }, 'Cancel')));
     onSubmit(form, async () => {
         const a = parseAmount(amount.value, cur);
@@ -388,15 +473,55 @@ export async function paymentView(gid, query) {
         if (note.value.trim()) body.note = note.value.trim();
         const text = JSON.stringify({ ...body, amount: String(body.amount) });
         if (text !== pending.text) pending = { text, key: crypto.randomUUID() };
-        const r = await write('POST', `groups/${gid}/payments`, body, { key: pending.key });
-        toast(r.status === 'queued' ? 'Payment recorded; balances update in a moment.' : 'Payment recorded.');
+        try {
+            const r = existing
+                ? await write('PUT', `groups/${gid}/payments/${existing.id}`, body, { key: pending.key, ifMatch: existing.version })
+                : await write('POST', `groups/${gid}/payments`, body, { key: pending.key });
+            toast(r.status === 'queued' ? 'Payment saved; balances update in a moment.' : existing ? 'Payment updated.' : 'Payment recorded.');
+        } catch (e) {
+            if (e instanceof ApiError && e.status === 409 && existing) {
+                throw new ApiError(409, { ...e.problem, detail: 'Someone changed this payment meanwhile. Reload the page to edit the latest version.', errors: [] });
+            }
+            throw e;
+        }
         navigate(back);
     });
-    page(`Record a payment · ${group.name}`,
+    let del = null;
+    if (existing) {
+        const delKey = crypto.randomUUID();
+        const confirmBox = h('div', { class: 'confirm', hidden: true, role: 'group', 'aria-labelledby': 'confirm-delete-text' },
+            h('p', { id: 'confirm-delete-text' }, 'Delete this payment? It disappears from the balances; the activity log keeps it.'),
+            h('div', { class: 'actions' },
+                h('button', {
+                    type: 'button', class: 'btn btn-danger', id: 'confirm-delete',
+                    onclick: async (ev) => {
+                        const btn = ev.currentTarget;
+                        btn.disabled = true;
+                        try {
+                            await write('DELETE', `groups/${gid}/payments/${existing.id}`, undefined, { key: delKey, ifMatch: existing.version });
+                            toast('Payment deleted.');
+                            navigate(back);
+                        } catch (e) {
+                            btn.disabled = false;
+                            toast(`Could not delete: ${e.message}`, 'error');
+                        }
+                    },
+                }, 'Yes, delete it'),
+                h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => { confirmBox.hidden = true; delBtn.focus(); } }, 'Keep it')));
+        const delBtn = h('button', {
+            type: 'button', class: 'btn btn-danger-ghost', id: 'delete-payment',
+            onclick: () => { confirmBox.hidden = false; confirmBox.querySelector('#confirm-delete').focus(); },
+        }, 'Delete payment');
+        del = h('section', { class: 'danger-zone', 'aria-label': 'Delete this payment' }, delBtn, confirmBox);
+    }
+    const title = existing ? 'Edit payment' : 'Record a payment';
+    page(`${title} · ${group.name}`,
         h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: back }, `← ${group.name}`)),
-        h('h1', {}, 'Record a payment'),
-        h('p', { class: 'muted' }, 'Someone paid someone back, outside splitter: the payer’s balance rises, the receiver’s falls.'),
-        form);
+        h('h1', {}, title),
+        h('p', { class: 'muted' }, existing
+            ? 'Change the amount (a partial payment), the people or the date; saved changes replace the payment for everyone.'
+            : 'Someone paid someone back, outside splitter: the payer’s balance rises, the receiver’s falls.'),
+        form, del);
 }
 
 // --- invites ---------------------------------------------------------------------------------

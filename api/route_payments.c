@@ -1,0 +1,185 @@
+/*
+ * Reading payments: the group's list (newest first by date, then by creation;
+ * keyset-paginated; deleted ones left out), one payment, and the answer to a
+ * payment write that waited (Prefer: wait). Straight from PostgreSQL, which the worker has
+ * committed before it announces an event.
+ *
+ * Both build the resource with ledger_payment_resource (shared/ledger.c), the
+ * function the worker uses for waiting requests and the audit log, so every
+ * route returns the same shape. One payment carries its own version as ETag,
+ * the one PUT's and DELETE's If-Match expect.
+ */
+#include "api.h"
+
+#include "ledger.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/* Seven columns from a payments row y; payment_from_row reads them. The
+   request fields are built in ledger_payment_to_json's order. */
+#define PAYMENT_COLS                                                                               \
+    "json_build_object('from_member', y.from_member, 'to_member', y.to_member, 'amount',"          \
+    " y.amount, 'date', to_char(y.date, 'YYYY-MM-DD'), 'note', y.note)::text, y.id, y.group_id,"   \
+    " y.created_by, " TS("y.created_at") ", " TS("y.updated_at") ", y.version"
+
+enum {
+    COL_CONTENT,
+    COL_ID,
+    COL_GROUP,
+    COL_CREATED_BY,
+    COL_CREATED_AT,
+    COL_UPDATED_AT,
+    COL_VERSION
+};
+
+/* The resource of the payment in row. New reference, or NULL when the stored
+   row cannot be read. */
+static json_t *payment_from_row(const PGresult *res, int row)
+{
+    json_t *content = json_loads(PQgetvalue(res, row, COL_CONTENT), 0, NULL);
+    if (!json_is_object(content)) {
+        json_decref(content);
+        return NULL;
+    }
+    struct ledger_expense_meta m = {
+        .id = PQgetvalue(res, row, COL_ID),
+        .group_id = PQgetvalue(res, row, COL_GROUP),
+        .created_by = PQgetvalue(res, row, COL_CREATED_BY),
+        .created_at = PQgetvalue(res, row, COL_CREATED_AT),
+        .updated_at = PQgetvalue(res, row, COL_UPDATED_AT),
+        .version = atoll(PQgetvalue(res, row, COL_VERSION)),
+    };
+    json_t *r = ledger_payment_resource(content, &m);
+    json_decref(content);
+    return r;
+}
+
+/* --- GET /api/v1/groups/{gid}/payments ----------------------------------------------------- */
+
+/* Rows: the group's version (column 0), then PAYMENT_COLS and the cursor key,
+   NULL when the page is empty; no row at all when the caller is not a member. */
+static void on_payments(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c) || respond_page_head(c, res) != 0)
+        return;
+    int n = PQntuples(res), limit = (int)c->version;
+    json_t *items = json_array();
+    for (int i = 0; i < n && i < limit; i++) {
+        if (PQgetisnull(res, i, 1 + COL_ID))
+            continue;
+        /* The row's payment columns start at 1. */
+        json_t *content = json_loads(PQgetvalue(res, i, 1 + COL_CONTENT), 0, NULL);
+        struct ledger_expense_meta m = {
+            .id = PQgetvalue(res, i, 1 + COL_ID),
+            .group_id = PQgetvalue(res, i, 1 + COL_GROUP),
+            .created_by = PQgetvalue(res, i, 1 + COL_CREATED_BY),
+            .created_at = PQgetvalue(res, i, 1 + COL_CREATED_AT),
+            .updated_at = PQgetvalue(res, i, 1 + COL_UPDATED_AT),
+            .version = atoll(PQgetvalue(res, i, 1 + COL_VERSION)),
+        };
+        if (!json_is_object(content)) {
+            json_decref(content);
+            json_decref(items);
+            respond_problem(c, PROBLEM_INTERNAL, "a stored payment is malformed", NULL);
+            return;
+        }
+        json_array_append_new(items, ledger_payment_resource(content, &m));
+        json_decref(content);
+    }
+    json_t *body = json_pack("{s:o}", "items", items);
+    if (n > limit) {
+        char cursor[256];
+        cursor_encode(PQgetvalue(res, limit - 1, 1 + COL_VERSION + 1),
+                      PQgetvalue(res, limit - 1, 1 + COL_ID), cursor, sizeof(cursor));
+        json_object_set_new(body, "next_cursor", json_string(cursor));
+    } else {
+        json_object_set_new(body, "next_cursor", json_null());
+    }
+    respond_json(c, 200, body);
+}
+
+static void payments_list_authed(struct rctx *c)
+{
+    int limit;
+    char key[PAGE_KEY_SIZE], id[37], lim[16], date[11] = "", secs[24] = "";
+    if (take_group_id(c) != 0 || page_params(c, &limit, key, id) != 0)
+        return;
+    if (key[0]) {
+        long long s;
+        int end = 0;
+        if (sscanf(key, "%10[0-9-]:%lld%n", date, &s, &end) != 2 || key[end] ||
+            !ledger_is_date(date) || s < 0) {
+            struct fields f = {0};
+            fields_add(&f, "cursor", "is not a cursor of this list");
+            respond_problem(c, PROBLEM_VALIDATION, "invalid pagination parameters", &f);
+            return;
+        }
+        snprintf(secs, sizeof(secs), "%lld", s);
+    }
+    c->version = limit;
+    snprintf(lim, sizeof(lim), "%d", limit + 1);
+    const char *p[6] = {c->group_id,          c->user_id,         key[0] ? date : NULL,
+                        key[0] ? secs : NULL, key[0] ? id : NULL, lim};
+    /* One statement: membership and the page in one snapshot, walking
+       payments_group_date (group_id, date DESC, created_at DESC, id DESC)
+       WHERE NOT deleted from the cursor on. */
+    pg_query(c, on_payments,
+             "SELECT g.version, y.* FROM groups g"
+             " JOIN members me ON me.group_id = g.id AND me.user_id = $2"
+             " LEFT JOIN LATERAL (SELECT " PAYMENT_COLS ", to_char(y.date, 'YYYY-MM-DD') || ':'"
+             "  || extract(epoch FROM y.created_at)::bigint FROM payments y"
+             "  WHERE y.group_id = g.id AND NOT y.deleted AND ($3::date IS NULL"
+             "   OR (y.date, y.created_at, y.id) < ($3::date, to_timestamp($4::bigint), $5::uuid))"
+             "  ORDER BY y.date DESC, y.created_at DESC, y.id DESC LIMIT $6::int) y ON true"
+             " WHERE g.id = $1",
+             6, p);
+}
+
+/* Authentication first: no or a bad token is 401 whatever the path holds. */
+void route_payments_list(struct rctx *c)
+{
+    auth_then(c, payments_list_authed);
+}
+
+/* --- the answer to Prefer: wait ------------------------------------------------------------ */
+
+static void on_applied_payment(PGresult *res, struct rctx *c)
+{
+    if (rctx_unref_live(c))
+        respond_resource(c, res, "payment", COL_ID, COL_VERSION, payment_from_row, 1);
+}
+
+void payment_answer_applied(struct rctx *c, int status)
+{
+    /* A deleted payment answers too: the DELETE's result is its last state. */
+    const char *p[2] = {c->target_id, c->group_id};
+    c->result_status = status;
+    pg_query(c, on_applied_payment,
+             "SELECT " PAYMENT_COLS " FROM payments y WHERE y.id = $1 AND y.group_id = $2", 2, p);
+}
+
+/* --- GET /api/v1/groups/{gid}/payments/{pid} ------------------------------------------------ */
+
+static void on_payment(PGresult *res, struct rctx *c)
+{
+    if (rctx_unref_live(c))
+        respond_resource(c, res, "payment", COL_ID, COL_VERSION, payment_from_row, 0);
+}
+
+static void payment_get_authed(struct rctx *c)
+{
+    group_resource_query(c, on_payment,
+                         "SELECT " PAYMENT_COLS " FROM groups g"
+                         " JOIN members me ON me.group_id = g.id AND me.user_id = $3"
+                         " LEFT JOIN payments y ON y.id = $2::uuid AND y.group_id = g.id"
+                         " AND NOT y.deleted WHERE g.id = $1");
+}
+
+void route_payment_get(struct rctx *c)
+{
+    auth_then(c, payment_get_authed);
+}
