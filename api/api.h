@@ -13,6 +13,7 @@
 #ifndef SPLITTER_API_H
 #define SPLITTER_API_H
 
+#include "cursor.h"
 #include "fields.h"
 #include "json.h"
 #include "problem.h"
@@ -168,10 +169,8 @@ int req_query(struct rctx *c, const char *name, char *buf, size_t size);
    -1 when either is malformed. key >= PAGE_KEY_SIZE bytes, id >= 37. */
 #define PAGE_DEFAULT_LIMIT 50
 #define PAGE_MAX_LIMIT 200
-#define PAGE_KEY_SIZE 48
+#define PAGE_KEY_SIZE 48 /* > CURSOR_KEY_MAX; cursor_encode (shared/cursor.h) makes cursors */
 int page_params(struct rctx *c, int *limit, char *key, char *id);
-/* The opaque cursor for (key, id) into out (>= 128 bytes). */
-void cursor_encode(const char *key, const char *id, char *out, size_t size);
 
 /* Answer 503 and return 1 unless res holds rows (a query that failed, or no
    connection); else 0. */
