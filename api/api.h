@@ -157,6 +157,10 @@ void add_etag(struct rctx *c, int64_t version);
 const char *req_header(struct rctx *c, const h2o_token_t *token, size_t *len);
 /* The same by lowercase header name. */
 const char *req_header_name(struct rctx *c, const char *name, size_t *len);
+/* If-Match (shared/etag.h): 1 with *version set for one of our tags ("3"); 0
+   when absent or "*" (no version to hold the write to); -1 for anything that
+   can never match (answer 412). */
+int req_if_match(struct rctx *c, int64_t *version);
 /* If-None-Match equals the ETag of version. */
 int req_not_modified(struct rctx *c, int64_t version);
 /* A query parameter's value copied into buf; 1 if present, 0 if absent. */

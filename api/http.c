@@ -3,6 +3,7 @@
  */
 #include "api.h"
 
+#include "etag.h"
 #include "keys.h"
 #include "log.h"
 #include "xalloc.h"
@@ -314,6 +315,22 @@ const char *req_header_name(struct rctx *c, const char *name, size_t *len)
         return NULL;
     *len = c->req->headers.entries[i].value.len;
     return c->req->headers.entries[i].value.base;
+}
+
+int req_if_match(struct rctx *c, int64_t *version)
+{
+    size_t len;
+    const char *v = req_header(c, H2O_TOKEN_IF_MATCH, &len);
+    if (!v)
+        return 0;
+    switch (etag_if_match(v, len, version)) {
+    case ETAG_MATCH_VERSION:
+        return 1;
+    case ETAG_MATCH_ANY:
+        return 0;
+    default:
+        return -1;
+    }
 }
 
 int req_not_modified(struct rctx *c, int64_t version)

@@ -358,8 +358,6 @@ static int member_known(const struct rctx *c, const char *id)
     return c->scratch && strstr(c->scratch, id) != NULL;
 }
 
-static int if_match(struct rctx *c, int64_t *out);
-
 static void expense_allowed(struct rctx *c)
 {
     struct ledger_expense e;
@@ -372,7 +370,7 @@ static void expense_allowed(struct rctx *c)
             respond_problem(c, PROBLEM_NOT_FOUND, "no such expense", NULL);
             return;
         }
-        int m = if_match(c, &c->if_match);
+        int m = req_if_match(c, &c->if_match);
         if (m < 0) {
             respond_problem(c, PROBLEM_PRECONDITION_FAILED,
                             "If-Match must be one quoted version, like \"3\"", NULL);
@@ -427,26 +425,6 @@ static void expense_allowed(struct rctx *c)
         strcpy(c->type, "expense.replaced");
     }
     accept_event(c);
-}
-
-/* If-Match: "<version>" (strong, one tag). 1 found, 0 absent, -1 malformed. */
-static int if_match(struct rctx *c, int64_t *out)
-{
-    size_t len;
-    const char *v = req_header(c, H2O_TOKEN_IF_MATCH, &len);
-    char buf[32];
-    char *end;
-    if (!v)
-        return 0;
-    if (len < 3 || len >= sizeof(buf) || v[0] != '"' || v[len - 1] != '"')
-        return -1;
-    memcpy(buf, v + 1, len - 2);
-    buf[len - 2] = '\0';
-    long long n = strtoll(buf, &end, 10);
-    if (*end || n < 1)
-        return -1;
-    *out = n;
-    return 1;
 }
 
 static void expense_authed(struct rctx *c)

@@ -1,0 +1,88 @@
+// Hostile and odd input at the edges: If-Match values that can never match, 405 with Allow,
+// e-mail addresses that look alike, and errors produced by nginx or h2o rather than by the
+// api's routes, which must still be problem documents on API paths.
+
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { api, registerUser } from './lib.mjs';
+
+let alice;
+let group;
+let A, B;
+
+function assertProblem(r, status) {
+    assert.equal(r.status, status, r.text);
+    assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/, r.text);
+    const p = JSON.parse(r.text);
+    assert.equal(p.status, status);
+    assert.equal(typeof p.title, 'string');
+    assert.equal(typeof p.type, 'string');
+    return p;
+}
+
+function expense(amount) {
+    return {
+        description: 'Taxi',
+        amount,
+        paid_by: [{ member_id: A, amount }],
+        split: { mode: 'equal', members: [{ member_id: A }, { member_id: B }] },
+    };
+}
+
+before(async () => {
+    alice = await registerUser({ name: 'Alice' });
+    const g = await api('POST', '/api/v1/groups', { token: alice.token, body: { name: 'Odd', currency: 'EUR' } });
+    assert.equal(g.status, 201, g.text);
+    group = g.json;
+    A = group.members[0].id;
+    const b = await api('POST', `/api/v1/groups/${group.id}/members`, { token: alice.token, body: { name: 'Bob' } });
+    assert.equal(b.status, 201, b.text);
+    B = b.json.id;
+});
+
+test('If-Match: only the quoted version itself holds a write; anything else is 412', async () => {
+    const c = await api('POST', `/api/v1/groups/${group.id}/expenses`, {
+        token: alice.token,
+        body: expense(100),
+        headers: { Prefer: 'wait=5' },
+    });
+    assert.equal(c.status, 201, c.text);
+    const url = `/api/v1/groups/${group.id}/expenses/${c.json.id}`;
+    for (const value of ['" 1"', '"+1"', '"01"', '"0"', '"1 "', 'W/"1"', '"1", "2"', '1', '"9223372036854775808"',
+        '"99999999999999999999999999"']) {
+        for (const method of ['PUT', 'DELETE']) {
+            const r = await api(method, url, {
+                token: alice.token,
+                body: method === 'PUT' ? expense(200) : undefined,
+                headers: { 'If-Match': value },
+            });
+            const p = assertProblem(r, 412);
+            assert.match(p.detail, /If-Match/);
+        }
+    }
+    // "*" holds a write to no version: a replacement still needs the version (428).
+    const star = await api('PUT', url, { token: alice.token, body: expense(200), headers: { 'If-Match': '*' } });
+    assertProblem(star, 428);
+    // The expense is untouched, and its own ETag still works.
+    const got = await api('GET', url, { token: alice.token });
+    assert.equal(got.json.version, 1);
+    assert.equal(got.json.amount, 100);
+    const put = await api('PUT', url, {
+        token: alice.token,
+        body: expense(300),
+        headers: { 'If-Match': got.headers.get('etag'), Prefer: 'wait=5' },
+    });
+    assert.equal(put.status, 200, put.text);
+    assert.equal(put.json.version, 2);
+    // A stale version that is well formed is still a conflict (409), not a failed precondition.
+    const stale = await api('PUT', url, {
+        token: alice.token,
+        body: expense(400),
+        headers: { 'If-Match': '"1"', Prefer: 'wait=5' },
+    });
+    assertProblem(stale, 409);
+    // "*" on a delete: no version check, the expense goes.
+    const del = await api('DELETE', url, { token: alice.token, headers: { 'If-Match': '*', Prefer: 'wait=5' } });
+    assert.equal(del.status, 200, del.text);
+    assert.equal(del.json.version, 3);
+});
