@@ -123,6 +123,13 @@ static const char *route_pattern(size_t i)
     return names[i];
 }
 
+/* 405 for a known path: Allow lists the methods it serves (RFC 9110 section 15.5.6). */
+static void method_not_allowed(struct rctx *c, const char *allow, const char *detail)
+{
+    add_header(c, H2O_TOKEN_ALLOW, allow);
+    respond_problem(c, PROBLEM_METHOD_NOT_ALLOWED, detail, NULL);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
@@ -149,7 +156,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (strcmp(c->method, "GET") == 0)
             route_metrics(c);
         else
-            respond_problem(c, PROBLEM_METHOD_NOT_ALLOWED, "use GET", NULL);
+            method_not_allowed(c, "GET", "use GET");
         goto out;
     }
     if (c->n_seg == 2 && seg_is(c, 0, "api") && seg_is(c, 1, "health")) {
@@ -157,7 +164,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (strcmp(c->method, "GET") == 0)
             route_health(c);
         else
-            respond_problem(c, PROBLEM_METHOD_NOT_ALLOWED, "use GET", NULL);
+            method_not_allowed(c, "GET", "use GET");
         goto out;
     }
     if (c->n_seg == 2 && seg_is(c, 0, "api") && seg_is(c, 1, "ping")) {
@@ -179,8 +186,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             }
         }
         if (path_known) {
-            respond_problem(c, PROBLEM_METHOD_NOT_ALLOWED,
-                            "this method is not allowed on this resource", NULL);
+            char allow[64] = "";
+            for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+                if (match(&routes[i], c))
+                    snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
+                             allow[0] ? ", " : "", routes[i].method);
+            method_not_allowed(c, allow, "this method is not allowed on this resource");
             goto out;
         }
     }

@@ -86,3 +86,36 @@ test('If-Match: only the quoted version itself holds a write; anything else is 4
     assert.equal(del.status, 200, del.text);
     assert.equal(del.json.version, 3);
 });
+
+test('405 answers carry Allow with exactly the methods of the route', async () => {
+    const gid = group.id;
+    const eid = '00000000-0000-4000-8000-000000000001';
+    const cases = [
+        ['DELETE', '/api/v1/auth/register', ['POST']],
+        ['GET', '/api/v1/auth/login', ['POST']],
+        ['PUT', '/api/v1/auth/logout', ['POST']],
+        ['POST', '/api/v1/me', ['GET']],
+        ['DELETE', '/api/v1/groups', ['GET', 'POST']],
+        ['PATCH', `/api/v1/groups/${gid}`, ['GET']],
+        ['GET', `/api/v1/groups/${gid}/members`, ['POST']],
+        ['GET', `/api/v1/groups/${gid}/invites`, ['POST']],
+        ['GET', '/api/v1/invites/abc/accept', ['POST']],
+        ['PUT', `/api/v1/groups/${gid}/expenses`, ['GET', 'POST']],
+        ['POST', `/api/v1/groups/${gid}/expenses/${eid}`, ['DELETE', 'GET', 'PUT']],
+        ['GET', `/api/v1/groups/${gid}/payments`, ['POST']],
+        ['POST', `/api/v1/groups/${gid}/balances`, ['GET']],
+        ['POST', `/api/v1/groups/${gid}/settlements`, ['GET']],
+        ['POST', `/api/v1/groups/${gid}/export.csv`, ['GET']],
+        ['DELETE', `/api/v1/events/${eid}`, ['GET']],
+        ['POST', `/api/v1/groups/${gid}/events`, ['GET']],
+        ['POST', '/api/health', ['GET']],
+        ['HEAD', '/api/v1/me', ['GET']],
+    ];
+    for (const [method, path, allowed] of cases) {
+        const r = await api(method, path, { token: alice.token });
+        assert.equal(r.status, 405, `${method} ${path}: ${r.status}`);
+        if (method !== 'HEAD') assertProblem(r, 405);
+        const allow = (r.headers.get('allow') ?? '').split(',').map((m) => m.trim()).filter(Boolean);
+        assert.deepEqual(allow.sort(), allowed, `${method} ${path}: Allow ${r.headers.get('allow')}`);
+    }
+});
