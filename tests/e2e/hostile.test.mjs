@@ -119,3 +119,43 @@ test('405 answers carry Allow with exactly the methods of the route', async () =
         assert.deepEqual(allow.sort(), allowed, `${method} ${path}: Allow ${r.headers.get('allow')}`);
     }
 });
+
+test('e-mail addresses: one account per NFC spelling; control and invisible characters refused', async () => {
+    const local = `jose-${Date.now()}-${Math.floor(Math.random() * 1e9)}`;
+    const decomposed = `${local}e\u0301@example.test`; // e + COMBINING ACUTE ACCENT
+    const composed = `${local}\u00e9@example.test`; // é
+    const password = 'correct horse battery';
+    const first = await api('POST', '/api/v1/auth/register', { body: { email: decomposed, password, name: 'José' } });
+    assert.equal(first.status, 201, first.text);
+    assert.equal(first.json.user.email, composed);
+    const second = await api('POST', '/api/v1/auth/register', { body: { email: composed, password, name: 'Jose' } });
+    assertProblem(second, 409);
+    for (const email of [composed, decomposed, composed.toUpperCase().replace('EXAMPLE', 'example')]) {
+        const l = await api('POST', '/api/v1/auth/login', { body: { email, password } });
+        if (email === composed.toUpperCase().replace('EXAMPLE', 'example')) {
+            // Only ASCII is case-folded: É is another address than é.
+            assertProblem(l, 401);
+        } else {
+            assert.equal(l.status, 200, `${JSON.stringify(email)}: ${l.text}`);
+            assert.equal(l.json.user.id, first.json.user.id);
+        }
+    }
+    for (const [email, why] of [
+        [`a\u0085b-${local}@example.test`, /control/], // C1 NEXT LINE
+        [`a\u009fb-${local}@example.test`, /control/], // C1
+        [`a\u0001b-${local}@example.test`, /control/],
+        [`a\u007fb-${local}@example.test`, /control/],
+        [`a\u200bb-${local}@example.test`, /invisible/], // ZERO WIDTH SPACE
+        [`a\u202eb-${local}@example.test`, /invisible/], // RIGHT-TO-LEFT OVERRIDE
+        [`a\u00a0b-${local}@example.test`, /space/], // NO-BREAK SPACE
+        [`\u212b-${local}@example.test`, /compared/], // ANGSTROM SIGN, a singleton NFC would change
+    ]) {
+        for (const path of ['/api/v1/auth/register', '/api/v1/auth/login']) {
+            const body = path.endsWith('register') ? { email, password, name: 'X' } : { email, password };
+            const r = await api('POST', path, { body });
+            const p = assertProblem(r, 422);
+            assert.equal(p.errors[0].field, 'email', r.text);
+            assert.match(p.errors[0].message, why, r.text);
+        }
+    }
+});
