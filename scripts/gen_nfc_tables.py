@@ -110,11 +110,11 @@ def main():
             w('    ' + ' '.join(fmt % tuple(r) for r in rows[i:i + per_line]) + '\n')
         w('};\n\n')
 
-    table('static const struct nfc_range nfc_unsupported[%d]' % len(unsupported), unsupported,
-          '{0x%X, 0x%X},', 6)
-    table('static const struct nfc_range nfc_invisible[%d]' % len(invisible), invisible,
-          '{0x%X, 0x%X},', 6)
-    table('static const struct nfc_class nfc_classes[%d]' % len(ccc), ccc, '{0x%X, 0x%X, %d},', 5)
+    table('static const struct nfc_range nfc_unsupported[%d]' % len(unsupported),
+          [r + [1] for r in unsupported], '{0x%X, 0x%X, %d},', 5)
+    table('static const struct nfc_range nfc_invisible[%d]' % len(invisible),
+          [r + [1] for r in invisible], '{0x%X, 0x%X, %d},', 5)
+    table('static const struct nfc_range nfc_classes[%d]' % len(ccc), ccc, '{0x%X, 0x%X, %d},', 5)
     table('static const struct nfc_decomposition nfc_decompositions[%d]' % len(decomp), decomp,
           '{0x%X, 0x%X, 0x%X, %d},', 4)
 

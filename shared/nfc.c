@@ -10,13 +10,10 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Code points lo..hi have value (a combining class, or 1 for membership). */
 struct nfc_range {
     uint32_t lo, hi;
-};
-
-struct nfc_class {
-    uint16_t lo, hi;
-    uint8_t ccc;
+    uint8_t value;
 };
 
 struct nfc_decomposition {
@@ -28,7 +25,8 @@ struct nfc_decomposition {
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static int in_ranges(const struct nfc_range *r, size_t n, uint32_t cp)
+/* The value of cp in the sorted ranges r[0..n), or 0 outside them. */
+static unsigned range_value(const struct nfc_range *r, size_t n, uint32_t cp)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -38,24 +36,14 @@ static int in_ranges(const struct nfc_range *r, size_t n, uint32_t cp)
         else if (cp > r[mid].hi)
             lo = mid + 1;
         else
-            return 1;
+            return r[mid].value;
     }
     return 0;
 }
 
 static unsigned ccc(uint32_t cp)
 {
-    size_t lo = 0, hi = COUNT(nfc_classes);
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (cp < nfc_classes[mid].lo)
-            hi = mid;
-        else if (cp > nfc_classes[mid].hi)
-            lo = mid + 1;
-        else
-            return nfc_classes[mid].ccc;
-    }
-    return 0;
+    return range_value(nfc_classes, COUNT(nfc_classes), cp);
 }
 
 static const struct nfc_decomposition *decomposition(uint32_t cp)
@@ -165,9 +153,9 @@ enum nfc_status nfc_normalise(const char *in, size_t len, char *out, size_t size
         size_t k = utf8_decode(s + i, len - i, &cp);
         if (k == 0)
             return NFC_INVALID_UTF8;
-        if (in_ranges(nfc_invisible, COUNT(nfc_invisible), cp))
+        if (range_value(nfc_invisible, COUNT(nfc_invisible), cp))
             return NFC_INVISIBLE;
-        if (in_ranges(nfc_unsupported, COUNT(nfc_unsupported), cp))
+        if (range_value(nfc_unsupported, COUNT(nfc_unsupported), cp))
             return NFC_UNSUPPORTED;
         if (decompose(cp, buf, &n) != 0)
             return NFC_TOO_LONG;
