@@ -4,7 +4,8 @@
 
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, registerUser } from './lib.mjs';
+import net from 'node:net';
+import { api, registerUser, BASE_URL } from './lib.mjs';
 
 let alice;
 let group;
@@ -158,4 +159,79 @@ test('e-mail addresses: one account per NFC spelling; control and invisible char
             assert.match(p.errors[0].message, why, r.text);
         }
     }
+});
+
+// A raw HTTP/1.1 exchange with nginx (what fetch refuses to send): the status line, the headers
+// (lower-cased names) and the body, once nginx closes the connection.
+function rawRequest(text) {
+    const { hostname, port } = new URL(BASE_URL);
+    return new Promise((resolve, reject) => {
+        const sock = net.connect(Number(port), hostname);
+        const chunks = [];
+        sock.setTimeout(10_000, () => sock.destroy(new Error('no answer within 10 s')));
+        sock.on('data', (c) => chunks.push(c));
+        sock.on('error', reject);
+        sock.on('close', () => {
+            const all = Buffer.concat(chunks).toString('latin1');
+            const end = all.indexOf('\r\n\r\n');
+            const head = all.slice(0, end).split('\r\n');
+            const headers = new Map(head.slice(1).map((l) => {
+                const i = l.indexOf(':');
+                return [l.slice(0, i).trim().toLowerCase(), l.slice(i + 1).trim()];
+            }));
+            const status = Number(head[0].split(' ')[1]);
+            resolve({ status, headers: { get: (n) => headers.get(n.toLowerCase()) ?? null }, text: all.slice(end + 4) });
+        });
+        sock.end(text);
+    });
+}
+
+const big = 'a'.repeat(9000);
+
+test('errors nginx answers itself are problem documents on API paths, HTML for the web client', async () => {
+    const cases = [
+        // [what, request, API path status]
+        ['a duplicate Host header', (p) => `GET ${p} HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n`, 400],
+        ['an unreadable Content-Length', (p) => `POST ${p} HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\nConnection: close\r\n\r\n`, 400],
+        ['Content-Length with chunked', (p) => `POST ${p} HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n`, 400],
+        ['a header line over 8 KiB', (p) => `GET ${p} HTTP/1.1\r\nHost: a\r\nX-Big: ${big}\r\nConnection: close\r\n\r\n`, 431],
+        ['an unknown transfer coding', (p) => `POST ${p} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\n`, 501],
+    ];
+    for (const [what, request, status] of cases) {
+        for (const path of ['/api/v1/me', '/api/health', '/api']) {
+            const r = await rawRequest(request(path));
+            assert.equal(r.status, status, `${what} on ${path}: ${r.status} ${r.text}`);
+            assertProblem(r, status);
+        }
+        const web = await rawRequest(request('/index.html'));
+        assert.equal(web.status, status === 431 ? 400 : status, `${what} on the web client`);
+        assert.match(web.headers.get('content-type') ?? '', /^text\/html/, `${what} on the web client`);
+    }
+    // Request lines nginx cannot read carry no path: answered as on the API.
+    assertProblem(await rawRequest(`GET /api/v1/groups?x=${big} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`), 414);
+    assertProblem(await rawRequest(`GET /${big} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`), 414);
+    assertProblem(await rawRequest('NOT HTTP AT ALL\r\n\r\n'), 400);
+    assertProblem(await rawRequest('GET /api/health HTTP/2.0\r\nHost: a\r\nConnection: close\r\n\r\n'), 505);
+    // The web client's own 404 stays nginx's HTML page; the metrics path is a problem.
+    const missing = await api('GET', '/no-such-page.html');
+    assert.equal(missing.status, 404);
+    assert.match(missing.headers.get('content-type'), /^text\/html/);
+    assertProblem(await api('GET', '/metrics'), 404);
+});
+
+test('more request headers than h2o takes never reach it: the api answers as usual', async () => {
+    const headers = {};
+    for (let i = 0; i < 150; i++) headers[`x-filler-${i}`] = 'v';
+    const anonymous = await api('GET', '/api/v1/me', { headers });
+    assertProblem(anonymous, 401);
+    const me = await api('GET', '/api/v1/me', { token: alice.token, headers });
+    assert.equal(me.status, 200, me.text);
+    assert.equal(me.json.id, alice.user.id);
+    // The headers the api reads still arrive: a conditional read answers 304.
+    const g = await api('GET', `/api/v1/groups/${group.id}`, { token: alice.token });
+    const again = await api('GET', `/api/v1/groups/${group.id}`, {
+        token: alice.token,
+        headers: { ...headers, 'If-None-Match': g.headers.get('etag') },
+    });
+    assert.equal(again.status, 304);
 });
