@@ -4,7 +4,7 @@
 #   make run        deps, build, start the local stack, follow the logs, stop on Ctrl-C
 #   make test       deps, build, unit + static + e2e + fault tests, "N passed, M failed"
 #   make asan       unit and e2e tests under ASan+UBSan (build/asan/)
-#   make fuzz       every libFuzzer harness in fuzz/ for FUZZ_SECONDS (default 20) each,
+#   make fuzz       every libFuzzer harness in fuzz/ for FUZZ_SECONDS (default 15) each,
 #                   built by clang with ASan+UBSan into build/fuzz/, "N passed, M failed"
 #
 # SANITIZE=1 builds into build/asan with ASan+UBSan.
@@ -94,7 +94,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(SHARED_LIB)
 
 FUZZ_CC ?= clang
 FUZZ_DIR := build/fuzz
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 15
 FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                  -fno-omit-frame-pointer
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run every libFuzzer harness (build/fuzz/fuzz_<name>, built by `make fuzz`) for a bounded time.
 #
-#   FUZZ_SECONDS=20 scripts/fuzz.sh [NAME...]
+#   FUZZ_SECONDS=15 scripts/fuzz.sh [NAME...]
 #
 # Each harness starts from its committed seeds in fuzz/corpus/<name>/ and writes what it finds
 # into a scratch corpus (the committed one is only read). ASan+UBSan are built in; leak
@@ -14,7 +14,7 @@ set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 FUZZ_DIR="${FUZZ_DIR:-build/fuzz}"
-FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-15}"
 FUZZ_TIMEOUT="${FUZZ_TIMEOUT:-10}"
 
 names=("$@")
