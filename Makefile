@@ -180,8 +180,8 @@ format:
 lint: deps
 	clang-format --dry-run --Werror $(FORMAT_SRC)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	    --inline-suppr --std=c11 -Ishared -D__GNUC__ --suppress=missingIncludeSystem \
-	    shared api worker tools
+	    --inline-suppr --std=c11 -Ishared -Ifuzz -D__GNUC__ --suppress=missingIncludeSystem \
+	    shared api worker tools fuzz
 
 clean:
 	rm -rf build

@@ -16,10 +16,9 @@
  */
 #include "api.h"
 
-#include "nfc.h"
-
 #include "keys.h"
 #include "log.h"
+#include "nfc.h"
 #include "xalloc.h"
 
 #include <sodium.h>
