@@ -3,8 +3,9 @@
 #
 #   FUZZ_SECONDS=15 scripts/fuzz.sh [NAME...]
 #
-# Each harness starts from its committed seeds in fuzz/corpus/<name>/ and writes what it finds
-# into a scratch corpus (the committed one is only read). ASan+UBSan are built in; leak
+# Each harness starts from its committed seeds in fuzz/corpus/<name>/, with the dictionary
+# fuzz/<name>.dict when there is one, and writes what it finds into a scratch corpus (the
+# committed one is only read). ASan+UBSan are built in; leak
 # detection is on; an input running over FUZZ_TIMEOUT seconds (default 10) is a failure. A
 # crash, leak, timeout or broken invariant fails the harness, and its input is kept in
 # build/fuzz/artifacts/ (reproduce: build/fuzz/fuzz_<name> build/fuzz/artifacts/<file>).
@@ -39,11 +40,13 @@ for name in "${names[@]}"; do
         continue
     fi
     mkdir -p "$scratch/$name"
+    dict=()
+    [[ -f fuzz/$name.dict ]] && dict=(-dict="fuzz/$name.dict")
     echo "== fuzz/$name (${FUZZ_SECONDS}s)"
     ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
         UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
         "$bin" -max_total_time="$FUZZ_SECONDS" -timeout="$FUZZ_TIMEOUT" -rss_limit_mb=2048 \
-        -print_final_stats=1 -artifact_prefix="$FUZZ_DIR/artifacts/$name-" \
+        -print_final_stats=1 -artifact_prefix="$FUZZ_DIR/artifacts/$name-" "${dict[@]}" \
         "$scratch/$name" "$seeds" >"$log" 2>&1
     rc=$?
     done_line="$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1)"
