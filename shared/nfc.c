@@ -8,6 +8,7 @@
 #include "nfc.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Code points lo..hi have value (a combining class, or 1 for membership). */
@@ -46,19 +47,17 @@ static unsigned ccc(uint32_t cp)
     return range_value(nfc_classes, COUNT(nfc_classes), cp);
 }
 
+static int decomposition_cmp(const void *key, const void *elem)
+{
+    uint32_t cp = *(const uint32_t *)key;
+    const struct nfc_decomposition *d = elem;
+    return cp < d->cp ? -1 : cp > d->cp;
+}
+
 static const struct nfc_decomposition *decomposition(uint32_t cp)
 {
-    size_t lo = 0, hi = COUNT(nfc_decompositions);
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (cp < nfc_decompositions[mid].cp)
-            hi = mid;
-        else if (cp > nfc_decompositions[mid].cp)
-            lo = mid + 1;
-        else
-            return &nfc_decompositions[mid];
-    }
-    return NULL;
+    return bsearch(&cp, nfc_decompositions, COUNT(nfc_decompositions),
+                   sizeof(nfc_decompositions[0]), decomposition_cmp);
 }
 
 /* The primary composite of a and b, or 0. Only marks compose (the generator
