@@ -6,6 +6,8 @@
 #   make asan       unit and e2e tests under ASan+UBSan (build/asan/)
 #   make chaos      one fault per test (Redis flushed or lost, a worker stopped, PostgreSQL
 #                   down, a row lock, the api killed, Redis full) under a retried write load
+#   make fuzz       every libFuzzer harness in fuzz/ for FUZZ_SECONDS (default 15) each,
+#                   built by clang with ASan+UBSan into build/fuzz/, "N passed, M failed"
 #
 # SANITIZE=1 builds into build/asan with ASan+UBSan.
 
@@ -52,7 +54,8 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 ALL_OBJ := $(call obj,$(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(TOOL_SRC) $(UNIT_SRC) $(BENCH_SRC))
 
 
-.PHONY: all bins deps run up down logs test unit static e2e faults chaos asan valgrind lint format bench clean
+.PHONY: all bins deps run up down logs test unit static e2e faults chaos asan valgrind lint format \
+        bench clean fuzz fuzz-bins
 
 all: bins
 bins: $(API_BIN) $(WORKER_BIN) $(TOOL_BINS) $(UNIT_BINS) $(BENCH_BINS)
@@ -88,6 +91,36 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(SHARED_LIB)
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(SHARED_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# --- fuzzing: clang, libFuzzer, ASan+UBSan; its own objects under build/fuzz ---
+
+FUZZ_CC ?= clang
+FUZZ_DIR := build/fuzz
+FUZZ_SECONDS ?= 15
+FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                 -fno-omit-frame-pointer
+FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRC))
+FUZZ_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(SHARED_SRC) $(FUZZ_SRC))
+FUZZ_LIB := $(FUZZ_DIR)/lib/libsplitter.a
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(CPPFLAGS) -Ifuzz $(WARN) -O1 -g $(FUZZ_SANITIZE) -fsanitize=fuzzer-no-link \
+	    -MMD -MP $(PKG_CFLAGS) -c -o $@ $<
+
+$(FUZZ_LIB): $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(SHARED_SRC))
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/%: $(FUZZ_DIR)/obj/fuzz/%.o $(FUZZ_LIB)
+	$(FUZZ_CC) $(FUZZ_SANITIZE) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-bins
+	@FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 # --- set-up -----------------------------------------------------------------
 
@@ -144,7 +177,8 @@ bench: deps
 
 # --- style ------------------------------------------------------------------
 
-FORMAT_SRC = $(wildcard shared/*.[ch] api/*.[ch] worker/*.[ch] tools/*.c tests/unit/*.[ch] bench/*.c)
+FORMAT_SRC = $(wildcard shared/*.[ch] api/*.[ch] worker/*.[ch] tools/*.c tests/unit/*.[ch] bench/*.c \
+                        fuzz/*.[ch])
 
 format:
 	clang-format -i $(FORMAT_SRC)
@@ -152,10 +186,10 @@ format:
 lint: deps
 	clang-format --dry-run --Werror $(FORMAT_SRC)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	    --inline-suppr --std=c11 -Ishared -D__GNUC__ --suppress=missingIncludeSystem \
-	    shared api worker tools
+	    --inline-suppr --std=c11 -Ishared -Ifuzz -D__GNUC__ --suppress=missingIncludeSystem \
+	    shared api worker tools fuzz
 
 clean:
 	rm -rf build
 
--include $(ALL_OBJ:.o=.d)
+-include $(ALL_OBJ:.o=.d) $(FUZZ_OBJ:.o=.d)

@@ -13,6 +13,7 @@
 #ifndef SPLITTER_API_H
 #define SPLITTER_API_H
 
+#include "cursor.h"
 #include "fields.h"
 #include "json.h"
 #include "ledger.h"
@@ -174,6 +175,10 @@ void add_etag(struct rctx *c, int64_t version);
 const char *req_header(struct rctx *c, const h2o_token_t *token, size_t *len);
 /* The same by lowercase header name. */
 const char *req_header_name(struct rctx *c, const char *name, size_t *len);
+/* If-Match (shared/etag.h): 1 with *version set for one of our tags ("3"); 0
+   when absent or "*" (no version to hold the write to); -1 for anything that
+   can never match (answer 412). */
+int req_if_match(struct rctx *c, int64_t *version);
 /* If-None-Match equals the ETag of version. */
 int req_not_modified(struct rctx *c, int64_t version);
 /* A query parameter's value copied into buf; 1 if present, 0 if absent. */
@@ -186,10 +191,8 @@ int req_query(struct rctx *c, const char *name, char *buf, size_t size);
    -1 when either is malformed. key >= PAGE_KEY_SIZE bytes, id >= 37. */
 #define PAGE_DEFAULT_LIMIT 50
 #define PAGE_MAX_LIMIT 200
-#define PAGE_KEY_SIZE 48
+#define PAGE_KEY_SIZE 48 /* > CURSOR_KEY_MAX; cursor_encode (shared/cursor.h) makes cursors */
 int page_params(struct rctx *c, int *limit, char *key, char *id);
-/* The opaque cursor for (key, id) into out (>= 128 bytes). */
-void cursor_encode(const char *key, const char *id, char *out, size_t size);
 
 /* Answer 503 and return 1 unless res holds rows (a query that failed, or no
    connection); else 0. */
@@ -380,9 +383,7 @@ void event_answer_wait(struct rctx *c);
    refuses with c->refuse_code when refuse_detail is set and the request has
    no Idempotency-Key. */
 void event_accept(struct rctx *c);
-/* If-Match: "<version>" (strong, one tag) into *out: 1 found, 0 absent,
-   -1 malformed. */
-int req_if_match(struct rctx *c, int64_t *out);
+
 /* Prefer: wait=N (RFC 7240), capped at API_MAX_WAIT_S; 0 when absent or
    malformed. */
 int req_prefer_wait(struct rctx *c);

@@ -3,6 +3,7 @@
  */
 #include "api.h"
 
+#include "etag.h"
 #include "keys.h"
 #include "log.h"
 #include "xalloc.h"
@@ -320,6 +321,22 @@ const char *req_header_name(struct rctx *c, const char *name, size_t *len)
     return c->req->headers.entries[i].value.base;
 }
 
+int req_if_match(struct rctx *c, int64_t *version)
+{
+    size_t len;
+    const char *v = req_header(c, H2O_TOKEN_IF_MATCH, &len);
+    if (!v)
+        return 0;
+    switch (etag_if_match(v, len, version)) {
+    case ETAG_MATCH_VERSION:
+        return 1;
+    case ETAG_MATCH_ANY:
+        return 0;
+    default:
+        return -1;
+    }
+}
+
 int req_not_modified(struct rctx *c, int64_t version)
 {
     size_t len;
@@ -393,45 +410,6 @@ int req_query(struct rctx *c, const char *name, char *buf, size_t size)
 }
 
 /* --- keyset pagination ------------------------------------------------------------ */
-
-/* Opaque: base64url of "<key>|<uuid>". */
-void cursor_encode(const char *key, const char *id, char *out, size_t size)
-{
-    char raw[128];
-    int n = snprintf(raw, sizeof(raw), "%s|%s", key, id);
-    sodium_bin2base64(out, size, (const unsigned char *)raw, (size_t)n,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
-static int is_uuid(const char *s)
-{
-    for (int i = 0; i < 36; i++) {
-        int dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    }
-    return s[36] == '\0';
-}
-
-static int cursor_decode(const char *in, char *key, char *id)
-{
-    unsigned char raw[128];
-    size_t n;
-    if (sodium_base642bin(raw, sizeof(raw) - 1, in, strlen(in), NULL, &n, NULL,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
-        return -1;
-    raw[n] = '\0';
-    char *bar = strchr((char *)raw, '|');
-    if (!bar || bar == (char *)raw || bar - (char *)raw > 40 || !is_uuid(bar + 1))
-        return -1;
-    for (char *s = (char *)raw; s < bar; s++)
-        if (!strchr("0123456789-:.TZ", *s))
-            return -1;
-    memcpy(key, raw, (size_t)(bar - (char *)raw));
-    key[bar - (char *)raw] = '\0';
-    memcpy(id, bar + 1, 37);
-    return 0;
-}
 
 int page_params(struct rctx *c, int *limit, char *key, char *id)
 {

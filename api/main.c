@@ -130,6 +130,13 @@ static const char *route_pattern(size_t i)
     return names[i];
 }
 
+/* 405 for a known path: Allow lists the methods it serves (RFC 9110 section 15.5.6). */
+static void method_not_allowed(struct rctx *c, const char *allow, const char *detail)
+{
+    add_header(c, H2O_TOKEN_ALLOW, allow);
+    respond_problem(c, PROBLEM_METHOD_NOT_ALLOWED, detail, NULL);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
@@ -155,20 +162,16 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         c->route = "/metrics";
         if (strcmp(c->method, "GET") == 0)
             route_metrics(c);
-        else {
-            add_header(c, H2O_TOKEN_ALLOW, "GET");
-            respond_problem(c, PROBLEM_METHOD_NOT_ALLOWED, "use GET", NULL);
-        }
+        else
+            method_not_allowed(c, "GET", "use GET");
         goto out;
     }
     if (c->n_seg == 2 && seg_is(c, 0, "api") && seg_is(c, 1, "health")) {
         c->route = "/api/health";
         if (strcmp(c->method, "GET") == 0)
             route_health(c);
-        else {
-            add_header(c, H2O_TOKEN_ALLOW, "GET");
-            respond_problem(c, PROBLEM_METHOD_NOT_ALLOWED, "use GET", NULL);
-        }
+        else
+            method_not_allowed(c, "GET", "use GET");
         goto out;
     }
     if (c->n_seg == 2 && seg_is(c, 0, "api") && seg_is(c, 1, "ping")) {
@@ -194,9 +197,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         }
         if (path_known) {
             /* RFC 9110: a 405 lists the methods the resource has. */
-            add_header(c, H2O_TOKEN_ALLOW, allow);
-            respond_problem(c, PROBLEM_METHOD_NOT_ALLOWED,
-                            "this method is not allowed on this resource", NULL);
+            method_not_allowed(c, allow, "this method is not allowed on this resource");
             goto out;
         }
     }

@@ -18,6 +18,7 @@
 
 #include "keys.h"
 #include "log.h"
+#include "nfc.h"
 #include "xalloc.h"
 
 #include <sodium.h>
@@ -58,11 +59,16 @@ static const char *const login_keys[] = {"email", "password", NULL};
 /* A well-formed dummy hash so unknown emails cost as much as wrong passwords. */
 static char dummy_hash[crypto_pwhash_STRBYTES];
 
-/* Trimmed, lower-cased email into out (<= 254 bytes). 0, or -1 (recorded). */
+/* The email as accounts are keyed: trimmed, normalised to NFC (shared/nfc.h:
+   visually identical spellings become one), ASCII lower-cased, into out
+   (>= 255 bytes). Control, format and space characters inside, and characters
+   outside the normalised scope that NFC could change, are refused. 0, or -1
+   (recorded). */
 static int get_email(const json_t *body, char *out, struct fields *f)
 {
     const json_t *v = json_object_get(body, "email");
     const char *s, *e;
+    char norm[1024];
     size_t n;
 
     if (!v) {
@@ -79,20 +85,29 @@ static int get_email(const json_t *body, char *out, struct fields *f)
         s++;
     while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
         e--;
-    n = (size_t)(e - s);
+    switch (nfc_normalise(s, (size_t)(e - s), norm, sizeof(norm))) {
+    case NFC_OK:
+        break;
+    case NFC_INVALID_UTF8:
+    case NFC_INVISIBLE:
+        fields_add(f, "email", "must not contain control, invisible or space characters");
+        return -1;
+    case NFC_UNSUPPORTED:
+        fields_add(f, "email",
+                   "contains a character that cannot be compared reliably (combining marks and "
+                   "composed letters are accepted in Latin, Greek and Cyrillic only)");
+        return -1;
+    case NFC_TOO_LONG:
+        fields_add(f, "email", "must be an email address of at most 254 characters");
+        return -1;
+    }
+    n = strlen(norm);
     if (n < 3 || n > 254) {
         fields_add(f, "email", "must be an email address of at most 254 characters");
         return -1;
     }
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if ((unsigned char)ch < 0x20 || ch == 0x7f) {
-            fields_add(f, "email", "must not contain control characters");
-            return -1;
-        }
-        out[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
-    }
-    out[n] = '\0';
+    for (size_t i = 0; i <= n; i++)
+        out[i] = norm[i] >= 'A' && norm[i] <= 'Z' ? (char)(norm[i] - 'A' + 'a') : norm[i];
     const char *at = strchr(out, '@');
     if (!at || at == out || !at[1] || strchr(at + 1, '@') || strpbrk(out, " \t\r\n<>()[]\\,;:\"")) {
         fields_add(f, "email", "must be an email address");

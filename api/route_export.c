@@ -13,7 +13,8 @@
  * (money_format) in the currency's minor-unit exponent.
  *
  * Spreadsheet formula injection (OWASP): a cell that starts with = + - @, a
- * tab or a CR gets a leading apostrophe, so no spreadsheet evaluates it.
+ * tab or a CR gets a leading apostrophe, so no spreadsheet evaluates it
+ * (csv_cell, shared/csv.h).
  *
  * The body is streamed: keyset-batched queries over both tables (the indexes
  * on (group_id, created_at DESC, id DESC)), each batch formatted into one
@@ -25,6 +26,7 @@
  */
 #include "api.h"
 
+#include "csv.h"
 #include "ledger.h"
 #include "strbuf.h"
 #include "money.h"
@@ -65,28 +67,11 @@ static void buf_add(struct export *x, const char *s, size_t n)
     strbuf_addn(&x->out, s, n);
 }
 
-/* One cell; first says whether it starts the line. */
+/* One cell (shared/csv: quoting and formula neutralising); first says whether
+   it starts the line. */
 static void cell(struct export *x, const char *s, int first)
 {
-    int neutralise = s[0] && strchr("=+-@\t\r", s[0]) != NULL;
-    int quote = strpbrk(s, ",\"\r\n") != NULL;
-    if (!first)
-        buf_add(x, ",", 1);
-    if (quote)
-        buf_add(x, "\"", 1);
-    if (neutralise)
-        buf_add(x, "'", 1);
-    for (const char *p = s; *p;) {
-        const char *q = strchr(p, '"');
-        size_t n = q ? (size_t)(q - p) : strlen(p);
-        buf_add(x, p, n);
-        if (!q)
-            break;
-        buf_add(x, "\"\"", 2);
-        p = q + 1;
-    }
-    if (quote)
-        buf_add(x, "\"", 1);
+    csv_cell(&x->out, s, first);
 }
 
 static void money_cell(struct export *x, int64_t amount, int exponent)

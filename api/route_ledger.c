@@ -564,25 +564,6 @@ static void expense_allowed(struct rctx *c)
     accept_event(c);
 }
 
-int req_if_match(struct rctx *c, int64_t *out)
-{
-    size_t len;
-    const char *v = req_header(c, H2O_TOKEN_IF_MATCH, &len);
-    char buf[32];
-    char *end;
-    if (!v)
-        return 0;
-    if (len < 3 || len >= sizeof(buf) || v[0] != '"' || v[len - 1] != '"')
-        return -1;
-    memcpy(buf, v + 1, len - 2);
-    buf[len - 2] = '\0';
-    long long n = strtoll(buf, &end, 10);
-    if (*end || n < 1)
-        return -1;
-    *out = n;
-    return 1;
-}
-
 static void expense_authed(struct rctx *c)
 {
     if (take_group_id(c) == 0)

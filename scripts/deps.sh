@@ -20,6 +20,8 @@ PACKAGES=(
     postgresql-15 postgresql-client-15 redis-server redis-tools nginx
     # scripts, tests, benchmarks, style
     gettext-base curl jq wrk valgrind clang-format cppcheck nodejs npm
+    # fuzzing (make fuzz): clang with libFuzzer and the sanitizer runtimes
+    clang libclang-rt-14-dev
     # browser tests of the web client (tests/browser: playwright-core drives it)
     chromium
     # promtool, for tests/static/prometheus.sh (the server itself is not started)

@@ -20,6 +20,8 @@ static const char *jstr(const json_t *o, const char *k)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+static int fail(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static int fail(char *err, size_t size, const char *fmt, ...)
 {
     va_list ap;
