@@ -4,6 +4,8 @@
 #   make run        deps, build, start the local stack, follow the logs, stop on Ctrl-C
 #   make test       deps, build, unit + static + e2e + fault tests, "N passed, M failed"
 #   make asan       unit and e2e tests under ASan+UBSan (build/asan/)
+#   make compose-test  boot docker-compose.yml on a private Docker engine and test it (root)
+#   make images     build the three images (IMAGE_REPO, IMAGE_TAG); make push pushes them
 #
 # SANITIZE=1 builds into build/asan with ASan+UBSan.
 
@@ -50,7 +52,8 @@ BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 ALL_OBJ := $(call obj,$(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(TOOL_SRC) $(UNIT_SRC) $(BENCH_SRC))
 
 
-.PHONY: all bins deps run up down logs test unit static e2e faults asan valgrind lint format bench clean
+.PHONY: all bins deps run up down logs test unit static e2e faults asan valgrind lint format bench clean \
+        compose-test images push
 
 all: bins
 bins: $(API_BIN) $(WORKER_BIN) $(TOOL_BINS) $(UNIT_BINS) $(BENCH_BINS)
@@ -135,6 +138,33 @@ valgrind: deps
 bench: deps
 	@$(MAKE) --no-print-directory bins
 	@BUILD=$(BUILD) scripts/bench.sh
+
+# --- containers ---------------------------------------------------------------
+# The Compose stack for real (tests/compose/run.sh): Docker, docker-compose and debootstrap
+# are installed when missing; ends with "N passed, M failed".
+compose-test:
+	@scripts/deps.sh compose
+	@tests/compose/run.sh
+
+# The published images, built from the Dockerfiles with OCI labels, for the local Docker
+# engine's platform (the release workflow builds linux/amd64 and linux/arm64 with buildx).
+# IMAGE_REPO is the name prefix: images are $(IMAGE_REPO)-api, -worker and -nginx.
+IMAGE_REPO ?= splitter
+IMAGE_TAG ?= dev
+DOCKER ?= docker
+IMAGE_ARGS = --build-arg VERSION=$(IMAGE_TAG) \
+	--build-arg REVISION=$$(git rev-parse HEAD) \
+	--build-arg SOURCE=$$(git config --get remote.origin.url || true)
+
+images:
+	$(DOCKER) build $(IMAGE_ARGS) -f api/Dockerfile --target runtime -t $(IMAGE_REPO)-api:$(IMAGE_TAG) .
+	$(DOCKER) build $(IMAGE_ARGS) -f worker/Dockerfile --target runtime -t $(IMAGE_REPO)-worker:$(IMAGE_TAG) .
+	$(DOCKER) build $(IMAGE_ARGS) -f nginx/Dockerfile -t $(IMAGE_REPO)-nginx:$(IMAGE_TAG) .
+
+push: images
+	$(DOCKER) push $(IMAGE_REPO)-api:$(IMAGE_TAG)
+	$(DOCKER) push $(IMAGE_REPO)-worker:$(IMAGE_TAG)
+	$(DOCKER) push $(IMAGE_REPO)-nginx:$(IMAGE_TAG)
 
 # --- style ------------------------------------------------------------------
 

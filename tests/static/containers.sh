@@ -18,19 +18,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-fail_setup() {
-    echo "containers: $*" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-}
-
-command -v node >/dev/null || fail_setup "node is missing: run scripts/deps.sh"
-# npm writes node_modules/.package-lock.json on install; older than the lock file means stale.
-if [[ ! -f $here/node_modules/.package-lock.json || $here/package-lock.json -nt $here/node_modules/.package-lock.json ]]; then
-    command -v npm >/dev/null || fail_setup "npm is missing: run scripts/deps.sh"
-    echo "containers: installing the npm packages of tests/static (npm ci)" >&2
-    (cd "$here" && npm ci --no-audit --no-fund --loglevel=error >&2) ||
-        fail_setup "npm ci failed in $here (is the npm registry reachable?)"
-fi
+# shellcheck source=tests/static/lib/npm.sh
+source "$here/lib/npm.sh"
+static_npm_ci containers "$here"
 
 exec node "$here/containers.mjs" "${1:-$here/../..}"
