@@ -153,8 +153,8 @@ IMAGE_REPO ?= splitter
 IMAGE_TAG ?= dev
 DOCKER ?= docker
 IMAGE_ARGS = --build-arg VERSION=$(IMAGE_TAG) \
-	--build-arg REVISION=$$(git rev-parse HEAD) \
-	--build-arg SOURCE=$$(git config --get remote.origin.url || true)
+	--build-arg REVISION="$$(git rev-parse HEAD)" \
+	--build-arg SOURCE="$$(git config --get remote.origin.url || true)"
 
 images:
 	$(DOCKER) build $(IMAGE_ARGS) -f api/Dockerfile --target runtime -t $(IMAGE_REPO)-api:$(IMAGE_TAG) .
