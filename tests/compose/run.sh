@@ -187,7 +187,7 @@ labels_ok() {
 }
 
 image_checks() {
-    local img repo="$IMAGE_REPO" tag="$IMAGE_TAG" app
+    local repo="$IMAGE_REPO" tag="$IMAGE_TAG" app
     for app in api worker nginx; do
         check "image $repo-$app:$tag carries the OCI labels (title, version, revision, source, licenses)" \
             labels_ok "$repo-$app:$tag" "$app"

@@ -4,6 +4,8 @@
 # the environment variables whose names match NGINX_ENVSUBST_FILTER. Then exec the command.
 set -eu
 filter="${NGINX_ENVSUBST_FILTER:-}"
+# The official script's own line: one ${NAME} per matching variable (word splitting wanted).
+# shellcheck disable=SC2016,SC2046
 defined=$(printf '${%s} ' $(awk "END { for (name in ENVIRON) { print ( name ~ /${filter}/ ) ? name : \"\" } }" </dev/null))
 for t in /etc/nginx/templates/*.template; do
     [ -f "$t" ] || continue
