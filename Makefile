@@ -8,6 +8,8 @@
 #                   down, a row lock, the api killed, Redis full) under a retried write load
 #   make fuzz       every libFuzzer harness in fuzz/ for FUZZ_SECONDS (default 15) each,
 #                   built by clang with ASan+UBSan into build/fuzz/, "N passed, M failed"
+#   make compose-test  boot docker-compose.yml on a private Docker engine and test it (root)
+#   make images     build the three images (IMAGE_REPO, IMAGE_TAG); make push pushes them
 #
 # SANITIZE=1 builds into build/asan with ASan+UBSan.
 
@@ -55,7 +57,7 @@ ALL_OBJ := $(call obj,$(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(TOOL_SRC) $(UNIT_
 
 
 .PHONY: all bins deps run up down logs test unit static e2e faults chaos asan valgrind lint format \
-        bench clean fuzz fuzz-bins
+        bench clean fuzz fuzz-bins compose-test images push
 
 all: bins
 bins: $(API_BIN) $(WORKER_BIN) $(TOOL_BINS) $(UNIT_BINS) $(BENCH_BINS)
@@ -174,6 +176,33 @@ valgrind: deps
 bench: deps
 	@$(MAKE) --no-print-directory bins
 	@BUILD=$(BUILD) scripts/bench.sh
+
+# --- containers ---------------------------------------------------------------
+# The Compose stack for real (tests/compose/run.sh): Docker, docker-compose and debootstrap
+# are installed when missing; ends with "N passed, M failed".
+compose-test:
+	@scripts/deps.sh compose
+	@tests/compose/run.sh
+
+# The published images, built from the Dockerfiles with OCI labels, for the local Docker
+# engine's platform (the release workflow builds linux/amd64 and linux/arm64 with buildx).
+# IMAGE_REPO is the name prefix: images are $(IMAGE_REPO)-api, -worker and -nginx.
+IMAGE_REPO ?= splitter
+IMAGE_TAG ?= dev
+DOCKER ?= docker
+IMAGE_ARGS = --build-arg VERSION=$(IMAGE_TAG) \
+	--build-arg REVISION="$$(git rev-parse HEAD)" \
+	--build-arg SOURCE="$$(git config --get remote.origin.url || true)"
+
+images:
+	$(DOCKER) build $(IMAGE_ARGS) -f api/Dockerfile --target runtime -t $(IMAGE_REPO)-api:$(IMAGE_TAG) .
+	$(DOCKER) build $(IMAGE_ARGS) -f worker/Dockerfile --target runtime -t $(IMAGE_REPO)-worker:$(IMAGE_TAG) .
+	$(DOCKER) build $(IMAGE_ARGS) -f nginx/Dockerfile -t $(IMAGE_REPO)-nginx:$(IMAGE_TAG) .
+
+push: images
+	$(DOCKER) push $(IMAGE_REPO)-api:$(IMAGE_TAG)
+	$(DOCKER) push $(IMAGE_REPO)-worker:$(IMAGE_TAG)
+	$(DOCKER) push $(IMAGE_REPO)-nginx:$(IMAGE_TAG)
 
 # --- style ------------------------------------------------------------------
 

@@ -289,6 +289,7 @@ static int load_config(struct api_config *c)
     int64_t v;
     int rc = 0;
 
+    rc |= config_secret_files(config_secrets);
     c->host = config_str("API_HOST", "127.0.0.1");
     rc |= config_port("API_PORT", 8081, &c->port);
     rc |= config_int("PG_POOL_SIZE", 4, 1, 64, &v);

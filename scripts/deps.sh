@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages splitter needs to build, test and run locally.
+# `scripts/deps.sh compose` adds what `make compose-test` needs: the Docker engine, Debian's
+# docker-compose (1.29) and debootstrap (the base image is made locally).
 #
 # Quiet and quick when everything is there already: each package is checked with dpkg first,
 # and apt-get (with one `apt-get update`) runs only for the missing ones. As root it calls
@@ -27,6 +29,11 @@ PACKAGES=(
     # promtool, for tests/static/prometheus.sh (the server itself is not started)
     prometheus
 )
+
+# `make compose-test` only (the engine is started privately by tests/compose/engine.sh).
+if [[ ${1:-} == compose ]]; then
+    PACKAGES+=(docker.io docker-compose debootstrap)
+fi
 
 POLICY_RC=/usr/sbin/policy-rc.d
 CREATECLUSTER_CONF=/etc/postgresql-common/createcluster.conf

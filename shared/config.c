@@ -3,7 +3,9 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 const char *config_str(const char *name, const char *def)
 {
@@ -43,4 +45,66 @@ int config_port(const char *name, int def, int *out)
         return -1;
     *out = (int)v;
     return 0;
+}
+
+const char *const config_secrets[] = {"POSTGRES_PASSWORD", "REDIS_PASSWORD", NULL};
+
+/* Read path into buf (size CONFIG_SECRET_MAX + 3) without its trailing newline. */
+static int read_secret(const char *var, const char *path, char *buf, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n;
+
+    if (!f) {
+        log_error("config: '%s': cannot open '%s': %s", var, path, strerror(errno));
+        return -1;
+    }
+    n = fread(buf, 1, size - 1, f);
+    if (ferror(f)) {
+        log_error("config: '%s': cannot read '%s'", var, path);
+        fclose(f);
+        return -1;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    if (n > 0 && buf[n - 1] == '\r')
+        buf[--n] = '\0';
+    if (n == 0 || n > CONFIG_SECRET_MAX || memchr(buf, '\0', n)) {
+        log_error("config: '%s': '%s' must hold 1 to %d bytes (no NUL)", var, path,
+                  CONFIG_SECRET_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+int config_secret_files(const char *const *names)
+{
+    char var[128];
+    char buf[CONFIG_SECRET_MAX + 3];
+    int rc = 0;
+
+    for (; *names; names++) {
+        const char *path;
+        int len = snprintf(var, sizeof var, "%s_FILE", *names);
+
+        if (len < 0 || (size_t)len >= sizeof var) {
+            log_error("config: '%s_FILE': name too long", *names);
+            rc = -1;
+            continue;
+        }
+        path = config_str(var, NULL);
+        if (!path)
+            continue;
+        if (config_str(*names, NULL)) {
+            log_error("config: set '%s' or '%s', not both", *names, var);
+            rc = -1;
+            continue;
+        }
+        if (read_secret(var, path, buf, sizeof buf) != 0 || setenv(*names, buf, 1) != 0)
+            rc = -1;
+    }
+    explicit_bzero(buf, sizeof buf);
+    return rc;
 }

@@ -19,4 +19,22 @@ int config_int(const char *name, int64_t def, int64_t min, int64_t max, int64_t 
 /* A TCP port (1..65535); def when unset. 0, or -1 (logged). */
 int config_port(const char *name, int def, int *out);
 
+/* Longest secret config_secret_files reads (bytes, before the trailing newline). */
+#define CONFIG_SECRET_MAX 4096
+
+/*
+ * Secrets from files (Docker secrets): for each name of the NULL-terminated
+ * list that is unset or empty while <name>_FILE names a file, set the
+ * environment variable name to that file's content, one trailing newline
+ * (LF or CRLF) dropped, so config_str(name) returns it from then on. Call once
+ * at start-up, before any thread starts. 0, or -1 (logged) when a file cannot
+ * be read, is empty or longer than CONFIG_SECRET_MAX, contains a NUL byte, or
+ * both name and <name>_FILE are set.
+ */
+int config_secret_files(const char *const *names);
+
+/* The passwords api, worker and splitterctl accept from files: POSTGRES_PASSWORD,
+   REDIS_PASSWORD (NULL-terminated). */
+extern const char *const config_secrets[];
+
 #endif

@@ -1147,6 +1147,8 @@ int main(int argc, char **argv)
     int64_t v;
     if (log_init("splitterctl", config_str("LOG_LEVEL", "warn")) != 0)
         log_init("splitterctl", "warn");
+    if (config_secret_files(config_secrets) != 0)
+        return 2;
     if (config_int("SPLITTER_PARTITIONS", 16, 1, 256, &v) != 0)
         return 2;
     partitions = (unsigned)v;

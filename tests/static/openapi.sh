@@ -17,19 +17,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 pkg="$here/openapi"
 
-fail_setup() {
-    echo "openapi: $*" >&2
-    echo "0 passed, 1 failed"
-    exit 1
-}
-
-command -v node >/dev/null || fail_setup "node is missing: run scripts/deps.sh"
-# npm writes node_modules/.package-lock.json on install; older than the lock file means stale.
-if [[ ! -f $pkg/node_modules/.package-lock.json || $pkg/package-lock.json -nt $pkg/node_modules/.package-lock.json ]]; then
-    command -v npm >/dev/null || fail_setup "npm is missing: run scripts/deps.sh"
-    echo "openapi: installing the npm packages of tests/static/openapi (npm ci)" >&2
-    (cd "$pkg" && npm ci --no-audit --no-fund --loglevel=error >&2) ||
-        fail_setup "npm ci failed in $pkg (is the npm registry reachable?)"
-fi
+# shellcheck source=tests/static/lib/npm.sh
+source "$here/lib/npm.sh"
+static_npm_ci openapi "$pkg"
 
 exec node "$here/openapi.mjs" "${1:-$here/../..}"
