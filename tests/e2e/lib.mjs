@@ -22,11 +22,12 @@ export const STATE_DIR = env.STACK_STATE_DIR;
  *                         unless headers say otherwise); a string or Buffer is sent as is
  * @param {string} [opts.token]  bearer token
  * @param {object} [opts.headers]
+ * @param {string} [opts.baseUrl]  where to send it (default BASE_URL, nginx)
  * @returns {Promise<{status: number, headers: Headers, json: any, text: string}>}
  *          json is the parsed body when the Content-Type is JSON (application/json or
  *          application/problem+json), else null
  */
-export async function api(method, path, { body, token, headers = {} } = {}) {
+export async function api(method, path, { body, token, headers = {}, baseUrl = BASE_URL } = {}) {
     const h = { ...headers };
     const has = (name) => Object.keys(h).some((k) => k.toLowerCase() === name);
     let payload;
@@ -39,7 +40,7 @@ export async function api(method, path, { body, token, headers = {} } = {}) {
         if (!has('content-type')) h['Content-Type'] = 'application/json';
     }
     if (token) h.Authorization = `Bearer ${token}`;
-    const res = await fetch(new URL(path, BASE_URL), {
+    const res = await fetch(new URL(path, baseUrl), {
         method,
         headers: h,
         body: payload,

@@ -88,10 +88,15 @@ test('an invite created twice with one key is the same token; accepting with a k
 });
 
 test('a malformed Idempotency-Key is 422 on every synchronous write', async () => {
-    for (const key of ['', 'k'.repeat(256)]) {
-        assertProblem(await post('/api/v1/groups', { name: 'No', currency: 'EUR' }, alice.token, key), 422, 'Idempotency-Key');
-        assertProblem(await post(`/api/v1/groups/${group.id}/members`, { name: 'No' }, alice.token, key), 422, 'Idempotency-Key');
-        assertProblem(await post(`/api/v1/groups/${group.id}/invites`, undefined, alice.token, key), 422, 'Idempotency-Key');
+    // nginx forwards only the request headers the api reads, and never one with an empty
+    // value: through it an empty key is no key. The api itself refuses an empty one.
+    const direct = { baseUrl: `http://127.0.0.1:${process.env.API_PORT}` };
+    for (const [key, opts] of [['', direct], ['k'.repeat(256), {}]]) {
+        const send = (path, body) =>
+            api('POST', path, { token: alice.token, body, headers: { 'Idempotency-Key': key }, ...opts });
+        assertProblem(await send('/api/v1/groups', { name: 'No', currency: 'EUR' }), 422, 'Idempotency-Key');
+        assertProblem(await send(`/api/v1/groups/${group.id}/members`, { name: 'No' }), 422, 'Idempotency-Key');
+        assertProblem(await send(`/api/v1/groups/${group.id}/invites`, undefined), 422, 'Idempotency-Key');
     }
     const ok = await post('/api/v1/groups', { name: 'Max key', currency: 'EUR' }, alice.token, 'k'.repeat(255));
     assert.equal(ok.status, 201, ok.text);
