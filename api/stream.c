@@ -6,8 +6,9 @@
  * last seq it handed to its live subscribers and reads the entries after it
  * from PostgreSQL once for all of them: when the pub/sub channel names an
  * event of the group (one query maps a message's event ids to groups), when
- * a subscriber saw a newer seq at connect, and on every heartbeat (which also
- * re-reads the group's members: a caller who left is disconnected). A
+ * a subscriber saw a newer seq at connect, and when the heartbeat's one
+ * query over every hub (members and last seq) finds it behind; that query
+ * also ends the streams of callers who are no longer members. A
  * subscriber that resumes (Last-Event-ID) first pages through the entries
  * after its seq on its own, paced by what the client reads, and goes live
  * only once it is at or beyond its hub's seq; from then on the hub's reads
@@ -48,6 +49,7 @@ struct stream_hub {
     h2o_linklist_t subs; /* struct stream_sub.link */
     int fetching;        /* a read is in flight */
     int again;           /* read once more when it returns */
+    int pinned;          /* a loop walks subs: closing the last must not free it */
 };
 
 struct stream_sub {
@@ -103,7 +105,7 @@ static struct stream_hub *hub_find(const char *group_id)
 
 static void hub_release_if_idle(struct stream_hub *h)
 {
-    if (!h2o_linklist_is_empty(&h->subs) || h->fetching)
+    if (!h2o_linklist_is_empty(&h->subs) || h->fetching || h->pinned)
         return;
     h2o_linklist_unlink(&h->link);
     free(h);
@@ -285,23 +287,12 @@ static void on_hub_rows(PGresult *res, struct rctx *q)
 
     rctx_unref(q);
     h->fetching = 0;
-    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) {
-        /* Column 0: the user ids of the group's members, on every row. */
-        const char *users = PQgetvalue(res, 0, 0);
-        for (n = h->subs.next; n != &h->subs; n = next) {
-            next = n->next;
-            struct stream_sub *s = H2O_STRUCT_FROM_MEMBER(struct stream_sub, link, n);
-            if (!strstr(users, s->user_id)) {
-                log_info("stream: closing a stream of group %s: no longer a member", h->group_id);
-                sub_close(s);
-            }
-        }
-        for (int i = 0; i < PQntuples(res); i++) {
-            if (PQgetisnull(res, i, 1))
-                continue; /* nothing new */
-            rows++;
+    h->pinned++;
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
+        rows = PQntuples(res);
+        for (int i = 0; i < rows; i++) {
             frame.len = 0;
-            int64_t seq = frame_entry(&frame, res, i, 1);
+            int64_t seq = frame_entry(&frame, res, i, 0);
             for (n = h->subs.next; n != &h->subs; n = n->next) {
                 struct stream_sub *s = H2O_STRUCT_FROM_MEMBER(struct stream_sub, link, n);
                 if (s->live && seq > s->sent_seq) {
@@ -322,6 +313,7 @@ static void on_hub_rows(PGresult *res, struct rctx *q)
     } else {
         log_warn("stream: cannot read the new entries of group %s", h->group_id);
     }
+    h->pinned--;
     if (h2o_linklist_is_empty(&h->subs)) {
         hub_release_if_idle(h);
         return;
@@ -332,8 +324,8 @@ static void on_hub_rows(PGresult *res, struct rctx *q)
     }
 }
 
-/* Read the entries after h->last_seq (and the group's members) for every
-   subscriber at once; one read in flight per hub. */
+/* Read the entries after h->last_seq for every subscriber at once; one read
+   in flight per hub. */
 static void hub_fetch(struct stream_hub *h)
 {
     char after[24];
@@ -351,11 +343,8 @@ static void hub_fetch(struct stream_hub *h)
     q = rctx_new_detached();
     q->hub = h;
     pg_query(q, on_hub_rows,
-             "SELECT m.users, e.* FROM (SELECT coalesce(string_agg(user_id::text, ','), '') AS"
-             " users FROM members WHERE group_id = $1 AND user_id IS NOT NULL) m"
-             " LEFT JOIN LATERAL (SELECT " AUDIT_COLUMNS " FROM events x"
-             "  WHERE x.group_id = $1 AND x.seq > $2 ORDER BY x.seq LIMIT " STREAM_PAGE_STR
-             ") e ON true",
+             "SELECT " AUDIT_COLUMNS " FROM events x WHERE x.group_id = $1 AND x.seq > $2"
+             " ORDER BY x.seq LIMIT " STREAM_PAGE_STR,
              2, p);
     rctx_unref(q);
 }
@@ -412,11 +401,44 @@ static void on_session(redisReply *r, struct rctx *c)
     }
 }
 
+/* The heartbeat's check of every hub: rows of (group id, its members' user
+   ids, its last seq). A caller no longer a member loses the stream; a hub
+   behind PostgreSQL (a completion message lost, say) reads the rest. */
+static void on_hubs_checked(PGresult *res, struct rctx *q)
+{
+    h2o_linklist_t *n, *next;
+
+    rctx_unref(q);
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
+        return; /* the next heartbeat checks again */
+    for (int i = 0; i < PQntuples(res); i++) {
+        struct stream_hub *h = hub_find(PQgetvalue(res, i, 0));
+        const char *users = PQgetvalue(res, i, 1);
+        if (!h)
+            continue;
+        h->pinned++;
+        for (n = h->subs.next; n != &h->subs; n = next) {
+            next = n->next;
+            struct stream_sub *s = H2O_STRUCT_FROM_MEMBER(struct stream_sub, link, n);
+            if (!strstr(users, s->user_id)) {
+                log_info("stream: closing a stream of group %s: no longer a member", h->group_id);
+                sub_close(s);
+            }
+        }
+        h->pinned--;
+        if (h2o_linklist_is_empty(&h->subs))
+            hub_release_if_idle(h);
+        else if (atoll(PQgetvalue(res, i, 2)) > h->last_seq)
+            hub_fetch(h);
+    }
+}
+
 /* A comment for every client, a session check for every stream (Redis
-   unreachable: the stream goes on), and a read for every hub. */
+   unreachable: the stream goes on), and one query checking every hub. */
 static void on_heartbeat(uv_timer_t *t)
 {
     h2o_linklist_t *n, *next;
+    struct strbuf ids = {0};
     char key[128];
     (void)t;
 
@@ -429,11 +451,24 @@ static void on_heartbeat(uv_timer_t *t)
         rcli_cmd(s->c, on_session, "EXISTS %s", key);
     }
     for (size_t b = 0; b < HUB_BUCKETS; b++) {
-        for (n = buckets[b].next; n != &buckets[b]; n = next) {
-            next = n->next;
-            hub_fetch(H2O_STRUCT_FROM_MEMBER(struct stream_hub, link, n));
+        for (n = buckets[b].next; n != &buckets[b]; n = n->next) {
+            strbuf_addc(&ids, ids.len ? ',' : '{');
+            strbuf_add(&ids, H2O_STRUCT_FROM_MEMBER(struct stream_hub, link, n)->group_id);
         }
     }
+    if (ids.len) {
+        strbuf_addc(&ids, '}');
+        const char *p[1] = {ids.buf};
+        struct rctx *q = rctx_new_detached();
+        pg_query(q, on_hubs_checked,
+                 "SELECT h.id::text, (SELECT coalesce(string_agg(m.user_id::text, ','), '')"
+                 "  FROM members m WHERE m.group_id = h.id AND m.user_id IS NOT NULL),"
+                 " (SELECT coalesce(max(x.seq), 0) FROM events x WHERE x.group_id = h.id)"
+                 " FROM unnest($1::uuid[]) AS h(id)",
+                 1, p);
+        rctx_unref(q);
+    }
+    free(ids.buf);
 }
 
 void stream_init(void)
@@ -528,12 +563,13 @@ static void start_stream(struct rctx *c, int64_t group_seq, int64_t from)
     strbuf_add(&s->out, ": splitter\n\n");
     sub_flush(s);
     s->live = s->sent_seq >= h->last_seq;
-    if (!s->live)
-        sub_page(s);
     /* A message may have named an entry before the hub listened: a new hub
        reads once, and so does one behind what this connect saw. */
     if (fresh || group_seq > h->last_seq)
         hub_fetch(h);
+    /* Last: with PostgreSQL gone it ends the stream (and may free the hub). */
+    if (!s->live)
+        sub_page(s);
 }
 
 static void on_stream_access(PGresult *res, struct rctx *c)

@@ -9,6 +9,7 @@
 #
 # Environment: BUILD (default build), WORKERS (2), BENCH_DURATION (wrk seconds, 5),
 # BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_EVENTS (events queued per apply run, 40000),
+# BENCH_STREAMS (idle stream counts, default 1000,5000,10000),
 # BENCH_ONLY (space-separated stack benchmark names, e.g. "bench_applied_events bench_lag":
 # only those, after the raw limits, without the binaries).
 set -euo pipefail
@@ -276,6 +277,43 @@ bench_lag() {
     ROWS+=("| accept → applied as a Prefer: wait client sees it, $rate writes/s (half of that), $sent sent | p50 $p50 ms, p99 $p99 ms, $late not applied within 10 s | — | — |")
 }
 
+# Live-update streams: idle streams opened straight on the api (spread over 10 groups) up to
+# BENCH_STREAMS (1000,5000,10000) in steps, the api's resident memory at each step, and the
+# latency from a write's 202 to its event on a stream through nginx, with the largest count of
+# idle streams still open and again with none. Both the api (which raises its own soft limit)
+# and the node client need a descriptor each per stream: the run is refused when the hard limit
+# is too low for the largest count.
+bench_streams() {
+    local steps="${BENCH_STREAMS:-1000,5000,10000}" max out base_kib prev=0 prev_kib=0 n kib rest p50 p99
+    max="${steps##*,}"
+    if (($(ulimit -Hn) < max + 1000)); then
+        echo "bench.sh: bench_streams needs a descriptor limit above $((max + 1000)) (hard limit $(ulimit -Hn))" >&2
+        FAILURES=$((FAILURES + 1))
+        return 0
+    fi
+    ulimit -Sn "$(ulimit -Hn)"
+    out="$(API_PID="$(scripts/stack.sh pid api)" node bench/streams.mjs idle "$steps")" || {
+        echo "$out" >&2
+        FAILURES=$((FAILURES + 1))
+        return 0
+    }
+    while read -r n kib rest; do
+        if [[ $n == latency ]]; then
+            ROWS+=("| accept → delivered on a stream through nginx (202 answer to its event; 200 writes one after another), $max idle streams open | p50 $kib ms, p99 ${rest%% *} ms | — | — |")
+            continue
+        fi
+        if [[ $n == 0 ]]; then
+            base_kib=$kib
+        else
+            ROWS+=("| api RSS with $(fmt "$n") idle streams (+$(fmt $(((kib - base_kib) / 1024))) MiB over none) | $(fmt $(((kib - prev_kib) * 1000 / (n - prev)))) KiB per 1,000 streams ($(fmt "$prev")→$(fmt "$n")) | — | — |")
+        fi
+        prev=$n
+        prev_kib=$kib
+    done <<<"$out"
+    read -r _ p50 p99 _ <<<"$(node bench/streams.mjs latency 200)"
+    ROWS+=("| accept → delivered on a stream through nginx, no other stream open | p50 $p50 ms, p99 $p99 ms | — | — |")
+}
+
 STACK_BENCHMARKS=(
     bench_proxy_overhead
     bench_balance_reads
@@ -283,6 +321,7 @@ STACK_BENCHMARKS=(
     bench_write_acceptance
     bench_applied_events
     bench_lag
+    bench_streams
 )
 # ==== end of the stack benchmarks ========================================================
 
@@ -308,6 +347,8 @@ main() {
     trap 'exit 130' INT TERM
     private_stack_env "$BENCH_STATE"
     export WORKERS="${WORKERS:-2}"
+    # Room for bench_streams' largest count (and its latency stream) under the api's cap.
+    export STREAM_MAX="${STREAM_MAX:-20000}"
     scripts/stack.sh up
     eval "$(scripts/stack.sh env | sed 's/^/export /')"
     export BASE_URL="http://127.0.0.1:$HTTP_PORT" STACK_STATE_DIR="$BENCH_STATE"

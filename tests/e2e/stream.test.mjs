@@ -3,14 +3,16 @@
 // Last-Event-ID and ?last_event_id across a page boundary while events keep arriving (no gap,
 // no duplicate), heartbeats, access rules, the open-stream cap, and a logout ending the stream.
 //
-// Needs from scripts/test.sh: STREAM_HEARTBEAT_MS (1000) and STREAM_MAX (12) on the stack.
+// Needs from scripts/test.sh: STREAM_HEARTBEAT_MS (1000) and STREAM_MAX (12) on the stack, and
+// API_PORT (the api's own port, for /metrics). No other e2e file opens streams.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { api, registerUser, waitFor, BASE_URL } from './lib.mjs';
+import { api, psql, registerUser, waitFor, BASE_URL } from './lib.mjs';
 
 const HEARTBEAT_MS = Number(process.env.STREAM_HEARTBEAT_MS ?? 15000);
+const API_PORT = process.env.API_PORT ?? '8081';
 const STREAM_MAX = Number(process.env.STREAM_MAX ?? 10000);
 
 let alice, bob, carol; // alice and carol are members, bob is not
@@ -19,6 +21,17 @@ let A, C;
 const open = new Set();
 
 const G = () => `/api/v1/groups/${group.id}`;
+
+/** The api's count of open streams (its /metrics). */
+async function openStreams() {
+    const m = await (await fetch(`http://127.0.0.1:${API_PORT}/metrics`)).text();
+    return Number(/^splitter_api_sse_streams (\d+)$/m.exec(m)[1]);
+}
+
+/** Until the api has noticed every closed stream (at its next write to each: a heartbeat). */
+async function allClosed() {
+    await waitFor(async () => (await openStreams()) === 0, { what: 'no open stream', timeoutMs: HEARTBEAT_MS * 3 + 5000, intervalMs: 100 });
+}
 
 /**
  * One stream, read as it arrives. events: [{id, event, data}] (data parsed), comments: count.
@@ -269,30 +282,27 @@ test('a malformed resume point is 422 naming the header or the parameter', async
 });
 
 test('past STREAM_MAX open streams the api answers 503 with a problem, and recovers', async () => {
+    await allClosed();
     const streams = [];
-    let refused = null;
-    for (let i = 0; i <= STREAM_MAX && !refused; i++) {
+    for (let i = 0; i < STREAM_MAX; i++) {
         const s = await connect(`${G()}/stream`);
-        if (s.res.status === 503) refused = s;
-        else {
-            assert.equal(s.res.status, 200);
-            streams.push(s);
-        }
+        assert.equal(s.res.status, 200, `stream ${i + 1} of ${STREAM_MAX}`);
+        streams.push(s);
     }
-    assert.ok(refused, `no 503 within ${STREAM_MAX + 1} streams`);
+    assert.equal(await openStreams(), STREAM_MAX);
+    const refused = await connect(`${G()}/stream`);
+    assert.equal(refused.res.status, 503);
     assert.match(refused.res.headers.get('content-type'), /^application\/problem\+json/);
     assert.equal(refused.json.status, 503);
     assert.ok(refused.res.headers.get('retry-after'));
-    assert.ok(streams.length >= 1 && streams.length <= STREAM_MAX);
     // A closed stream frees its place once the api notices (at its next write: a heartbeat).
     streams.pop().close();
-    const again = await waitFor(async () => {
-        const s = await connect(`${G()}/stream`);
-        if (s.res.status === 200) return s;
-        return null;
-    }, { what: 'a free place', timeoutMs: HEARTBEAT_MS * 5 + 5000, intervalMs: 200 });
+    await waitFor(async () => (await openStreams()) === STREAM_MAX - 1, { what: 'a free place', timeoutMs: HEARTBEAT_MS * 3 + 5000, intervalMs: 100 });
+    const again = await connect(`${G()}/stream`);
+    assert.equal(again.res.status, 200);
     again.close();
     for (const s of streams) s.close();
+    await allClosed();
 });
 
 test('a logout ends the stream at the next heartbeat', async () => {
@@ -305,4 +315,22 @@ test('a logout ends the stream at the next heartbeat', async () => {
     const out = await api('POST', '/api/v1/auth/logout', { token: dave.token });
     assert.equal(out.status, 204);
     await s.until((x) => x.ended, 'the end of the stream', HEARTBEAT_MS * 3 + 5000);
+});
+
+test('a caller who is no longer a member loses the stream at the next heartbeat', async () => {
+    const erin = await registerUser({ name: 'Erin' });
+    const g = await api('POST', '/api/v1/groups', { token: alice.token, body: { name: 'Leaving', currency: 'EUR' } });
+    assert.equal(g.status, 201, g.text);
+    const inv = await api('POST', `/api/v1/groups/${g.json.id}/invites`, { token: alice.token });
+    const acc = await api('POST', `/api/v1/invites/${inv.json.token}/accept`, { token: erin.token });
+    assert.equal(acc.status, 200, acc.text);
+    const mine = await connect(`/api/v1/groups/${g.json.id}/stream`);
+    const hers = await connect(`/api/v1/groups/${g.json.id}/stream`, { token: erin.token });
+    assert.equal(hers.res.status, 200);
+    await hers.until((x) => x.firstChunkAt, 'the first chunk');
+    // No route removes a member yet: her account lets go of its member, as an operator would.
+    psql(`UPDATE members SET user_id = NULL WHERE group_id = '${g.json.id}' AND user_id = '${erin.user.id}'`);
+    await hers.until((x) => x.ended, 'the end of her stream', HEARTBEAT_MS * 3 + 5000);
+    assert.equal(mine.ended, false, "the remaining member's stream goes on");
+    mine.close();
 });
