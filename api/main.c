@@ -295,7 +295,7 @@ static int load_config(struct api_config *c)
     c->session_recheck_s = (int)v;
     rc |= config_int("SESSION_GRACE_S", 300, 0, 86400, &v);
     c->session_grace_s = (int)v;
-    rc |= config_int("STREAM_HEARTBEAT_MS", 15000, 50, 15000, &v);
+    rc |= config_int("STREAM_HEARTBEAT_MS", 10000, 50, 15000, &v);
     c->stream_heartbeat_ms = (int)v;
     rc |= config_int("STREAM_MAX", 10000, 0, 1000000, &v);
     c->stream_max = (int)v;
