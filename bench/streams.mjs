@@ -5,8 +5,9 @@
 //       opens idle streams (GET /api/v1/groups/{gid}/stream) straight on the api, spread over
 //       10 groups, up to each count in turn; once every stream got its first bytes and the api
 //       settled, reads the api's resident memory (VmRSS of API_PID). Prints one line per step,
-//       "streams rss_kib", the first with 0 streams (before any). Then, with the last count
-//       still open, measures live-event latency (below) and prints "latency p50_ms p99_ms n".
+//       "streams rss_kib", the first with 0 streams (before any), then "ready", and holds the
+//       streams open until SIGTERM (so another process can measure latency meanwhile: one
+//       process holding 10,000 sockets is itself too slow to time anything).
 //   node bench/streams.mjs latency N
 //       one stream through nginx; N expenses POSTed through nginx one after another (no
 //       Prefer: wait); for each, the time from its 202 answer to its event on the stream.
@@ -153,7 +154,8 @@ async function idle(counts) {
         await sleep(1500);
         console.log(`${open.length} ${rssKib()}`);
     }
-    await latency(200, token, groups[0]);
+    console.log('ready');
+    await new Promise((resolve) => process.once('SIGTERM', resolve));
     for (const s of open) s.destroy();
 }
 
