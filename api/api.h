@@ -49,9 +49,14 @@ struct api_config {
     /* sessions cached in the api: re-checked against Redis after recheck_s,
        accepted while Redis is unreachable if checked within grace_s */
     int session_recheck_s, session_grace_s;
+    /* live streams (stream.c): a comment every heartbeat_ms, at most
+       max_streams open, at most max_buffer bytes queued for one client */
+    int stream_heartbeat_ms, stream_max, stream_max_buffer;
 };
 
 struct rctx;
+struct stream_sub;
+struct stream_hub;
 typedef void (*rctx_fn)(struct rctx *c);
 
 /* One request in flight. Owned by its references (see above). */
@@ -95,13 +100,15 @@ struct rctx {
     char event_id[37], target_id[37], type[32];
     char accepted_at[24]; /* a ledger write's acceptance time */
     int64_t if_match, version;
-    json_t *data;     /* owned */
-    char *event_text; /* owned */
-    char *idem_key;   /* owned: redis key for Idempotency-Key, or NULL */
-    char *idem_hash;  /* owned: request hash (route, target, If-Match, body) */
-    char *scratch;    /* owned: route specific */
-    void *work;       /* owned by the thread-pool step */
-    rctx_fn release;  /* frees what route state owns beyond the fields above */
+    json_t *data;              /* owned */
+    char *event_text;          /* owned */
+    char *idem_key;            /* owned: redis key for Idempotency-Key, or NULL */
+    char *idem_hash;           /* owned: request hash (route, target, If-Match, body) */
+    char *scratch;             /* owned: route specific */
+    void *work;                /* owned by the thread-pool step */
+    rctx_fn release;           /* frees what route state owns beyond the fields above */
+    struct stream_sub *stream; /* borrowed: the open stream of this request, NULL once gone */
+    struct stream_hub *hub;    /* borrowed: the group a stream query reads for */
     rctx_fn next;
 
     /* the group's volume as the access check saw it (the range rule) */
@@ -131,6 +138,10 @@ extern struct api api;
 
 /* A context for req; the caller owns one reference (h2o's pool the other). */
 struct rctx *rctx_new(h2o_req_t *req);
+/* A context with no request, for work the server does on its own behalf
+   (stream fan-out queries): one reference, the caller's; counted in flight
+   until freed, so shutdown waits for it. */
+struct rctx *rctx_new_detached(void);
 void rctx_ref(struct rctx *c);
 /* The deadline guards dependencies, not our own CPU work or delays: pause it
    around them, and restart it (a full API_DEADLINE_MS) when they end. */
@@ -359,6 +370,7 @@ void expense_answer_applied(struct rctx *c, int status);
 void route_balances(struct rctx *c);
 void route_settlements(struct rctx *c);
 void route_group_events(struct rctx *c);
+void route_group_stream(struct rctx *c);
 void route_event_get(struct rctx *c);
 void route_export(struct rctx *c);
 
@@ -373,6 +385,28 @@ void group_resource_query(struct rctx *c, pg_cb cb, const char *sql);
    c->group_currency, c->member_id and c->volume set; 404 if absent or not a
    member. */
 void group_access_then(struct rctx *c, rctx_fn next);
+
+/* The audit-log columns, in the order audit_item reads them, of an events
+   row aliased x. */
+#define AUDIT_COLUMNS                                                                              \
+    "x.event_id, x.seq, x.type, x.actor,"                                                          \
+    " to_char(x.accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                \
+    " x.payload::text, x.before::text, x.after::text"
+/* The audit-log entry of row whose AUDIT_COLUMNS start at column col: a new
+   reference (the item of GET /groups/{gid}/events and of its stream). */
+json_t *audit_item(PGresult *res, int row, int col);
+
+/* --- stream.c: GET /groups/{gid}/stream (server-sent events) ----------------------- */
+
+/* Start the heartbeat timer. */
+void stream_init(void);
+/* A message arrived on the channel (the same as waiter_notify's): fetch the
+   new audit-log entries of the groups with open streams. */
+void stream_notify(const char *msg, size_t len);
+/* Close every stream and stop the timer (at shutdown). */
+void stream_shutdown(void);
+/* Open streams, for /metrics. */
+uint64_t stream_count(void);
 
 /* Answer a finished event's status (after Prefer: wait). */
 void event_answer_wait(struct rctx *c);

@@ -52,6 +52,15 @@ struct rctx *rctx_new(h2o_req_t *req)
     return c;
 }
 
+struct rctx *rctx_new_detached(void)
+{
+    struct rctx *c = xcalloc(1, sizeof(*c));
+    c->refs = 1;
+    c->responded = 1;
+    api.in_flight++;
+    return c;
+}
+
 void rctx_deadline_pause(struct rctx *c)
 {
     if (h2o_timeout_is_linked(&c->deadline))

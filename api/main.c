@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -96,6 +97,7 @@ static const struct route routes[] = {
     {"GET", {"groups", "*", "export.csv"}, 3, route_export},
     {"GET", {"events", "*"}, 2, route_event_get},
     {"GET", {"groups", "*", "events"}, 3, route_group_events},
+    {"GET", {"groups", "*", "stream"}, 3, route_group_stream},
 };
 
 static int match(const struct route *r, struct rctx *c)
@@ -281,6 +283,7 @@ static void on_signal(uv_signal_t *s, int signum)
     }
     h2o_context_request_shutdown(&api.ctx);
     waiter_flush();
+    stream_shutdown();
     uv_timer_start(&drain_timer, on_drain, 0, 20);
 }
 
@@ -318,11 +321,28 @@ static int load_config(struct api_config *c)
     c->session_recheck_s = (int)v;
     rc |= config_int("SESSION_GRACE_S", 300, 0, 86400, &v);
     c->session_grace_s = (int)v;
+    rc |= config_int("STREAM_HEARTBEAT_MS", 10000, 50, 15000, &v);
+    c->stream_heartbeat_ms = (int)v;
+    rc |= config_int("STREAM_MAX", 10000, 0, 1000000, &v);
+    c->stream_max = (int)v;
+    rc |= config_int("STREAM_MAX_BUFFER", 256 * 1024, 4096, 64 * 1024 * 1024, &v);
+    c->stream_max_buffer = (int)v;
     if (rc == 0 && c->login_fail_limit <= c->login_fail_threshold) {
         log_error("config: 'LOGIN_FAIL_LIMIT' must be above 'LOGIN_FAIL_THRESHOLD'");
         rc = -1;
     }
     return rc ? -1 : 0;
+}
+
+/* Every open stream is a descriptor: allow as many as the hard limit does. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            log_warn("api: cannot raise the descriptor limit: %s", strerror(errno));
+    }
 }
 
 /* Apply migrations before serving: wait up to 60 s for PostgreSQL. */
@@ -358,6 +378,7 @@ int main(void)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     if (auth_init() != 0) {
         log_error("api: password hashing unavailable (out of memory?)");
         return 1;
@@ -384,6 +405,7 @@ int main(void)
 
     if (pgpool_init() != 0 || rcli_init() != 0)
         return 1;
+    stream_init();
     if (listen_on(api.cfg.host, api.cfg.port) != 0)
         return 1;
     uv_timer_init(api.loop, &drain_timer);

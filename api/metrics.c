@@ -118,6 +118,10 @@ static void render_requests(FILE *f)
             "# HELP splitter_api_requests_in_flight Requests not yet answered or disposed.\n"
             "# TYPE splitter_api_requests_in_flight gauge\nsplitter_api_requests_in_flight %llu\n",
             (unsigned long long)api.in_flight);
+    fprintf(f,
+            "# HELP splitter_api_sse_streams Open live-update streams (server-sent events).\n"
+            "# TYPE splitter_api_sse_streams gauge\nsplitter_api_sse_streams %llu\n",
+            (unsigned long long)stream_count());
 }
 
 /* --- streams --------------------------------------------------------------------------- */

@@ -192,8 +192,10 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv)
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3)
         return;
     if (r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "message") == 0 &&
-        r->element[2]->type == REDIS_REPLY_STRING)
+        r->element[2]->type == REDIS_REPLY_STRING) {
         waiter_notify(r->element[2]->str, r->element[2]->len);
+        stream_notify(r->element[2]->str, r->element[2]->len);
+    }
 }
 
 static void on_auth(redisAsyncContext *ac, void *reply, void *priv)

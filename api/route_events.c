@@ -13,14 +13,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Columns after g.version: */
-enum { COL_ID = 1, COL_SEQ, COL_TYPE, COL_ACTOR, COL_AT, COL_PAYLOAD, COL_BEFORE, COL_AFTER };
-
 /* A jsonb column's value as a new reference; NULL for SQL NULL or bad text. */
 static json_t *col_json(PGresult *res, int row, int col)
 {
     return PQgetisnull(res, row, col) ? NULL : json_loads(PQgetvalue(res, row, col), 0, NULL);
 }
+
+json_t *audit_item(PGresult *res, int row, int col)
+{
+    enum { ID, SEQ, TYPE, ACTOR, AT, PAYLOAD, BEFORE, AFTER };
+    json_t *payload = col_json(res, row, col + PAYLOAD), *before = col_json(res, row, col + BEFORE);
+    json_t *after = col_json(res, row, col + AFTER);
+    /* Another member's retry key is theirs alone. */
+    if (payload) {
+        json_object_del(payload, "idempotency_key");
+        json_object_del(payload, "idempotency_key_sha256");
+        json_object_del(payload, "request_sha256");
+    }
+    json_t *item = json_pack(
+        "{s:s, s:I, s:s, s:s, s:s, s:o}", "event_id", PQgetvalue(res, row, col + ID), "seq",
+        (json_int_t)atoll(PQgetvalue(res, row, col + SEQ)), "type",
+        PQgetvalue(res, row, col + TYPE), "actor", PQgetvalue(res, row, col + ACTOR), "accepted_at",
+        PQgetvalue(res, row, col + AT), "payload", payload ? payload : json_null());
+    if (before)
+        json_object_set_new(item, "before", before);
+    if (after)
+        json_object_set_new(item, "after", after);
+    return item;
+}
+
+/* Columns after g.version: */
+enum { COL_ID = 1, COL_SEQ };
 
 static void on_events(PGresult *res, struct rctx *c)
 {
@@ -32,23 +55,7 @@ static void on_events(PGresult *res, struct rctx *c)
     for (int i = 0; i < n && shown < limit; i++) {
         if (PQgetisnull(res, i, COL_ID))
             continue; /* the group has no (more) events */
-        json_t *payload = col_json(res, i, COL_PAYLOAD), *before = col_json(res, i, COL_BEFORE);
-        json_t *after = col_json(res, i, COL_AFTER);
-        /* Another member's retry key is theirs alone. */
-        if (payload) {
-            json_object_del(payload, "idempotency_key");
-            json_object_del(payload, "idempotency_key_sha256");
-            json_object_del(payload, "request_sha256");
-        }
-        json_t *item = json_pack(
-            "{s:s, s:I, s:s, s:s, s:s, s:o}", "event_id", PQgetvalue(res, i, COL_ID), "seq",
-            (json_int_t)atoll(PQgetvalue(res, i, COL_SEQ)), "type", PQgetvalue(res, i, COL_TYPE),
-            "actor", PQgetvalue(res, i, COL_ACTOR), "accepted_at", PQgetvalue(res, i, COL_AT),
-            "payload", payload ? payload : json_null());
-        if (before)
-            json_object_set_new(item, "before", before);
-        if (after)
-            json_object_set_new(item, "after", after);
+        json_t *item = audit_item(res, i, COL_ID);
         json_array_append_new(items, item);
         shown++;
     }
@@ -86,9 +93,7 @@ static void events_authed(struct rctx *c)
     pg_query(c, on_events,
              "SELECT g.version, e.* FROM groups g"
              " JOIN members me ON me.group_id = g.id AND me.user_id = $2"
-             " LEFT JOIN LATERAL (SELECT x.event_id, x.seq, x.type, x.actor,"
-             "  to_char(x.accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-             "  x.payload::text, x.before::text, x.after::text FROM events x"
+             " LEFT JOIN LATERAL (SELECT " AUDIT_COLUMNS " FROM events x"
              "  WHERE x.group_id = g.id AND ($3::bigint IS NULL OR x.seq > $3::bigint)"
              "  ORDER BY x.seq LIMIT $4::int) e ON true"
              " WHERE g.id = $1",

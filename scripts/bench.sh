@@ -9,6 +9,7 @@
 #
 # Environment: BUILD (default build), WORKERS (2), BENCH_DURATION (wrk seconds, 5),
 # BENCH_CONNECTIONS (64), BENCH_THREADS (2), BENCH_EVENTS (events queued per apply run, 40000),
+# BENCH_STREAMS (idle stream counts, default 1000,5000,10000),
 # BENCH_ONLY (space-separated stack benchmark names, e.g. "bench_applied_events bench_lag":
 # only those, after the raw limits, without the binaries).
 set -euo pipefail
@@ -340,6 +341,54 @@ bench_lag() {
     ROWS+=("| accept → applied as a Prefer: wait client sees it, $rate writes/s (half of that), $sent sent | p50 $p50 ms, p99 $p99 ms, $late not applied within 10 s | — | — |")
 }
 
+# Live-update streams: idle streams opened straight on the api (spread over 10 groups) up to
+# BENCH_STREAMS (1000,5000,10000) in steps, the api's resident memory at each step, and the
+# latency from a write's 202 to its event on a stream through nginx, with the largest count of
+# idle streams still open (held by a second node process) and again with none. Both the api (which raises its own soft limit)
+# and the node client need a descriptor each per stream: the run is refused when the hard limit
+# is too low for the largest count.
+bench_streams() {
+    local steps="${BENCH_STREAMS:-1000,5000,10000}" max out holder base_kib prev=0 prev_kib=0 n kib
+    local p50 p99 tries=0
+    max="${steps##*,}"
+    if (($(ulimit -Hn) < max + 1000)); then
+        echo "bench.sh: bench_streams needs a descriptor limit above $((max + 1000)) (hard limit $(ulimit -Hn))" >&2
+        FAILURES=$((FAILURES + 1))
+        return 0
+    fi
+    ulimit -Sn "$(ulimit -Hn)"
+    out="$BENCH_STATE/streams.out"
+    API_PID="$(scripts/stack.sh pid api)" node bench/streams.mjs idle "$steps" >"$out" &
+    holder=$!
+    until grep -q '^ready$' "$out"; do
+        if ! kill -0 "$holder" 2>/dev/null || ((tries++ > 3000)); then
+            cat "$out" >&2
+            echo "bench.sh: bench/streams.mjs idle failed" >&2
+            kill "$holder" 2>/dev/null || true
+            FAILURES=$((FAILURES + 1))
+            return 0
+        fi
+        sleep 0.1
+    done
+    read -r _ p50 p99 _ <<<"$(node bench/streams.mjs latency 200)"
+    kill -TERM "$holder"
+    wait "$holder" || true
+    while read -r n kib; do
+        [[ $n != ready ]] || continue
+        if [[ $n == 0 ]]; then
+            base_kib=$kib
+            ROWS+=("| api RSS with no stream open | $(fmt $((kib / 1024))) MiB | — | — |")
+        else
+            ROWS+=("| api RSS with $(fmt "$n") idle streams (+$(fmt $(((kib - base_kib) / 1024))) MiB over none) | $(fmt $(((kib - prev_kib) * 1000 / (n - prev)))) KiB per 1,000 streams ($(fmt "$prev")→$(fmt "$n")) | — | — |")
+        fi
+        prev=$n
+        prev_kib=$kib
+    done <"$out"
+    ROWS+=("| accept → delivered on a stream through nginx (202 answer to its event; 200 writes one after another), $(fmt "$max") idle streams open (held by another process) | p50 $p50 ms, p99 $p99 ms | — | — |")
+    read -r _ p50 p99 _ <<<"$(node bench/streams.mjs latency 200)"
+    ROWS+=("| accept → delivered on a stream through nginx, no other stream open | p50 $p50 ms, p99 $p99 ms | — | — |")
+}
+
 STACK_BENCHMARKS=(
     bench_proxy_overhead
     bench_balance_reads
@@ -348,6 +397,7 @@ STACK_BENCHMARKS=(
     bench_replica_wait
     bench_applied_events
     bench_lag
+    bench_streams
 )
 # ==== end of the stack benchmarks ========================================================
 
@@ -373,6 +423,8 @@ main() {
     trap 'exit 130' INT TERM
     private_stack_env "$BENCH_STATE"
     export WORKERS="${WORKERS:-2}"
+    # Room for bench_streams' largest count (and its latency stream) under the api's cap.
+    export STREAM_MAX="${STREAM_MAX:-20000}"
     scripts/stack.sh up
     eval "$(scripts/stack.sh env | sed 's/^/export /')"
     export BASE_URL="http://127.0.0.1:$HTTP_PORT" STACK_STATE_DIR="$BENCH_STATE"

@@ -289,6 +289,8 @@ section_e2e() {
     trap 'e2e_finish' EXIT
     private_stack_env "$E2E_STATE"
     export WORKERS=2
+    # Live-update streams: heartbeats every second and a small cap, so the tests see both.
+    export STREAM_HEARTBEAT_MS=1000 STREAM_MAX=12
     if [[ $SANITIZE == 1 ]]; then
         export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$E2E_STATE/logs/asan"
         export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$E2E_STATE/logs/ubsan"

@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { a11yProblems, api, BASE_URL, launch, openPage, registerUser, screenshot, waitFor, waitForRoute } from './lib.mjs';
+import { a11yProblems, api, BASE_URL, launch, openPage, registerUser, screenshot, settled, waitFor, waitForRoute } from './lib.mjs';
 
 let browser;
 let ana; // {user, token}
@@ -211,7 +211,7 @@ test('phone: 375×812, nothing wider than the screen, touch-sized controls', asy
         ]) {
             await page.goto(`/${hash}`);
             await page.locator('h1').waitFor();
-            await page.waitForLoadState('networkidle');
+            await settled(page);
             const width = await page.evaluate(() => document.documentElement.scrollWidth);
             assert.ok(width <= 375, `${hash}: page is ${width}px wide`);
             const small = await page.evaluate(() => [...document.querySelectorAll('button, a.btn, input, select')]
@@ -263,7 +263,7 @@ test('static files under the CSP: manifest, icons, module scripts; no errors on 
         for (const tab of ['', '/expenses', '/insights', '/activity', '/members', '/payments/new', '/expenses/new']) {
             await page.goto(`/#/groups/${group.id}${tab}`);
             await page.locator('h1').waitFor();
-            await page.waitForLoadState('networkidle');
+            await settled(page);
             assert.deepEqual(await a11yProblems(page), [], `#/groups/<id>${tab}`);
         }
         await page.goto('/#/no/such/page');

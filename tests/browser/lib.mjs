@@ -101,6 +101,15 @@ export function groupIdOf(page) {
     return m[1];
 }
 
+/**
+ * The page is drawn: loaded, and no section still says "Loading…". (Not "networkidle": a group
+ * page keeps its live-update stream open for as long as it is shown.)
+ */
+export async function settled(page) {
+    await page.waitForLoadState('load');
+    await page.waitForFunction(() => !document.querySelector('.loading'));
+}
+
 /** Wait until the hash route matches. */
 export async function waitForRoute(page, re) {
     await page.waitForFunction((src) => new RegExp(src).test(location.hash), re.source);

@@ -5,6 +5,7 @@
 import { ApiError, get, getAll, isMissingRoute, request, write } from './api.js';
 import { balanceChart, barList, columns, spendingSeries } from './charts.js';
 import { clear, field, formatDate, formatDateTime, h, setFieldError, todayISO, toast } from './dom.js';
+import { follow } from './live.js';
 import { big, formatMoney, parseAmount, toInput } from './money.js';
 import { loadGroup, memberName, myMember, remember } from './state.js';
 import { formAlert, navigate, onSubmit, page, routeAlive } from './ui.js';
@@ -27,17 +28,23 @@ function loading() {
     return h('p', { class: 'muted loading' }, 'Loading…');
 }
 
+// Tabs that show the ledger: repainted when another member's change arrives on the stream.
+const LIVE_TABS = new Set(['overview', 'expenses', 'insights', 'activity']);
+const REPAINT_DELAY_MS = 250;
+
 export async function groupView(gid, tab) {
     const alive = routeAlive();
-    const group = await loadGroup(gid);
+    let group = await loadGroup(gid);
     if (!alive()) return;
     if (!TABS.some(([t]) => t === tab)) tab = 'overview';
     const base = `#/groups/${gid}`;
     const body = h('div', { class: 'tab-body', id: `tab-${tab}` }, loading());
+    const liveState = h('span', { class: 'live-state', id: 'live-state', title: 'Changes by other members appear here as they happen' });
     const header = h('header', { class: 'group-header' },
         h('div', { class: 'group-title' },
             h('h1', {}, group.name),
-            h('span', { class: 'badge', title: 'Group currency' }, group.currency)),
+            h('span', { class: 'badge', title: 'Group currency' }, group.currency),
+            liveState),
         h('div', { class: 'group-actions' },
             h('a', { href: `${base}/expenses/new`, class: 'btn btn-primary', id: 'add-expense' }, '+ Add expense'),
             h('a', { href: `${base}/payments/new`, class: 'btn btn-secondary', id: 'record-payment' }, 'Record a payment'),
@@ -47,15 +54,62 @@ export async function groupView(gid, tab) {
             h('a', { href: t === 'overview' ? base : `${base}/${t}`, 'aria-current': t === tab ? 'page' : undefined, id: `tab-link-${t}` }, label)))));
     page(tab === 'overview' ? group.name : `${TABS.find(([t]) => t === tab)[1]} · ${group.name}`, header, tabs, body);
     const render = { overview, expenses, insights, activity, members }[tab];
-    try {
-        const content = await render(group);
-        clear(body);
-        body.append(...[content].flat());
-    } catch (e) {
-        if (e instanceof ApiError && e.status === 401) return;
-        clear(body);
-        body.append(h('p', { class: 'error' }, `Could not load this section: ${e.message}`));
+
+    // Follow the group's events while this page is shown; connect before the first read, so a
+    // change made between that read and the connect cannot slip through.
+    let timer = null;
+    let painting = null;
+    const repaint = async () => {
+        timer = null;
+        if (painting) {
+            await painting;
+            if (!timer) timer = setTimeout(repaint, 0);
+            return;
+        }
+        painting = (async () => {
+            try {
+                const fresh = await loadGroup(gid);
+                const content = await render(fresh);
+                if (!alive()) return;
+                group = fresh;
+                clear(body);
+                body.append(...[content].flat());
+            } catch {
+                // The next event, or a reload, tries again.
+            }
+        })();
+        await painting;
+        painting = null;
+    };
+    const live = follow(gid, {
+        onEvent: () => {
+            if (LIVE_TABS.has(tab) && alive() && !timer) timer = setTimeout(repaint, REPAINT_DELAY_MS);
+        },
+        onState: (state) => {
+            liveState.dataset.state = state;
+            liveState.textContent = state === 'live' ? 'Live' : state === 'reconnecting' ? 'Reconnecting…' : '';
+        },
+    });
+    window.addEventListener('hashchange', live.stop, { once: true });
+    await Promise.race([live.ready, new Promise((r) => setTimeout(r, 2000))]);
+    if (!alive()) {
+        live.stop();
+        return;
     }
+
+    painting = (async () => {
+        try {
+            const content = await render(group);
+            clear(body);
+            body.append(...[content].flat());
+        } catch (e) {
+            if (e instanceof ApiError && e.status === 401) return;
+            clear(body);
+            body.append(h('p', { class: 'error' }, `Could not load this section: ${e.message}`));
+        }
+    })();
+    await painting;
+    painting = null;
 }
 
 // --- overview ------------------------------------------------------------------------------

@@ -1,0 +1,96 @@
+// Live updates in the web client: two members of one group, each in a browser of their own.
+// One adds an expense through the form; the other's open group page (balances, then the
+// expense list and the activity log) shows it without a reload.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { api, groupIdOf, launch, openPage, registerViaUI, screenshot, tokenOf, waitForRoute } from './lib.mjs';
+
+const OVERVIEW = /^#\/groups\/[0-9a-f-]{36}$/;
+
+let browser;
+let ana; // {context, page, ...}
+let ben;
+let gid;
+
+before(async () => {
+    browser = await launch();
+    ana = await openPage(browser, { locale: 'en-US' });
+    ben = await openPage(browser, { locale: 'en-US' });
+    await registerViaUI(ana.page, 'Ana');
+    await registerViaUI(ben.page, 'Ben');
+    const token = await tokenOf(ana.page);
+    const g = await api('POST', '/api/v1/groups', { token, body: { name: 'Live trip', currency: 'EUR' } });
+    assert.equal(g.status, 201, g.text);
+    gid = g.json.id;
+    const inv = await api('POST', `/api/v1/groups/${gid}/invites`, { token });
+    assert.equal(inv.status, 201, inv.text);
+    const acc = await api('POST', `/api/v1/invites/${inv.json.token}/accept`, { token: await tokenOf(ben.page) });
+    assert.equal(acc.status, 200, acc.text);
+});
+
+after(async () => {
+    await browser?.close();
+});
+
+/** Navigate without a reload afterwards: the test's point is that nothing reloads. */
+async function openGroup(p, tab = '') {
+    await p.goto(`/#/groups/${gid}${tab ? `/${tab}` : ''}`);
+    await p.locator('#live-state[data-state="live"]').waitFor();
+}
+
+test("another member's expense shows on the open overview, expense list and activity log", async () => {
+    await openGroup(ben.page);
+    await ben.page.locator('#balance-list li', { hasText: 'Ben' }).getByText('settled').waitFor();
+    // Count full page loads from here on: there must be none (hash changes are not loads).
+    let loads = 0;
+    ben.page.on('load', () => loads++);
+
+    await ana.page.goto(`/#/groups/${gid}/expenses/new`);
+    const form = ana.page.locator('#expense-form');
+    await form.getByLabel('Description').fill('Ferry tickets');
+    await form.getByLabel('Amount', { exact: true }).fill('30.00');
+    await ana.page.locator('#save-expense').click();
+    await waitForRoute(ana.page, OVERVIEW);
+    assert.equal(groupIdOf(ana.page), gid);
+
+    // Ben owes half, without touching his page.
+    await ben.page.locator('#balance-list li', { hasText: 'Ben' }).getByText(/owes\s+€15\.00/).waitFor({ timeout: 10_000 });
+    await ben.page.locator('#balance-list li', { hasText: 'Ana' }).getByText(/gets back\s+€15\.00/).waitFor();
+    await screenshot(ben.page, 'live-01-overview');
+
+    // The expense list and the activity log follow too.
+    await openGroup(ben.page, 'expenses');
+    await ben.page.getByText('Ferry tickets').waitFor();
+    await openGroup(ana.page);
+    await openGroup(ben.page, 'activity');
+    const before = await ben.page.locator('#activity-list li.ev').count();
+    await ana.page.goto(`/#/groups/${gid}/expenses/new`);
+    await ana.page.locator('#expense-form').getByLabel('Description').fill('Museum');
+    await ana.page.locator('#expense-form').getByLabel('Amount', { exact: true }).fill('12.00');
+    await ana.page.locator('#save-expense').click();
+    await waitForRoute(ana.page, OVERVIEW);
+    await ben.page.locator('#activity-list li.ev', { hasText: 'Museum' }).waitFor({ timeout: 10_000 });
+    assert.equal(await ben.page.locator('#activity-list li.ev').count(), before + 1);
+    await openGroup(ben.page, 'expenses');
+    await ben.page.getByText('Museum').waitFor();
+    await screenshot(ben.page, 'live-02-expenses');
+    assert.equal(loads, 0, 'the page reloaded');
+    ana.assertClean();
+    ben.assertClean();
+});
+
+test('the stream ends when the page leaves the group, and no request outlives it', async () => {
+    await openGroup(ben.page);
+    const streams = [];
+    ben.page.on('request', (r) => {
+        if (r.url().endsWith('/stream')) streams.push(r);
+    });
+    await ben.page.goto('/#/');
+    await ben.page.locator('#logout').waitFor();
+    await openGroup(ben.page);
+    // One new stream for the new visit; the old one was aborted (no reconnect loop).
+    await ben.page.waitForTimeout(500);
+    assert.equal(streams.length, 1);
+    ben.assertClean();
+});
