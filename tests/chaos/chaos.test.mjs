@@ -58,12 +58,16 @@ test('FLUSHALL mid-load after worker crashes raised the fencing tokens', T, () =
 test('Redis restarted without its AOF', T, () => chaosRun('aof-loss', {
     seed: 1302,
     async inject(ctx) {
+        // The workers paused meanwhile, so that accepted, unapplied writes go with the data.
+        await pauseWorkers(ctx, 'STOP');
+        await sleep(1000);
         await stackSh(ctx, 'stop', 'redis');
         const dir = join(ctx.stack.state, 'redis');
         for (const f of readdirSync(dir)) {
             if (f !== 'redis.conf') rmSync(join(dir, f), { recursive: true, force: true });
         }
         await stackSh(ctx, 'up');
+        await pauseWorkers(ctx, 'CONT');
         const endedAt = Date.now();
         const { resent, problems } = await resendAcknowledged(ctx, 20);
         return { endedAt, extra: { resent }, problems };
