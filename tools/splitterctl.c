@@ -798,12 +798,15 @@ static void top_render(FILE *f, const struct top_sample *prev, const struct top_
     free(applied_p);
 }
 
-static volatile sig_atomic_t top_stop; /* a signal asked top to end */
+static volatile sig_atomic_t top_stop;    /* a signal asked top to end */
+static volatile sig_atomic_t top_resized; /* the terminal changed size: redraw */
 
 static void top_on_signal(int sig)
 {
-    (void)sig;
-    top_stop = 1;
+    if (sig == SIGWINCH)
+        top_resized = 1;
+    else
+        top_stop = 1;
 }
 
 /* Terminal rows (0 when unknown). */
@@ -849,7 +852,7 @@ static int cmd_top(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGWINCH, &sa, NULL); /* ends the wait; the next frame reads the new size */
+    sigaction(SIGWINCH, &sa, NULL);
     if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
         raw = saved;
         raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
@@ -882,6 +885,10 @@ static int cmd_top(int argc, char **argv)
             enum top_sort was = top_by;
             if (top_stop)
                 goto done;
+            if (top_resized) {
+                top_resized = 0;
+                top_draw(tty, have_prev ? &prev : NULL, &cur);
+            }
             gettimeofday(&now, NULL);
             long long us =
                 (long long)(due.tv_sec - now.tv_sec) * 1000000 + (due.tv_usec - now.tv_usec);

@@ -146,24 +146,22 @@ test('splitterctl top in a terminal: figures match the queue, keys sort, q quits
         const held = s.rows.find((r) => r.partition === part);
         assert.ok(held.lag + held.pending >= 4, JSON.stringify(held));
 
-        // Sort keys reorder the rows at once: largest first, partition order among equals.
-        const sortedBy = (rows, key) => rows.every((r, i) => i === 0 || rows[i - 1][key] > r[key] ||
-            (rows[i - 1][key] === r[key] && rows[i - 1].partition < r.partition));
+        // Sort keys reorder the rows: largest first, partition order among equals. Figures may
+        // change between two frames (a retried batch), so each check waits for a frame that
+        // shows the key's order.
+        const sortedBy = (rows, k) => rows.length === PARTITIONS && rows.every((r, i) => i === 0 ||
+            rows[i - 1][k] > r[k] || (rows[i - 1][k] === r[k] && rows[i - 1].partition < r.partition));
+        const sortsBy = async (typed, name, extra = () => true) => {
+            tmux('send-keys', '-t', SESSION, typed);
+            return waitFor(() => {
+                const v = screen();
+                return v.sort === name && (name === 'partition' ? true : sortedBy(v.rows, name)) && extra(v) ? v : null;
+            }, { what: `a frame sorted by ${name}`, timeoutMs: 5_000 });
+        };
         const key = held.pending > 0 ? 'pending' : 'lag';
-        tmux('send-keys', '-t', SESSION, key === 'pending' ? 'p' : 'l');
-        s = await waitFor(() => { const v = screen(); return v.sort === key && v.rows.length === PARTITIONS ? v : null; },
-            { what: `sorted by ${key}` });
-        assert.equal(s.rows[0].partition, part, s.text);
-        assert.ok(sortedBy(s.rows, key), s.text);
-        tmux('send-keys', '-t', SESSION, key === 'pending' ? 'l' : 'p');
-        const other = key === 'pending' ? 'lag' : 'pending';
-        s = await waitFor(() => { const v = screen(); return v.sort === other && v.rows.length === PARTITIONS ? v : null; },
-            { what: `sorted by ${other}` });
-        assert.ok(sortedBy(s.rows, other), s.text);
-        tmux('send-keys', '-t', SESSION, 'n');
-        s = await waitFor(() => { const v = screen(); return v.sort === 'partition' && v.rows.length === PARTITIONS ? v : null; },
-            { what: 'sorted by partition' });
-        assert.deepEqual(s.rows.map((r) => r.partition), [...Array(PARTITIONS).keys()]);
+        await sortsBy(key === 'pending' ? 'p' : 'l', key, (v) => v.rows[0].partition === part && v.rows[0][key] > 0);
+        await sortsBy(key === 'pending' ? 'l' : 'p', key === 'pending' ? 'lag' : 'pending');
+        await sortsBy('n', 'partition', (v) => v.rows.map((r) => r.partition).join() === [...Array(PARTITIONS).keys()].join());
     } finally {
         await lock.release();
     }
@@ -174,6 +172,12 @@ test('splitterctl top in a terminal: figures match the queue, keys sort, q quits
         const row = v.rows.find((r) => r.partition === part);
         return row && row.applied > 0 && Number(v.applied) >= row.applied ? v : null;
     }, { what: 'an applied rate above 0', timeoutMs: 20_000, intervalMs: 200 });
+
+    // A smaller window shows fewer rows at once (a resize redraws; it does not quit).
+    assert.equal(tmux('resize-window', '-t', SESSION, '-y', '12').status, 0);
+    s = await waitFor(() => { const v = screen(); return v.rows.length === 12 - 6 ? v : null; },
+        { what: 'the rows that fit 12 lines', timeoutMs: 5_000 });
+    assert.match(s.text, /^q quit {2}l sort by lag/m);
 
     tmux('send-keys', '-t', SESSION, 'q');
     await waitFor(() => tmux('has-session', '-t', SESSION).status !== 0, { what: 'top to quit on q' });
