@@ -787,10 +787,14 @@ static void top_render(FILE *f, const struct top_sample *prev, const struct top_
         unsigned p = order[i];
         const struct stream_stats *s = &cur->st[p];
         int o = cur->w.owner[p];
-        char rate[32];
+        char rate[32], lag[24];
         top_fmt_rate(rate, sizeof(rate), applied_p[p]);
-        fprintf(f, "%-20s %8lld %8lld %8lld %10s  %s%s", s->name, s->length, s->lag, s->pending,
-                rate, o < 0 ? "-" : cur->w.cs[o].name, eol);
+        if (s->lag < 0) /* Redis cannot tell */
+            snprintf(lag, sizeof(lag), "-");
+        else
+            snprintf(lag, sizeof(lag), "%lld", s->lag);
+        fprintf(f, "%-20s %8lld %8s %8lld %10s  %s%s", s->name, s->length, lag, s->pending, rate,
+                o < 0 ? "-" : cur->w.cs[o].name, eol);
     }
     if (rows > 0)
         fputs("q quit  l sort by lag  p by pending  n by partition", f);
@@ -860,7 +864,8 @@ static int cmd_top(int argc, char **argv)
         raw.c_cc[VTIME] = 0;
         if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
             raw_on = 1;
-        fputs("\033[?1049h\033[?25l", stdout); /* alternate screen, cursor hidden */
+        /* alternate screen, cursor hidden, no wrapping: a narrow window cuts lines short */
+        fputs("\033[?1049h\033[?25l\033[?7l", stdout);
     }
     if (top_sample_take(rd, &cur) != 0)
         goto out;
@@ -923,7 +928,7 @@ done:
     rc = 0;
 out:
     if (tty) {
-        fputs("\033[?25h\033[?1049l", stdout);
+        fputs("\033[?7h\033[?25h\033[?1049l", stdout);
         fflush(stdout);
         if (raw_on)
             tcsetattr(STDIN_FILENO, TCSANOW, &saved);

@@ -46,10 +46,10 @@ function screen() {
     };
     const rows = [];
     for (const line of text.split('\n')) {
-        const m = line.match(/^splitter:stream:(\d+)\s+(\d+)\s+(-?\d+)\s+(\d+)\s+(\S+)\s+(\S+)\s*$/);
+        const m = line.match(/^splitter:stream:(\d+)\s+(\d+)\s+(\d+|-)\s+(\d+)\s+(\S+)\s+(\S+)\s*$/);
         if (m) {
             rows.push({
-                partition: Number(m[1]), length: Number(m[2]), lag: Number(m[3]), pending: Number(m[4]),
+                partition: Number(m[1]), length: Number(m[2]), lag: m[3] === '-' ? null : Number(m[3]), pending: Number(m[4]),
                 applied: m[5] === '-' ? null : Number(m[5]), owner: m[6],
             });
         }
@@ -135,7 +135,7 @@ test('splitterctl top in a terminal: figures match the queue, keys sort, q quits
             if (mine.lag + mine.pending < 4 || v.rows.length !== PARTITIONS) return null;
             for (const r of v.rows) {
                 const want = q.streams[r.partition];
-                if (r.length !== want.length || r.lag !== (want.lag ?? 0) || r.pending !== want.pending) return null;
+                if (r.length !== want.length || r.lag !== want.lag || r.pending !== want.pending) return null;
             }
             const get = await metrics();
             const label = `stream="splitter:stream:${part}"`;
