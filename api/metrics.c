@@ -41,6 +41,11 @@ struct route_stats {
 static struct route_stats stats[MAX_ROUTES];
 static size_t n_stats;
 
+/* Ledger writes sent with Prefer: wait (c->wait_requested > 0), every route
+   together: the latency a waiting client sees, for the p99 alert. */
+static uint64_t waited_buckets[N_BOUNDS + 1], waited_count;
+static double waited_sum;
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -78,6 +83,29 @@ void metrics_request_done(struct rctx *c, int status)
     s->buckets[i]++;
     s->count++;
     s->sum += secs;
+    if (c->wait_requested > 0) {
+        waited_buckets[i]++;
+        waited_count++;
+        waited_sum += secs;
+    }
+}
+
+static void render_waited(FILE *f)
+{
+    const char *name = "splitter_api_waited_write_duration_seconds";
+    uint64_t acc = 0;
+
+    fprintf(f,
+            "# HELP %s Ledger writes sent with Prefer: wait, from arrival to answer.\n"
+            "# TYPE %s histogram\n",
+            name, name);
+    for (size_t k = 0; k < N_BOUNDS; k++) {
+        acc += waited_buckets[k];
+        fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[k], (unsigned long long)acc);
+    }
+    fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+            (unsigned long long)waited_count, name, waited_sum, name,
+            (unsigned long long)waited_count);
 }
 
 static void render_requests(FILE *f)
@@ -122,6 +150,11 @@ static void render_requests(FILE *f)
             "# HELP splitter_api_sse_streams Open live-update streams (server-sent events).\n"
             "# TYPE splitter_api_sse_streams gauge\nsplitter_api_sse_streams %llu\n",
             (unsigned long long)stream_count());
+    render_waited(f);
+    fprintf(f,
+            "# HELP splitter_postgres_up 1 while at least one PostgreSQL pool connection is up.\n"
+            "# TYPE splitter_postgres_up gauge\nsplitter_postgres_up %d\n",
+            pgpool_up());
 }
 
 /* --- streams --------------------------------------------------------------------------- */

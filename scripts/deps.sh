@@ -28,6 +28,8 @@ PACKAGES=(
     chromium
     # promtool, for tests/static/prometheus.sh (the server itself is not started)
     prometheus
+    # a terminal for the e2e test of splitterctl top (tests/e2e/top.test.mjs)
+    tmux
 )
 
 # `make compose-test` only (the engine is started privately by tests/compose/engine.sh).

@@ -184,6 +184,32 @@ test('the api serves Prometheus metrics on its own port, by route pattern and st
     assert.equal(publicly.status, 404, 'nginx must not expose /metrics');
 });
 
+test('the api counts waited writes in their own histogram and reports PostgreSQL up', async () => {
+    const g = await newGroup('waited writes'); // not one of the workload's: their logs are checked
+    const read = async () => text(`http://127.0.0.1:${API_PORT}/metrics`);
+    const count = (m) => series(m.body, 'splitter_api_waited_write_duration_seconds_count');
+    const before = await read();
+    assert.match(before.body, /^# TYPE splitter_api_waited_write_duration_seconds histogram$/m);
+    assert.equal(series(before.body, 'splitter_postgres_up'), 1);
+    const body = {
+        description: 'metrics', amount: 300, date: '2026-11-20',
+        paid_by: [{ member_id: g.members[0], amount: 300 }],
+        split: { mode: 'equal', members: g.members.map((id) => ({ member_id: id })) },
+    };
+    // Without Prefer: wait a write is not counted; with it, it is.
+    let r = await api('POST', `/api/v1/groups/${g.id}/expenses`, { token: alice.token, body, headers: { 'Idempotency-Key': randomUUID() } });
+    assert.equal(r.status, 202, r.text);
+    const mid = await read();
+    assert.equal(count(mid), count(before));
+    r = await api('POST', `/api/v1/groups/${g.id}/expenses`, {
+        token: alice.token, body, headers: { Prefer: 'wait=10', 'Idempotency-Key': randomUUID() },
+    });
+    assert.equal(r.status, 201, r.text);
+    const after = await read();
+    assert.equal(count(after), count(mid) + 1);
+    assert.equal(series(after.body, 'splitter_api_waited_write_duration_seconds_bucket', 'le="+Inf"'), count(after));
+});
+
 test('each worker serves /metrics and /health on its own port', async () => {
     let applied = 0;
     let owned = 0;

@@ -131,3 +131,30 @@ test('an entry that is not an event is dead-lettered without blocking its partit
         throw e;
     }
 });
+
+test('the api reports PostgreSQL down while it is stopped, and up again after', { timeout: 120_000 }, async () => {
+    const up = async () => {
+        const body = await (await fetch(`http://127.0.0.1:${stack.env.API_PORT}/metrics`)).text();
+        const line = body.split('\n').find((l) => l.startsWith('splitter_postgres_up '));
+        return line === undefined ? undefined : Number(line.split(' ')[1]);
+    };
+    const until = async (want, what) => {
+        const deadline = Date.now() + 30_000;
+        let got;
+        while ((got = await up()) !== want) {
+            if (Date.now() > deadline) assert.fail(`splitter_postgres_up is ${got}, not ${want}, 30 s ${what}`);
+            await delay(200);
+        }
+    };
+    try {
+        await until(1, 'into the test');
+        stack.sh('stop', 'postgres');
+        // No request needs PostgreSQL meanwhile: the pool notices its connections closing.
+        await until(0, 'after PostgreSQL stopped');
+        stack.sh('up');
+        await until(1, 'after PostgreSQL started again');
+    } catch (e) {
+        failed = true;
+        throw e;
+    }
+});
