@@ -1,10 +1,10 @@
 /*
  * settle: the fewest transfers that bring a group's balances to zero.
  *
- * Balances follow API.md: positive means the group owes the member, negative
- * that the member owes the group; they sum to exactly 0. A transfer goes from
- * a member with a negative balance to one with a positive balance; there is
- * never a zero, negative or self transfer, and amounts are exact.
+ * Balances follow the REST contract (docs/openapi.yaml): positive means the group owes the member,
+ * negative that the member owes the group; they sum to exactly 0. A transfer goes from a member
+ * with a negative balance to one with a positive balance; there is never a zero, negative or self
+ * transfer, and amounts are exact.
  *
  * The minimum number of transfers is n_nonzero - P, where P is the largest
  * number of disjoint zero-sum groups the non-zero members split into.

@@ -1,12 +1,11 @@
 /*
  * split: who owes what for one expense, with the one rounding rule.
  *
- * The rule (API.md, "Ledger"): convert the amount to the group currency
- * rounding half to even; each member's share is the floor of its exact share
- * of that converted total; the units left over go one each to the members
- * with the largest fractional remainder, ties to the earlier member. Payers
- * are fitted to the converted total the same way, weighted by what they
- * paid. Every result conserves money exactly: shares sum to the total.
+ * The rule (the REST contract, docs/openapi.yaml, "Rounding"): convert the amount to the group
+ * currency rounding half to even; each member's share is the floor of its exact share of that
+ * converted total; the units left over go one each to the members with the largest fractional
+ * remainder, ties to the earlier member. Payers are fitted to the converted total the same way,
+ * weighted by what they paid. Every result conserves money exactly: shares sum to the total.
  *
  * This is the only implementation: the api, the worker, the export and the
  * tests all call it. All arithmetic is integer (__int128 inside), no
@@ -31,7 +30,7 @@
  */
 int split_apportion(int64_t total, const int64_t *weights, size_t n, int64_t *out);
 
-/* The four ways an expense is split (API.md "split.mode"). */
+/* The four ways an expense is split (`split.mode` in the REST contract). */
 enum split_mode {
     SPLIT_EQUAL,   /* no values; weight 1 each */
     SPLIT_EXACT,   /* values in minor units of the expense currency, summing to the amount */

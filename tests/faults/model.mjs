@@ -1,4 +1,4 @@
-// An independent model of the ledger, written from API.md alone (BigInt, no floats), so the
+// An independent model of the ledger, written from the REST contract alone (BigInt, no floats), so the
 // tests check the server's arithmetic instead of trusting it, plus a seeded workload client.
 
 import { randomUUID } from 'node:crypto';

@@ -236,7 +236,7 @@ await rule('group reads (GET …/groups/{gid}[/…]) take If-None-Match, unless 
         const fn = routed.get(`GET ${shape(o.path)}`);
         const etag = fn && /add_etag\(|respond_page_head\(/.test(sourceOf(fn));
         if (fn && !etag) {
-            console.log(`# note: ${opName(o)}: ${fn} sends no ETag although API.md wants one on group reads`);
+            console.log(`# note: ${opName(o)}: ${fn} sends no ETag although the contract wants one on group reads`);
             return param(o, 'If-None-Match') ? 'documents If-None-Match, but the route sends no ETag' : null;
         }
         return param(o, 'If-None-Match') ? null : 'no If-None-Match parameter';
