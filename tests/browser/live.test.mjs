@@ -64,6 +64,8 @@ test("another member's expense shows on the open overview, expense list and acti
     await ben.page.getByText('Ferry tickets').waitFor();
     await openGroup(ana.page);
     await openGroup(ben.page, 'activity');
+    // Count once the log has drawn what is already there.
+    await ben.page.locator('#activity-list li.ev', { hasText: 'Ferry tickets' }).waitFor();
     const before = await ben.page.locator('#activity-list li.ev').count();
     await ana.page.goto(`/#/groups/${gid}/expenses/new`);
     await ana.page.locator('#expense-form').getByLabel('Description').fill('Museum');
