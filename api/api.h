@@ -394,7 +394,8 @@ void group_access_then(struct rctx *c, rctx_fn next);
 #define AUDIT_COLUMNS                                                                              \
     "x.event_id, x.seq, x.type, x.actor,"                                                          \
     " to_char(x.accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                \
-    " x.payload::text, x.before::text, x.after::text, encode(x.hash, 'hex')"
+    " x.payload::text, x.before::text, x.after::text, encode(x.hash, 'hex'),"                      \
+    " encode(sha256(convert_to(x.payload::text, 'UTF8')), 'hex')"
 /* The audit-log entry of row whose AUDIT_COLUMNS start at column col: a new
    reference (the item of GET /groups/{gid}/events and of its stream). */
 json_t *audit_item(PGresult *res, int row, int col);

@@ -75,8 +75,11 @@ int chain_canonical(const struct chain_event *e, struct strbuf *out, char *err, 
 {
     if (chain_check(e, err, err_size) != 0)
         return -1;
-    char seq[24];
+    char seq[24], digest[CHAIN_HEX_SIZE];
+    unsigned char h[CHAIN_HASH_SIZE];
     snprintf(seq, sizeof(seq), "%lld", (long long)e->seq);
+    crypto_hash_sha256(h, (const unsigned char *)e->payload, e->payload_len);
+    chain_hex(h, digest);
     strbuf_add(out, "{\"accepted_at\":\"");
     strbuf_add(out, e->accepted_at);
     strbuf_add(out, "\",\"actor\":\"");
@@ -85,9 +88,9 @@ int chain_canonical(const struct chain_event *e, struct strbuf *out, char *err, 
     strbuf_add(out, e->event_id);
     strbuf_add(out, "\",\"group_id\":\"");
     strbuf_add(out, e->group_id);
-    strbuf_add(out, "\",\"payload\":");
-    strbuf_addn(out, e->payload, e->payload_len);
-    strbuf_add(out, ",\"seq\":");
+    strbuf_add(out, "\",\"payload_sha256\":\"");
+    strbuf_add(out, digest);
+    strbuf_add(out, "\",\"seq\":");
     strbuf_add(out, seq);
     strbuf_add(out, ",\"type\":\"");
     strbuf_add(out, e->type);

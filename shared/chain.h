@@ -7,16 +7,19 @@
  * byte order, nothing added or left out:
  *
  *   {"accepted_at":"A","actor":"U","event_id":"E","group_id":"G",
- *    "payload":P,"seq":N,"type":"T"}
+ *    "payload_sha256":"P","seq":N,"type":"T"}
  *
  * A: the acceptance time in UTC to the second, YYYY-MM-DDTHH:MM:SSZ; U, E, G:
- * UUIDs in lowercase with hyphens; N: the event's number in its group in
- * decimal; T: the event type (lowercase letters, dots and underscores); P:
- * the payload exactly as stored, byte for byte (the events.payload column is
- * `json`, which keeps the text as written). None of A, U, E, G, N, T needs
+ * UUIDs in lowercase with hyphens; P: SHA-256 in lowercase hex of the payload
+ * exactly as stored, byte for byte (the events.payload column is `json`, which
+ * keeps the text as written); N: the event's number in its group in decimal;
+ * T: the event type (lowercase letters, dots and underscores). Nothing needs
  * escaping, so the object can be produced byte-identically by anything that
  * concatenates strings: the worker (here), the migration that added the chain
- * (postgres/migrations/009_hash_chain.sql, in SQL) and any verifier.
+ * (postgres/migrations/009_hash_chain.sql, in SQL) and any verifier. The
+ * payload enters by its digest so that the chain can be checked from the audit
+ * log, which shows the digest but leaves out parts of the payload (a request's
+ * Idempotency-Key is its user's alone); an export carries the payload itself.
  *
  * docs/ARCHITECTURE.md ("The hash chain") states the same for third parties.
  */

@@ -23,6 +23,7 @@
 #include "keys.h"
 #include "ledger.h"
 #include "log.h"
+#include "money.h"
 #include "pgutil.h"
 #include "projection.h"
 #include "view.h"
@@ -1231,11 +1232,17 @@ static int audit_verify_file(const char *path)
            r.events ? hex : "(none)");
     for (size_t i = 0; i < r.proj.n_members; i++) {
         const struct projection_member *mb = &r.proj.members[i];
-        /* balance = paid - owed + sent - received; replay checked each for overflow */
+        /* balance = paid - owed + sent - received (in range: ledger.h, LEDGER_RANGE_DETAIL) */
+        int64_t bal = 0;
+        if (money_sub(mb->paid, mb->owed, &bal) != 0 || money_add(bal, mb->sent, &bal) != 0 ||
+            money_sub(bal, mb->received, &bal) != 0) {
+            printf("BROKEN: member %s: the balance leaves the 64-bit range\n", mb->id);
+            projection_release(&r.proj);
+            return 1;
+        }
         printf("balance %s %s paid %" PRId64 " owed %" PRId64 " sent %" PRId64 " received %" PRId64
                " balance %" PRId64 "\n",
-               mb->id, r.proj.currency, mb->paid, mb->owed, mb->sent, mb->received,
-               mb->paid - mb->owed + mb->sent - mb->received);
+               mb->id, r.proj.currency, mb->paid, mb->owed, mb->sent, mb->received, bal);
     }
     projection_release(&r.proj);
     return 0;

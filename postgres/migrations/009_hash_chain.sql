@@ -18,8 +18,8 @@ CREATE FUNCTION events_canonical(e events) RETURNS bytea LANGUAGE sql STABLE AS 
         || '","actor":"' || e.actor::text
         || '","event_id":"' || e.event_id::text
         || '","group_id":"' || e.group_id::text
-        || '","payload":' || e.payload::text
-        || ',"seq":' || e.seq::text
+        || '","payload_sha256":"' || encode(sha256(convert_to(e.payload::text, 'UTF8')), 'hex')
+        || '","seq":' || e.seq::text
         || ',"type":"' || e.type || '"}', 'UTF8')
 $$;
 

@@ -10,7 +10,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -111,6 +111,14 @@ test('every event carries its hash; the audit log and the group show the chain a
     for (const e of g.events) assert.match(e.hash, /^[0-9a-f]{64}$/);
     assert.equal(new Set(g.events.map((e) => e.hash)).size, g.events.length);
     assert.equal(group.json.head_hash, g.events.at(-1).hash);
+    // The log alone is enough to recompute every link (docs/ARCHITECTURE.md, "The hash chain").
+    let prev = Buffer.alloc(32);
+    for (const e of g.events) {
+        const canon = `{"accepted_at":"${e.accepted_at}","actor":"${e.actor}","event_id":"${e.event_id}",` +
+            `"group_id":"${g.id}","payload_sha256":"${e.payload_sha256}","seq":${e.seq},"type":"${e.type}"}`;
+        prev = createHash('sha256').update(prev).update(canon).digest();
+        assert.equal(prev.toString('hex'), e.hash, `event ${e.seq}`);
+    }
     // SQL (the migration's functions) and the worker compute the same chain.
     const rows = psql(`SELECT encode(c.hash, 'hex') FROM events_chain('${g.id}') c`);
     assert.deepEqual(rows.map((r) => r[0]), g.events.map((e) => e.hash));
