@@ -115,34 +115,16 @@ int chain_link(const unsigned char prev[CHAIN_HASH_SIZE], const struct chain_eve
 
 void chain_hex(const unsigned char h[CHAIN_HASH_SIZE], char hex[CHAIN_HEX_SIZE])
 {
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < CHAIN_HASH_SIZE; i++) {
-        hex[2 * i] = digits[h[i] >> 4];
-        hex[2 * i + 1] = digits[h[i] & 15];
-    }
-    hex[2 * CHAIN_HASH_SIZE] = '\0';
-}
-
-static int nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    sodium_bin2hex(hex, CHAIN_HEX_SIZE, h, CHAIN_HASH_SIZE);
 }
 
 int chain_unhex(const char *hex, unsigned char h[CHAIN_HASH_SIZE])
 {
-    if (!hex || strlen(hex) != 2 * CHAIN_HASH_SIZE)
+    size_t len = 0;
+    const char *end = NULL;
+    if (!hex || strlen(hex) != 2 * CHAIN_HASH_SIZE ||
+        sodium_hex2bin(h, CHAIN_HASH_SIZE, hex, 2 * CHAIN_HASH_SIZE, NULL, &len, &end) != 0 ||
+        len != CHAIN_HASH_SIZE || end != hex + 2 * CHAIN_HASH_SIZE)
         return -1;
-    for (int i = 0; i < CHAIN_HASH_SIZE; i++) {
-        int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        h[i] = (unsigned char)(hi << 4 | lo);
-    }
     return 0;
 }

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { psql } from '../e2e/lib.mjs';
-import { api, launch, openPage, registerViaUI, screenshot, tokenOf, waitForRoute } from './lib.mjs';
+import { api, screenshot, signedInBrowser } from './lib.mjs';
 
 let browser;
 let ctx;
@@ -15,14 +15,7 @@ let token;
 let gid;
 
 before(async () => {
-    browser = await launch();
-    ctx = await openPage(browser, { locale: 'en-US' });
-    page = ctx.page;
-    await page.goto('/');
-    await waitForRoute(page, /^#\/login/);
-    await registerViaUI(page, 'Ana');
-    await page.getByRole('heading', { name: 'Your groups' }).waitFor();
-    token = await tokenOf(page);
+    ({ browser, ctx, page, token } = await signedInBrowser('Ana'));
     const g = await api('POST', '/api/v1/groups', { token, body: { name: 'Ledger', currency: 'EUR' } });
     gid = g.json.id;
     const ana = g.json.members[0].id;
