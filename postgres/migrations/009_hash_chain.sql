@@ -6,9 +6,11 @@
 -- "The hash chain"). The worker writes both from now on, in the transaction that applies the
 -- events; this computes them for the events already recorded, group by group in seq order.
 --
--- Only the worker writes events and this migration runs before any new worker applies a batch
--- (workers migrate at start-up). Stop workers of the previous release before it runs: their
--- events would carry no hash, which the column now refuses.
+-- During an upgrade, workers of the previous release may still apply batches for a while: they
+-- write events without a hash and leave the head alone. A trigger chains such an event in SQL
+-- as it is inserted (the worker holds its group's row locked, so links are made one at a time,
+-- in seq order), so nothing is refused and the chain has no gap. Its WHEN clause keeps it off
+-- the path of this release's workers, which always write the hash.
 ALTER TABLE events ADD COLUMN hash bytea;
 ALTER TABLE groups ADD COLUMN head_hash bytea;
 
@@ -40,6 +42,19 @@ BEGIN
     END LOOP;
 END
 $$;
+
+CREATE FUNCTION events_chain_missing() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.hash := sha256(coalesce((SELECT e.hash FROM events e
+                                 WHERE e.group_id = NEW.group_id AND e.seq = NEW.seq - 1),
+                                decode(repeat('00', 32), 'hex'))
+                       || events_canonical(NEW));
+    UPDATE groups SET head_hash = NEW.hash WHERE id = NEW.group_id;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER events_chain_missing BEFORE INSERT ON events
+    FOR EACH ROW WHEN (NEW.hash IS NULL) EXECUTE FUNCTION events_chain_missing();
 
 -- events is append-only (001_init.sql); this one rewrite adds what the rows lacked.
 ALTER TABLE events DISABLE TRIGGER events_no_update;

@@ -228,6 +228,26 @@ test('a group chained by the migration verifies', async () => {
     assert.match(after.stdout, /: 10 events$/m);
 });
 
+test('an event written without a hash (a worker of the previous release) is chained as it is inserted', async () => {
+    const g = await busyGroup('Upgrading');
+    const [ev, pay] = [randomUUID(), randomUUID()];
+    const created = g.events.find((e) => e.type === 'payment.created');
+    // What an older worker's COPY writes: no hash column, and no head.
+    psql(`INSERT INTO events (event_id, group_id, seq, type, actor, accepted_at, payload)
+          SELECT '${ev}', group_id, 10, type, actor, accepted_at,
+                 replace(replace(payload::text, event_id::text, '${ev}'), payload->>'payment_id', '${pay}')::json
+          FROM events WHERE event_id = '${created.event_id}'`);
+    const r = verify(g.id);
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /: 10 events$/m);
+    const [[hash]] = psql(`SELECT encode(hash, 'hex') FROM events WHERE event_id = '${ev}'`);
+    assert.match(r.stdout, new RegExp(`^head ${hash}$`, 'm'));
+    // Back to the ledger the projection matches (replay --verify runs after this file).
+    tamper(`DELETE FROM events WHERE event_id = '${ev}';
+            UPDATE groups SET head_hash = decode('${g.events.at(-1).hash}', 'hex') WHERE id = '${g.id}'`);
+    assertVerifies(g.id);
+});
+
 test('audit verify refuses what is not a ledger, and export an unknown group', () => {
     const file = path.join(DIR, 'junk.jsonl');
     writeFileSync(file, 'not json\n');
