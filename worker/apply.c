@@ -7,16 +7,19 @@
  *                 groups' events stay pending, see below);
  *   2. load       which events are already recorded, each new event's
  *                 Idempotency-Key (claimed: a key an earlier event holds
- *                 rejects the later one), the groups' members with balances,
+ *                 rejects the later one), the groups (with the heads of
+ *                 their hash chains) and their members with balances,
  *                 and the expenses the batch replaces or deletes with their
  *                 shares (locked the same way);
  *   3. decide     in memory, event by event in stream order: validate with the
  *                 same shared code the api ran, check If-Match and membership,
  *                 apply to the loaded state with overflow checks, number the
- *                 group's events; a refused event is rejected alone;
- *   4. write      new rows with COPY (events, new expenses, payments), the
- *                 rest with bulk statements (unnest of arrays): rejections,
- *                 replaced expenses, balances, group versions;
+ *                 group's events and chain them (shared/chain.h); a refused
+ *                 event is rejected alone;
+ *   4. write      new rows with COPY (events with their hashes, new expenses,
+ *                 payments), the rest with bulk statements (unnest of arrays):
+ *                 rejections, replaced expenses, balances, group versions and
+ *                 heads;
  *   5. fence      last, so that the partition's row is locked only for the
  *                 moment before COMMIT: the lease token must still be the
  *                 newest PostgreSQL has seen for the partition;
