@@ -4,11 +4,32 @@
 #include "audit.h"
 
 #include "ledger.h"
+#include "xalloc.h"
 
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* One line of in into *buf (grown as needed, never past AUDIT_LINE_MAX + 2 bytes): its length,
+   -1 at the end of the file, -2 when it is longer than AUDIT_LINE_MAX. */
+static long read_line(FILE *in, char **buf, size_t *cap)
+{
+    size_t len = 0;
+    for (;;) {
+        if (*cap - len < 2) {
+            if (*cap >= AUDIT_LINE_MAX + 2)
+                return -2;
+            *cap = *cap ? (*cap * 2 < AUDIT_LINE_MAX + 2 ? *cap * 2 : AUDIT_LINE_MAX + 2) : 4096;
+            *buf = xrealloc(*buf, *cap);
+        }
+        if (!fgets(*buf + len, (int)(*cap - len), in))
+            return len ? (long)len : -1;
+        len += strlen(*buf + len);
+        if (len && (*buf)[len - 1] == '\n')
+            return (long)len;
+    }
+}
 
 static const char *jstr(const json_t *o, const char *k)
 {
@@ -149,20 +170,25 @@ int audit_verify(FILE *in, struct audit_result *r)
 {
     char *line = NULL, head[CHAIN_HEX_SIZE + 8] = "";
     size_t cap = 0;
-    ssize_t len;
+    long len;
     int ready = 0, rc = -1;
     struct head_seen hs = {0};
 
     memset(r, 0, sizeof(*r));
-    if ((len = getline(&line, &cap, in)) < 0) {
-        broken(r, "the ledger is empty");
+    if ((len = read_line(in, &line, &cap)) < 0) {
+        broken(r, len == -1 ? "the ledger is empty" : "the header line is too long");
         goto out;
     }
     if (header(line, r, &ready, head, sizeof(head)) != 0)
         goto out;
     hs.valid = chain_unhex(head, hs.want) == 0;
-    while ((len = getline(&line, &cap, in)) >= 0) {
-        if (len <= 1 && (len == 0 || line[0] == '\n'))
+    while ((len = read_line(in, &line, &cap)) != -1) {
+        if (len == -2) {
+            broken(r, "line %lld is longer than %u bytes", (long long)r->events + 2,
+                   AUDIT_LINE_MAX);
+            goto out;
+        }
+        if (len == 1 && line[0] == '\n')
             continue;
         if (event(line, r, &hs) != 0)
             goto out;

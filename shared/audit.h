@@ -26,6 +26,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* A ledger line longer than this is refused (the api accepts no body over 64 KiB). */
+#define AUDIT_LINE_MAX (4u << 20)
+
 struct audit_result {
     struct projection proj; /* the replayed group; release with projection_release */
     unsigned char head[CHAIN_HASH_SIZE];

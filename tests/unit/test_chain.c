@@ -6,6 +6,7 @@
 #include "audit.h"
 #include "chain.h"
 #include "unit.h"
+#include "xalloc.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -198,6 +199,22 @@ START_TEST(test_audit_verify_replays_and_names_breaks)
     expect_break(ledger(h2, h2, p2), 1, E1, "hash does not match");
     /* The head recorded after the first event: the second was added. */
     expect_break(ledger(h1, h1, p2), 2, E2, "were added");
+
+    /* A line past AUDIT_LINE_MAX is refused without reading it whole. */
+    static const char head[] = "{\"ledger\":\"splitter\",\"version\":1,\"group_id\":\"" G
+                               "\",\"currency\":\"EUR\",\"members\":[],\"head_hash\":null}\n";
+    size_t n = sizeof(head) - 1;
+    char *huge = xmalloc(n + AUDIT_LINE_MAX + 16);
+    memcpy(huge, head, n);
+    memset(huge + n, ' ', AUDIT_LINE_MAX + 8);
+    huge[n + AUDIT_LINE_MAX + 8] = '\0';
+    ck_assert_int_eq(verify_text(huge, &r), -1);
+    ck_assert_msg(strstr(r.why, "line 2 is longer") != NULL, "%s", r.why);
+    projection_release(&r.proj);
+    ck_assert_int_eq(verify_text(huge + n, &r), -1);
+    ck_assert_msg(strstr(r.why, "header line is too long") != NULL, "%s", r.why);
+    projection_release(&r.proj);
+    free(huge);
 
     /* Not a ledger. */
     ck_assert_int_eq(verify_text("", &r), -1);
