@@ -100,6 +100,7 @@ struct head_seen {
     int valid, met;
     char after_id[37];
     int64_t after_seq;
+    const unsigned char *recorded; /* NULL, or a head noted earlier */
 };
 
 static int event(const char *line, struct audit_result *r, struct head_seen *hs)
@@ -157,6 +158,8 @@ static int event(const char *line, struct audit_result *r, struct head_seen *hs)
     }
     if (hs->valid && !hs->met && memcmp(got, hs->want, sizeof(got)) == 0)
         hs->met = 1;
+    if (hs->recorded && !r->recorded_seq && memcmp(got, hs->recorded, sizeof(got)) == 0)
+        r->recorded_seq = r->seq;
     memcpy(r->head, got, sizeof(r->head));
     r->events++;
     rc = 0;
@@ -166,13 +169,13 @@ out:
     return rc;
 }
 
-int audit_verify(FILE *in, struct audit_result *r)
+int audit_verify(FILE *in, const unsigned char *recorded, struct audit_result *r)
 {
     char *line = NULL, head[CHAIN_HEX_SIZE + 8] = "";
     size_t cap = 0;
     long len;
     int ready = 0, rc = -1;
-    struct head_seen hs = {0};
+    struct head_seen hs = {.recorded = recorded};
 
     memset(r, 0, sizeof(*r));
     if ((len = read_line(in, &line, &cap)) < 0) {
@@ -208,6 +211,15 @@ int audit_verify(FILE *in, struct audit_result *r)
                    "newest events are missing or were replaced",
                    head[0] ? head : "(none)");
         }
+        goto out;
+    }
+    if (recorded && !r->recorded_seq) {
+        char hex[CHAIN_HEX_SIZE];
+        chain_hex(recorded, hex);
+        broken(r,
+               "the recorded head %s is not a link of this chain: the history up to it was "
+               "rewritten",
+               hex);
         goto out;
     }
     rc = 0;

@@ -33,6 +33,7 @@ struct audit_result {
     struct projection proj; /* the replayed group; release with projection_release */
     unsigned char head[CHAIN_HASH_SIZE];
     int64_t events;
+    int64_t recorded_seq; /* the seq whose hash is the recorded head asked for, if any */
     /* on failure: the first event where the ledger breaks (empty when the header or
        the file itself is at fault) and why */
     char event_id[37];
@@ -44,10 +45,10 @@ struct audit_result {
  * Read a ledger from in: check every event's seq follows the previous one, its hash links
  * it to the previous hash (32 zero bytes before the first), its columns agree with its
  * payload, and replay it into r->proj with the worker's rules (projection.h); at the end
- * the computed head must be the header's head_hash. 0 when all holds; -1 at the first
- * break, described in r. r->proj is initialised (release it) whenever the header was read,
- * in both cases.
+ * the computed head must be the header's head_hash, and recorded (a head an auditor noted
+ * earlier; NULL for none) one of the chain's links. 0 when all holds; -1 at the first
+ * break, described in r. r->proj is initialised (release it) in both cases.
  */
-int audit_verify(FILE *in, struct audit_result *r);
+int audit_verify(FILE *in, const unsigned char *recorded, struct audit_result *r);
 
 #endif

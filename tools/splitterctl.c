@@ -9,7 +9,7 @@
  *   splitterctl replay --verify [--group ID]    rebuild from events, compare with the projection
  *   splitterctl replay --rebuild [--group ID]   rewrite the projection and cache from events
  *   splitterctl audit export --group ID         the group's ledger with its hash chain (JSON Lines)
- *   splitterctl audit verify FILE               check an exported ledger offline and replay it
+ *   splitterctl audit verify FILE [--head H]    check an exported ledger offline and replay it
  *
  * Configuration from the same environment variables as the services (REDIS_HOST, REDIS_PORT,
  * REDIS_PASSWORD, POSTGRES_*, SPLITTER_PARTITIONS). Blocking hiredis and libpq: one operator,
@@ -52,7 +52,7 @@ static int usage(void)
           "       splitterctl workers [--json]\n"
           "       splitterctl replay --verify|--rebuild [--group ID]\n"
           "       splitterctl audit export --group ID\n"
-          "       splitterctl audit verify FILE|-\n",
+          "       splitterctl audit verify FILE|- [--head HASH]\n",
           stderr);
     return 2;
 }
@@ -1206,15 +1206,20 @@ out:
     return rc;
 }
 
-static int audit_verify_file(const char *path)
+static int audit_verify_file(const char *path, const char *head)
 {
+    unsigned char recorded[CHAIN_HASH_SIZE];
+    if (head && chain_unhex(head, recorded) != 0) {
+        error("--head: '%s' is not a hash (64 hex digits)", head);
+        return 2;
+    }
     FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     struct audit_result r;
     if (!in) {
         error("cannot open %s", path);
         return 1;
     }
-    int rc = audit_verify(in, &r);
+    int rc = audit_verify(in, head ? recorded : NULL, &r);
     if (in != stdin)
         fclose(in);
     if (rc != 0) {
@@ -1230,6 +1235,8 @@ static int audit_verify_file(const char *path)
     chain_hex(r.head, hex);
     printf("verified group %s: %lld events\nhead %s\n", r.proj.group_id, (long long)r.events,
            r.events ? hex : "(none)");
+    if (head)
+        printf("recorded head %s is the link of seq %lld\n", head, (long long)r.recorded_seq);
     for (size_t i = 0; i < r.proj.n_members; i++) {
         const struct projection_member *mb = &r.proj.members[i];
         /* balance = paid - owed + sent - received (in range: ledger.h, LEDGER_RANGE_DETAIL) */
@@ -1258,7 +1265,9 @@ static int cmd_audit(int argc, char **argv)
         return audit_export(argv[2]);
     }
     if (argc == 2 && strcmp(argv[0], "verify") == 0)
-        return audit_verify_file(argv[1]);
+        return audit_verify_file(argv[1], NULL);
+    if (argc == 4 && strcmp(argv[0], "verify") == 0 && strcmp(argv[2], "--head") == 0)
+        return audit_verify_file(argv[1], argv[3]);
     return usage();
 }
 

@@ -136,11 +136,11 @@ START_TEST(test_chain_hex_round_trip)
 END_TEST
 
 /* A two-event ledger as splitterctl audit export writes it, with lines swapped in. */
-static int verify_text(const char *text, struct audit_result *r)
+static int verify_text(const char *text, const unsigned char *recorded, struct audit_result *r)
 {
     FILE *f = fmemopen((void *)text, strlen(text), "r");
     ck_assert_ptr_nonnull(f);
-    int rc = audit_verify(f, r);
+    int rc = audit_verify(f, recorded, r);
     fclose(f);
     return rc;
 }
@@ -168,7 +168,7 @@ static char *ledger(const char *head, const char *hash1, const char *payload2)
 static void expect_break(char *text, int64_t seq, const char *id, const char *why)
 {
     struct audit_result r;
-    ck_assert_int_eq(verify_text(text, &r), -1);
+    ck_assert_int_eq(verify_text(text, NULL, &r), -1);
     ck_assert_int_eq(r.seq, seq);
     ck_assert_str_eq(r.event_id, id);
     ck_assert_msg(strstr(r.why, why) != NULL, "%s", r.why);
@@ -180,13 +180,23 @@ START_TEST(test_audit_verify_replays_and_names_breaks)
 {
     struct audit_result r;
     char *good = ledger(h2, h1, p2);
-    ck_assert_int_eq(verify_text(good, &r), 0);
+    ck_assert_int_eq(verify_text(good, NULL, &r), 0);
     ck_assert_int_eq(r.events, 2);
     char hex[CHAIN_HEX_SIZE];
     chain_hex(r.head, hex);
     ck_assert_str_eq(hex, h2);
     ck_assert_int_eq(r.proj.members[0].sent, 400);
     ck_assert_int_eq(r.proj.members[1].received, 400);
+    projection_release(&r.proj);
+    /* A head noted after the first event is a link of it; one never made is not. */
+    unsigned char noted[CHAIN_HASH_SIZE];
+    ck_assert_int_eq(chain_unhex(h1, noted), 0);
+    ck_assert_int_eq(verify_text(good, noted, &r), 0);
+    ck_assert_int_eq(r.recorded_seq, 1);
+    projection_release(&r.proj);
+    noted[0] ^= 1;
+    ck_assert_int_eq(verify_text(good, noted, &r), -1);
+    ck_assert_msg(strstr(r.why, "not a link of this chain") != NULL, "%s", r.why);
     projection_release(&r.proj);
     free(good);
 
@@ -208,18 +218,18 @@ START_TEST(test_audit_verify_replays_and_names_breaks)
     memcpy(huge, head, n);
     memset(huge + n, ' ', AUDIT_LINE_MAX + 8);
     huge[n + AUDIT_LINE_MAX + 8] = '\0';
-    ck_assert_int_eq(verify_text(huge, &r), -1);
+    ck_assert_int_eq(verify_text(huge, NULL, &r), -1);
     ck_assert_msg(strstr(r.why, "line 2 is longer") != NULL, "%s", r.why);
     projection_release(&r.proj);
-    ck_assert_int_eq(verify_text(huge + n, &r), -1);
+    ck_assert_int_eq(verify_text(huge + n, NULL, &r), -1);
     ck_assert_msg(strstr(r.why, "header line is too long") != NULL, "%s", r.why);
     projection_release(&r.proj);
     free(huge);
 
     /* Not a ledger. */
-    ck_assert_int_eq(verify_text("", &r), -1);
+    ck_assert_int_eq(verify_text("", NULL, &r), -1);
     projection_release(&r.proj);
-    ck_assert_int_eq(verify_text("{\"ledger\":\"other\"}\n", &r), -1);
+    ck_assert_int_eq(verify_text("{\"ledger\":\"other\"}\n", NULL, &r), -1);
     ck_assert_str_eq(r.event_id, "");
     projection_release(&r.proj);
 }

@@ -203,6 +203,29 @@ test('two events swapped in order are found; the first moved one is named', asyn
     assertVerifies(g.id);
 });
 
+test('a rewrite that recomputes every hash still verifies alone, but not against a head noted before', async () => {
+    const g = await busyGroup('Rewritten');
+    const noted = g.events.at(-1).hash; // what an auditor kept from an earlier export
+    const e = g.events[1];
+    // Whoever can write the database can also recompute the whole chain and the head.
+    const rewrite = (from, to) => tamper(`UPDATE events SET payload = replace(payload::text, '${from}', '${to}')::json
+            WHERE event_id = '${e.event_id}';
+          UPDATE events x SET hash = c.hash FROM events_chain('${g.id}') c WHERE c.event_id = x.event_id;
+          UPDATE groups g SET head_hash = x.hash FROM events x WHERE x.group_id = g.id AND x.seq = g.last_seq
+            AND g.id = '${g.id}'`);
+    rewrite('Dinner and wine', 'Dinner and beer');
+    const file = exportLedger(g.id);
+    assert.equal(ctl(['audit', 'verify', file]).status, 0);
+    const r = ctl(['audit', 'verify', file, '--head', noted]);
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stdout, new RegExp(`^BROKEN: the recorded head ${noted} is not a link of this chain`, 'm'));
+    rewrite('Dinner and beer', 'Dinner and wine');
+    const ok = ctl(['audit', 'verify', exportLedger(g.id), '--head', noted]);
+    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, new RegExp(`^recorded head ${noted} is the link of seq 9$`, 'm'));
+    assert.equal(ctl(['audit', 'verify', file, '--head', 'nope']).status, 2);
+});
+
 test('a group chained by the migration verifies', async () => {
     const g = await busyGroup('Migrated');
     // Back to the state before the chain (no hashes, no head), then the migration's backfill.
