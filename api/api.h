@@ -347,6 +347,9 @@ void route_login(struct rctx *c);
 void route_logout(struct rctx *c);
 void route_me(struct rctx *c);
 void route_groups_create(struct rctx *c);
+/* Answer 200 with the group resource: text is its JSON from PostgreSQL, head the hex
+   head of its hash chain (shared/chain.h), or NULL before its first event (then absent). */
+void respond_group(struct rctx *c, const char *text, const char *head);
 void route_groups_list(struct rctx *c);
 void route_group_get(struct rctx *c);
 void route_members_create(struct rctx *c);
@@ -391,7 +394,8 @@ void group_access_then(struct rctx *c, rctx_fn next);
 #define AUDIT_COLUMNS                                                                              \
     "x.event_id, x.seq, x.type, x.actor,"                                                          \
     " to_char(x.accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                \
-    " x.payload::text, x.before::text, x.after::text"
+    " x.payload::text, x.before::text, x.after::text, encode(x.hash, 'hex'),"                      \
+    " encode(sha256(convert_to(x.payload::text, 'UTF8')), 'hex')"
 /* The audit-log entry of row whose AUDIT_COLUMNS start at column col: a new
    reference (the item of GET /groups/{gid}/events and of its stream). */
 json_t *audit_item(PGresult *res, int row, int col);

@@ -21,7 +21,7 @@ static json_t *col_json(PGresult *res, int row, int col)
 
 json_t *audit_item(PGresult *res, int row, int col)
 {
-    enum { ID, SEQ, TYPE, ACTOR, AT, PAYLOAD, BEFORE, AFTER };
+    enum { ID, SEQ, TYPE, ACTOR, AT, PAYLOAD, BEFORE, AFTER, HASH, PAYLOAD_SHA256 };
     json_t *payload = col_json(res, row, col + PAYLOAD), *before = col_json(res, row, col + BEFORE);
     json_t *after = col_json(res, row, col + AFTER);
     /* Another member's retry key is theirs alone. */
@@ -39,6 +39,11 @@ json_t *audit_item(PGresult *res, int row, int col)
         json_object_set_new(item, "before", before);
     if (after)
         json_object_set_new(item, "after", after);
+    /* The event's link of the group's hash chain and the digest of its whole stored payload,
+       which the link covers (shared/chain.h): enough to check the chain from the log. */
+    json_object_set_new(item, "payload_sha256",
+                        json_string(PQgetvalue(res, row, col + PAYLOAD_SHA256)));
+    json_object_set_new(item, "hash", json_string(PQgetvalue(res, row, col + HASH)));
     return item;
 }
 

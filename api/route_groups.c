@@ -179,6 +179,17 @@ void route_groups_list(struct rctx *c)
 
 /* --- read ------------------------------------------------------------------------------- */
 
+void respond_group(struct rctx *c, const char *text, const char *head)
+{
+    json_t *group = head ? json_loads(text, 0, NULL) : NULL;
+    if (!group) {
+        respond_json_text(c, 200, text);
+        return;
+    }
+    json_object_set_new(group, "head_hash", json_string(head));
+    respond_json(c, 200, group);
+}
+
 static void on_group(PGresult *res, struct rctx *c)
 {
     if (!rctx_unref_live(c) || respond_db_failed(c, res))
@@ -193,7 +204,7 @@ static void on_group(PGresult *res, struct rctx *c)
         respond_empty(c, 304);
         return;
     }
-    respond_json_text(c, 200, PQgetvalue(res, 0, 0));
+    respond_group(c, PQgetvalue(res, 0, 0), PQgetisnull(res, 0, 2) ? NULL : PQgetvalue(res, 0, 2));
 }
 
 static void group_get_authed(struct rctx *c)
@@ -208,7 +219,8 @@ static void group_get_authed(struct rctx *c)
                                                   "'name', m.name, 'user_id',"
                                                   " m.user_id) ORDER BY m.position) FROM members m "
                                                   "WHERE m.group_id = g.id))::text,"
-                                                  " g.version FROM groups g WHERE g.id = $1 AND "
+                                                  " g.version, encode(g.head_hash, 'hex')"
+                                                  " FROM groups g WHERE g.id = $1 AND "
                                                   "EXISTS (SELECT 1 FROM members x"
                                                   " WHERE x.group_id = g.id AND x.user_id = $2)",
              2, p);

@@ -133,7 +133,8 @@ void route_invites_create(struct rctx *c)
     "   ORDER BY x.position) FROM (SELECT m.id, m.name, CASE WHEN m.id IN"                         \
     "   (SELECT id FROM claimed) THEN $2::uuid ELSE m.user_id END AS user_id, m.position"          \
     "   FROM members m WHERE m.group_id = g.id"                                                    \
-    "   UNION ALL SELECT id, name, user_id, position FROM added) x))::text FROM g)"
+    "   UNION ALL SELECT id, name, user_id, position FROM added) x))::text FROM g),"               \
+    " (SELECT encode(head_hash, 'hex') FROM g)"
 
 static void run_accept(struct rctx *c);
 
@@ -190,7 +191,7 @@ static void on_accepted(PGresult *res, struct rctx *c)
     if (is_true(res, 4) || is_true(res, 5))
         rcli_view_tombstone(c->group_id, PQgetvalue(res, 0, 6));
     add_etag(c, atoll(PQgetvalue(res, 0, 6)));
-    respond_json_text(c, 200, PQgetvalue(res, 0, 7));
+    respond_group(c, PQgetvalue(res, 0, 7), PQgetisnull(res, 0, 8) ? NULL : PQgetvalue(res, 0, 8));
 }
 
 static void run_accept(struct rctx *c)

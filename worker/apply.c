@@ -7,16 +7,19 @@
  *                 groups' events stay pending, see below);
  *   2. load       which events are already recorded, each new event's
  *                 Idempotency-Key (claimed: a key an earlier event holds
- *                 rejects the later one), the groups' members with balances,
+ *                 rejects the later one), the groups (with the heads of
+ *                 their hash chains) and their members with balances,
  *                 and the expenses the batch replaces or deletes with their
  *                 shares (locked the same way);
  *   3. decide     in memory, event by event in stream order: validate with the
  *                 same shared code the api ran, check If-Match and membership,
  *                 apply to the loaded state with overflow checks, number the
- *                 group's events; a refused event is rejected alone;
- *   4. write      new rows with COPY (events, new expenses, payments), the
- *                 rest with bulk statements (unnest of arrays): rejections,
- *                 replaced expenses, balances, group versions;
+ *                 group's events and chain them (shared/chain.h); a refused
+ *                 event is rejected alone;
+ *   4. write      new rows with COPY (events with their hashes, new expenses,
+ *                 payments), the rest with bulk statements (unnest of arrays):
+ *                 rejections, replaced expenses, balances, group versions and
+ *                 heads;
  *   5. fence      last, so that the partition's row is locked only for the
  *                 moment before COMMIT: the lease token must still be the
  *                 newest PostgreSQL has seen for the partition;
@@ -39,6 +42,7 @@
 #include "worker.h"
 
 #include "cache.h"
+#include "chain.h"
 #include "json.h"
 #include "keys.h"
 #include "ledger.h"
@@ -184,12 +188,14 @@ struct event {
     json_t *result;      /* owned, when wait: the resource the request answers with */
     json_t *idem_record; /* owned: rejected for a taken key, the api's record of the original */
     int64_t seq;
+    unsigned char hash[CHAIN_HASH_SIZE]; /* applied: its link of the group's hash chain */
 };
 
 struct group {
     char id[37], currency[4];
     int64_t version, last_seq;
-    size_t first_member, n_members; /* members[first .. first+n) in display order */
+    unsigned char head[CHAIN_HASH_SIZE]; /* the hash of its newest event (zeros: none) */
+    size_t first_member, n_members;      /* members[first .. first+n) in display order */
     int touched;
 };
 
@@ -274,7 +280,11 @@ static int parse_event(struct event *ev)
         !ledger_is_uuid(ev->id) || !ledger_is_uuid(ev->group_id) || !ledger_is_uuid(ev->actor) ||
         !ledger_is_uuid(ev->target))
         return -1;
-    return 0;
+    /* Its fields must have their canonical form to be chained (chain.h). */
+    char err[128];
+    struct chain_event ce = {ev->group_id,    ev->id, ev->type, ev->actor,
+                             ev->accepted_at, 1,      ev->text, ev->text_len};
+    return chain_check(&ce, err, sizeof(err));
 }
 
 int apply_refused_for_content(const char *state)
@@ -625,7 +635,7 @@ static int load_groups(struct batch *b)
     /* Locked in id order: two batches never wait on each other in a cycle.
        A row someone else holds is skipped, not waited for. */
     PGresult *g = q(b,
-                    "SELECT id, currency, version, last_seq FROM groups"
+                    "SELECT id, currency, version, last_seq, encode(head_hash, 'hex') FROM groups"
                     " WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE SKIP LOCKED",
                     1, p);
     for (int r = 0; g && r < PQntuples(g); r++)
@@ -655,6 +665,8 @@ static int load_groups(struct batch *b)
         snprintf(gr->currency, sizeof(gr->currency), "%s", PQgetvalue(g, (int)i, 1));
         gr->version = atoll(PQgetvalue(g, (int)i, 2));
         gr->last_seq = atoll(PQgetvalue(g, (int)i, 3));
+        if (chain_unhex(PQgetvalue(g, (int)i, 4), gr->head) != 0)
+            memset(gr->head, 0, sizeof(gr->head)); /* no event yet */
         idx_put(&b->gidx, gr->id, i);
     }
     b->n_members = (size_t)PQntuples(m);
@@ -1173,6 +1185,21 @@ out:
     ledger_payment_release(&pay);
 }
 
+/* Chain applied event ev to its group's head (chain.h); parse_event checked
+   that its fields can be. */
+static void link_event(struct batch *b, struct event *ev, struct group *g)
+{
+    struct chain_event ce = {ev->group_id,    ev->id,  ev->type, ev->actor,
+                             ev->accepted_at, ev->seq, ev->text, ev->text_len};
+    char err[128];
+    if (chain_link(g->head, &ce, ev->hash, err, sizeof(err)) != 0) {
+        snprintf(b->error, sizeof(b->error), "event %s cannot be chained: %s", ev->id, err);
+        b->broken = 1;
+        return;
+    }
+    memcpy(g->head, ev->hash, sizeof(g->head));
+}
+
 static void decide(struct batch *b)
 {
     for (size_t i = 0; i < b->n_ev; i++) {
@@ -1190,6 +1217,8 @@ static void decide(struct batch *b)
             decide_payment(b, ev, &b->groups[gi]);
         else
             reject(ev, PROBLEM_VALIDATION, "unknown event type", NULL);
+        if (ev->outcome == OUT_APPLIED)
+            link_event(b, ev, &b->groups[gi]);
     }
 }
 
@@ -1215,6 +1244,9 @@ static int write_events(struct batch *b)
             copy_field(&rows, ev->idem);
             copy_field(&rows, text);
             free(text);
+            char hex[2 + CHAIN_HEX_SIZE] = "\\x";
+            chain_hex(ev->hash, hex + 2);
+            copy_field(&rows, hex);
             /* The audit columns: what a replacement or deletion changed. A
                creation's payload already says all it did. */
             text = ev->before ? json_dump_compact(ev->before) : NULL;
@@ -1237,7 +1269,7 @@ static int write_events(struct batch *b)
     }
     if (copy_run(b,
                  "COPY events (event_id, group_id, seq, type, actor, accepted_at, idempotency_key,"
-                 " payload, before, after) FROM STDIN",
+                 " payload, hash, before, after) FROM STDIN",
                  &rows) != 0)
         goto out;
     if (rid.n) {
@@ -1483,7 +1515,7 @@ static int write_payments(struct batch *b)
 static int write_balances_and_groups(struct batch *b)
 {
     struct pgarr gid = {0}, mid = {0}, paid = {0}, owed = {0}, sent = {0}, recv = {0};
-    struct pgarr g = {0}, ver = {0}, seq = {0};
+    struct pgarr g = {0}, ver = {0}, seq = {0}, head = {0};
     int rc = -1;
     PGresult *res;
 
@@ -1504,6 +1536,9 @@ static int write_balances_and_groups(struct batch *b)
         arr_text(&g, b->groups[i].id);
         arr_int(&ver, b->groups[i].version);
         arr_int(&seq, b->groups[i].last_seq);
+        char hex[CHAIN_HEX_SIZE];
+        chain_hex(b->groups[i].head, hex);
+        arr_text(&head, hex);
     }
     if (mid.n) {
         const char *p[6] = {arr_done(&gid),  arr_done(&mid),  arr_done(&paid),
@@ -1520,12 +1555,13 @@ static int write_balances_and_groups(struct batch *b)
         PQclear(res);
     }
     if (g.n) {
-        const char *p[3] = {arr_done(&g), arr_done(&ver), arr_done(&seq)};
+        const char *p[4] = {arr_done(&g), arr_done(&ver), arr_done(&seq), arr_done(&head)};
         res = q(b,
-                "UPDATE groups SET version = v.version, last_seq = v.last_seq FROM"
-                " unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS v(id, version, last_seq)"
+                "UPDATE groups SET version = v.version, last_seq = v.last_seq,"
+                " head_hash = decode(v.head, 'hex') FROM unnest($1::uuid[], $2::bigint[],"
+                " $3::bigint[], $4::text[]) AS v(id, version, last_seq, head)"
                 " WHERE groups.id = v.id",
-                3, p);
+                4, p);
         if (!res)
             goto out;
         PQclear(res);
@@ -1533,7 +1569,7 @@ static int write_balances_and_groups(struct batch *b)
     rc = 0;
 out:
     arr_free(&gid), arr_free(&mid), arr_free(&paid), arr_free(&owed), arr_free(&sent);
-    arr_free(&recv), arr_free(&g), arr_free(&ver), arr_free(&seq);
+    arr_free(&recv), arr_free(&g), arr_free(&ver), arr_free(&seq), arr_free(&head);
     return rc;
 }
 
@@ -1852,6 +1888,8 @@ static int apply_once(struct worker *w, unsigned p, const struct stream_entry *e
         load_expenses(&b) != 0)
         goto rollback;
     decide(&b);
+    if (b.broken)
+        goto rollback;
     for (size_t i = 0; i < n; i++)
         if (b.ev[i].outcome != OUT_DEFERRED)
             snprintf(b.last_entry, sizeof(b.last_entry), "%s", entries[i].id);
@@ -1907,6 +1945,8 @@ int apply_dead_letter(struct worker *w, unsigned p, const struct stream_entry *e
     memset(&b, 0, sizeof(b));
     memset(&ev, 0, sizeof(ev));
     b.w = w;
+    ev.text = entry->event;
+    ev.text_len = entry->event_len;
     ev.root = json_loadb(entry->event, entry->event_len, 0, NULL);
     snprintf(detail, sizeof(detail), "the event could not be applied: %s", why);
     for (char *c = detail; *c; c++)

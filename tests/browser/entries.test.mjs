@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { a11yProblems, api, launch, openPage, registerViaUI, screenshot, tokenOf, waitFor, waitForRoute } from './lib.mjs';
+import { a11yProblems, api, screenshot, signedInBrowser, waitFor, waitForRoute } from './lib.mjs';
 
 let browser;
 let ctx;
@@ -15,14 +15,7 @@ let gid;
 let ana, ben, cleo;
 
 before(async () => {
-    browser = await launch();
-    ctx = await openPage(browser, { locale: 'en-US' });
-    page = ctx.page;
-    await page.goto('/');
-    await waitForRoute(page, /^#\/login/);
-    await registerViaUI(page, 'Ana');
-    await page.getByRole('heading', { name: 'Your groups' }).waitFor();
-    token = await tokenOf(page);
+    ({ browser, ctx, page, token } = await signedInBrowser('Ana'));
     const g = await api('POST', '/api/v1/groups', { token, body: { name: 'Porto', currency: 'EUR' } });
     gid = g.json.id;
     ana = g.json.members[0].id;

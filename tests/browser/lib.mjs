@@ -94,6 +94,21 @@ export async function tokenOf(page) {
     return page.evaluate(() => localStorage.getItem('splitter.token'));
 }
 
+/**
+ * A browser with one page, registered through the UI as name and landed on its groups.
+ * @returns {Promise<{browser, ctx, page, token: string}>}
+ */
+export async function signedInBrowser(name, opts = { locale: 'en-US' }) {
+    const browser = await launch();
+    const ctx = await openPage(browser, opts);
+    const page = ctx.page;
+    await page.goto('/');
+    await waitForRoute(page, /^#\/login/);
+    await registerViaUI(page, name);
+    await page.getByRole('heading', { name: 'Your groups' }).waitFor();
+    return { browser, ctx, page, token: await tokenOf(page) };
+}
+
 /** The group id from the current #/groups/<id>... URL. */
 export function groupIdOf(page) {
     const m = /#\/groups\/([0-9a-f-]{36})/.exec(page.url());

@@ -3,6 +3,7 @@
 // an invite.
 
 import { ApiError, get, getAll, isMissingRoute, request, write } from './api.js';
+import { canVerify, shortHash, verifyChain } from './chain.js';
 import { balanceChart, barList, columns, spendingSeries } from './charts.js';
 import { clear, field, formatDate, formatDateTime, h, setFieldError, todayISO, toast } from './dom.js';
 import { follow } from './live.js';
@@ -369,8 +370,40 @@ async function activity(group) {
     return h('section', { class: 'card', 'aria-labelledby': 'h-activity' },
         h('h2', { id: 'h-activity', tabindex: '-1' }, 'Activity'),
         h('p', { class: 'muted' }, 'Every change to the ledger, newest first. Nothing is ever erased from it; Undo adds a change that reverses the last one.'),
+        await chainStatus(group, res),
         res.complete ? null : h('p', { class: 'muted' }, 'Showing the first part of a long history.'),
         list);
+}
+
+/** The ledger's head hash and whether the loaded log chains up to it. */
+async function chainStatus(group, res) {
+    const box = h('p', { class: 'chain-status small', id: 'chain-status' });
+    if (!res.items.length) return null;
+    const code = (hash) => h('code', { class: 'mono', id: 'chain-head', title: hash }, shortHash(hash));
+    if (!canVerify()) {
+        box.dataset.state = 'unchecked';
+        box.append('Ledger head ', code(res.items.at(-1).hash), ' · not checked: this browser needs HTTPS to compute SHA-256.');
+        return box;
+    }
+    const r = await verifyChain(group.id, res.items);
+    if (!r.ok) {
+        box.dataset.state = 'broken';
+        box.classList.add('error');
+        box.append(`The ledger's hash chain is broken at event #${r.at.seq} (${r.why}): the stored history was changed.`);
+        return box;
+    }
+    // The group was read before its log, so the log reaches the group's head.
+    if (res.complete && group.head_hash && !res.items.some((ev) => ev.hash === group.head_hash)) {
+        box.dataset.state = 'broken';
+        box.classList.add('error');
+        box.append(`The group's head hash ${shortHash(group.head_hash)} is not in its ledger: the stored history was changed.`);
+        return box;
+    }
+    box.dataset.state = res.complete ? 'verified' : 'partial';
+    box.append('Ledger head ', code(res.items.at(-1).hash), res.complete
+        ? ` · ✓ hash chain verified over all ${r.count} changes.`
+        : ` · ✓ hash chain verified up to the ${r.count} changes loaded (the rest is not loaded).`);
+    return box;
 }
 
 // --- members and invites -----------------------------------------------------------------
