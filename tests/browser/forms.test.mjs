@@ -138,7 +138,9 @@ test('an invalid form shows the problem body\'s errors next to the fields', asyn
         const inline = page.locator('#split-error');
         await inline.waitFor();
         assert.equal((await inline.textContent()).toLowerCase(), msg.toLowerCase());
-        await page.locator('.form-alert[role="alert"]', { hasText: 'check the highlighted fields' }).waitFor();
+        const formAlert = page.locator('.form-alert[role="alert"]', { hasText: 'check the highlighted fields' });
+        await formAlert.waitFor();
+        assert.equal((await formAlert.textContent()).trim(), 'Please check the highlighted fields.');
         assert.match(page.url(), /expenses\/new$/, 'stays on the form');
         await screenshot(page, '11-inline-error');
         assert.deepEqual(await a11yProblems(page), []);
@@ -150,7 +152,9 @@ test('an invalid form shows the problem body\'s errors next to the fields', asyn
         await other.page.getByLabel('Email').fill(ana.email);
         await other.page.getByLabel('Password').fill('not the password');
         await other.page.getByRole('button', { name: 'Log in' }).click();
-        await other.page.locator('.form-alert', { hasText: 'Wrong email or password' }).waitFor();
+        const loginAlert = other.page.locator('.form-alert', { hasText: 'Wrong email or password' });
+        await loginAlert.waitFor();
+        assert.equal((await loginAlert.textContent()).trim(), 'Wrong email or password.');
         assert.deepEqual(await a11yProblems(other.page), []);
         other.assertClean();
         await other.context.close();

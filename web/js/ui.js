@@ -60,7 +60,9 @@ export function showProblem(form, err, fieldMap = (f) => form.querySelector(`[na
     if (err instanceof ApiError && err.status === 429) msg = 'Too many attempts. Wait a moment and try again.';
     if (alert) {
         clear(alert);
-        alert.append(h('p', {}, msg), rest.length ? h('ul', {}, rest.map((r) => h('li', {}, r))) : null);
+        alert.append(h('p', {}, msg));
+        // append(null) would add the text "null".
+        if (rest.length) alert.append(h('ul', {}, rest.map((r) => h('li', {}, r))));
         alert.hidden = false;
     }
     const first = form.querySelector('[aria-invalid="true"]');
