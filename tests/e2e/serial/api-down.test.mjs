@@ -32,8 +32,9 @@ after(startApi);
 
 test('with the api down, nginx answers API paths with a 503 problem and still serves the web client', async () => {
     const alice = await registerUser({ name: 'Alice' });
-    stack('kill', 'api', 'TERM');
+    // Stopped and gone (under valgrind an api takes seconds to exit), so `up` starts a new one.
     apiStopped = true;
+    stack('stop', 'api');
     await waitFor(async () => (await api('GET', '/api/health')).status === 503, {
         timeoutMs: 20_000,
         what: 'nginx answering 503',
