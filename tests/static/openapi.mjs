@@ -10,6 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
+import { finish, record, test } from './lib/tap.mjs';
+
 const require = createRequire(path.join(import.meta.dirname, 'openapi', 'package.json'));
 const { validate, compileErrors, dereference } = require('@readme/openapi-parser');
 const YAML = require('yaml');
@@ -18,29 +20,6 @@ const Ajv2020 = require('ajv/dist/2020').default;
 const ROOT = path.resolve(process.argv[2] ?? path.join(import.meta.dirname, '..', '..'));
 const SPEC = 'docs/openapi.yaml';
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'];
-
-let passed = 0;
-let failed = 0;
-
-// test(name, fn): fn returns nothing (pass), or a string / array of strings (the failures),
-// or throws (a failure). May be async.
-async function test(name, fn) {
-    let problems;
-    try {
-        problems = await fn();
-    } catch (err) {
-        problems = [`${err.message}`];
-    }
-    problems = [problems ?? []].flat().filter(Boolean);
-    if (problems.length === 0) {
-        passed++;
-        console.log(`ok - ${name}`);
-    } else {
-        failed++;
-        console.log(`not ok - ${name}`);
-        for (const p of problems) console.log(`    ${p}`);
-    }
-}
 
 const read = (rel) => fs.readFileSync(path.join(ROOT, rel), 'utf8');
 const stripComments = (src) => src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/[^\n]*/g, '');
@@ -55,9 +34,8 @@ await test(`${SPEC} is well-formed YAML (no duplicate keys)`, () => {
     if (!doc || typeof doc !== 'object') return 'not a mapping';
 });
 if (!doc) {
-    console.log('not ok - the remaining checks need the document');
-    console.log(`${passed} passed, ${failed + 1} failed`);
-    process.exit(1);
+    record('the remaining checks need the document', 'not read');
+    finish();
 }
 
 await test('declares OpenAPI 3.1 with a relative server "/" and a bearer security scheme', () => {
@@ -401,5 +379,4 @@ await test('every example validates against its schema, and problem examples mat
     return p;
 });
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

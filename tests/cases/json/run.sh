@@ -11,38 +11,27 @@ set -u
 
 bin=${1:?usage: $0 path/to/json}
 here=$(cd "$(dirname "$0")" && pwd)
-passed=0
-failed=0
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
+# shellcheck source=tests/cases/lib.sh
+. "$here/../lib.sh"
 
-for dir in "$here"/*/; do
-    dir=${dir%/}
-    name=$(basename "$dir")
-    why=""
+check() {
+    local dir=$1 status want=1
     if [ ! -f "$dir/input" ] || [ ! -f "$dir/expected" ]; then
         why="needs input and expected"
-    else
-        "$bin" < "$dir/input" > "$out" 2>/dev/null
-        status=$?
-        want=1
-        if head -c 6 "$dir/expected" | grep -q '^valid '; then
-            want=0
-        fi
-        if [ "$status" -ne "$want" ]; then
-            why="exit status $status, want $want"
-        elif ! cmp -s "$out" "$dir/expected"; then
-            why="output differs: $(head -c 200 "$out")"
-        fi
+        return 0
     fi
-    if [ -z "$why" ]; then
-        echo "ok $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $name: $why"
-        failed=$((failed + 1))
+    "$bin" < "$dir/input" > "$out" 2>/dev/null
+    status=$?
+    if head -c 6 "$dir/expected" | grep -q '^valid '; then
+        want=0
     fi
-done
+    if [ "$status" -ne "$want" ]; then
+        why="exit status $status, want $want"
+    elif ! cmp -s "$out" "$dir/expected"; then
+        why="output differs: $(head -c 200 "$out")"
+    fi
+}
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+cases_run "$here" check

@@ -12,19 +12,17 @@ set -u
 
 bin=${1:?usage: $0 path/to/settle}
 here=$(cd "$(dirname "$0")" && pwd)
-passed=0
-failed=0
 out=$(mktemp)
 err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
+# shellcheck source=tests/cases/lib.sh
+. "$here/../lib.sh"
 
-for dir in "$here"/*/; do
-    dir=${dir%/}
-    name=$(basename "$dir")
-    [ -f "$dir/input.json" ] || continue
+check() {
+    local dir=$1 status want
+    [ -f "$dir/input.json" ] || return 1
     "$bin" < "$dir/input.json" > "$out" 2> "$err"
     status=$?
-    why=""
     if [ -f "$dir/expected.json" ]; then
         if [ "$status" -ne 0 ]; then
             why="exit status $status: $(head -n 1 "$err")"
@@ -43,14 +41,6 @@ for dir in "$here"/*/; do
     else
         why="neither expected.json nor exit_code"
     fi
-    if [ -z "$why" ]; then
-        echo "ok $name"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $name: $why"
-        failed=$((failed + 1))
-    fi
-done
+}
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+cases_run "$here" check

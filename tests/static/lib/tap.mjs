@@ -23,15 +23,24 @@ export function record(name, problems) {
     }
 }
 
-// test(name, fn): record fn's result; a throw is a failure.
+// test(name, fn): record fn's result; a throw is a failure. An async fn is recorded when it
+// settles: await the promise test() returns then.
 export function test(name, fn) {
-    let problems;
+    let result;
     try {
-        problems = fn();
+        result = fn();
     } catch (err) {
-        problems = [`${err.message}`];
+        record(name, [`${err.message}`]);
+        return undefined;
     }
-    record(name, problems);
+    if (result && typeof result.then === 'function') {
+        return result.then(
+            (problems) => record(name, problems),
+            (err) => record(name, [`${err.message}`]),
+        );
+    }
+    record(name, result);
+    return undefined;
 }
 
 export function finish() {
