@@ -85,7 +85,7 @@ apply_defaults() {
     : "${WORKERS:=2}" "${SPLITTER_PARTITIONS:=16}" "${WORKER_BATCH:=500}" "${LEASE_TTL_MS:=10000}"
     : "${WORKER_METRICS_PORT:=9091}"
     : "${LOG_LEVEL:=info}" "${SPLITTER_MIGRATIONS_DIR:=postgres/migrations}"
-    : "${AUTH_RATE_LIMIT:=10r/s}" "${AUTH_RATE_BURST:=50}"
+    : "${AUTH_RATE_LIMIT:=10r/s}" "${AUTH_RATE_BURST:=50}" "${CORS_ALLOWED_ORIGINS:=}"
     : "${STATE_DIR:=var}" "${BUILD:=build}" "${VALGRIND:=0}"
     : "${API_UPSTREAM_SERVER:=$API_HOST:$API_PORT}"
 
@@ -96,7 +96,7 @@ apply_defaults() {
         POSTGRES_USER POSTGRES_PASSWORD PG_POOL_SIZE REDIS_HOST REDIS_PORT REDIS_PASSWORD \
         REDIS_APPENDFSYNC WORKERS SPLITTER_PARTITIONS WORKER_BATCH LEASE_TTL_MS LOG_LEVEL \
         SPLITTER_MIGRATIONS_DIR AUTH_RATE_LIMIT AUTH_RATE_BURST STATE_DIR BUILD VALGRIND \
-        API_UPSTREAM_SERVER WORKER_METRICS_PORT
+        API_UPSTREAM_SERVER WORKER_METRICS_PORT CORS_ALLOWED_ORIGINS
 
     local v
     for v in HTTP_PORT API_PORT POSTGRES_PORT REDIS_PORT; do check_port_var "$v"; done
@@ -107,6 +107,10 @@ apply_defaults() {
     [[ $AUTH_RATE_LIMIT =~ ^[0-9]+r/[sm]$ ]] || die "AUTH_RATE_LIMIT='$AUTH_RATE_LIMIT' must look like 10r/s"
     [[ $AUTH_RATE_BURST =~ ^[0-9]+$ ]] || die "AUTH_RATE_BURST='$AUTH_RATE_BURST' is not a number"
     [[ $STATE_DIR != *[[:space:]]* ]] || die "STATE_DIR='$STATE_DIR' must not contain spaces"
+    for v in $CORS_ALLOWED_ORIGINS; do
+        [[ $v =~ ^https?://[a-z0-9.-]+(:[0-9]+)?$ ]] ||
+            die "CORS_ALLOWED_ORIGINS: '$v' is not an origin like https://app.example (scheme and host in lower case, no path)"
+    done
 
     LOG_DIR="$STATE_DIR/logs"
     RUN_DIR="$STATE_DIR/run"
@@ -424,7 +428,7 @@ render() {
     # shellcheck disable=SC2016 # the placeholders themselves, not their values
     local vars='${HTTP_PORT} ${NGINX_LISTEN_HOST} ${API_UPSTREAM_SERVER} ${AUTH_RATE_LIMIT}
         ${AUTH_RATE_BURST} ${WEB_ROOT} ${NGINX_ACCESS_LOG} ${NGINX_RESOLVER} ${NGINX_USER}
-        ${NGINX_STATE_DIR} ${NGINX_LOG_DIR}'
+        ${NGINX_STATE_DIR} ${NGINX_LOG_DIR} ${CORS_ALLOWED_ORIGINS}'
     envsubst "$vars" <"$1" >"$2"
     if grep -n '^[^#]*[$]{[A-Z_]*}' "$2" >&2; then
         die "$2: placeholders left unsubstituted (add them to render() in scripts/stack.sh)"
@@ -580,7 +584,7 @@ cmd_env() {
         POSTGRES_USER POSTGRES_PASSWORD PG_POOL_SIZE REDIS_HOST REDIS_PORT REDIS_PASSWORD \
         REDIS_APPENDFSYNC WORKERS SPLITTER_PARTITIONS WORKER_BATCH LEASE_TTL_MS LOG_LEVEL \
         SPLITTER_MIGRATIONS_DIR AUTH_RATE_LIMIT AUTH_RATE_BURST STATE_DIR BUILD VALGRIND \
-        API_UPSTREAM_SERVER WORKER_METRICS_PORT; do
+        API_UPSTREAM_SERVER WORKER_METRICS_PORT CORS_ALLOWED_ORIGINS; do
         printf '%s=%q\n' "$v" "${!v}"
     done
 }

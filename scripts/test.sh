@@ -291,6 +291,8 @@ section_e2e() {
     export WORKERS=2
     # Live-update streams: heartbeats every second and a small cap, so the tests see both.
     export STREAM_HEARTBEAT_MS=1000 STREAM_MAX=12
+    # Browser clients of one other origin may call the api (tests/e2e/cors.test.mjs).
+    export CORS_ALLOWED_ORIGINS="https://client.example http://127.0.0.1:5173"
     if [[ $SANITIZE == 1 ]]; then
         export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$E2E_STATE/logs/asan"
         export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$E2E_STATE/logs/ubsan"
