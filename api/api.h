@@ -18,6 +18,7 @@
 #include "json.h"
 #include "ledger.h"
 #include "problem.h"
+#include "uuid.h"
 
 #include <h2o.h>
 #include <hiredis/async.h>
@@ -90,14 +91,14 @@ struct rctx {
 
     /* authentication */
     char token_hash[65];
-    char user_id[37];
+    char user_id[UUID_STR_SIZE];
 
     /* the parsed body, if any */
     struct json_doc doc;
 
     /* route state; released by rctx_free */
-    char group_id[37], group_currency[4], member_id[37];
-    char event_id[37], target_id[37], type[32];
+    char group_id[UUID_STR_SIZE], group_currency[4], member_id[UUID_STR_SIZE];
+    char event_id[UUID_STR_SIZE], target_id[UUID_STR_SIZE], type[32];
     char accepted_at[24]; /* a ledger write's acceptance time */
     int64_t if_match, version;
     json_t *data;              /* owned */
@@ -199,7 +200,7 @@ int req_query(struct rctx *c, const char *name, char *buf, size_t size);
    ?cursor=<opaque>. The cursor carries the last item's sort key (a timestamp
    or an integer: digits and "-:.TZ", at most 40 bytes) and its UUID. On the
    first page key and id are "". Answers 422 naming the parameter and returns
-   -1 when either is malformed. key >= PAGE_KEY_SIZE bytes, id >= 37. */
+   -1 when either is malformed. key >= PAGE_KEY_SIZE bytes, id >= UUID_STR_SIZE. */
 #define PAGE_DEFAULT_LIMIT 50
 #define PAGE_MAX_LIMIT 200
 #define PAGE_KEY_SIZE 48 /* > CURSOR_KEY_MAX; cursor_encode (shared/cursor.h) makes cursors */
@@ -242,7 +243,7 @@ void auth_then(struct rctx *c, rctx_fn next);
 
 /* --- sessions.c: the in-process session cache ---------------------------------- */
 
-/* The user id (37 bytes) cached for token_hash and the milliseconds since it
+/* The user id (UUID_STR_SIZE bytes) cached for token_hash and the milliseconds since it
    was last verified in Redis: 1 found, 0 not. */
 int sessions_lookup(const char *token_hash, char *user_id, uint64_t *age_ms);
 /* Remember token_hash -> user_id as verified now (evicts the stalest entry of
@@ -253,7 +254,7 @@ void sessions_forget(const char *token_hash);
 
 /* Current time RFC 3339 (seconds, UTC) into buf (>= 21 bytes). */
 void now_rfc3339(char *buf);
-/* A new random lowercase UUID into buf (37 bytes). */
+/* A new random lowercase UUID into buf (UUID_STR_SIZE bytes). */
 void new_uuid(char *buf);
 /* Lowercase hex SHA-256 of data into hex (65 bytes). */
 void sha256_hex(const void *data, size_t len, char *hex);

@@ -222,7 +222,7 @@ static void after_hash(uv_work_t *req, int status)
 {
     struct pw_work *w = req->data;
     struct rctx *c = w->c;
-    char id[37];
+    char id[UUID_STR_SIZE];
     (void)status;
     if (!rctx_unref_live(c))
         return;

@@ -79,7 +79,7 @@ static void on_events(PGresult *res, struct rctx *c)
 static void events_authed(struct rctx *c)
 {
     int limit;
-    char key[PAGE_KEY_SIZE], id[37], lim[16];
+    char key[PAGE_KEY_SIZE], id[UUID_STR_SIZE], lim[16];
     if (take_group_id(c) != 0 || page_params(c, &limit, key, id) != 0)
         return;
     for (const char *k = key; *k; k++) {

@@ -135,7 +135,8 @@ static void on_expenses(PGresult *res, struct rctx *c)
 /* The list's filters, as the query string gave them (NULL when absent). */
 struct list_filters {
     char q[8 * LEDGER_DESCRIPTION_MAX + 3]; /* the LIKE pattern: %q%, metacharacters escaped */
-    char payer[37], member[37], category[4 * LEDGER_CATEGORY_MAX + 1], from[11], to[11];
+    char payer[UUID_STR_SIZE], member[UUID_STR_SIZE], category[4 * LEDGER_CATEGORY_MAX + 1],
+        from[11], to[11];
     int has_q, has_payer, has_member, has_category, has_from, has_to;
     uint32_t hash; /* of all of them: a cursor is only valid with the filters it was made for */
 };
@@ -175,7 +176,7 @@ static int id_param(struct rctx *c, const char *name, char *buf, struct fields *
         fields_add(f, name, "must be a member id (a lowercase UUID)");
         return -1;
     }
-    memcpy(buf, raw, 37);
+    memcpy(buf, raw, UUID_STR_SIZE);
     return 1;
 }
 
@@ -263,7 +264,7 @@ static int list_cursor(struct rctx *c, const char *key, uint32_t hash, char *dat
 static void expenses_list_allowed(struct rctx *c)
 {
     int limit;
-    char key[PAGE_KEY_SIZE], id[37], lim[16], date[11] = "", seq[24] = "";
+    char key[PAGE_KEY_SIZE], id[UUID_STR_SIZE], lim[16], date[11] = "", seq[24] = "";
     struct list_filters lf;
     if (page_params(c, &limit, key, id) != 0 || list_filters(c, &lf) != 0)
         return;

@@ -43,8 +43,8 @@
 #define EXPORT_CELLS_PER_BATCH 20000
 
 struct column {
-    char id[37];  /* member id */
-    size_t index; /* its position in the group */
+    char id[UUID_STR_SIZE]; /* member id */
+    size_t index;           /* its position in the group */
 };
 
 struct export
@@ -53,13 +53,13 @@ struct export
     struct rctx *c;
     const struct currency *cur; /* the group's (static table) */
     size_t n_members;
-    struct column *cols;             /* owned, sorted by id */
-    int64_t *paid, *owed;            /* owned, per member, for the row being written */
-    unsigned char *has;              /* owned, per member: the row involves it */
-    int batch;                       /* rows per query */
-    int started;                     /* the response's head went out */
-    char key[PAGE_KEY_SIZE], id[37]; /* the last row written ("" before the first) */
-    struct strbuf out;               /* owned: the chunk h2o is sending */
+    struct column *cols;                        /* owned, sorted by id */
+    int64_t *paid, *owed;                       /* owned, per member, for the row being written */
+    unsigned char *has;                         /* owned, per member: the row involves it */
+    int batch;                                  /* rows per query */
+    int started;                                /* the response's head went out */
+    char key[PAGE_KEY_SIZE], id[UUID_STR_SIZE]; /* the last row written ("" before the first) */
+    struct strbuf out;                          /* owned: the chunk h2o is sending */
 };
 
 static void buf_add(struct export *x, const char *s, size_t n)

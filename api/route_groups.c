@@ -49,7 +49,7 @@ int take_group_id(struct rctx *c)
         respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
         return -1;
     }
-    memcpy(c->group_id, c->seg[3], 37);
+    memcpy(c->group_id, c->seg[3], UUID_STR_SIZE);
     return 0;
 }
 
@@ -60,7 +60,7 @@ void group_resource_query(struct rctx *c, pg_cb cb, const char *sql)
     /* An id that is not a UUID matches no resource (NULL), after the
        membership check, like any unknown id. */
     if (ledger_is_uuid(c->seg[5]))
-        memcpy(c->target_id, c->seg[5], 37);
+        memcpy(c->target_id, c->seg[5], UUID_STR_SIZE);
     const char *p[3] = {c->group_id, c->target_id[0] ? c->target_id : NULL, c->user_id};
     pg_query(c, cb, sql, 3, p);
 }
@@ -89,7 +89,7 @@ static void groups_create_authed(struct rctx *c)
     const struct currency *cur = NULL;
     const char *name;
     const json_t *v;
-    char gid[37], mid[37];
+    char gid[UUID_STR_SIZE], mid[UUID_STR_SIZE];
 
     if (req_parse_body(c, 0) != 0 || req_reject_unknown(c, group_keys) != 0)
         return;
@@ -154,7 +154,7 @@ static void on_groups_listed(PGresult *res, struct rctx *c)
 static void groups_list_authed(struct rctx *c)
 {
     int limit;
-    char ts[PAGE_KEY_SIZE], id[37], lim[16];
+    char ts[PAGE_KEY_SIZE], id[UUID_STR_SIZE], lim[16];
     if (page_params(c, &limit, ts, id) != 0)
         return;
     c->version = limit;
@@ -251,7 +251,7 @@ static void members_create_allowed(struct rctx *c)
 {
     struct fields f = {0};
     const char *name;
-    char mid[37];
+    char mid[UUID_STR_SIZE];
 
     if (req_parse_body(c, 0) != 0 || req_reject_unknown(c, member_keys) != 0)
         return;
@@ -342,7 +342,7 @@ static void on_access_cached(redisReply *r, struct rctx *c)
         if (full && e[4]->type == REDIS_REPLY_STRING && e[4]->len == 36) {
             c->version = atoll(e[0]->str);
             memcpy(c->group_currency, e[1]->str, 4);
-            memcpy(c->member_id, e[4]->str, 37);
+            memcpy(c->member_id, e[4]->str, UUID_STR_SIZE);
             free(c->scratch);
             c->scratch = xstrdup(e[2]->str); /* every member id, comma-separated */
             c->next(c);

@@ -196,7 +196,7 @@ static void on_accepted(PGresult *res, struct rctx *c)
 
 static void run_accept(struct rctx *c)
 {
-    char mid[37];
+    char mid[UUID_STR_SIZE];
     new_uuid(mid);
     const char *p[4] = {c->scratch, c->user_id, mid, c->member_id[0] ? c->member_id : NULL};
     /* A concurrent accept by the same user is read again (on_accepted): that
@@ -227,7 +227,7 @@ static void on_invite_found(PGresult *res, struct rctx *c)
             respond_problem(c, PROBLEM_VALIDATION, "the acceptance is not valid", &f);
             return;
         }
-        memcpy(c->member_id, json_string_value(v), 37);
+        memcpy(c->member_id, json_string_value(v), UUID_STR_SIZE);
     }
     c->version = 0; /* retries of run_accept */
     run_accept(c);

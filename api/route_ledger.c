@@ -512,7 +512,7 @@ static void expense_allowed(struct rctx *c)
     }
     c->wait_s = prefer_wait(c);
     if (strcmp(c->method, "DELETE") == 0) {
-        memcpy(c->target_id, c->seg[5], 37);
+        memcpy(c->target_id, c->seg[5], UUID_STR_SIZE);
         strcpy(c->type, "expense.deleted");
         accept_event(c);
         return;
@@ -558,7 +558,7 @@ static void expense_allowed(struct rctx *c)
         new_uuid(c->target_id);
         strcpy(c->type, "expense.created");
     } else {
-        memcpy(c->target_id, c->seg[5], 37);
+        memcpy(c->target_id, c->seg[5], UUID_STR_SIZE);
         strcpy(c->type, "expense.replaced");
     }
     accept_event(c);
@@ -614,7 +614,7 @@ static void payment_allowed(struct rctx *c)
         }
         if (req_if_match_checked(c, 1, "payment") != 0)
             return;
-        memcpy(c->target_id, c->seg[5], 37);
+        memcpy(c->target_id, c->seg[5], UUID_STR_SIZE);
     }
     c->wait_s = prefer_wait(c);
     if (strcmp(c->method, "DELETE") != 0) {
@@ -780,6 +780,6 @@ void route_event_get(struct rctx *c)
         respond_problem(c, PROBLEM_NOT_FOUND, "no such event", NULL);
         return;
     }
-    memcpy(c->event_id, c->seg[3], 37);
+    memcpy(c->event_id, c->seg[3], UUID_STR_SIZE);
     auth_then(c, event_get_authed);
 }

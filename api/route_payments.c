@@ -105,7 +105,7 @@ static void on_payments(PGresult *res, struct rctx *c)
 static void payments_list_authed(struct rctx *c)
 {
     int limit;
-    char key[PAGE_KEY_SIZE], id[37], lim[16], date[11] = "", secs[24] = "";
+    char key[PAGE_KEY_SIZE], id[UUID_STR_SIZE], lim[16], date[11] = "", secs[24] = "";
     if (take_group_id(c) != 0 || page_params(c, &limit, key, id) != 0)
         return;
     if (key[0]) {

@@ -105,7 +105,7 @@ static void on_event(PGresult *res, struct rctx *c)
     }
     c->data = json_pack("{s:s, s:o}", "reverts", c->seg[5], "restore", restore);
     snprintf(c->type, sizeof(c->type), "%s.reverted", kind);
-    memcpy(c->target_id, PQgetvalue(res, 0, COL_TARGET), 37);
+    memcpy(c->target_id, PQgetvalue(res, 0, COL_TARGET), UUID_STR_SIZE);
     event_accept(c);
 }
 

@@ -50,8 +50,6 @@ void waiter_start(struct rctx *c)
     event_answer_wait(c);
 }
 
-#define ID_LEN 36
-
 static size_t id_hash(const char *id)
 {
     /* Event ids are random UUIDs: their leading hex digits hash well. */
@@ -68,14 +66,15 @@ void waiter_notify(const char *msg, size_t len)
     size_t n, cap = 16;
 
     /* The message names the finished events, separated by single spaces. */
-    if (h2o_linklist_is_empty(&api.waiters) || len < ID_LEN || (len + 1) % (ID_LEN + 1) != 0)
+    if (h2o_linklist_is_empty(&api.waiters) || len < UUID_STR_LEN ||
+        (len + 1) % (UUID_STR_LEN + 1) != 0)
         return;
-    n = (len + 1) / (ID_LEN + 1);
+    n = (len + 1) / (UUID_STR_LEN + 1);
     while (cap < 2 * n)
         cap *= 2;
     table = xcalloc(cap, sizeof(*table));
     for (size_t k = 0; k < n; k++) {
-        const char *id = msg + k * (ID_LEN + 1);
+        const char *id = msg + k * (UUID_STR_LEN + 1);
         size_t i = id_hash(id) & (cap - 1);
         while (table[i])
             i = (i + 1) & (cap - 1);
@@ -85,7 +84,7 @@ void waiter_notify(const char *msg, size_t len)
         next = node->next;
         struct rctx *c = H2O_STRUCT_FROM_MEMBER(struct rctx, waiting, node);
         for (size_t i = id_hash(c->event_id) & (cap - 1); table[i]; i = (i + 1) & (cap - 1)) {
-            if (memcmp(table[i], c->event_id, ID_LEN) == 0) {
+            if (memcmp(table[i], c->event_id, UUID_STR_LEN) == 0) {
                 end_wait(c);
                 break;
             }

@@ -282,7 +282,7 @@ int main(void)
     struct stream_entry *buf;
     char host[64] = "worker";
     uuid_t u;
-    char us[37];
+    char us[UUID_STR_SIZE];
     int64_t pg_next = 0, pg_backoff = 100;
 
     memset(&w, 0, sizeof(w));

@@ -9,6 +9,8 @@
 #ifndef SPLITTER_WORKER_H
 #define SPLITTER_WORKER_H
 
+#include "uuid.h"
+
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 #include <stddef.h>
@@ -29,7 +31,7 @@ struct worker_config {
 
 /* A set of group ids (a handful: the groups locked by someone else). */
 struct gset {
-    char (*ids)[37]; /* owned */
+    char (*ids)[UUID_STR_SIZE]; /* owned */
     size_t n, cap;
 };
 
