@@ -99,8 +99,11 @@ struct rctx {
     /* route state; released by rctx_free */
     char group_id[UUID_STR_SIZE], group_currency[4], member_id[UUID_STR_SIZE];
     char event_id[UUID_STR_SIZE], target_id[UUID_STR_SIZE], type[32];
-    char accepted_at[24]; /* a ledger write's acceptance time */
-    int64_t if_match, version;
+    char accepted_at[24];      /* a ledger write's acceptance time */
+    int64_t if_match;          /* If-Match of a write (0: none) */
+    int page_limit;            /* a list's ?limit (page_params) */
+    int answer_status;         /* the status an answer prepared across steps goes out with */
+    int attempts;              /* retries of a step that lost a race */
     json_t *data;              /* owned */
     char *event_text;          /* owned */
     char *idem_key;            /* owned: redis key for Idempotency-Key, or NULL */
@@ -112,8 +115,12 @@ struct rctx {
     struct stream_hub *hub;    /* borrowed: the group a stream query reads for */
     rctx_fn next;
 
-    /* the group's volume as the access check saw it (the range rule) */
+    /* what the access check (access.c) saw of the group: its version, the
+       volume (the range rule) and every member id (owned; access_is_member) */
+    int64_t group_version;
     struct ledger_volume volume;
+    char (*members)[UUID_STR_SIZE];
+    size_t n_members;
     /* owned: a synchronous write with an Idempotency-Key (sync_write.c) */
     struct sync_write *sync;
 };
@@ -262,8 +269,13 @@ void sha256_hex(const void *data, size_t len, char *hex);
 /* --- rcli.c: Redis ------------------------------------------------------------ */
 
 typedef void (*rcli_cb)(redisReply *reply, struct rctx *c);
+/* A message on the channel of finished events (KEYS_DONE_CHANNEL): the ids
+   of the events one applied batch finished, separated by single spaces. */
+typedef void (*rcli_message_fn)(const char *msg, size_t len);
 
-int rcli_init(void);
+/* Connect; every message on the channel of finished events goes to
+   on_message (the caller's, registered for the life of the process). */
+int rcli_init(rcli_message_fn on_message);
 void rcli_close(void);
 /* 1 when the command connection is up. */
 int rcli_up(void);
@@ -326,17 +338,36 @@ void sync_write_release(struct sync_write *w);
 
 /* --- waiters.c: Prefer: wait ------------------------------------------------- */
 
-/* Start waiting up to c->wait_s seconds for c->event_id, then call
-   event_answer_wait. */
+/* Prefer: wait=N (RFC 7240), capped at API_MAX_WAIT_S; 0 when absent or
+   malformed. */
+int req_prefer_wait(struct rctx *c);
+/* Wait up to c->wait_s seconds for c->event_id (just accepted, or replayed),
+   then answer its outcome: the resource it produced (201 or 200 with
+   Preference-Applied), its problem when rejected, or 202 while queued. */
 void waiter_start(struct rctx *c);
-/* A message arrived on the channel: the ids of finished events, separated by
-   single spaces (one message per applied batch). */
+/* A message arrived on the channel of finished events (rcli_message_fn):
+   end the waits of the events it names. */
 void waiter_notify(const char *msg, size_t len);
 /* Answer every waiting request (at shutdown). */
 void waiter_flush(void);
 
 /* Prepare password hashing (start-up, blocking). 0, or -1. */
 int auth_init(void);
+
+/* --- access.c: the access check of the routes inside one group ----------------- */
+
+/* Path segment 3 as c->group_id; answers 404 and returns -1 unless a UUID. */
+int take_group_id(struct rctx *c);
+/* Read one resource of a group, /groups/{gid}/<kind>/{id}: sql gets $1 the
+   group id, $2 the id (NULL when not a UUID: it matches nothing) and $3 the
+   caller, and must answer no row to a non-member; cb gets the result. */
+void group_resource_query(struct rctx *c, pg_cb cb, const char *sql);
+/* Load the group (c->group_id) as seen by c->user_id, then call next with
+   c->group_currency, c->member_id, c->group_version, c->volume and
+   c->members set; 404 if absent or not a member. */
+void group_access_then(struct rctx *c, rctx_fn next);
+/* 1 if member_id is one of the group's members (after group_access_then). */
+int access_is_member(const struct rctx *c, const char *member_id);
 
 /* --- routes ------------------------------------------------------------------- */
 
@@ -378,18 +409,6 @@ void route_group_stream(struct rctx *c);
 void route_event_get(struct rctx *c);
 void route_export(struct rctx *c);
 
-/* Path segment 3 as c->group_id; answers 404 and returns -1 unless a UUID. */
-int take_group_id(struct rctx *c);
-/* Read one resource of a group, /groups/{gid}/<kind>/{id}: sql gets $1 the
-   group id, $2 the id (NULL when not a UUID: it matches nothing) and $3 the
-   caller, and must answer no row to a non-member; cb gets the result. */
-void group_resource_query(struct rctx *c, pg_cb cb, const char *sql);
-
-/* Load the group (c->group_id) as seen by c->user_id, then call next with
-   c->group_currency, c->member_id and c->volume set; 404 if absent or not a
-   member. */
-void group_access_then(struct rctx *c, rctx_fn next);
-
 /* The audit-log columns, in the order audit_item reads them, of an events
    row aliased x. */
 #define AUDIT_COLUMNS                                                                              \
@@ -405,16 +424,15 @@ json_t *audit_item(PGresult *res, int row, int col);
 
 /* Start the heartbeat timer. */
 void stream_init(void);
-/* A message arrived on the channel (the same as waiter_notify's): fetch the
-   new audit-log entries of the groups with open streams. */
+/* A message arrived on the channel of finished events (rcli_message_fn):
+   fetch the new audit-log entries of the groups with open streams. */
 void stream_notify(const char *msg, size_t len);
 /* Close every stream and stop the timer (at shutdown). */
 void stream_shutdown(void);
 /* Open streams, for /metrics. */
 uint64_t stream_count(void);
 
-/* Answer a finished event's status (after Prefer: wait). */
-void event_answer_wait(struct rctx *c);
+/* --- route_ledger.c: accepting a ledger write as an event -------------------------- */
 
 /* Accept the ledger event built in c (type, target_id, data, if_match, wait_s):
    honour Idempotency-Key, append it to its group's partition stream, and
@@ -423,9 +441,11 @@ void event_answer_wait(struct rctx *c);
    no Idempotency-Key. */
 void event_accept(struct rctx *c);
 
-/* Prefer: wait=N (RFC 7240), capped at API_MAX_WAIT_S; 0 when absent or
-   malformed. */
-int req_prefer_wait(struct rctx *c);
+/* The 202 of an accepted event still queued (once Redis replicas hold it,
+   with REDIS_WAIT_REPLICAS). */
+void event_answer_accepted(struct rctx *c);
+/* 1 if c's event creates its resource (answered 201 once applied). */
+int event_is_create(const struct rctx *c);
 
 /* --- metrics.c: GET /metrics (docs/OPERATIONS.md) ------------------------------ */
 

@@ -99,6 +99,7 @@ static void rctx_free(struct rctx *c)
     free(c->idem_key);
     free(c->idem_hash);
     free(c->scratch);
+    free(c->members);
     free(c->work);
     sync_write_release(c->sync);
     free(c);

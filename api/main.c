@@ -361,6 +361,13 @@ static int migrate(void)
     return -1;
 }
 
+/* The workers announced finished events: end their waits, feed the streams. */
+static void on_events_done(const char *msg, size_t len)
+{
+    waiter_notify(msg, len);
+    stream_notify(msg, len);
+}
+
 int main(void)
 {
     h2o_hostconf_t *host;
@@ -403,7 +410,7 @@ int main(void)
         h2o_timeout_init(api.loop, &api.wait_timeouts[i], (uint64_t)i * 1000);
     h2o_linklist_init_anchor(&api.waiters);
 
-    if (pgpool_init() != 0 || rcli_init() != 0)
+    if (pgpool_init() != 0 || rcli_init(on_events_done) != 0)
         return 1;
     stream_init();
     if (listen_on(api.cfg.host, api.cfg.port) != 0)

@@ -184,6 +184,9 @@ static void on_connect_timeout(uv_timer_t *t)
     retry_later(k);
 }
 
+/* The receiver of the channel's messages, registered by rcli_init. */
+static rcli_message_fn on_done_message;
+
 static void on_message(redisAsyncContext *ac, void *reply, void *priv)
 {
     redisReply *r = reply;
@@ -193,8 +196,7 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv)
         return;
     if (r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "message") == 0 &&
         r->element[2]->type == REDIS_REPLY_STRING) {
-        waiter_notify(r->element[2]->str, r->element[2]->len);
-        stream_notify(r->element[2]->str, r->element[2]->len);
+        on_done_message(r->element[2]->str, r->element[2]->len);
     }
 }
 
@@ -362,8 +364,9 @@ void rcli_replicated(struct rctx *c, rcli_acked_fn done)
         round_start();
 }
 
-int rcli_init(void)
+int rcli_init(rcli_message_fn on_message_cb)
 {
+    on_done_message = on_message_cb;
     uv_timer_init(api.loop, &watchdog);
     uv_timer_start(&watchdog, on_watchdog, 500, 500);
     uv_timer_init(api.loop, &cmd_conn.retry);

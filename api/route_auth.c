@@ -161,8 +161,8 @@ static void on_session_set(redisReply *r, struct rctx *c)
         respond_problem(c, PROBLEM_UNAVAILABLE, "the session store is unavailable", NULL);
         return;
     }
-    /* c->data: {"user": ..., "token": ...}, status kept in c->version. */
-    respond_json(c, (int)c->version, json_incref(c->data));
+    /* c->data: {"user": ..., "token": ...} */
+    respond_json(c, c->answer_status, json_incref(c->data));
 }
 
 /* Create a session for user (a JSON object, stolen) and answer status. */
@@ -178,7 +178,7 @@ static void issue_token(struct rctx *c, json_t *user, int status)
     keys_fmt(key, sizeof(key), "session", hash);
     json_decref(c->data);
     c->data = json_pack("{s:o, s:s}", "user", user, "token", token);
-    c->version = status;
+    c->answer_status = status;
     rcli_cmd(c, on_session_set, "SET %s %s EX %d", key,
              json_string_value(json_object_get(user, "id")), KEYS_SESSION_TTL_S);
     sodium_memzero(raw, sizeof(raw));

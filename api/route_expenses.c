@@ -1,4 +1,9 @@
 /*
+ * Expenses. Writing one (POST, PUT, DELETE): after the access check, the
+ * expense is validated in full with the shared code the worker runs
+ * (ledger_expense_parse, the members, the group's totals) and handed to
+ * event_accept (route_ledger.c) as an event.
+ *
  * Reading expenses: the group's list (newest first by the expense's date, then
  * by creation, latest first; keyset-paginated; filtered on request) and one
  * expense. Straight from PostgreSQL, which the worker has committed before it
@@ -106,7 +111,7 @@ static void on_expenses(PGresult *res, struct rctx *c)
 {
     if (!rctx_unref_live(c) || respond_page_head(c, res) != 0)
         return;
-    int n = PQntuples(res), limit = (int)c->version;
+    int n = PQntuples(res), limit = c->page_limit;
     json_t *items = json_array();
     for (int i = 0; i < n && i < limit; i++) {
         if (PQgetisnull(res, i, 1 + COL_ID))
@@ -270,7 +275,7 @@ static void expenses_list_allowed(struct rctx *c)
         return;
     if (key[0] && list_cursor(c, key, lf.hash, date, seq) != 0)
         return;
-    c->version = limit;
+    c->page_limit = limit;
     c->if_match = lf.hash; /* for the next cursor */
     snprintf(lim, sizeof(lim), "%d", limit + 1);
     const char *p[12] = {c->group_id,
@@ -364,4 +369,86 @@ static void expense_get_authed(struct rctx *c)
 void route_expense_get(struct rctx *c)
 {
     auth_then(c, expense_get_authed);
+}
+
+/* --- POST /groups/{gid}/expenses, PUT and DELETE /groups/{gid}/expenses/{eid} ------------- */
+
+static void expense_allowed(struct rctx *c)
+{
+    struct ledger_expense e;
+    struct fields f = {0};
+    char today[11];
+
+    /* After access: a non-member gets 404 whatever it sends. */
+    if (c->n_seg == 6) {
+        if (!ledger_is_uuid(c->seg[5])) {
+            respond_problem(c, PROBLEM_NOT_FOUND, "no such expense", NULL);
+            return;
+        }
+        if (req_if_match_checked(c, strcmp(c->method, "PUT") == 0, "expense") != 0)
+            return;
+    }
+    c->wait_s = req_prefer_wait(c);
+    if (strcmp(c->method, "DELETE") == 0) {
+        memcpy(c->target_id, c->seg[5], UUID_STR_SIZE);
+        strcpy(c->type, "expense.deleted");
+        event_accept(c);
+        return;
+    }
+    if (req_parse_body(c, 0) != 0)
+        return;
+    ledger_today(today);
+    if (ledger_expense_parse(&c->doc, c->doc.root, c->group_currency, today, &e, &f) != 0) {
+        respond_problem(c, PROBLEM_VALIDATION, "the expense is not valid", &f);
+        return;
+    }
+    for (size_t i = 0; i < e.n_paid; i++) {
+        if (!access_is_member(c, e.paid[i].member_id)) {
+            char path[64];
+            snprintf(path, sizeof(path), "paid_by[%zu].member_id", i);
+            fields_add(&f, path, "is not a member of this group");
+        }
+    }
+    for (size_t i = 0; i < e.n_split; i++) {
+        if (!access_is_member(c, e.split[i].member_id)) {
+            char path[64];
+            snprintf(path, sizeof(path), "split.members[%zu].member_id", i);
+            fields_add(&f, path, "is not a member of this group");
+        }
+    }
+    if (f.n) {
+        ledger_expense_release(&e);
+        respond_problem(c, PROBLEM_VALIDATION, "the expense names non-members", &f);
+        return;
+    }
+    /* Sums stay in range (checked again when applied). A replacement counts
+       as added, the expense it replaces still in the group's state. */
+    struct ledger_volume v = c->volume;
+    if (ledger_volume_add_expense(&v, &e) != 0) {
+        ledger_expense_release(&e);
+        fields_add(&f, "amount", "is too large for this group's totals");
+        respond_problem(c, PROBLEM_VALIDATION, LEDGER_RANGE_DETAIL, &f);
+        return;
+    }
+    c->data = ledger_expense_to_json(&e);
+    ledger_expense_release(&e);
+    if (strcmp(c->method, "POST") == 0) {
+        new_uuid(c->target_id);
+        strcpy(c->type, "expense.created");
+    } else {
+        memcpy(c->target_id, c->seg[5], UUID_STR_SIZE);
+        strcpy(c->type, "expense.replaced");
+    }
+    event_accept(c);
+}
+
+static void expense_authed(struct rctx *c)
+{
+    if (take_group_id(c) == 0)
+        group_access_then(c, expense_allowed);
+}
+
+void route_expense_write(struct rctx *c)
+{
+    auth_then(c, expense_authed);
 }

@@ -181,7 +181,7 @@ static void on_accepted(PGresult *res, struct rctx *c)
     }
     if (!mine && !claim && !is_true(res, 5)) {
         /* A concurrent accept by the same user inserted first: read again. */
-        if (c->version++ == 0) {
+        if (c->attempts++ == 0) {
             run_accept(c);
             return;
         }
@@ -229,7 +229,7 @@ static void on_invite_found(PGresult *res, struct rctx *c)
         }
         memcpy(c->member_id, json_string_value(v), UUID_STR_SIZE);
     }
-    c->version = 0; /* retries of run_accept */
+    c->attempts = 0; /* retries of run_accept */
     run_accept(c);
 }
 
