@@ -40,6 +40,18 @@ void group_resource_query(struct rctx *c, pg_cb cb, const char *sql)
     pg_query(c, cb, sql, 3, p);
 }
 
+static void on_resource(PGresult *res, struct rctx *c)
+{
+    if (rctx_unref_live(c))
+        respond_resource(c, res, 0);
+}
+
+void resource_get(struct rctx *c, const struct resource_kind *kind)
+{
+    c->kind = kind;
+    group_resource_query(c, on_resource, kind->get_sql);
+}
+
 /* The group's member ids, comma-separated (as PostgreSQL's string_agg and
    the cached view hold them), into c->members. */
 static void take_members(struct rctx *c, const char *list)

@@ -69,12 +69,13 @@ struct rctx {
     h2o_timeout_entry_t deadline;
     h2o_linklist_t waiting; /* in the waiters list while Prefer: wait */
     h2o_timeout_entry_t wait_timer;
-    int wait_s;           /* seconds still to wait; 0 = answer now */
-    int waiting_ref;      /* 1 while the wait holds a reference */
-    int wait_requested;   /* N of Prefer: wait=N, for Preference-Applied */
-    int checks_in_flight; /* status reads not yet answered */
-    int fetching_result;  /* the event is applied: its resource is being read */
-    int result_status;    /* 201 or 200: the status that resource answers with */
+    int wait_s;                       /* seconds still to wait; 0 = answer now */
+    int waiting_ref;                  /* 1 while the wait holds a reference */
+    int wait_requested;               /* N of Prefer: wait=N, for Preference-Applied */
+    int checks_in_flight;             /* status reads not yet answered */
+    int fetching_result;              /* the event is applied: its resource is being read */
+    int result_status;                /* 201 or 200: the status that resource answers with */
+    const struct resource_kind *kind; /* the resource being read (respond_resource) */
     /* A ledger write the api already knows to fail (a stale If-Match): event_accept answers
        with this problem, unless the request has an Idempotency-Key. "" = none. */
     enum problem_code refuse_code;
@@ -223,14 +224,24 @@ int respond_page_head(struct rctx *c, PGresult *res);
 /* A resource's JSON from row of res (columns from 0). New reference, or NULL
    when the stored row is malformed. */
 typedef json_t *(*row_fn)(const PGresult *res, int row);
-/* Answer a one-row read of one versioned resource (an expense, a payment) of
-   kind what ("expense"): no row, 404 "no such group" (the caller is not a
-   member); NULL at id_col, 404 "no such <what>"; else ETag: its version
-   (version_col), 304 for a matching If-None-Match, and 200 with from_row.
-   applied: the answer to Prefer: wait instead: status c->result_status, no
-   304. 503 when the query failed, 500 when the row is malformed. */
-void respond_resource(struct rctx *c, PGresult *res, const char *what, int id_col, int version_col,
-                      row_fn from_row, int applied);
+/* A kind of versioned resource a ledger write produces (an expense, a
+   payment): its one row definition and how it is read (static data). */
+struct resource_kind {
+    const char *what;        /* "expense", for "no such expense" */
+    const char *get_sql;     /* $1 group, $2 id, $3 caller: no row for a non-member, NULL
+                                columns for no such (or a deleted) resource */
+    const char *applied_sql; /* $1 id, $2 group: the resource, deleted ones too */
+    int n_cols, id_col, version_col;
+    row_fn from_row;
+};
+extern const struct resource_kind expense_resource, payment_resource;
+/* Answer a one-row read of one resource of kind c->kind: no row, 404 "no
+   such group" (the caller is not a member); NULL at id_col, 404 "no such
+   <what>"; else ETag: its version, 304 for a matching If-None-Match, and 200
+   with from_row. applied: the answer to Prefer: wait instead: status
+   c->result_status, no 304. 503 when the query failed, 500 when the row is
+   malformed or of another shape. */
+void respond_resource(struct rctx *c, PGresult *res, int applied);
 /* If-Match of a write to a resource of kind what into c->if_match: answers
    412 when malformed, 428 when absent and required, and returns -1; else 0
    (c->if_match 0 when absent). */
@@ -362,6 +373,8 @@ int take_group_id(struct rctx *c);
    group id, $2 the id (NULL when not a UUID: it matches nothing) and $3 the
    caller, and must answer no row to a non-member; cb gets the result. */
 void group_resource_query(struct rctx *c, pg_cb cb, const char *sql);
+/* Answer GET /groups/{gid}/<kind>/{id} (authenticated) from PostgreSQL. */
+void resource_get(struct rctx *c, const struct resource_kind *kind);
 /* Load the group (c->group_id) as seen by c->user_id, then call next with
    c->group_currency, c->member_id, c->group_version, c->volume and
    c->members set; 404 if absent or not a member. */
@@ -392,16 +405,10 @@ void route_expense_write(struct rctx *c);
 void route_payment_write(struct rctx *c);
 void route_payment_get(struct rctx *c);
 void route_payments_list(struct rctx *c);
-/* Answer a waiting request whose payment event is applied: the payment as
-   PostgreSQL holds it (deleted ones too), with its ETag, with status. */
-void payment_answer_applied(struct rctx *c, int status);
 void route_event_revert(struct rctx *c);
 void route_me_balances(struct rctx *c);
 void route_expenses_list(struct rctx *c);
 void route_expense_get(struct rctx *c);
-/* Answer a waiting request whose expense event is applied: the expense as
-   PostgreSQL holds it (deleted ones too), with its ETag, with status. */
-void expense_answer_applied(struct rctx *c, int status);
 void route_balances(struct rctx *c);
 void route_settlements(struct rctx *c);
 void route_group_events(struct rctx *c);
@@ -413,7 +420,7 @@ void route_export(struct rctx *c);
    row aliased x. */
 #define AUDIT_COLUMNS                                                                              \
     "x.event_id, x.seq, x.type, x.actor,"                                                          \
-    " to_char(x.accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                \
+    " rfc3339(x.accepted_at),"                                                                     \
     " x.payload::text, x.before::text, x.after::text, encode(x.hash, 'hex'),"                      \
     " encode(sha256(convert_to(x.payload::text, 'UTF8')), 'hex')"
 /* The audit-log entry of row whose AUDIT_COLUMNS start at column col: a new

@@ -38,7 +38,7 @@
 
 #define USER_JSON_SQL                                                                              \
     "json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'created_at',"                \
-    " to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))::text"
+    " rfc3339(u.created_at))::text"
 
 /* Work done off the loop. */
 struct pw_work {

@@ -143,9 +143,8 @@ static void event_from_db(struct rctx *c)
     pg_query(c, on_event_db,
              "SELECT json_build_object('event_id', e.event_id, 'type', e.type, 'group_id',"
              " e.group_id, 'status', e.status, 'problem', e.problem, 'accepted_at',"
-             " to_char(e.accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-             " 'applied_at', to_char(e.applied_at AT TIME ZONE 'UTC',"
-             " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))::text FROM ("
+             " rfc3339(e.accepted_at),"
+             " 'applied_at', rfc3339(e.applied_at))::text FROM ("
              " SELECT event_id, type, group_id, 'applied' AS status, NULL::json AS problem,"
              " accepted_at, applied_at FROM events WHERE event_id = $1"
              " UNION ALL SELECT event_id, type, group_id, 'rejected', problem, accepted_at,"

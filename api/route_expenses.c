@@ -11,7 +11,7 @@
  *
  * Both build the resource with ledger_expense_resource (shared/ledger.c), the
  * function the worker uses for the audit log; Prefer: wait answers with the
- * same read (expense_answer_applied), so every route returns the same shape.
+ * same read (expense_resource), so every route returns the same shape.
  *
  * ETags: the list is a group read and carries the group's version; one
  * expense carries its own version, the one PUT's If-Match expects.
@@ -19,13 +19,13 @@
 #include "api.h"
 
 #include "ledger.h"
+#include "rows.h"
 #include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 /* An expense's place in the list: its date, then its creation (the seq of the
    event that created it): "2026-11-20:42", the cursor's key. */
 #define LIST_KEY "to_char(x.date, 'YYYY-MM-DD') || ':' || x.created_seq"
@@ -33,11 +33,10 @@
 /* Ten columns from an expenses row x; expense_from_row reads them. The
    request fields are built in the worker's order (worker/apply.c). */
 #define EXPENSE_COLS                                                                               \
-    "json_build_object('description', x.description, 'amount', x.amount, 'currency',"              \
-    " x.currency, 'exchange_rate', x.exchange_rate, 'date', to_char(x.date, 'YYYY-MM-DD'),"        \
-    " 'category', x.category, 'paid_by', x.paid_by, 'split', x.split)::text, x.id, x.group_id,"    \
-    " x.amount_in_group_currency, x.shares::text, x.created_by, " TS("x.created_at") ", " TS(      \
-        "x.updated_at") ", x.version, " LIST_KEY
+    ROWS_EXPENSE_CONTENT("x")                                                                      \
+    ", x.id, x.group_id,"                                                                          \
+    " x.amount_in_group_currency, x.shares::text, x.created_by, rfc3339(x.created_at),"            \
+    " rfc3339(x.updated_at), x.version, " LIST_KEY
 
 enum {
     COL_CONTENT,
@@ -52,17 +51,6 @@ enum {
     COL_KEY,
     N_COLS
 };
-
-static int db_failed(struct rctx *c, PGresult *res)
-{
-    if (respond_db_failed(c, res))
-        return 1;
-    if (PQnfields(res) < N_COLS) {
-        respond_problem(c, PROBLEM_INTERNAL, "the database answered an unexpected shape", NULL);
-        return 1;
-    }
-    return 0;
-}
 
 /* The resource of the expense in row (columns from o on). New reference, or
    NULL when the stored JSON is malformed. */
@@ -327,43 +315,29 @@ void route_expenses_list(struct rctx *c)
     auth_then(c, expenses_list_authed);
 }
 
-/* --- the answer to Prefer: wait ---------------------------------------------------------- */
+/* --- GET /api/v1/groups/{gid}/expenses/{eid} ---------------------------------------------- */
 
 static json_t *expense_row(const PGresult *res, int row)
 {
     return expense_from_row(res, row, 0);
 }
 
-static void on_applied_expense(PGresult *res, struct rctx *c)
-{
-    if (rctx_unref_live(c) && !db_failed(c, res))
-        respond_resource(c, res, "expense", COL_ID, COL_VERSION, expense_row, 1);
-}
-
-void expense_answer_applied(struct rctx *c, int status)
-{
-    /* A deleted expense answers too: the DELETE's result is its last state. */
-    const char *p[2] = {c->target_id, c->group_id};
-    c->result_status = status;
-    pg_query(c, on_applied_expense,
-             "SELECT " EXPENSE_COLS " FROM expenses x WHERE x.id = $1 AND x.group_id = $2", 2, p);
-}
-
-/* --- GET /api/v1/groups/{gid}/expenses/{eid} ---------------------------------------------- */
-
-static void on_expense(PGresult *res, struct rctx *c)
-{
-    if (rctx_unref_live(c) && !db_failed(c, res))
-        respond_resource(c, res, "expense", COL_ID, COL_VERSION, expense_row, 0);
-}
+const struct resource_kind expense_resource = {
+    .what = "expense",
+    .get_sql = "SELECT " EXPENSE_COLS " FROM groups g"
+               " JOIN members me ON me.group_id = g.id AND me.user_id = $3"
+               " LEFT JOIN expenses x ON x.id = $2::uuid AND x.group_id = g.id"
+               " AND NOT x.deleted WHERE g.id = $1",
+    .applied_sql = "SELECT " EXPENSE_COLS " FROM expenses x WHERE x.id = $1 AND x.group_id = $2",
+    .n_cols = N_COLS,
+    .id_col = COL_ID,
+    .version_col = COL_VERSION,
+    .from_row = expense_row,
+};
 
 static void expense_get_authed(struct rctx *c)
 {
-    group_resource_query(c, on_expense,
-                         "SELECT " EXPENSE_COLS " FROM groups g"
-                         " JOIN members me ON me.group_id = g.id AND me.user_id = $3"
-                         " LEFT JOIN expenses x ON x.id = $2::uuid AND x.group_id = g.id"
-                         " AND NOT x.deleted WHERE g.id = $1");
+    resource_get(c, &expense_resource);
 }
 
 void route_expense_get(struct rctx *c)

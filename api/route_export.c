@@ -36,9 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-#define TS_US(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-
 /* Rows per query: about 20,000 member cells a batch, within 50..1000 rows. */
 #define EXPORT_CELLS_PER_BATCH 20000
 
@@ -231,48 +228,45 @@ static void fetch_batch(struct rctx *c)
     const char *p[4] = {c->group_id, x->key[0] ? x->key : NULL, x->id[0] ? x->id : NULL, lim};
     /* Each branch walks its index from the cursor on; the merge keeps the
        first $4 of both, in (created_at, id) order. */
-    pg_query(
-        c, on_batch,
-        "SELECT type, id, k, created, date, description, category, amount, currency, rate,"
-        " amount_group, shares, from_member, to_member FROM ("
-        " (SELECT 'expense' AS type, x.id, x.created_at AS at, " TS_US(
-            "x.created_at") " AS k,"
-                            "  " TS("x.created_at") " AS created, to_char(x.date, 'YYYY-MM-DD') AS "
-                                                    "date,"
-                                                    "  x.description, x.category, x.amount, "
-                                                    "x.currency::text AS currency,"
-                                                    "  x.exchange_rate AS rate, "
-                                                    "x.amount_in_group_currency AS amount_group,"
-                                                    "  x.shares::text AS shares, NULL::uuid AS "
-                                                    "from_member, NULL::uuid AS to_member"
-                                                    "  FROM expenses x WHERE x.group_id = $1 AND "
-                                                    "NOT x.deleted"
-                                                    "  AND ($2::timestamptz IS NULL OR "
-                                                    "(x.created_at, x.id) > ($2::timestamptz, "
-                                                    "$3::uuid))"
-                                                    "  ORDER BY x.created_at, x.id LIMIT $4::int)"
-                                                    " UNION ALL"
-                                                    " (SELECT 'payment', p.id, "
-                                                    "p.created_at, " TS_US("p.created_at") ", " TS(
-                                                        "p.created_at") ", to_char(p.date, "
-                                                                        "'YYYY-MM-DD'), "
-                                                                        "coalesce(p.note, ''), "
-                                                                        "NULL,"
-                                                                        "  p.amount, NULL, NULL, "
-                                                                        "p.amount, NULL, "
-                                                                        "p.from_member, p.to_member"
-                                                                        "  FROM payments p WHERE "
-                                                                        "p.group_id = $1 AND NOT "
-                                                                        "p.deleted"
-                                                                        "  AND ($2::timestamptz IS "
-                                                                        "NULL OR (p.created_at, "
-                                                                        "p.id) > ($2::timestamptz, "
-                                                                        "$3::uuid))"
-                                                                        "  ORDER BY p.created_at, "
-                                                                        "p.id LIMIT $4::int)"
-                                                                        ") u ORDER BY at, id LIMIT "
-                                                                        "$4::int",
-        4, p);
+    pg_query(c, on_batch,
+             "SELECT type, id, k, created, date, description, category, amount, currency, rate,"
+             " amount_group, shares, from_member, to_member FROM ("
+             " (SELECT 'expense' AS type, x.id, x.created_at AS at, rfc3339_us(x.created_at) AS k,"
+             "  rfc3339(x.created_at) AS created, to_char(x.date, 'YYYY-MM-DD') AS "
+             "date,"
+             "  x.description, x.category, x.amount, "
+             "x.currency::text AS currency,"
+             "  x.exchange_rate AS rate, "
+             "x.amount_in_group_currency AS amount_group,"
+             "  x.shares::text AS shares, NULL::uuid AS "
+             "from_member, NULL::uuid AS to_member"
+             "  FROM expenses x WHERE x.group_id = $1 AND "
+             "NOT x.deleted"
+             "  AND ($2::timestamptz IS NULL OR "
+             "(x.created_at, x.id) > ($2::timestamptz, "
+             "$3::uuid))"
+             "  ORDER BY x.created_at, x.id LIMIT $4::int)"
+             " UNION ALL"
+             " (SELECT 'payment', p.id, "
+             "p.created_at, rfc3339_us(p.created_at), rfc3339(p.created_at), to_char(p.date, "
+             "'YYYY-MM-DD'), "
+             "coalesce(p.note, ''), "
+             "NULL,"
+             "  p.amount, NULL, NULL, "
+             "p.amount, NULL, "
+             "p.from_member, p.to_member"
+             "  FROM payments p WHERE "
+             "p.group_id = $1 AND NOT "
+             "p.deleted"
+             "  AND ($2::timestamptz IS "
+             "NULL OR (p.created_at, "
+             "p.id) > ($2::timestamptz, "
+             "$3::uuid))"
+             "  ORDER BY p.created_at, "
+             "p.id LIMIT $4::int)"
+             ") u ORDER BY at, id LIMIT "
+             "$4::int",
+             4, p);
 }
 
 static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)

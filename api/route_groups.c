@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
 static const char *const group_keys[] = {"name", "currency", NULL};
 static const char *const member_keys[] = {"name", NULL};
 
@@ -91,10 +89,10 @@ static void groups_create_authed(struct rctx *c)
              "  SELECT $5, g.id, u.name, u.id FROM g, u RETURNING *),"
              " b AS (INSERT INTO balances (group_id, member_id) SELECT group_id, id FROM m)",
              "SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"
-             " 'created_at', " TS("g.created_at") ", 'version', g.version, 'members',"
-                                                  " json_build_array(json_build_object('id', m.id, "
-                                                  "'name', m.name, 'user_id',"
-                                                  " m.user_id)))::text FROM g, m",
+             " 'created_at', rfc3339(g.created_at), 'version', g.version, 'members',"
+             " json_build_array(json_build_object('id', m.id, "
+             "'name', m.name, 'user_id',"
+             " m.user_id)))::text FROM g, m",
              NULL, 5, p);
 }
 
@@ -140,7 +138,7 @@ static void groups_list_authed(struct rctx *c)
     pg_query(c, on_groups_listed,
              "SELECT g.id, g.name, g.currency,"
              " coalesce(b.paid - b.owed + b.sent - b.received, 0),"
-             " to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+             " rfc3339_us(g.created_at)"
              " FROM members me JOIN groups g ON g.id = me.group_id"
              " LEFT JOIN balances b ON b.group_id = g.id AND b.member_id = me.id"
              " WHERE me.user_id = $1 AND ($2::timestamptz IS NULL"
@@ -191,15 +189,15 @@ static void group_get_authed(struct rctx *c)
     const char *p[2] = {c->group_id, c->user_id};
     pg_query(c, on_group,
              "SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"
-             " 'created_at', " TS("g.created_at") ", 'version', g.version, 'members',"
-                                                  " (SELECT json_agg(json_build_object('id', m.id, "
-                                                  "'name', m.name, 'user_id',"
-                                                  " m.user_id) ORDER BY m.position) FROM members m "
-                                                  "WHERE m.group_id = g.id))::text,"
-                                                  " g.version, encode(g.head_hash, 'hex')"
-                                                  " FROM groups g WHERE g.id = $1 AND "
-                                                  "EXISTS (SELECT 1 FROM members x"
-                                                  " WHERE x.group_id = g.id AND x.user_id = $2)",
+             " 'created_at', rfc3339(g.created_at), 'version', g.version, 'members',"
+             " (SELECT json_agg(json_build_object('id', m.id, "
+             "'name', m.name, 'user_id',"
+             " m.user_id) ORDER BY m.position) FROM members m "
+             "WHERE m.group_id = g.id))::text,"
+             " g.version, encode(g.head_hash, 'hex')"
+             " FROM groups g WHERE g.id = $1 AND "
+             "EXISTS (SELECT 1 FROM members x"
+             " WHERE x.group_id = g.id AND x.user_id = $2)",
              2, p);
 }
 

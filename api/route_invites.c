@@ -31,8 +31,6 @@
 #define INVITE_TTL "7 days"
 #define INVITE_TOKEN_LEN 43 /* base64url of 32 bytes, unpadded */
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
 static const char *const create_keys[] = {NULL};
 static const char *const accept_keys[] = {"member_id", NULL};
 
@@ -75,7 +73,7 @@ static void invites_create_allowed(struct rctx *c)
              " SELECT decode($1, 'hex'), g.id, $3, now() + interval '" INVITE_TTL "'"
              " FROM groups g WHERE g.id = $2 AND EXISTS (SELECT 1 FROM members x"
              " WHERE x.group_id = g.id AND x.user_id = $3) RETURNING expires_at)",
-             "SELECT " TS("expires_at") ", $4::text FROM i", NULL, 4, p);
+             "SELECT rfc3339(expires_at), $4::text FROM i", NULL, 4, p);
 }
 
 static void invites_create_authed(struct rctx *c)
@@ -127,7 +125,7 @@ void route_invites_create(struct rctx *c)
     " EXISTS (SELECT 1 FROM claimed) AS claimed, EXISTS (SELECT 1 FROM added) AS added,"           \
     " coalesce((SELECT version FROM v), (SELECT version FROM g)),"                                 \
     " (SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"               \
-    "  'created_at', to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"  \
+    "  'created_at', rfc3339(g.created_at),"                                                       \
     "  'version', coalesce((SELECT version FROM v), g.version), 'members',"                        \
     "  (SELECT json_agg(json_build_object('id', x.id, 'name', x.name, 'user_id', x.user_id)"       \
     "   ORDER BY x.position) FROM (SELECT m.id, m.name, CASE WHEN m.id IN"                         \

@@ -17,19 +17,18 @@
 #include "api.h"
 
 #include "ledger.h"
+#include "rows.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
 /* Seven columns from a payments row y; payment_from_row reads them. The
    request fields are built in ledger_payment_to_json's order. */
 #define PAYMENT_COLS                                                                               \
-    "json_build_object('from_member', y.from_member, 'to_member', y.to_member, 'amount',"          \
-    " y.amount, 'date', to_char(y.date, 'YYYY-MM-DD'), 'note', y.note)::text, y.id, y.group_id,"   \
-    " y.created_by, " TS("y.created_at") ", " TS("y.updated_at") ", y.version"
+    ROWS_PAYMENT_CONTENT("y")                                                                      \
+    ", y.id, y.group_id,"                                                                          \
+    " y.created_by, rfc3339(y.created_at), rfc3339(y.updated_at), y.version"
 
 enum {
     COL_CONTENT,
@@ -38,7 +37,8 @@ enum {
     COL_CREATED_BY,
     COL_CREATED_AT,
     COL_UPDATED_AT,
-    COL_VERSION
+    COL_VERSION,
+    N_COLS
 };
 
 /* The resource of the payment in row. New reference, or NULL when the stored
@@ -150,38 +150,24 @@ void route_payments_list(struct rctx *c)
     auth_then(c, payments_list_authed);
 }
 
-/* --- the answer to Prefer: wait ------------------------------------------------------------ */
-
-static void on_applied_payment(PGresult *res, struct rctx *c)
-{
-    if (rctx_unref_live(c))
-        respond_resource(c, res, "payment", COL_ID, COL_VERSION, payment_from_row, 1);
-}
-
-void payment_answer_applied(struct rctx *c, int status)
-{
-    /* A deleted payment answers too: the DELETE's result is its last state. */
-    const char *p[2] = {c->target_id, c->group_id};
-    c->result_status = status;
-    pg_query(c, on_applied_payment,
-             "SELECT " PAYMENT_COLS " FROM payments y WHERE y.id = $1 AND y.group_id = $2", 2, p);
-}
-
 /* --- GET /api/v1/groups/{gid}/payments/{pid} ------------------------------------------------ */
 
-static void on_payment(PGresult *res, struct rctx *c)
-{
-    if (rctx_unref_live(c))
-        respond_resource(c, res, "payment", COL_ID, COL_VERSION, payment_from_row, 0);
-}
+const struct resource_kind payment_resource = {
+    .what = "payment",
+    .get_sql = "SELECT " PAYMENT_COLS " FROM groups g"
+               " JOIN members me ON me.group_id = g.id AND me.user_id = $3"
+               " LEFT JOIN payments y ON y.id = $2::uuid AND y.group_id = g.id"
+               " AND NOT y.deleted WHERE g.id = $1",
+    .applied_sql = "SELECT " PAYMENT_COLS " FROM payments y WHERE y.id = $1 AND y.group_id = $2",
+    .n_cols = N_COLS,
+    .id_col = COL_ID,
+    .version_col = COL_VERSION,
+    .from_row = payment_from_row,
+};
 
 static void payment_get_authed(struct rctx *c)
 {
-    group_resource_query(c, on_payment,
-                         "SELECT " PAYMENT_COLS " FROM groups g"
-                         " JOIN members me ON me.group_id = g.id AND me.user_id = $3"
-                         " LEFT JOIN payments y ON y.id = $2::uuid AND y.group_id = g.id"
-                         " AND NOT y.deleted WHERE g.id = $1");
+    resource_get(c, &payment_resource);
 }
 
 void route_payment_get(struct rctx *c)

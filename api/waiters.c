@@ -75,15 +75,22 @@ static void answer_with(struct rctx *c, const char *resource)
     respond_json(c, event_is_create(c) ? 201 : 200, res);
 }
 
+static void on_applied_resource(PGresult *res, struct rctx *c)
+{
+    if (rctx_unref_live(c))
+        respond_resource(c, res, 1);
+}
+
 /* The event is applied: answer with what it produced, read from PostgreSQL
-   (committed before the worker announced the event). */
+   (committed before the worker announced the event); a deleted resource
+   answers too: a DELETE's result is its last state. */
 static void answer_applied(struct rctx *c)
 {
+    const char *p[2] = {c->target_id, c->group_id};
     applied_headers(c);
-    if (strncmp(c->type, "expense.", 8) == 0)
-        expense_answer_applied(c, event_is_create(c) ? 201 : 200);
-    else
-        payment_answer_applied(c, event_is_create(c) ? 201 : 200);
+    c->kind = strncmp(c->type, "expense.", 8) == 0 ? &expense_resource : &payment_resource;
+    c->result_status = event_is_create(c) ? 201 : 200;
+    pg_query(c, on_applied_resource, c->kind->applied_sql, 2, p);
 }
 
 /* What a status check found: applied, rejected (with its problem), or
