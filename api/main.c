@@ -308,8 +308,7 @@ static int load_config(struct api_config *c)
     c->redis_wait_replicas = (int)v;
     rc |= config_int("REDIS_WAIT_TIMEOUT_MS", 1000, 1, 4000, &v);
     c->redis_wait_timeout_ms = (int)v;
-    rc |= config_int("SPLITTER_PARTITIONS", 16, 1, 256, &v);
-    c->partitions = (unsigned)v;
+    rc |= config_partitions(&c->partitions);
     c->migrations_dir = config_str("SPLITTER_MIGRATIONS_DIR", "postgres/migrations");
     rc |= config_int("LOGIN_FAIL_THRESHOLD", 5, 1, 1000, &v);
     c->login_fail_threshold = (int)v;

@@ -337,8 +337,7 @@ static void round_start(void)
     }
     snprintf(replicas, sizeof(replicas), "%d", api.cfg.redis_wait_replicas);
     snprintf(timeout, sizeof(timeout), "%d", api.cfg.redis_wait_timeout_ms);
-    if (redisAsyncCommand(wait_conn.ac, NULL, NULL, "INCR " KEYS_PREFIX "replication:fence") !=
-            REDIS_OK ||
+    if (redisAsyncCommand(wait_conn.ac, NULL, NULL, "INCR " KEYS_REPLICATION_FENCE) != REDIS_OK ||
         redisAsyncCommand(wait_conn.ac, on_round, list, "WAIT %s %s", replicas, timeout) !=
             REDIS_OK) {
         release_waiters(list, 0);
@@ -491,6 +490,6 @@ void rcli_view_tombstone(const char *group_id, const char *version)
 {
     char key[96];
     keys_fmt(key, sizeof(key), "view", group_id);
-    const char *argv[5] = {"EVAL", CACHE_VIEW_LUA, "1", key, version};
-    rcli_send_argv(5, argv, NULL);
+    const char *argv[6] = {"EVAL", CACHE_VIEW_LUA, "1", key, version, CACHE_VIEW_TTL_TEXT};
+    rcli_send_argv(6, argv, NULL);
 }

@@ -28,7 +28,9 @@
    ARGV[7] "1" when the request waits for the outcome (the entry then says
    so, and the worker keeps the outcome in the status hash for a minute),
    ARGV[8] "1" when PostgreSQL was asked about the key and does not hold it,
-   ARGV[9] the idempotency window in ms.
+   ARGV[9] the idempotency window in ms, ARGV[10] the status hash's lifetime
+   (KEYS_EVENT_STATUS_TTL_S), ARGV[11] the idempotency record's
+   (KEYS_IDEM_TTL_S), in seconds.
    Returns {0, record, horizon} for a replayed key, {1, entry id, horizon}
    when appended, {2, "", horizon} when the key is unknown to Redis but the
    horizon is missing or younger than the window (Redis may have forgotten
@@ -54,8 +56,8 @@ static const char accept_lua[] =
     "end\n"
     "redis.call('HSET', KEYS[2], 'status', 'queued', 'type', ARGV[2], 'group_id', ARGV[3],\n"
     "  'accepted_at', ARGV[4], 'target', ARGV[5])\n"
-    "redis.call('EXPIRE', KEYS[2], 604800)\n"
-    "if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[6], 'EX', 86400) end\n"
+    "redis.call('EXPIRE', KEYS[2], tonumber(ARGV[10]))\n"
+    "if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[6], 'EX', tonumber(ARGV[11])) end\n"
     "return {1, id, horizon}\n";
 
 /* A key Redis may have forgotten, in the ledger. $1 actor, $2 SHA-256 of the
@@ -239,7 +241,7 @@ static void accept_send(struct rctx *c, int checked)
 
     keys_stream(stream, sizeof(stream), keys_partition(c->group_id, api.cfg.partitions));
     keys_fmt(status_key, sizeof(status_key), "event", c->event_id);
-    const char *argv[16] = {"EVAL",
+    const char *argv[18] = {"EVAL",
                             accept_lua,
                             "4",
                             stream,
@@ -254,8 +256,10 @@ static void accept_send(struct rctx *c, int checked)
                             rec ? rec : "",
                             c->wait_s > 0 ? "1" : "",
                             checked ? "1" : "",
-                            IDEM_TTL_S_TEXT "000"};
-    rcli_cmd_argv(c, on_accepted, 16, argv, NULL);
+                            IDEM_TTL_S_TEXT "000",
+                            KEYS_STR(KEYS_EVENT_STATUS_TTL_S),
+                            IDEM_TTL_S_TEXT};
+    rcli_cmd_argv(c, on_accepted, 18, argv, NULL);
     free(rec);
 }
 

@@ -27,6 +27,7 @@
 #include "money.h"
 #include "pgutil.h"
 #include "projection.h"
+#include "rows.h"
 #include "view.h"
 #include "xalloc.h"
 
@@ -44,8 +45,6 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
-
-#define TS_SQL(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 static unsigned partitions = 16;
 
@@ -432,7 +431,7 @@ static int cmd_dead_act(redisContext *rd, int retry, int argc, char **argv)
             }
             unsigned p;
             if (!s || !ev || s->type != REDIS_REPLY_STRING || ev->type != REDIS_REPLY_STRING ||
-                sscanf(s->str, KEYS_PREFIX "stream:%u", &p) != 1 || p >= partitions) {
+                keys_stream_partition(s->str, &p) != 0 || p >= partitions) {
                 error("dead letter '%s': no such entry, or no stream and event to retry", ids[i]);
                 failures++;
                 if (r)
@@ -551,7 +550,7 @@ static int workers_gather(redisContext *rd, struct workers *w)
     redisAppendCommand(rd, "ZRANGE " KEYS_WORKERS " 0 -1 WITHSCORES");
     for (unsigned p = 0; p < partitions; p++) {
         keys_stream(stream, sizeof(stream), p);
-        snprintf(key, sizeof(key), KEYS_PREFIX "lease:%u", p);
+        keys_lease(key, sizeof(key), p);
         redisAppendCommand(rd, "XINFO CONSUMERS %s " KEYS_CONSUMER_GROUP, stream);
         redisAppendCommand(rd, "GET %s", key);
     }
@@ -1057,13 +1056,8 @@ static int compare_group(PGconn *pg, const struct projection *p, int64_t last_se
     x = pq(pg,
            "SELECT id, version, deleted, amount_in_group_currency, seq, shares::text, created_by,"
            " created_seq,"
-           " " TS_SQL("created_at") ", " TS_SQL(
-               "updated_at") ", json_build_object('description',"
-                             " description, 'amount', amount, 'currency', currency, "
-                             "'exchange_rate', exchange_rate,"
-                             " 'date', to_char(date, 'YYYY-MM-DD'), 'category', category, "
-                             "'paid_by', paid_by,"
-                             " 'split', split)::text FROM expenses WHERE group_id = $1 ORDER BY id",
+           " rfc3339(x.created_at), rfc3339(x.updated_at), " ROWS_EXPENSE_CONTENT(
+               "x") " FROM expenses x WHERE group_id = $1 ORDER BY id",
            1, params);
     if (!x)
         goto fail;
@@ -1130,8 +1124,8 @@ static int compare_group(PGconn *pg, const struct projection *p, int64_t last_se
     }
     y = pq(pg,
            "SELECT id, from_member, to_member, amount, seq, version, deleted, to_char(date,"
-           " 'YYYY-MM-DD'), " TS_SQL("updated_at") ", coalesce(note, '') FROM payments"
-                                                   " WHERE group_id = $1 ORDER BY id",
+           " 'YYYY-MM-DD'), rfc3339(updated_at), coalesce(note, '') FROM payments"
+           " WHERE group_id = $1 ORDER BY id",
            1, params);
     if (!y)
         goto fail;
@@ -1269,10 +1263,8 @@ static int rewrite_group(PGconn *pg, const struct projection *p, int64_t *versio
                               seq,
                               cseq};
         int r = pexec(pg,
-                      "INSERT INTO expenses (id, group_id, description, amount, currency,"
-                      " exchange_rate, amount_in_group_currency, date, category, paid_by, split,"
-                      " shares, created_by, created_at, updated_at, version, deleted, seq,"
-                      " created_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+                      "INSERT INTO expenses (" ROWS_EXPENSE_COLUMNS
+                      ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
                       " $13, $14, $15, $16, $17, $18, $19) ON CONFLICT (id) DO UPDATE SET"
                       " description ="
                       " EXCLUDED.description, amount = EXCLUDED.amount, currency ="
@@ -1311,8 +1303,7 @@ static int rewrite_group(PGconn *pg, const struct projection *p, int64_t *versio
                               py->deleted ? "t" : "f",
                               seq};
         if (pexec(pg,
-                  "INSERT INTO payments (id, group_id, from_member, to_member, amount, date,"
-                  " note, created_by, created_at, updated_at, version, deleted, seq) VALUES"
+                  "INSERT INTO payments (" ROWS_PAYMENT_COLUMNS ") VALUES"
                   " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
                   " ON CONFLICT (id) DO UPDATE SET from_member = EXCLUDED.from_member,"
                   " to_member = EXCLUDED.to_member, amount = EXCLUDED.amount, date ="
@@ -1517,10 +1508,10 @@ static int audit_export(const char *group)
                  p)) ||
         !(m = pq(pg, "SELECT id, name FROM members WHERE group_id = $1 ORDER BY position", 1, p)) ||
         !(ev = pq(pg,
-                  "SELECT seq, event_id, group_id, type, actor, " TS_SQL(
-                      "accepted_at") ", payload::text, encode(hash, 'hex') FROM events WHERE "
-                                     "group_id = $1"
-                                     " ORDER BY seq",
+                  "SELECT seq, event_id, group_id, type, actor, rfc3339(accepted_at), "
+                  "payload::text, encode(hash, 'hex') FROM events WHERE "
+                  "group_id = $1"
+                  " ORDER BY seq",
                   1, p)))
         goto out;
     if (PQntuples(g) != 1) {
@@ -1616,14 +1607,12 @@ static int cmd_audit(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    int64_t v;
     if (log_init("splitterctl", config_str("LOG_LEVEL", "warn")) != 0)
         log_init("splitterctl", "warn");
     if (config_secret_files(config_secrets) != 0)
         return 2;
-    if (config_int("SPLITTER_PARTITIONS", 16, 1, 256, &v) != 0)
+    if (config_partitions(&partitions) != 0)
         return 2;
-    partitions = (unsigned)v;
     if (argc < 2)
         return usage();
     if (strcmp(argv[1], "queue") == 0)

@@ -9,6 +9,7 @@
 #ifndef SPLITTER_WORKER_H
 #define SPLITTER_WORKER_H
 
+#include "config.h"
 #include "uuid.h"
 
 #include <hiredis/hiredis.h>
@@ -16,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WORKER_MAX_PARTITIONS 256
+#define WORKER_MAX_PARTITIONS CONFIG_PARTITIONS_MAX
 
 struct worker_config {
     unsigned partitions; /* SPLITTER_PARTITIONS */
