@@ -43,7 +43,9 @@ LDLIBS += $(PKG_LIBS) -lm
 SHARED_SRC := $(sort $(wildcard shared/*.c))
 API_SRC := $(sort $(wildcard api/*.c))
 WORKER_SRC := $(sort $(wildcard worker/*.c))
+# tools/<name>.c is the binary <name>; tools/splitterctl/*.c (one file per subcommand) is splitterctl.
 TOOL_SRC := $(sort $(wildcard tools/*.c))
+CTL_SRC := $(sort $(wildcard tools/splitterctl/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
@@ -51,10 +53,11 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 SHARED_LIB := $(BUILD)/lib/libsplitter.a
 API_BIN := $(BUILD)/bin/api
 WORKER_BIN := $(BUILD)/bin/worker
-TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/bin/%,$(TOOL_SRC))
+TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/bin/%,$(TOOL_SRC)) $(BUILD)/bin/splitterctl
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
-ALL_OBJ := $(call obj,$(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(TOOL_SRC) $(UNIT_SRC) $(BENCH_SRC))
+ALL_OBJ := $(call obj,$(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(TOOL_SRC) $(CTL_SRC) $(UNIT_SRC) \
+                      $(BENCH_SRC))
 
 
 .PHONY: all bins deps run up down logs test unit static e2e faults chaos asan valgrind lint format \
@@ -80,6 +83,10 @@ $(API_BIN): $(call obj,$(API_SRC)) $(SHARED_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(WORKER_BIN): $(call obj,$(WORKER_SRC)) $(SHARED_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/splitterctl: $(call obj,$(CTL_SRC)) $(SHARED_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -208,7 +215,8 @@ push: images
 
 # --- style ------------------------------------------------------------------
 
-FORMAT_SRC = $(wildcard shared/*.[ch] api/*.[ch] worker/*.[ch] tools/*.c tests/unit/*.[ch] bench/*.c \
+FORMAT_SRC = $(wildcard shared/*.[ch] api/*.[ch] worker/*.[ch] tools/*.c tools/splitterctl/*.[ch] \
+                        tests/unit/*.[ch] bench/*.c \
                         fuzz/*.[ch])
 
 format:
