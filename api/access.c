@@ -40,6 +40,18 @@ void group_resource_query(struct rctx *c, pg_cb cb, const char *sql)
     pg_query(c, cb, sql, 3, p);
 }
 
+static void group_route_authed(struct rctx *c)
+{
+    if (take_group_id(c) == 0)
+        group_access_then(c, c->handler);
+}
+
+void group_route(struct rctx *c, rctx_fn handler)
+{
+    c->handler = handler;
+    auth_then(c, group_route_authed);
+}
+
 static void on_resource(PGresult *res, struct rctx *c)
 {
     if (rctx_unref_live(c))

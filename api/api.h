@@ -115,6 +115,7 @@ struct rctx {
     struct stream_sub *stream; /* borrowed: the open stream of this request, NULL once gone */
     struct stream_hub *hub;    /* borrowed: the group a stream query reads for */
     rctx_fn next;
+    rctx_fn handler; /* a group route's handler, after group_route's checks */
 
     /* what the access check (access.c) saw of the group: its version, the
        volume (the range rule) and every member id (owned; access_is_member) */
@@ -379,10 +380,21 @@ void resource_get(struct rctx *c, const struct resource_kind *kind);
    c->group_currency, c->member_id, c->group_version, c->volume and
    c->members set; 404 if absent or not a member. */
 void group_access_then(struct rctx *c, rctx_fn next);
+/* A route inside one group (the router's ROUTE_GROUP): authenticate (401
+   whatever the path holds), take the group id from the path and check
+   access (404 for a non-member, before anything of the body or query is
+   looked at), then call handler. */
+void group_route(struct rctx *c, rctx_fn handler);
 /* 1 if member_id is one of the group's members (after group_access_then). */
 int access_is_member(const struct rctx *c, const char *member_id);
 
 /* --- routes ------------------------------------------------------------------- */
+
+/* Each route answers one path and method (main.c's table). A route of one
+   group (members and invites created, expense and payment writes, a revert,
+   the expense list) starts after group_route (access.c) has authenticated
+   the caller and checked the group's access; every other route does its
+   own checks. */
 
 void route_health(struct rctx *c);
 void route_metrics(struct rctx *c);

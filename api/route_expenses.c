@@ -254,7 +254,7 @@ static int list_cursor(struct rctx *c, const char *key, uint32_t hash, char *dat
     return -1;
 }
 
-static void expenses_list_allowed(struct rctx *c)
+void route_expenses_list(struct rctx *c)
 {
     int limit;
     char key[PAGE_KEY_SIZE], id[UUID_STR_SIZE], lim[16], date[11] = "", seq[24] = "";
@@ -302,19 +302,6 @@ static void expenses_list_allowed(struct rctx *c)
              12, p);
 }
 
-/* Access before the query string: a non-member gets 404 whatever it asks. */
-static void expenses_list_authed(struct rctx *c)
-{
-    if (take_group_id(c) == 0)
-        group_access_then(c, expenses_list_allowed);
-}
-
-/* Authentication first: no or a bad token is 401 whatever the path holds. */
-void route_expenses_list(struct rctx *c)
-{
-    auth_then(c, expenses_list_authed);
-}
-
 /* --- GET /api/v1/groups/{gid}/expenses/{eid} ---------------------------------------------- */
 
 static json_t *expense_row(const PGresult *res, int row)
@@ -347,7 +334,7 @@ void route_expense_get(struct rctx *c)
 
 /* --- POST /groups/{gid}/expenses, PUT and DELETE /groups/{gid}/expenses/{eid} ------------- */
 
-static void expense_allowed(struct rctx *c)
+void route_expense_write(struct rctx *c)
 {
     struct ledger_expense e;
     struct fields f = {0};
@@ -414,15 +401,4 @@ static void expense_allowed(struct rctx *c)
         strcpy(c->type, "expense.replaced");
     }
     event_accept(c);
-}
-
-static void expense_authed(struct rctx *c)
-{
-    if (take_group_id(c) == 0)
-        group_access_then(c, expense_allowed);
-}
-
-void route_expense_write(struct rctx *c)
-{
-    auth_then(c, expense_authed);
 }

