@@ -463,6 +463,9 @@ void event_accept(struct rctx *c);
 /* The 202 of an accepted event still queued (once Redis replicas hold it,
    with REDIS_WAIT_REPLICAS). */
 void event_answer_accepted(struct rctx *c);
+/* Read the status hash of c->event_id (HGETALL; the flat field/value reply,
+   empty once the worker recorded the event) and call cb with it. */
+void event_status_read(struct rctx *c, rcli_cb cb);
 /* 1 if c's event creates its resource (answered 201 once applied). */
 int event_is_create(const struct rctx *c);
 

@@ -319,12 +319,8 @@ static void after_verify(uv_work_t *req, int status)
 static void on_user_found(PGresult *res, struct rctx *c)
 {
     struct pw_work *w = c->work;
-    if (!rctx_unref_live(c))
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
-        return;
-    }
     if (PQntuples(res) == 1) {
         snprintf(w->hash, sizeof(w->hash), "%s", PQgetvalue(res, 0, 0));
         c->data = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
@@ -467,12 +463,8 @@ void route_logout(struct rctx *c)
 
 static void on_me(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c))
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
-        return;
-    }
     if (PQntuples(res) == 0) {
         respond_problem(c, PROBLEM_UNAUTHORIZED, "the account no longer exists", NULL);
         return;

@@ -13,7 +13,6 @@
  */
 #include "api.h"
 
-#include "keys.h"
 #include "ledger.h"
 
 #include <stdio.h>
@@ -122,12 +121,8 @@ void route_group_events(struct rctx *c)
 
 static void on_event_db(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c))
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
-        return;
-    }
     if (PQntuples(res) != 1) {
         respond_problem(c, PROBLEM_NOT_FOUND, "no such event", NULL);
         return;
@@ -156,12 +151,8 @@ static void event_from_db(struct rctx *c)
 
 static void on_event_member(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c))
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
-        return;
-    }
     if (PQntuples(res) != 1) {
         json_decref(c->data);
         c->data = NULL;
@@ -218,9 +209,7 @@ static void on_event_status(redisReply *r, struct rctx *c)
 
 static void event_get_authed(struct rctx *c)
 {
-    char key[96];
-    keys_fmt(key, sizeof(key), "event", c->event_id);
-    rcli_cmd(c, on_event_status, "HGETALL %s", key);
+    event_status_read(c, on_event_status);
 }
 
 void route_event_get(struct rctx *c)

@@ -316,12 +316,8 @@ static void content_disposition(struct rctx *c, const char *name)
 /* Row: name, currency, version, members as [[id, name], ...] in order. */
 static void on_group(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c))
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
-        return;
-    }
     if (PQntuples(res) != 1) {
         respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
         return;

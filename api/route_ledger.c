@@ -312,6 +312,13 @@ static void accept_event(struct rctx *c)
     accept_send(c, 0);
 }
 
+void event_status_read(struct rctx *c, rcli_cb cb)
+{
+    char key[96];
+    keys_fmt(key, sizeof(key), "event", c->event_id);
+    rcli_cmd(c, cb, "HGETALL %s", key);
+}
+
 void event_accept(struct rctx *c)
 {
     size_t len;

@@ -12,7 +12,6 @@
  */
 #include "api.h"
 
-#include "keys.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -183,10 +182,8 @@ static void on_status_for_wait(redisReply *r, struct rctx *c)
 
 static void event_answer_wait(struct rctx *c)
 {
-    char key[96];
-    keys_fmt(key, sizeof(key), "event", c->event_id);
     c->checks_in_flight++;
-    rcli_cmd(c, on_status_for_wait, "HGETALL %s", key);
+    event_status_read(c, on_status_for_wait);
 }
 
 /* --- waiting --------------------------------------------------------------------------------- */
