@@ -59,28 +59,6 @@ redisReply *cmd(redisContext *rd, const char *fmt, ...)
     return r;
 }
 
-/* Field k of a flat [k1, v1, k2, v2...] reply, or NULL. Borrowed. */
-const redisReply *kv_get(const redisReply *r, const char *k)
-{
-    if (!r || r->type != REDIS_REPLY_ARRAY)
-        return NULL;
-    for (size_t i = 0; i + 1 < r->elements; i += 2)
-        if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, k) == 0)
-            return r->element[i + 1];
-    return NULL;
-}
-
-long long int_of(const redisReply *r, long long def)
-{
-    if (!r)
-        return def;
-    if (r->type == REDIS_REPLY_INTEGER)
-        return r->integer;
-    if (r->type == REDIS_REPLY_STRING)
-        return atoll(r->str);
-    return def;
-}
-
 PGresult *pq(PGconn *pg, const char *sql, int n, const char *const *params)
 {
     PGresult *res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);

@@ -34,8 +34,10 @@ static int cmd_dead_list(redisContext *rd, int argc, char **argv)
         const redisReply *e = r->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
             continue;
-        const redisReply *s = kv_get(e->element[1], "stream"), *en = kv_get(e->element[1], "entry");
-        const redisReply *ev = kv_get(e->element[1], "event"), *er = kv_get(e->element[1], "error");
+        const redisReply *s = reply_kv_get(e->element[1], "stream"),
+                         *en = reply_kv_get(e->element[1], "entry");
+        const redisReply *ev = reply_kv_get(e->element[1], "event"),
+                         *er = reply_kv_get(e->element[1], "error");
         const char *ss = s && s->str ? s->str : "", *ens = en && en->str ? en->str : "";
         const char *evs = ev && ev->str ? ev->str : "", *ers = er && er->str ? er->str : "";
         if (as_json) {
@@ -125,8 +127,8 @@ static int cmd_dead_act(redisContext *rd, int retry, int argc, char **argv)
             redisReply *r = cmd(rd, "XRANGE " KEYS_DEAD_STREAM " %s %s", ids[i], ids[i]);
             const redisReply *s = NULL, *ev = NULL;
             if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
-                s = kv_get(r->element[0]->element[1], "stream");
-                ev = kv_get(r->element[0]->element[1], "event");
+                s = reply_kv_get(r->element[0]->element[1], "stream");
+                ev = reply_kv_get(r->element[0]->element[1], "event");
             }
             unsigned p;
             if (!s || !ev || s->type != REDIS_REPLY_STRING || ev->type != REDIS_REPLY_STRING ||

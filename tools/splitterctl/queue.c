@@ -22,31 +22,32 @@ int queue_gather(redisContext *rd, struct stream_stats *st, long long *dead)
         for (int k = 0; k < 4; k++)
             if (!(r[k] = next_reply(rd)))
                 return -1;
-        st[p].length = int_of(r[0], 0);
+        st[p].length = reply_int_of(r[0], 0);
         st[p].lag = st[p].pending = st[p].oldest_pending_ms = st[p].entries_read = -1;
         st[p].consumers = json_object();
         /* A missing stream or group answers an error: nothing there yet. */
         for (size_t g = 0; r[1]->type == REDIS_REPLY_ARRAY && g < r[1]->elements; g++) {
-            const redisReply *name = kv_get(r[1]->element[g], "name");
+            const redisReply *name = reply_kv_get(r[1]->element[g], "name");
             if (name && name->type == REDIS_REPLY_STRING &&
                 strcmp(name->str, KEYS_CONSUMER_GROUP) == 0) {
-                st[p].lag = int_of(kv_get(r[1]->element[g], "lag"), -1);
-                st[p].pending = int_of(kv_get(r[1]->element[g], "pending"), -1);
-                st[p].entries_read = int_of(kv_get(r[1]->element[g], "entries-read"), -1);
+                st[p].lag = reply_int_of(reply_kv_get(r[1]->element[g], "lag"), -1);
+                st[p].pending = reply_int_of(reply_kv_get(r[1]->element[g], "pending"), -1);
+                st[p].entries_read =
+                    reply_int_of(reply_kv_get(r[1]->element[g], "entries-read"), -1);
                 /* nil until the group reads its first entry */
-                const redisReply *last = kv_get(r[1]->element[g], "last-delivered-id");
+                const redisReply *last = reply_kv_get(r[1]->element[g], "last-delivered-id");
                 if (st[p].entries_read < 0 && last && last->type == REDIS_REPLY_STRING &&
                     strcmp(last->str, "0-0") == 0)
                     st[p].entries_read = 0;
             }
         }
         if (r[2]->type == REDIS_REPLY_ARRAY && r[2]->elements == 4) {
-            st[p].pending = int_of(r[2]->element[0], st[p].pending);
+            st[p].pending = reply_int_of(r[2]->element[0], st[p].pending);
             const redisReply *cs = r[2]->element[3];
             for (size_t i = 0; cs->type == REDIS_REPLY_ARRAY && i < cs->elements; i++)
                 if (cs->element[i]->type == REDIS_REPLY_ARRAY && cs->element[i]->elements == 2)
                     json_object_set_new(st[p].consumers, cs->element[i]->element[0]->str,
-                                        json_integer(int_of(cs->element[i]->element[1], 0)));
+                                        json_integer(reply_int_of(cs->element[i]->element[1], 0)));
         } else if (st[p].pending < 0) {
             st[p].pending = 0;
         }
@@ -54,14 +55,14 @@ int queue_gather(redisContext *rd, struct stream_stats *st, long long *dead)
             st[p].lag = 0;
         if (r[3]->type == REDIS_REPLY_ARRAY && r[3]->elements == 1 &&
             r[3]->element[0]->type == REDIS_REPLY_ARRAY && r[3]->element[0]->elements == 4)
-            st[p].oldest_pending_ms = int_of(r[3]->element[0]->element[2], -1);
+            st[p].oldest_pending_ms = reply_int_of(r[3]->element[0]->element[2], -1);
         for (int k = 0; k < 4; k++)
             freeReplyObject(r[k]);
     }
     redisReply *d = next_reply(rd);
     if (!d)
         return -1;
-    *dead = int_of(d, 0);
+    *dead = reply_int_of(d, 0);
     freeReplyObject(d);
     return 0;
 }

@@ -6,6 +6,7 @@
 #define SPLITTERCTL_H
 
 #include "pgutil.h"
+#include "reply.h"
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -29,10 +30,6 @@ redisContext *redis_open(void);
 redisReply *next_reply(redisContext *rd);
 /* A command's reply (caller frees), or NULL after printing why. */
 redisReply *cmd(redisContext *rd, const char *fmt, ...);
-/* Field k of a flat [k1, v1, k2, v2...] reply, or NULL. Borrowed. */
-const redisReply *kv_get(const redisReply *r, const char *k);
-/* An integer or decimal-string reply's value, else def. */
-long long int_of(const redisReply *r, long long def);
 /* A statement's result (caller clears), or NULL after printing why. */
 PGresult *pq(PGconn *pg, const char *sql, int n, const char *const *params);
 /* Run a statement: 0, or -1 after printing why. */

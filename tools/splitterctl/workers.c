@@ -64,12 +64,12 @@ int workers_gather(redisContext *rd, struct workers *w)
             goto out;
         }
         for (size_t i = 0; ci->type == REDIS_REPLY_ARRAY && i < ci->elements; i++) {
-            const redisReply *name = kv_get(ci->element[i], "name");
+            const redisReply *name = reply_kv_get(ci->element[i], "name");
             if (!name || name->type != REDIS_REPLY_STRING)
                 continue;
             struct consumer *c = consumer_get(&w->cs, &w->n, &w->alloc, name->str);
-            long long idle = int_of(kv_get(ci->element[i], "idle"), -1);
-            c->pending += int_of(kv_get(ci->element[i], "pending"), 0);
+            long long idle = reply_int_of(reply_kv_get(ci->element[i], "idle"), -1);
+            c->pending += reply_int_of(reply_kv_get(ci->element[i], "pending"), 0);
             if (idle >= 0 && (c->idle < 0 || idle < c->idle))
                 c->idle = idle;
         }
