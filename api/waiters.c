@@ -1,9 +1,10 @@
 /*
  * waiters: Prefer: wait. The header's value, the requests holding a wait
  * until the worker announces their event on the pub/sub channel (rcli.c
- * delivers its messages to waiter_notify) or until their time is up, and
- * the answer once the wait ends: the applied resource (201/200), the
- * rejection's problem, or the 202 of a write still queued.
+ * delivers its messages to waiter_notify through the callback main.c
+ * registers) or until their time is up, and the answer once the wait ends:
+ * the applied resource (201/200), the rejection's problem, or the 202 of a
+ * write still queued.
  *
  * A waiting request holds one reference (c->waiting_ref), dropped when the
  * wait ends: by notification, by its timer, or by answering. The race where
