@@ -453,11 +453,11 @@ uint64_t stream_count(void);
 
 /* --- route_ledger.c: accepting a ledger write as an event -------------------------- */
 
-/* Accept the ledger event built in c (type, target_id, data, if_match, wait_s):
+/* Accept the ledger event built in c (type, target_id, data, if_match):
    honour Idempotency-Key, append it to its group's partition stream, and
-   answer 202 or, with Prefer: wait, its outcome. Answers every error itself;
-   refuses with c->refuse_code when refuse_detail is set and the request has
-   no Idempotency-Key. */
+   answer 202 or, with Prefer: wait (read here), its outcome. Answers every
+   error itself; refuses with c->refuse_code when refuse_detail is set and the
+   request has no Idempotency-Key. */
 void event_accept(struct rctx *c);
 
 /* The 202 of an accepted event still queued (once Redis replicas hold it,

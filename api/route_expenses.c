@@ -349,7 +349,6 @@ void route_expense_write(struct rctx *c)
         if (req_if_match_checked(c, strcmp(c->method, "PUT") == 0, "expense") != 0)
             return;
     }
-    c->wait_s = req_prefer_wait(c);
     if (strcmp(c->method, "DELETE") == 0) {
         memcpy(c->target_id, c->seg[5], UUID_STR_SIZE);
         strcpy(c->type, "expense.deleted");

@@ -329,5 +329,6 @@ void event_accept(struct rctx *c)
         respond_problem(c, c->refuse_code, c->refuse_detail, NULL);
         return;
     }
+    c->wait_s = req_prefer_wait(c);
     accept_event(c);
 }

@@ -216,7 +216,6 @@ void route_payment_write(struct rctx *c)
             return;
         memcpy(c->target_id, c->seg[5], UUID_STR_SIZE);
     }
-    c->wait_s = req_prefer_wait(c);
     if (strcmp(c->method, "DELETE") != 0) {
         if (req_parse_body(c, 0) != 0)
             return;

@@ -123,7 +123,6 @@ void route_event_revert(struct rctx *c)
     /* No body, or an empty object. */
     if (req_parse_body(c, 1) != 0 || req_reject_unknown(c, no_fields) != 0)
         return;
-    c->wait_s = req_prefer_wait(c);
     const char *p[2] = {c->group_id, c->seg[5]};
     /* One statement, one snapshot: the event, the version its resource had
        after it (every applied event on a resource adds one to its version),
