@@ -3,6 +3,7 @@
 #   make            build everything (build/bin/api, worker, settle, ...)
 #   make run        deps, build, start the local stack, follow the logs, stop on Ctrl-C
 #   make test       deps, build, unit + static + e2e + fault tests, "N passed, M failed"
+#   make e2e FILE=tests/e2e/x.test.mjs   one e2e file against a private stack
 #   make asan       unit and e2e tests under ASan+UBSan (build/asan/)
 #   make chaos      one fault per test (Redis flushed or lost, a worker stopped, PostgreSQL
 #                   down, a row lock, the api killed, Redis full) under a retried write load
@@ -42,7 +43,9 @@ LDLIBS += $(PKG_LIBS) -lm
 SHARED_SRC := $(sort $(wildcard shared/*.c))
 API_SRC := $(sort $(wildcard api/*.c))
 WORKER_SRC := $(sort $(wildcard worker/*.c))
+# tools/<name>.c is the binary <name>; tools/splitterctl/*.c (one file per subcommand) is splitterctl.
 TOOL_SRC := $(sort $(wildcard tools/*.c))
+CTL_SRC := $(sort $(wildcard tools/splitterctl/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
@@ -50,10 +53,11 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 SHARED_LIB := $(BUILD)/lib/libsplitter.a
 API_BIN := $(BUILD)/bin/api
 WORKER_BIN := $(BUILD)/bin/worker
-TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/bin/%,$(TOOL_SRC))
+TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/bin/%,$(TOOL_SRC)) $(BUILD)/bin/splitterctl
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
-ALL_OBJ := $(call obj,$(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(TOOL_SRC) $(UNIT_SRC) $(BENCH_SRC))
+ALL_OBJ := $(call obj,$(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(TOOL_SRC) $(CTL_SRC) $(UNIT_SRC) \
+                      $(BENCH_SRC))
 
 
 .PHONY: all bins deps run up down logs test unit static e2e faults chaos asan valgrind lint format \
@@ -79,6 +83,10 @@ $(API_BIN): $(call obj,$(API_SRC)) $(SHARED_LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(WORKER_BIN): $(call obj,$(WORKER_SRC)) $(SHARED_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/splitterctl: $(call obj,$(CTL_SRC)) $(SHARED_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -151,8 +159,9 @@ unit: bins
 static: deps
 	@BUILD=$(BUILD) scripts/test.sh static
 
+# make e2e FILE=tests/e2e/x.test.mjs runs only that file (several: FILE="a b") against a private stack.
 e2e: bins
-	@BUILD=$(BUILD) scripts/test.sh e2e
+	@BUILD=$(BUILD) E2E_FILES="$(FILE)" scripts/test.sh e2e
 
 faults: bins
 	@BUILD=$(BUILD) scripts/test.sh faults
@@ -206,7 +215,8 @@ push: images
 
 # --- style ------------------------------------------------------------------
 
-FORMAT_SRC = $(wildcard shared/*.[ch] api/*.[ch] worker/*.[ch] tools/*.c tests/unit/*.[ch] bench/*.c \
+FORMAT_SRC = $(wildcard shared/*.[ch] api/*.[ch] worker/*.[ch] tools/*.c tools/splitterctl/*.[ch] \
+                        tests/unit/*.[ch] bench/*.c \
                         fuzz/*.[ch])
 
 format:

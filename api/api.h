@@ -18,6 +18,7 @@
 #include "json.h"
 #include "ledger.h"
 #include "problem.h"
+#include "uuid.h"
 
 #include <h2o.h>
 #include <hiredis/async.h>
@@ -68,12 +69,13 @@ struct rctx {
     h2o_timeout_entry_t deadline;
     h2o_linklist_t waiting; /* in the waiters list while Prefer: wait */
     h2o_timeout_entry_t wait_timer;
-    int wait_s;           /* seconds still to wait; 0 = answer now */
-    int waiting_ref;      /* 1 while the wait holds a reference */
-    int wait_requested;   /* N of Prefer: wait=N, for Preference-Applied */
-    int checks_in_flight; /* status reads not yet answered */
-    int fetching_result;  /* the event is applied: its resource is being read */
-    int result_status;    /* 201 or 200: the status that resource answers with */
+    int wait_s;                       /* seconds still to wait; 0 = answer now */
+    int waiting_ref;                  /* 1 while the wait holds a reference */
+    int wait_requested;               /* N of Prefer: wait=N, for Preference-Applied */
+    int checks_in_flight;             /* status reads not yet answered */
+    int fetching_result;              /* the event is applied: its resource is being read */
+    int result_status;                /* 201 or 200: the status that resource answers with */
+    const struct resource_kind *kind; /* the resource being read (respond_resource) */
     /* A ledger write the api already knows to fail (a stale If-Match): event_accept answers
        with this problem, unless the request has an Idempotency-Key. "" = none. */
     enum problem_code refuse_code;
@@ -90,16 +92,19 @@ struct rctx {
 
     /* authentication */
     char token_hash[65];
-    char user_id[37];
+    char user_id[UUID_STR_SIZE];
 
     /* the parsed body, if any */
     struct json_doc doc;
 
     /* route state; released by rctx_free */
-    char group_id[37], group_currency[4], member_id[37];
-    char event_id[37], target_id[37], type[32];
-    char accepted_at[24]; /* a ledger write's acceptance time */
-    int64_t if_match, version;
+    char group_id[UUID_STR_SIZE], group_currency[4], member_id[UUID_STR_SIZE];
+    char event_id[UUID_STR_SIZE], target_id[UUID_STR_SIZE], type[32];
+    char accepted_at[24];      /* a ledger write's acceptance time */
+    int64_t if_match;          /* If-Match of a write (0: none) */
+    int page_limit;            /* a list's ?limit (page_params) */
+    int answer_status;         /* the status an answer prepared across steps goes out with */
+    int attempts;              /* retries of a step that lost a race */
     json_t *data;              /* owned */
     char *event_text;          /* owned */
     char *idem_key;            /* owned: redis key for Idempotency-Key, or NULL */
@@ -110,9 +115,14 @@ struct rctx {
     struct stream_sub *stream; /* borrowed: the open stream of this request, NULL once gone */
     struct stream_hub *hub;    /* borrowed: the group a stream query reads for */
     rctx_fn next;
+    rctx_fn handler; /* a group route's handler, after group_route's checks */
 
-    /* the group's volume as the access check saw it (the range rule) */
+    /* what the access check (access.c) saw of the group: its version, the
+       volume (the range rule) and every member id (owned; access_is_member) */
+    int64_t group_version;
     struct ledger_volume volume;
+    char (*members)[UUID_STR_SIZE];
+    size_t n_members;
     /* owned: a synchronous write with an Idempotency-Key (sync_write.c) */
     struct sync_write *sync;
 };
@@ -199,7 +209,7 @@ int req_query(struct rctx *c, const char *name, char *buf, size_t size);
    ?cursor=<opaque>. The cursor carries the last item's sort key (a timestamp
    or an integer: digits and "-:.TZ", at most 40 bytes) and its UUID. On the
    first page key and id are "". Answers 422 naming the parameter and returns
-   -1 when either is malformed. key >= PAGE_KEY_SIZE bytes, id >= 37. */
+   -1 when either is malformed. key >= PAGE_KEY_SIZE bytes, id >= UUID_STR_SIZE. */
 #define PAGE_DEFAULT_LIMIT 50
 #define PAGE_MAX_LIMIT 200
 #define PAGE_KEY_SIZE 48 /* > CURSOR_KEY_MAX; cursor_encode (shared/cursor.h) makes cursors */
@@ -215,14 +225,24 @@ int respond_page_head(struct rctx *c, PGresult *res);
 /* A resource's JSON from row of res (columns from 0). New reference, or NULL
    when the stored row is malformed. */
 typedef json_t *(*row_fn)(const PGresult *res, int row);
-/* Answer a one-row read of one versioned resource (an expense, a payment) of
-   kind what ("expense"): no row, 404 "no such group" (the caller is not a
-   member); NULL at id_col, 404 "no such <what>"; else ETag: its version
-   (version_col), 304 for a matching If-None-Match, and 200 with from_row.
-   applied: the answer to Prefer: wait instead: status c->result_status, no
-   304. 503 when the query failed, 500 when the row is malformed. */
-void respond_resource(struct rctx *c, PGresult *res, const char *what, int id_col, int version_col,
-                      row_fn from_row, int applied);
+/* A kind of versioned resource a ledger write produces (an expense, a
+   payment): its one row definition and how it is read (static data). */
+struct resource_kind {
+    const char *what;        /* "expense", for "no such expense" */
+    const char *get_sql;     /* $1 group, $2 id, $3 caller: no row for a non-member, NULL
+                                columns for no such (or a deleted) resource */
+    const char *applied_sql; /* $1 id, $2 group: the resource, deleted ones too */
+    int n_cols, id_col, version_col;
+    row_fn from_row;
+};
+extern const struct resource_kind expense_resource, payment_resource;
+/* Answer a one-row read of one resource of kind c->kind: no row, 404 "no
+   such group" (the caller is not a member); NULL at id_col, 404 "no such
+   <what>"; else ETag: its version, 304 for a matching If-None-Match, and 200
+   with from_row. applied: the answer to Prefer: wait instead: status
+   c->result_status, no 304. 503 when the query failed, 500 when the row is
+   malformed or of another shape. */
+void respond_resource(struct rctx *c, PGresult *res, int applied);
 /* If-Match of a write to a resource of kind what into c->if_match: answers
    412 when malformed, 428 when absent and required, and returns -1; else 0
    (c->if_match 0 when absent). */
@@ -242,7 +262,7 @@ void auth_then(struct rctx *c, rctx_fn next);
 
 /* --- sessions.c: the in-process session cache ---------------------------------- */
 
-/* The user id (37 bytes) cached for token_hash and the milliseconds since it
+/* The user id (UUID_STR_SIZE bytes) cached for token_hash and the milliseconds since it
    was last verified in Redis: 1 found, 0 not. */
 int sessions_lookup(const char *token_hash, char *user_id, uint64_t *age_ms);
 /* Remember token_hash -> user_id as verified now (evicts the stalest entry of
@@ -253,7 +273,7 @@ void sessions_forget(const char *token_hash);
 
 /* Current time RFC 3339 (seconds, UTC) into buf (>= 21 bytes). */
 void now_rfc3339(char *buf);
-/* A new random lowercase UUID into buf (37 bytes). */
+/* A new random lowercase UUID into buf (UUID_STR_SIZE bytes). */
 void new_uuid(char *buf);
 /* Lowercase hex SHA-256 of data into hex (65 bytes). */
 void sha256_hex(const void *data, size_t len, char *hex);
@@ -261,8 +281,13 @@ void sha256_hex(const void *data, size_t len, char *hex);
 /* --- rcli.c: Redis ------------------------------------------------------------ */
 
 typedef void (*rcli_cb)(redisReply *reply, struct rctx *c);
+/* A message on the channel of finished events (KEYS_DONE_CHANNEL): the ids
+   of the events one applied batch finished, separated by single spaces. */
+typedef void (*rcli_message_fn)(const char *msg, size_t len);
 
-int rcli_init(void);
+/* Connect; every message on the channel of finished events goes to
+   on_message (the caller's, registered for the life of the process). */
+int rcli_init(rcli_message_fn on_message);
 void rcli_close(void);
 /* 1 when the command connection is up. */
 int rcli_up(void);
@@ -325,11 +350,15 @@ void sync_write_release(struct sync_write *w);
 
 /* --- waiters.c: Prefer: wait ------------------------------------------------- */
 
-/* Start waiting up to c->wait_s seconds for c->event_id, then call
-   event_answer_wait. */
+/* Prefer: wait=N (RFC 7240), capped at API_MAX_WAIT_S; 0 when absent or
+   malformed. */
+int req_prefer_wait(struct rctx *c);
+/* Wait up to c->wait_s seconds for c->event_id (just accepted, or replayed),
+   then answer its outcome: the resource it produced (201 or 200 with
+   Preference-Applied), its problem when rejected, or 202 while queued. */
 void waiter_start(struct rctx *c);
-/* A message arrived on the channel: the ids of finished events, separated by
-   single spaces (one message per applied batch). */
+/* A message arrived on the channel of finished events (rcli_message_fn):
+   end the waits of the events it names. */
 void waiter_notify(const char *msg, size_t len);
 /* Answer every waiting request (at shutdown). */
 void waiter_flush(void);
@@ -337,7 +366,35 @@ void waiter_flush(void);
 /* Prepare password hashing (start-up, blocking). 0, or -1. */
 int auth_init(void);
 
+/* --- access.c: the access check of the routes inside one group ----------------- */
+
+/* Path segment 3 as c->group_id; answers 404 and returns -1 unless a UUID. */
+int take_group_id(struct rctx *c);
+/* Read one resource of a group, /groups/{gid}/<kind>/{id}: sql gets $1 the
+   group id, $2 the id (NULL when not a UUID: it matches nothing) and $3 the
+   caller, and must answer no row to a non-member; cb gets the result. */
+void group_resource_query(struct rctx *c, pg_cb cb, const char *sql);
+/* Answer GET /groups/{gid}/<kind>/{id} (authenticated) from PostgreSQL. */
+void resource_get(struct rctx *c, const struct resource_kind *kind);
+/* Load the group (c->group_id) as seen by c->user_id, then call next with
+   c->group_currency, c->member_id, c->group_version, c->volume and
+   c->members set; 404 if absent or not a member. */
+void group_access_then(struct rctx *c, rctx_fn next);
+/* A route inside one group (the router's ROUTE_GROUP): authenticate (401
+   whatever the path holds), take the group id from the path and check
+   access (404 for a non-member, before anything of the body or query is
+   looked at), then call handler. */
+void group_route(struct rctx *c, rctx_fn handler);
+/* 1 if member_id is one of the group's members (after group_access_then). */
+int access_is_member(const struct rctx *c, const char *member_id);
+
 /* --- routes ------------------------------------------------------------------- */
+
+/* Each route answers one path and method (main.c's table). A route of one
+   group (members and invites created, expense and payment writes, a revert,
+   the expense list) starts after group_route (access.c) has authenticated
+   the caller and checked the group's access; every other route does its
+   own checks. */
 
 void route_health(struct rctx *c);
 void route_metrics(struct rctx *c);
@@ -360,16 +417,10 @@ void route_expense_write(struct rctx *c);
 void route_payment_write(struct rctx *c);
 void route_payment_get(struct rctx *c);
 void route_payments_list(struct rctx *c);
-/* Answer a waiting request whose payment event is applied: the payment as
-   PostgreSQL holds it (deleted ones too), with its ETag, with status. */
-void payment_answer_applied(struct rctx *c, int status);
 void route_event_revert(struct rctx *c);
 void route_me_balances(struct rctx *c);
 void route_expenses_list(struct rctx *c);
 void route_expense_get(struct rctx *c);
-/* Answer a waiting request whose expense event is applied: the expense as
-   PostgreSQL holds it (deleted ones too), with its ETag, with status. */
-void expense_answer_applied(struct rctx *c, int status);
 void route_balances(struct rctx *c);
 void route_settlements(struct rctx *c);
 void route_group_events(struct rctx *c);
@@ -377,23 +428,11 @@ void route_group_stream(struct rctx *c);
 void route_event_get(struct rctx *c);
 void route_export(struct rctx *c);
 
-/* Path segment 3 as c->group_id; answers 404 and returns -1 unless a UUID. */
-int take_group_id(struct rctx *c);
-/* Read one resource of a group, /groups/{gid}/<kind>/{id}: sql gets $1 the
-   group id, $2 the id (NULL when not a UUID: it matches nothing) and $3 the
-   caller, and must answer no row to a non-member; cb gets the result. */
-void group_resource_query(struct rctx *c, pg_cb cb, const char *sql);
-
-/* Load the group (c->group_id) as seen by c->user_id, then call next with
-   c->group_currency, c->member_id and c->volume set; 404 if absent or not a
-   member. */
-void group_access_then(struct rctx *c, rctx_fn next);
-
 /* The audit-log columns, in the order audit_item reads them, of an events
    row aliased x. */
 #define AUDIT_COLUMNS                                                                              \
     "x.event_id, x.seq, x.type, x.actor,"                                                          \
-    " to_char(x.accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                \
+    " rfc3339(x.accepted_at),"                                                                     \
     " x.payload::text, x.before::text, x.after::text, encode(x.hash, 'hex'),"                      \
     " encode(sha256(convert_to(x.payload::text, 'UTF8')), 'hex')"
 /* The audit-log entry of row whose AUDIT_COLUMNS start at column col: a new
@@ -404,27 +443,31 @@ json_t *audit_item(PGresult *res, int row, int col);
 
 /* Start the heartbeat timer. */
 void stream_init(void);
-/* A message arrived on the channel (the same as waiter_notify's): fetch the
-   new audit-log entries of the groups with open streams. */
+/* A message arrived on the channel of finished events (rcli_message_fn):
+   fetch the new audit-log entries of the groups with open streams. */
 void stream_notify(const char *msg, size_t len);
 /* Close every stream and stop the timer (at shutdown). */
 void stream_shutdown(void);
 /* Open streams, for /metrics. */
 uint64_t stream_count(void);
 
-/* Answer a finished event's status (after Prefer: wait). */
-void event_answer_wait(struct rctx *c);
+/* --- route_ledger.c: accepting a ledger write as an event -------------------------- */
 
-/* Accept the ledger event built in c (type, target_id, data, if_match, wait_s):
+/* Accept the ledger event built in c (type, target_id, data, if_match):
    honour Idempotency-Key, append it to its group's partition stream, and
-   answer 202 or, with Prefer: wait, its outcome. Answers every error itself;
-   refuses with c->refuse_code when refuse_detail is set and the request has
-   no Idempotency-Key. */
+   answer 202 or, with Prefer: wait (read here), its outcome. Answers every
+   error itself; refuses with c->refuse_code when refuse_detail is set and the
+   request has no Idempotency-Key. */
 void event_accept(struct rctx *c);
 
-/* Prefer: wait=N (RFC 7240), capped at API_MAX_WAIT_S; 0 when absent or
-   malformed. */
-int req_prefer_wait(struct rctx *c);
+/* The 202 of an accepted event still queued (once Redis replicas hold it,
+   with REDIS_WAIT_REPLICAS). */
+void event_answer_accepted(struct rctx *c);
+/* Read the status hash of c->event_id (HGETALL; the flat field/value reply,
+   empty once the worker recorded the event) and call cb with it. */
+void event_status_read(struct rctx *c, rcli_cb cb);
+/* 1 if c's event creates its resource (answered 201 once applied). */
+int event_is_create(const struct rctx *c);
 
 /* --- metrics.c: GET /metrics (docs/OPERATIONS.md) ------------------------------ */
 

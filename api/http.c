@@ -99,6 +99,7 @@ static void rctx_free(struct rctx *c)
     free(c->idem_key);
     free(c->idem_hash);
     free(c->scratch);
+    free(c->members);
     free(c->work);
     sync_write_release(c->sync);
     free(c);
@@ -452,13 +453,19 @@ int respond_db_failed(struct rctx *c, PGresult *res)
     return 0;
 }
 
-void respond_resource(struct rctx *c, PGresult *res, const char *what, int id_col, int version_col,
-                      row_fn from_row, int applied)
+void respond_resource(struct rctx *c, PGresult *res, int applied)
 {
+    const struct resource_kind *k = c->kind;
+    const char *what = k->what;
+    int id_col = k->id_col;
     char detail[64];
     if (respond_db_failed(c, res))
         return;
-    if (PQntuples(res) != 1 || PQnfields(res) <= id_col || PQnfields(res) <= version_col) {
+    if (PQnfields(res) < k->n_cols) {
+        respond_problem(c, PROBLEM_INTERNAL, "the database answered an unexpected shape", NULL);
+        return;
+    }
+    if (PQntuples(res) != 1) {
         respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
         return;
     }
@@ -467,13 +474,13 @@ void respond_resource(struct rctx *c, PGresult *res, const char *what, int id_co
         respond_problem(c, PROBLEM_NOT_FOUND, detail, NULL);
         return;
     }
-    int64_t version = atoll(PQgetvalue(res, 0, version_col));
+    int64_t version = atoll(PQgetvalue(res, 0, k->version_col));
     add_etag(c, version);
     if (!applied && req_not_modified(c, version)) {
         respond_empty(c, 304);
         return;
     }
-    json_t *r = from_row(res, 0);
+    json_t *r = k->from_row(res, 0);
     if (!r) {
         snprintf(detail, sizeof(detail), "the stored %s cannot be read", what);
         respond_problem(c, PROBLEM_INTERNAL, detail, NULL);

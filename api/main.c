@@ -62,42 +62,47 @@ static int seg_is(struct rctx *c, size_t i, const char *s)
     return i < c->n_seg && strcmp(c->seg[i], s) == 0;
 }
 
+/* ROUTE_GROUP: fn runs after group_route (access.c) authenticated the caller
+   and checked the group's access; otherwise fn does its own checks. */
+enum { ROUTE_OWN = 0, ROUTE_GROUP = 1 };
+
 struct route {
     const char *method;
     const char *pattern[API_MAX_SEGMENTS - 2]; /* after /api/v1; "*" captures a segment */
     size_t n;
     rctx_fn fn;
+    int gate; /* ROUTE_OWN or ROUTE_GROUP */
 };
 
 static const struct route routes[] = {
-    {"POST", {"auth", "register"}, 2, route_register},
-    {"POST", {"auth", "login"}, 2, route_login},
-    {"POST", {"auth", "logout"}, 2, route_logout},
-    {"GET", {"me"}, 1, route_me},
-    {"POST", {"groups"}, 1, route_groups_create},
-    {"GET", {"groups"}, 1, route_groups_list},
-    {"GET", {"groups", "*"}, 2, route_group_get},
-    {"POST", {"groups", "*", "members"}, 3, route_members_create},
-    {"POST", {"groups", "*", "invites"}, 3, route_invites_create},
-    {"POST", {"invites", "*", "accept"}, 3, route_invite_accept},
-    {"POST", {"groups", "*", "expenses"}, 3, route_expense_write},
-    {"PUT", {"groups", "*", "expenses", "*"}, 4, route_expense_write},
-    {"DELETE", {"groups", "*", "expenses", "*"}, 4, route_expense_write},
-    {"POST", {"groups", "*", "payments"}, 3, route_payment_write},
-    {"GET", {"groups", "*", "payments"}, 3, route_payments_list},
-    {"GET", {"groups", "*", "payments", "*"}, 4, route_payment_get},
-    {"PUT", {"groups", "*", "payments", "*"}, 4, route_payment_write},
-    {"DELETE", {"groups", "*", "payments", "*"}, 4, route_payment_write},
-    {"POST", {"groups", "*", "events", "*", "revert"}, 5, route_event_revert},
-    {"GET", {"me", "balances"}, 2, route_me_balances},
-    {"GET", {"groups", "*", "balances"}, 3, route_balances},
-    {"GET", {"groups", "*", "settlements"}, 3, route_settlements},
-    {"GET", {"groups", "*", "expenses"}, 3, route_expenses_list},
-    {"GET", {"groups", "*", "expenses", "*"}, 4, route_expense_get},
-    {"GET", {"groups", "*", "export.csv"}, 3, route_export},
-    {"GET", {"events", "*"}, 2, route_event_get},
-    {"GET", {"groups", "*", "events"}, 3, route_group_events},
-    {"GET", {"groups", "*", "stream"}, 3, route_group_stream},
+    {"POST", {"auth", "register"}, 2, route_register, ROUTE_OWN},
+    {"POST", {"auth", "login"}, 2, route_login, ROUTE_OWN},
+    {"POST", {"auth", "logout"}, 2, route_logout, ROUTE_OWN},
+    {"GET", {"me"}, 1, route_me, ROUTE_OWN},
+    {"POST", {"groups"}, 1, route_groups_create, ROUTE_OWN},
+    {"GET", {"groups"}, 1, route_groups_list, ROUTE_OWN},
+    {"GET", {"groups", "*"}, 2, route_group_get, ROUTE_OWN},
+    {"POST", {"groups", "*", "members"}, 3, route_members_create, ROUTE_GROUP},
+    {"POST", {"groups", "*", "invites"}, 3, route_invites_create, ROUTE_GROUP},
+    {"POST", {"invites", "*", "accept"}, 3, route_invite_accept, ROUTE_OWN},
+    {"POST", {"groups", "*", "expenses"}, 3, route_expense_write, ROUTE_GROUP},
+    {"PUT", {"groups", "*", "expenses", "*"}, 4, route_expense_write, ROUTE_GROUP},
+    {"DELETE", {"groups", "*", "expenses", "*"}, 4, route_expense_write, ROUTE_GROUP},
+    {"POST", {"groups", "*", "payments"}, 3, route_payment_write, ROUTE_GROUP},
+    {"GET", {"groups", "*", "payments"}, 3, route_payments_list, ROUTE_OWN},
+    {"GET", {"groups", "*", "payments", "*"}, 4, route_payment_get, ROUTE_OWN},
+    {"PUT", {"groups", "*", "payments", "*"}, 4, route_payment_write, ROUTE_GROUP},
+    {"DELETE", {"groups", "*", "payments", "*"}, 4, route_payment_write, ROUTE_GROUP},
+    {"POST", {"groups", "*", "events", "*", "revert"}, 5, route_event_revert, ROUTE_GROUP},
+    {"GET", {"me", "balances"}, 2, route_me_balances, ROUTE_OWN},
+    {"GET", {"groups", "*", "balances"}, 3, route_balances, ROUTE_OWN},
+    {"GET", {"groups", "*", "settlements"}, 3, route_settlements, ROUTE_OWN},
+    {"GET", {"groups", "*", "expenses"}, 3, route_expenses_list, ROUTE_GROUP},
+    {"GET", {"groups", "*", "expenses", "*"}, 4, route_expense_get, ROUTE_OWN},
+    {"GET", {"groups", "*", "export.csv"}, 3, route_export, ROUTE_OWN},
+    {"GET", {"events", "*"}, 2, route_event_get, ROUTE_OWN},
+    {"GET", {"groups", "*", "events"}, 3, route_group_events, ROUTE_OWN},
+    {"GET", {"groups", "*", "stream"}, 3, route_group_stream, ROUTE_OWN},
 };
 
 static int match(const struct route *r, struct rctx *c)
@@ -191,7 +196,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                 c->route = route_pattern(i);
             path_known = 1;
             if (strcmp(routes[i].method, c->method) == 0) {
-                routes[i].fn(c);
+                if (routes[i].gate == ROUTE_GROUP)
+                    group_route(c, routes[i].fn);
+                else
+                    routes[i].fn(c);
                 goto out;
             }
             size_t o = strlen(allow);
@@ -308,8 +316,7 @@ static int load_config(struct api_config *c)
     c->redis_wait_replicas = (int)v;
     rc |= config_int("REDIS_WAIT_TIMEOUT_MS", 1000, 1, 4000, &v);
     c->redis_wait_timeout_ms = (int)v;
-    rc |= config_int("SPLITTER_PARTITIONS", 16, 1, 256, &v);
-    c->partitions = (unsigned)v;
+    rc |= config_partitions(&c->partitions);
     c->migrations_dir = config_str("SPLITTER_MIGRATIONS_DIR", "postgres/migrations");
     rc |= config_int("LOGIN_FAIL_THRESHOLD", 5, 1, 1000, &v);
     c->login_fail_threshold = (int)v;
@@ -361,6 +368,13 @@ static int migrate(void)
     return -1;
 }
 
+/* The workers announced finished events: end their waits, feed the streams. */
+static void on_events_done(const char *msg, size_t len)
+{
+    waiter_notify(msg, len);
+    stream_notify(msg, len);
+}
+
 int main(void)
 {
     h2o_hostconf_t *host;
@@ -403,7 +417,7 @@ int main(void)
         h2o_timeout_init(api.loop, &api.wait_timeouts[i], (uint64_t)i * 1000);
     h2o_linklist_init_anchor(&api.waiters);
 
-    if (pgpool_init() != 0 || rcli_init() != 0)
+    if (pgpool_init() != 0 || rcli_init(on_events_done) != 0)
         return 1;
     stream_init();
     if (listen_on(api.cfg.host, api.cfg.port) != 0)

@@ -17,6 +17,7 @@
 #include "api.h"
 
 #include "keys.h"
+#include "reply.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -173,25 +174,6 @@ struct scrape {
     struct stream_row rows[]; /* one per partition */
 };
 
-static const redisReply *kv_get(const redisReply *r, const char *k)
-{
-    if (!r || r->type != REDIS_REPLY_ARRAY)
-        return NULL;
-    for (size_t i = 0; i + 1 < r->elements; i += 2)
-        if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, k) == 0)
-            return r->element[i + 1];
-    return NULL;
-}
-
-static long long int_of(const redisReply *r, long long def)
-{
-    if (r && r->type == REDIS_REPLY_INTEGER)
-        return r->integer;
-    if (r && r->type == REDIS_REPLY_STRING)
-        return atoll(r->str);
-    return def;
-}
-
 static void gauge_head(FILE *f, const char *name, const char *help)
 {
     fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
@@ -255,30 +237,31 @@ static void on_reply(redisReply *r, struct rctx *c)
         struct stream_row *row = &s->rows[p];
         switch (i % CMDS_PER_PARTITION) {
         case 0:
-            row->length = int_of(r, -1);
+            row->length = reply_int_of(r, -1);
             break;
         case 1: /* an error: no stream or no group yet */
             row->lag = r->type == REDIS_REPLY_ERROR ? 0 : -1;
             for (size_t g = 0; r->type == REDIS_REPLY_ARRAY && g < r->elements; g++) {
-                const redisReply *name = kv_get(r->element[g], "name");
+                const redisReply *name = reply_kv_get(r->element[g], "name");
                 if (name && name->type == REDIS_REPLY_STRING &&
                     strcmp(name->str, KEYS_CONSUMER_GROUP) == 0)
-                    row->lag = int_of(kv_get(r->element[g], "lag"), -1);
+                    row->lag = reply_int_of(reply_kv_get(r->element[g], "lag"), -1);
             }
             break;
         case 2:
-            row->pending =
-                r->type == REDIS_REPLY_ARRAY && r->elements == 4 ? int_of(r->element[0], 0) : 0;
+            row->pending = r->type == REDIS_REPLY_ARRAY && r->elements == 4
+                               ? reply_int_of(r->element[0], 0)
+                               : 0;
             break;
         default:
             row->oldest_ms = r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
                                      r->element[0]->type == REDIS_REPLY_ARRAY &&
                                      r->element[0]->elements == 4
-                                 ? int_of(r->element[0]->element[2], 0)
+                                 ? reply_int_of(r->element[0]->element[2], 0)
                                  : 0;
         }
     } else {
-        s->dead = int_of(r, 0);
+        s->dead = reply_int_of(r, 0);
     }
     if (!rctx_unref_live(c))
         return;

@@ -184,6 +184,9 @@ static void on_connect_timeout(uv_timer_t *t)
     retry_later(k);
 }
 
+/* The receiver of the channel's messages, registered by rcli_init. */
+static rcli_message_fn on_done_message;
+
 static void on_message(redisAsyncContext *ac, void *reply, void *priv)
 {
     redisReply *r = reply;
@@ -193,8 +196,7 @@ static void on_message(redisAsyncContext *ac, void *reply, void *priv)
         return;
     if (r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "message") == 0 &&
         r->element[2]->type == REDIS_REPLY_STRING) {
-        waiter_notify(r->element[2]->str, r->element[2]->len);
-        stream_notify(r->element[2]->str, r->element[2]->len);
+        on_done_message(r->element[2]->str, r->element[2]->len);
     }
 }
 
@@ -335,8 +337,7 @@ static void round_start(void)
     }
     snprintf(replicas, sizeof(replicas), "%d", api.cfg.redis_wait_replicas);
     snprintf(timeout, sizeof(timeout), "%d", api.cfg.redis_wait_timeout_ms);
-    if (redisAsyncCommand(wait_conn.ac, NULL, NULL, "INCR " KEYS_PREFIX "replication:fence") !=
-            REDIS_OK ||
+    if (redisAsyncCommand(wait_conn.ac, NULL, NULL, "INCR " KEYS_REPLICATION_FENCE) != REDIS_OK ||
         redisAsyncCommand(wait_conn.ac, on_round, list, "WAIT %s %s", replicas, timeout) !=
             REDIS_OK) {
         release_waiters(list, 0);
@@ -362,8 +363,9 @@ void rcli_replicated(struct rctx *c, rcli_acked_fn done)
         round_start();
 }
 
-int rcli_init(void)
+int rcli_init(rcli_message_fn on_message_cb)
 {
+    on_done_message = on_message_cb;
     uv_timer_init(api.loop, &watchdog);
     uv_timer_start(&watchdog, on_watchdog, 500, 500);
     uv_timer_init(api.loop, &cmd_conn.retry);
@@ -488,6 +490,6 @@ void rcli_view_tombstone(const char *group_id, const char *version)
 {
     char key[96];
     keys_fmt(key, sizeof(key), "view", group_id);
-    const char *argv[5] = {"EVAL", CACHE_VIEW_LUA, "1", key, version};
-    rcli_send_argv(5, argv, NULL);
+    const char *argv[6] = {"EVAL", CACHE_VIEW_LUA, "1", key, version, CACHE_VIEW_TTL_TEXT};
+    rcli_send_argv(6, argv, NULL);
 }

@@ -38,7 +38,7 @@
 
 #define USER_JSON_SQL                                                                              \
     "json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'created_at',"                \
-    " to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))::text"
+    " rfc3339(u.created_at))::text"
 
 /* Work done off the loop. */
 struct pw_work {
@@ -161,8 +161,8 @@ static void on_session_set(redisReply *r, struct rctx *c)
         respond_problem(c, PROBLEM_UNAVAILABLE, "the session store is unavailable", NULL);
         return;
     }
-    /* c->data: {"user": ..., "token": ...}, status kept in c->version. */
-    respond_json(c, (int)c->version, json_incref(c->data));
+    /* c->data: {"user": ..., "token": ...} */
+    respond_json(c, c->answer_status, json_incref(c->data));
 }
 
 /* Create a session for user (a JSON object, stolen) and answer status. */
@@ -178,7 +178,7 @@ static void issue_token(struct rctx *c, json_t *user, int status)
     keys_fmt(key, sizeof(key), "session", hash);
     json_decref(c->data);
     c->data = json_pack("{s:o, s:s}", "user", user, "token", token);
-    c->version = status;
+    c->answer_status = status;
     rcli_cmd(c, on_session_set, "SET %s %s EX %d", key,
              json_string_value(json_object_get(user, "id")), KEYS_SESSION_TTL_S);
     sodium_memzero(raw, sizeof(raw));
@@ -222,7 +222,7 @@ static void after_hash(uv_work_t *req, int status)
 {
     struct pw_work *w = req->data;
     struct rctx *c = w->c;
-    char id[37];
+    char id[UUID_STR_SIZE];
     (void)status;
     if (!rctx_unref_live(c))
         return;
@@ -319,12 +319,8 @@ static void after_verify(uv_work_t *req, int status)
 static void on_user_found(PGresult *res, struct rctx *c)
 {
     struct pw_work *w = c->work;
-    if (!rctx_unref_live(c))
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
-        return;
-    }
     if (PQntuples(res) == 1) {
         snprintf(w->hash, sizeof(w->hash), "%s", PQgetvalue(res, 0, 0));
         c->data = json_loads(PQgetvalue(res, 0, 1), 0, NULL);
@@ -467,12 +463,8 @@ void route_logout(struct rctx *c)
 
 static void on_me(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c))
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
-        return;
-    }
     if (PQntuples(res) == 0) {
         respond_problem(c, PROBLEM_UNAUTHORIZED, "the account no longer exists", NULL);
         return;

@@ -1,5 +1,9 @@
 /*
- * GET /api/v1/groups/{gid}/events: the group's audit log.
+ * Events: GET /api/v1/groups/{gid}/events, the group's audit log, and
+ * GET /api/v1/events/{id}, one event's status (queued in Redis, then
+ * applied or rejected in PostgreSQL).
+ *
+ * The audit log:
  *
  * Its applied ledger events, oldest first, by seq, with what each changed:
  * "before" (the expense before a replacement or deletion) and "after" (the
@@ -8,6 +12,8 @@
  * only: anyone else gets the same 404 as for an unknown group.
  */
 #include "api.h"
+
+#include "ledger.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +60,7 @@ static void on_events(PGresult *res, struct rctx *c)
 {
     if (!rctx_unref_live(c) || respond_page_head(c, res) != 0)
         return;
-    int n = PQntuples(res), limit = (int)c->version;
+    int n = PQntuples(res), limit = c->page_limit;
     json_t *items = json_array();
     int shown = 0;
     for (int i = 0; i < n && shown < limit; i++) {
@@ -79,7 +85,7 @@ static void on_events(PGresult *res, struct rctx *c)
 static void events_authed(struct rctx *c)
 {
     int limit;
-    char key[PAGE_KEY_SIZE], id[37], lim[16];
+    char key[PAGE_KEY_SIZE], id[UUID_STR_SIZE], lim[16];
     if (take_group_id(c) != 0 || page_params(c, &limit, key, id) != 0)
         return;
     for (const char *k = key; *k; k++) {
@@ -90,7 +96,7 @@ static void events_authed(struct rctx *c)
             return;
         }
     }
-    c->version = limit;
+    c->page_limit = limit;
     snprintf(lim, sizeof(lim), "%d", limit + 1);
     const char *p[4] = {c->group_id, c->user_id, key[0] ? key : NULL, lim};
     /* One statement: membership and the page in one snapshot; the page walks
@@ -109,4 +115,109 @@ static void events_authed(struct rctx *c)
 void route_group_events(struct rctx *c)
 {
     auth_then(c, events_authed);
+}
+
+/* --- GET /api/v1/events/{id} ------------------------------------------------------------------ */
+
+static void on_event_db(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
+        return;
+    if (PQntuples(res) != 1) {
+        respond_problem(c, PROBLEM_NOT_FOUND, "no such event", NULL);
+        return;
+    }
+    respond_json_text(c, 200, PQgetvalue(res, 0, 0));
+}
+
+/* A finished event (its status hash deleted by the worker), or one whose
+   status expired: the ledger keeps them for good. */
+static void event_from_db(struct rctx *c)
+{
+    const char *p[2] = {c->event_id, c->user_id};
+    pg_query(c, on_event_db,
+             "SELECT json_build_object('event_id', e.event_id, 'type', e.type, 'group_id',"
+             " e.group_id, 'status', e.status, 'problem', e.problem, 'accepted_at',"
+             " rfc3339(e.accepted_at),"
+             " 'applied_at', rfc3339(e.applied_at))::text FROM ("
+             " SELECT event_id, type, group_id, 'applied' AS status, NULL::json AS problem,"
+             " accepted_at, applied_at FROM events WHERE event_id = $1"
+             " UNION ALL SELECT event_id, type, group_id, 'rejected', problem, accepted_at,"
+             " NULL FROM rejected_events WHERE event_id = $1) e"
+             " WHERE EXISTS (SELECT 1 FROM members m WHERE m.group_id = e.group_id"
+             " AND m.user_id = $2)",
+             2, p);
+}
+
+static void on_event_member(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
+        return;
+    if (PQntuples(res) != 1) {
+        json_decref(c->data);
+        c->data = NULL;
+        respond_problem(c, PROBLEM_NOT_FOUND, "no such event", NULL);
+        return;
+    }
+    /* Redis says queued, PostgreSQL has recorded it (Redis refused or lost
+       the worker's status write): the ledger answers. */
+    if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+        json_decref(c->data);
+        c->data = NULL;
+        event_from_db(c);
+        return;
+    }
+    respond_json(c, 200, json_incref(c->data));
+}
+
+static void on_event_status(redisReply *r, struct rctx *c)
+{
+    json_t *o;
+    if (!rctx_unref_live(c))
+        return;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+        event_from_db(c);
+        return;
+    }
+    o = json_pack("{s:s}", "event_id", c->event_id);
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
+        if (strcmp(k, "status") == 0 || strcmp(k, "type") == 0 || strcmp(k, "group_id") == 0 ||
+            strcmp(k, "accepted_at") == 0 || strcmp(k, "applied_at") == 0)
+            json_object_set_new(o, k, json_string(v));
+        else if (strcmp(k, "problem") == 0)
+            json_object_set_new(o, k, json_loads(v, 0, NULL));
+    }
+    if (!json_object_get(o, "applied_at"))
+        json_object_set_new(o, "applied_at", json_null());
+    const char *gid = json_string_value(json_object_get(o, "group_id"));
+    if (!gid || !json_object_get(o, "status")) {
+        json_decref(o);
+        event_from_db(c);
+        return;
+    }
+    /* Only members of the event's group may see it; whether it is recorded
+       already, in the same query. */
+    c->data = o;
+    const char *p[3] = {gid, c->user_id, c->event_id};
+    pg_query(c, on_event_member,
+             "SELECT EXISTS (SELECT 1 FROM events WHERE event_id = $3)"
+             " OR EXISTS (SELECT 1 FROM rejected_events WHERE event_id = $3)"
+             " FROM members WHERE group_id = $1 AND user_id = $2",
+             3, p);
+}
+
+static void event_get_authed(struct rctx *c)
+{
+    event_status_read(c, on_event_status);
+}
+
+void route_event_get(struct rctx *c)
+{
+    if (!ledger_is_uuid(c->seg[3])) {
+        respond_problem(c, PROBLEM_NOT_FOUND, "no such event", NULL);
+        return;
+    }
+    memcpy(c->event_id, c->seg[3], UUID_STR_SIZE);
+    auth_then(c, event_get_authed);
 }

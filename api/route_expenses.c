@@ -1,4 +1,9 @@
 /*
+ * Expenses. Writing one (POST, PUT, DELETE): after the access check, the
+ * expense is validated in full with the shared code the worker runs
+ * (ledger_expense_parse, the members, the group's totals) and handed to
+ * event_accept (route_ledger.c) as an event.
+ *
  * Reading expenses: the group's list (newest first by the expense's date, then
  * by creation, latest first; keyset-paginated; filtered on request) and one
  * expense. Straight from PostgreSQL, which the worker has committed before it
@@ -6,7 +11,7 @@
  *
  * Both build the resource with ledger_expense_resource (shared/ledger.c), the
  * function the worker uses for the audit log; Prefer: wait answers with the
- * same read (expense_answer_applied), so every route returns the same shape.
+ * same read (expense_resource), so every route returns the same shape.
  *
  * ETags: the list is a group read and carries the group's version; one
  * expense carries its own version, the one PUT's If-Match expects.
@@ -14,13 +19,13 @@
 #include "api.h"
 
 #include "ledger.h"
+#include "rows.h"
 #include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 /* An expense's place in the list: its date, then its creation (the seq of the
    event that created it): "2026-11-20:42", the cursor's key. */
 #define LIST_KEY "to_char(x.date, 'YYYY-MM-DD') || ':' || x.created_seq"
@@ -28,11 +33,10 @@
 /* Ten columns from an expenses row x; expense_from_row reads them. The
    request fields are built in the worker's order (worker/apply.c). */
 #define EXPENSE_COLS                                                                               \
-    "json_build_object('description', x.description, 'amount', x.amount, 'currency',"              \
-    " x.currency, 'exchange_rate', x.exchange_rate, 'date', to_char(x.date, 'YYYY-MM-DD'),"        \
-    " 'category', x.category, 'paid_by', x.paid_by, 'split', x.split)::text, x.id, x.group_id,"    \
-    " x.amount_in_group_currency, x.shares::text, x.created_by, " TS("x.created_at") ", " TS(      \
-        "x.updated_at") ", x.version, " LIST_KEY
+    ROWS_EXPENSE_CONTENT("x")                                                                      \
+    ", x.id, x.group_id,"                                                                          \
+    " x.amount_in_group_currency, x.shares::text, x.created_by, rfc3339(x.created_at),"            \
+    " rfc3339(x.updated_at), x.version, " LIST_KEY
 
 enum {
     COL_CONTENT,
@@ -47,17 +51,6 @@ enum {
     COL_KEY,
     N_COLS
 };
-
-static int db_failed(struct rctx *c, PGresult *res)
-{
-    if (respond_db_failed(c, res))
-        return 1;
-    if (PQnfields(res) < N_COLS) {
-        respond_problem(c, PROBLEM_INTERNAL, "the database answered an unexpected shape", NULL);
-        return 1;
-    }
-    return 0;
-}
 
 /* The resource of the expense in row (columns from o on). New reference, or
    NULL when the stored JSON is malformed. */
@@ -106,7 +99,7 @@ static void on_expenses(PGresult *res, struct rctx *c)
 {
     if (!rctx_unref_live(c) || respond_page_head(c, res) != 0)
         return;
-    int n = PQntuples(res), limit = (int)c->version;
+    int n = PQntuples(res), limit = c->page_limit;
     json_t *items = json_array();
     for (int i = 0; i < n && i < limit; i++) {
         if (PQgetisnull(res, i, 1 + COL_ID))
@@ -135,7 +128,8 @@ static void on_expenses(PGresult *res, struct rctx *c)
 /* The list's filters, as the query string gave them (NULL when absent). */
 struct list_filters {
     char q[8 * LEDGER_DESCRIPTION_MAX + 3]; /* the LIKE pattern: %q%, metacharacters escaped */
-    char payer[37], member[37], category[4 * LEDGER_CATEGORY_MAX + 1], from[11], to[11];
+    char payer[UUID_STR_SIZE], member[UUID_STR_SIZE], category[4 * LEDGER_CATEGORY_MAX + 1],
+        from[11], to[11];
     int has_q, has_payer, has_member, has_category, has_from, has_to;
     uint32_t hash; /* of all of them: a cursor is only valid with the filters it was made for */
 };
@@ -175,7 +169,7 @@ static int id_param(struct rctx *c, const char *name, char *buf, struct fields *
         fields_add(f, name, "must be a member id (a lowercase UUID)");
         return -1;
     }
-    memcpy(buf, raw, 37);
+    memcpy(buf, raw, UUID_STR_SIZE);
     return 1;
 }
 
@@ -260,16 +254,16 @@ static int list_cursor(struct rctx *c, const char *key, uint32_t hash, char *dat
     return -1;
 }
 
-static void expenses_list_allowed(struct rctx *c)
+void route_expenses_list(struct rctx *c)
 {
     int limit;
-    char key[PAGE_KEY_SIZE], id[37], lim[16], date[11] = "", seq[24] = "";
+    char key[PAGE_KEY_SIZE], id[UUID_STR_SIZE], lim[16], date[11] = "", seq[24] = "";
     struct list_filters lf;
     if (page_params(c, &limit, key, id) != 0 || list_filters(c, &lf) != 0)
         return;
     if (key[0] && list_cursor(c, key, lf.hash, date, seq) != 0)
         return;
-    c->version = limit;
+    c->page_limit = limit;
     c->if_match = lf.hash; /* for the next cursor */
     snprintf(lim, sizeof(lim), "%d", limit + 1);
     const char *p[12] = {c->group_id,
@@ -308,59 +302,102 @@ static void expenses_list_allowed(struct rctx *c)
              12, p);
 }
 
-/* Access before the query string: a non-member gets 404 whatever it asks. */
-static void expenses_list_authed(struct rctx *c)
-{
-    if (take_group_id(c) == 0)
-        group_access_then(c, expenses_list_allowed);
-}
-
-/* Authentication first: no or a bad token is 401 whatever the path holds. */
-void route_expenses_list(struct rctx *c)
-{
-    auth_then(c, expenses_list_authed);
-}
-
-/* --- the answer to Prefer: wait ---------------------------------------------------------- */
+/* --- GET /api/v1/groups/{gid}/expenses/{eid} ---------------------------------------------- */
 
 static json_t *expense_row(const PGresult *res, int row)
 {
     return expense_from_row(res, row, 0);
 }
 
-static void on_applied_expense(PGresult *res, struct rctx *c)
-{
-    if (rctx_unref_live(c) && !db_failed(c, res))
-        respond_resource(c, res, "expense", COL_ID, COL_VERSION, expense_row, 1);
-}
-
-void expense_answer_applied(struct rctx *c, int status)
-{
-    /* A deleted expense answers too: the DELETE's result is its last state. */
-    const char *p[2] = {c->target_id, c->group_id};
-    c->result_status = status;
-    pg_query(c, on_applied_expense,
-             "SELECT " EXPENSE_COLS " FROM expenses x WHERE x.id = $1 AND x.group_id = $2", 2, p);
-}
-
-/* --- GET /api/v1/groups/{gid}/expenses/{eid} ---------------------------------------------- */
-
-static void on_expense(PGresult *res, struct rctx *c)
-{
-    if (rctx_unref_live(c) && !db_failed(c, res))
-        respond_resource(c, res, "expense", COL_ID, COL_VERSION, expense_row, 0);
-}
+const struct resource_kind expense_resource = {
+    .what = "expense",
+    .get_sql = "SELECT " EXPENSE_COLS " FROM groups g"
+               " JOIN members me ON me.group_id = g.id AND me.user_id = $3"
+               " LEFT JOIN expenses x ON x.id = $2::uuid AND x.group_id = g.id"
+               " AND NOT x.deleted WHERE g.id = $1",
+    .applied_sql = "SELECT " EXPENSE_COLS " FROM expenses x WHERE x.id = $1 AND x.group_id = $2",
+    .n_cols = N_COLS,
+    .id_col = COL_ID,
+    .version_col = COL_VERSION,
+    .from_row = expense_row,
+};
 
 static void expense_get_authed(struct rctx *c)
 {
-    group_resource_query(c, on_expense,
-                         "SELECT " EXPENSE_COLS " FROM groups g"
-                         " JOIN members me ON me.group_id = g.id AND me.user_id = $3"
-                         " LEFT JOIN expenses x ON x.id = $2::uuid AND x.group_id = g.id"
-                         " AND NOT x.deleted WHERE g.id = $1");
+    resource_get(c, &expense_resource);
 }
 
 void route_expense_get(struct rctx *c)
 {
     auth_then(c, expense_get_authed);
+}
+
+/* --- POST /groups/{gid}/expenses, PUT and DELETE /groups/{gid}/expenses/{eid} ------------- */
+
+void route_expense_write(struct rctx *c)
+{
+    struct ledger_expense e;
+    struct fields f = {0};
+    char today[11];
+
+    /* After access: a non-member gets 404 whatever it sends. */
+    if (c->n_seg == 6) {
+        if (!ledger_is_uuid(c->seg[5])) {
+            respond_problem(c, PROBLEM_NOT_FOUND, "no such expense", NULL);
+            return;
+        }
+        if (req_if_match_checked(c, strcmp(c->method, "PUT") == 0, "expense") != 0)
+            return;
+    }
+    if (strcmp(c->method, "DELETE") == 0) {
+        memcpy(c->target_id, c->seg[5], UUID_STR_SIZE);
+        strcpy(c->type, "expense.deleted");
+        event_accept(c);
+        return;
+    }
+    if (req_parse_body(c, 0) != 0)
+        return;
+    ledger_today(today);
+    if (ledger_expense_parse(&c->doc, c->doc.root, c->group_currency, today, &e, &f) != 0) {
+        respond_problem(c, PROBLEM_VALIDATION, "the expense is not valid", &f);
+        return;
+    }
+    for (size_t i = 0; i < e.n_paid; i++) {
+        if (!access_is_member(c, e.paid[i].member_id)) {
+            char path[64];
+            snprintf(path, sizeof(path), "paid_by[%zu].member_id", i);
+            fields_add(&f, path, "is not a member of this group");
+        }
+    }
+    for (size_t i = 0; i < e.n_split; i++) {
+        if (!access_is_member(c, e.split[i].member_id)) {
+            char path[64];
+            snprintf(path, sizeof(path), "split.members[%zu].member_id", i);
+            fields_add(&f, path, "is not a member of this group");
+        }
+    }
+    if (f.n) {
+        ledger_expense_release(&e);
+        respond_problem(c, PROBLEM_VALIDATION, "the expense names non-members", &f);
+        return;
+    }
+    /* Sums stay in range (checked again when applied). A replacement counts
+       as added, the expense it replaces still in the group's state. */
+    struct ledger_volume v = c->volume;
+    if (ledger_volume_add_expense(&v, &e) != 0) {
+        ledger_expense_release(&e);
+        fields_add(&f, "amount", "is too large for this group's totals");
+        respond_problem(c, PROBLEM_VALIDATION, LEDGER_RANGE_DETAIL, &f);
+        return;
+    }
+    c->data = ledger_expense_to_json(&e);
+    ledger_expense_release(&e);
+    if (strcmp(c->method, "POST") == 0) {
+        new_uuid(c->target_id);
+        strcpy(c->type, "expense.created");
+    } else {
+        memcpy(c->target_id, c->seg[5], UUID_STR_SIZE);
+        strcpy(c->type, "expense.replaced");
+    }
+    event_accept(c);
 }

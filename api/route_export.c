@@ -36,15 +36,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-#define TS_US(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-
 /* Rows per query: about 20,000 member cells a batch, within 50..1000 rows. */
 #define EXPORT_CELLS_PER_BATCH 20000
 
 struct column {
-    char id[37];  /* member id */
-    size_t index; /* its position in the group */
+    char id[UUID_STR_SIZE]; /* member id */
+    size_t index;           /* its position in the group */
 };
 
 struct export
@@ -53,13 +50,13 @@ struct export
     struct rctx *c;
     const struct currency *cur; /* the group's (static table) */
     size_t n_members;
-    struct column *cols;             /* owned, sorted by id */
-    int64_t *paid, *owed;            /* owned, per member, for the row being written */
-    unsigned char *has;              /* owned, per member: the row involves it */
-    int batch;                       /* rows per query */
-    int started;                     /* the response's head went out */
-    char key[PAGE_KEY_SIZE], id[37]; /* the last row written ("" before the first) */
-    struct strbuf out;               /* owned: the chunk h2o is sending */
+    struct column *cols;                        /* owned, sorted by id */
+    int64_t *paid, *owed;                       /* owned, per member, for the row being written */
+    unsigned char *has;                         /* owned, per member: the row involves it */
+    int batch;                                  /* rows per query */
+    int started;                                /* the response's head went out */
+    char key[PAGE_KEY_SIZE], id[UUID_STR_SIZE]; /* the last row written ("" before the first) */
+    struct strbuf out;                          /* owned: the chunk h2o is sending */
 };
 
 static void buf_add(struct export *x, const char *s, size_t n)
@@ -231,48 +228,45 @@ static void fetch_batch(struct rctx *c)
     const char *p[4] = {c->group_id, x->key[0] ? x->key : NULL, x->id[0] ? x->id : NULL, lim};
     /* Each branch walks its index from the cursor on; the merge keeps the
        first $4 of both, in (created_at, id) order. */
-    pg_query(
-        c, on_batch,
-        "SELECT type, id, k, created, date, description, category, amount, currency, rate,"
-        " amount_group, shares, from_member, to_member FROM ("
-        " (SELECT 'expense' AS type, x.id, x.created_at AS at, " TS_US(
-            "x.created_at") " AS k,"
-                            "  " TS("x.created_at") " AS created, to_char(x.date, 'YYYY-MM-DD') AS "
-                                                    "date,"
-                                                    "  x.description, x.category, x.amount, "
-                                                    "x.currency::text AS currency,"
-                                                    "  x.exchange_rate AS rate, "
-                                                    "x.amount_in_group_currency AS amount_group,"
-                                                    "  x.shares::text AS shares, NULL::uuid AS "
-                                                    "from_member, NULL::uuid AS to_member"
-                                                    "  FROM expenses x WHERE x.group_id = $1 AND "
-                                                    "NOT x.deleted"
-                                                    "  AND ($2::timestamptz IS NULL OR "
-                                                    "(x.created_at, x.id) > ($2::timestamptz, "
-                                                    "$3::uuid))"
-                                                    "  ORDER BY x.created_at, x.id LIMIT $4::int)"
-                                                    " UNION ALL"
-                                                    " (SELECT 'payment', p.id, "
-                                                    "p.created_at, " TS_US("p.created_at") ", " TS(
-                                                        "p.created_at") ", to_char(p.date, "
-                                                                        "'YYYY-MM-DD'), "
-                                                                        "coalesce(p.note, ''), "
-                                                                        "NULL,"
-                                                                        "  p.amount, NULL, NULL, "
-                                                                        "p.amount, NULL, "
-                                                                        "p.from_member, p.to_member"
-                                                                        "  FROM payments p WHERE "
-                                                                        "p.group_id = $1 AND NOT "
-                                                                        "p.deleted"
-                                                                        "  AND ($2::timestamptz IS "
-                                                                        "NULL OR (p.created_at, "
-                                                                        "p.id) > ($2::timestamptz, "
-                                                                        "$3::uuid))"
-                                                                        "  ORDER BY p.created_at, "
-                                                                        "p.id LIMIT $4::int)"
-                                                                        ") u ORDER BY at, id LIMIT "
-                                                                        "$4::int",
-        4, p);
+    pg_query(c, on_batch,
+             "SELECT type, id, k, created, date, description, category, amount, currency, rate,"
+             " amount_group, shares, from_member, to_member FROM ("
+             " (SELECT 'expense' AS type, x.id, x.created_at AS at, rfc3339_us(x.created_at) AS k,"
+             "  rfc3339(x.created_at) AS created, to_char(x.date, 'YYYY-MM-DD') AS "
+             "date,"
+             "  x.description, x.category, x.amount, "
+             "x.currency::text AS currency,"
+             "  x.exchange_rate AS rate, "
+             "x.amount_in_group_currency AS amount_group,"
+             "  x.shares::text AS shares, NULL::uuid AS "
+             "from_member, NULL::uuid AS to_member"
+             "  FROM expenses x WHERE x.group_id = $1 AND "
+             "NOT x.deleted"
+             "  AND ($2::timestamptz IS NULL OR "
+             "(x.created_at, x.id) > ($2::timestamptz, "
+             "$3::uuid))"
+             "  ORDER BY x.created_at, x.id LIMIT $4::int)"
+             " UNION ALL"
+             " (SELECT 'payment', p.id, "
+             "p.created_at, rfc3339_us(p.created_at), rfc3339(p.created_at), to_char(p.date, "
+             "'YYYY-MM-DD'), "
+             "coalesce(p.note, ''), "
+             "NULL,"
+             "  p.amount, NULL, NULL, "
+             "p.amount, NULL, "
+             "p.from_member, p.to_member"
+             "  FROM payments p WHERE "
+             "p.group_id = $1 AND NOT "
+             "p.deleted"
+             "  AND ($2::timestamptz IS "
+             "NULL OR (p.created_at, "
+             "p.id) > ($2::timestamptz, "
+             "$3::uuid))"
+             "  ORDER BY p.created_at, "
+             "p.id LIMIT $4::int)"
+             ") u ORDER BY at, id LIMIT "
+             "$4::int",
+             4, p);
 }
 
 static void on_proceed(h2o_generator_t *gen, h2o_req_t *req)
@@ -322,12 +316,8 @@ static void content_disposition(struct rctx *c, const char *name)
 /* Row: name, currency, version, members as [[id, name], ...] in order. */
 static void on_group(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c))
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
-        return;
-    }
     if (PQntuples(res) != 1) {
         respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
         return;

@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
 static const char *const group_keys[] = {"name", "currency", NULL};
 static const char *const member_keys[] = {"name", NULL};
 
@@ -40,29 +38,6 @@ static const char *get_name(const json_t *body, struct fields *f)
         return NULL;
     }
     return json_string_value(v);
-}
-
-/* Path segment 3 (the group id) into c->group_id; 404 unless a UUID. */
-int take_group_id(struct rctx *c)
-{
-    if (!ledger_is_uuid(c->seg[3])) {
-        respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
-        return -1;
-    }
-    memcpy(c->group_id, c->seg[3], 37);
-    return 0;
-}
-
-void group_resource_query(struct rctx *c, pg_cb cb, const char *sql)
-{
-    if (take_group_id(c) != 0)
-        return;
-    /* An id that is not a UUID matches no resource (NULL), after the
-       membership check, like any unknown id. */
-    if (ledger_is_uuid(c->seg[5]))
-        memcpy(c->target_id, c->seg[5], 37);
-    const char *p[3] = {c->group_id, c->target_id[0] ? c->target_id : NULL, c->user_id};
-    pg_query(c, cb, sql, 3, p);
 }
 
 /* --- create ----------------------------------------------------------------------------- */
@@ -89,7 +64,7 @@ static void groups_create_authed(struct rctx *c)
     const struct currency *cur = NULL;
     const char *name;
     const json_t *v;
-    char gid[37], mid[37];
+    char gid[UUID_STR_SIZE], mid[UUID_STR_SIZE];
 
     if (req_parse_body(c, 0) != 0 || req_reject_unknown(c, group_keys) != 0)
         return;
@@ -114,10 +89,10 @@ static void groups_create_authed(struct rctx *c)
              "  SELECT $5, g.id, u.name, u.id FROM g, u RETURNING *),"
              " b AS (INSERT INTO balances (group_id, member_id) SELECT group_id, id FROM m)",
              "SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"
-             " 'created_at', " TS("g.created_at") ", 'version', g.version, 'members',"
-                                                  " json_build_array(json_build_object('id', m.id, "
-                                                  "'name', m.name, 'user_id',"
-                                                  " m.user_id)))::text FROM g, m",
+             " 'created_at', rfc3339(g.created_at), 'version', g.version, 'members',"
+             " json_build_array(json_build_object('id', m.id, "
+             "'name', m.name, 'user_id',"
+             " m.user_id)))::text FROM g, m",
              NULL, 5, p);
 }
 
@@ -132,7 +107,7 @@ static void on_groups_listed(PGresult *res, struct rctx *c)
 {
     if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
-    int n = PQntuples(res), limit = (int)c->version;
+    int n = PQntuples(res), limit = c->page_limit;
     json_t *items = json_array();
     char cursor[256];
     for (int i = 0; i < n && i < limit; i++)
@@ -154,16 +129,16 @@ static void on_groups_listed(PGresult *res, struct rctx *c)
 static void groups_list_authed(struct rctx *c)
 {
     int limit;
-    char ts[PAGE_KEY_SIZE], id[37], lim[16];
+    char ts[PAGE_KEY_SIZE], id[UUID_STR_SIZE], lim[16];
     if (page_params(c, &limit, ts, id) != 0)
         return;
-    c->version = limit;
+    c->page_limit = limit;
     snprintf(lim, sizeof(lim), "%d", limit + 1);
     const char *p[4] = {c->user_id, ts[0] ? ts : NULL, id[0] ? id : NULL, lim};
     pg_query(c, on_groups_listed,
              "SELECT g.id, g.name, g.currency,"
              " coalesce(b.paid - b.owed + b.sent - b.received, 0),"
-             " to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+             " rfc3339_us(g.created_at)"
              " FROM members me JOIN groups g ON g.id = me.group_id"
              " LEFT JOIN balances b ON b.group_id = g.id AND b.member_id = me.id"
              " WHERE me.user_id = $1 AND ($2::timestamptz IS NULL"
@@ -214,15 +189,15 @@ static void group_get_authed(struct rctx *c)
     const char *p[2] = {c->group_id, c->user_id};
     pg_query(c, on_group,
              "SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"
-             " 'created_at', " TS("g.created_at") ", 'version', g.version, 'members',"
-                                                  " (SELECT json_agg(json_build_object('id', m.id, "
-                                                  "'name', m.name, 'user_id',"
-                                                  " m.user_id) ORDER BY m.position) FROM members m "
-                                                  "WHERE m.group_id = g.id))::text,"
-                                                  " g.version, encode(g.head_hash, 'hex')"
-                                                  " FROM groups g WHERE g.id = $1 AND "
-                                                  "EXISTS (SELECT 1 FROM members x"
-                                                  " WHERE x.group_id = g.id AND x.user_id = $2)",
+             " 'created_at', rfc3339(g.created_at), 'version', g.version, 'members',"
+             " (SELECT json_agg(json_build_object('id', m.id, "
+             "'name', m.name, 'user_id',"
+             " m.user_id) ORDER BY m.position) FROM members m "
+             "WHERE m.group_id = g.id))::text,"
+             " g.version, encode(g.head_hash, 'hex')"
+             " FROM groups g WHERE g.id = $1 AND "
+             "EXISTS (SELECT 1 FROM members x"
+             " WHERE x.group_id = g.id AND x.user_id = $2)",
              2, p);
 }
 
@@ -247,11 +222,11 @@ static void on_member_created(PGresult *res, struct rctx *c)
     respond_json_text(c, 201, PQgetvalue(res, 0, 0));
 }
 
-static void members_create_allowed(struct rctx *c)
+void route_members_create(struct rctx *c)
 {
     struct fields f = {0};
     const char *name;
-    char mid[37];
+    char mid[UUID_STR_SIZE];
 
     if (req_parse_body(c, 0) != 0 || req_reject_unknown(c, member_keys) != 0)
         return;
@@ -277,92 +252,4 @@ static void members_create_allowed(struct rctx *c)
              "SELECT json_build_object('id', m.id, 'name', m.name, 'user_id', m.user_id)::text,"
              " v.version FROM m, v",
              NULL, 4, p);
-}
-
-/* Access before the body: a non-member learns nothing from validation. */
-static void members_create_authed(struct rctx *c)
-{
-    if (take_group_id(c) == 0)
-        group_access_then(c, members_create_allowed);
-}
-
-void route_members_create(struct rctx *c)
-{
-    auth_then(c, members_create_authed);
-}
-
-/* --- access check shared by the ledger routes --------------------------------------------- */
-
-static void on_access(PGresult *res, struct rctx *c)
-{
-    if (!rctx_unref_live(c) || respond_db_failed(c, res))
-        return;
-    if (PQntuples(res) != 1) {
-        respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
-        return;
-    }
-    snprintf(c->group_currency, sizeof(c->group_currency), "%s", PQgetvalue(res, 0, 0));
-    snprintf(c->member_id, sizeof(c->member_id), "%s", PQgetvalue(res, 0, 1));
-    free(c->scratch);
-    c->scratch = xstrdup(PQgetvalue(res, 0, 2)); /* every member id, comma-separated */
-    c->version = atoll(PQgetvalue(res, 0, 3));
-    if (ledger_volume_parse(PQgetvalue(res, 0, 4), &c->volume) != 0) {
-        respond_problem(c, PROBLEM_INTERNAL, "the group's totals could not be read", NULL);
-        return;
-    }
-    c->next(c);
-}
-
-static void access_from_db(struct rctx *c)
-{
-    const char *p[2] = {c->group_id, c->user_id};
-    pg_query(c, on_access,
-             "SELECT g.currency, me.id, (SELECT string_agg(m.id::text, ',') FROM members m"
-             " WHERE m.group_id = g.id), g.version,"
-             " (SELECT coalesce(sum(b.paid) + sum(b.sent), 0) || ':' ||"
-             "  coalesce(sum(b.owed) + sum(b.received), 0) FROM balances b"
-             "  WHERE b.group_id = g.id) FROM groups g JOIN members me"
-             " ON me.group_id = g.id AND me.user_id = $2 WHERE g.id = $1",
-             2, p);
-}
-
-/* The cached view answers the check alone: version, currency, member ids,
-   volume and the caller's member id, all of one version. A view without a
-   volume (written before it had one) counts as a miss. */
-static void on_access_cached(redisReply *r, struct rctx *c)
-{
-    if (!rctx_unref_live(c))
-        return;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 5) {
-        redisReply **e = r->element;
-        int full = e[0]->type == REDIS_REPLY_STRING && e[1]->type == REDIS_REPLY_STRING &&
-                   e[2]->type == REDIS_REPLY_STRING && e[1]->len == 3 &&
-                   e[3]->type == REDIS_REPLY_STRING &&
-                   ledger_volume_parse(e[3]->str, &c->volume) == 0;
-        if (full && e[4]->type == REDIS_REPLY_STRING && e[4]->len == 36) {
-            c->version = atoll(e[0]->str);
-            memcpy(c->group_currency, e[1]->str, 4);
-            memcpy(c->member_id, e[4]->str, 37);
-            free(c->scratch);
-            c->scratch = xstrdup(e[2]->str); /* every member id, comma-separated */
-            c->next(c);
-            return;
-        }
-        if (full) {
-            /* A whole view lists every member with an account. */
-            respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
-            return;
-        }
-    }
-    /* A miss, a tombstone, or Redis down: ask PostgreSQL. */
-    access_from_db(c);
-}
-
-void group_access_then(struct rctx *c, rctx_fn next)
-{
-    char key[96], field[48];
-    c->next = next;
-    keys_fmt(key, sizeof(key), "view", c->group_id);
-    snprintf(field, sizeof(field), "u:%s", c->user_id);
-    rcli_cmd(c, on_access_cached, "HMGET %s version currency members volume %s", key, field);
 }

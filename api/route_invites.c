@@ -31,8 +31,6 @@
 #define INVITE_TTL "7 days"
 #define INVITE_TOKEN_LEN 43 /* base64url of 32 bytes, unpadded */
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
 static const char *const create_keys[] = {NULL};
 static const char *const accept_keys[] = {"member_id", NULL};
 
@@ -54,7 +52,7 @@ static void on_invite_created(PGresult *res, struct rctx *c)
     sodium_memzero(c->scratch, strlen(c->scratch));
 }
 
-static void invites_create_allowed(struct rctx *c)
+void route_invites_create(struct rctx *c)
 {
     unsigned char raw[32];
     char token[INVITE_TOKEN_LEN + 1], hash[65];
@@ -75,19 +73,7 @@ static void invites_create_allowed(struct rctx *c)
              " SELECT decode($1, 'hex'), g.id, $3, now() + interval '" INVITE_TTL "'"
              " FROM groups g WHERE g.id = $2 AND EXISTS (SELECT 1 FROM members x"
              " WHERE x.group_id = g.id AND x.user_id = $3) RETURNING expires_at)",
-             "SELECT " TS("expires_at") ", $4::text FROM i", NULL, 4, p);
-}
-
-static void invites_create_authed(struct rctx *c)
-{
-    /* Access before the body: a non-member learns nothing from validation. */
-    if (take_group_id(c) == 0)
-        group_access_then(c, invites_create_allowed);
-}
-
-void route_invites_create(struct rctx *c)
-{
-    auth_then(c, invites_create_authed);
+             "SELECT rfc3339(expires_at), $4::text FROM i", NULL, 4, p);
 }
 
 /* --- accept ----------------------------------------------------------------------------- */
@@ -127,7 +113,7 @@ void route_invites_create(struct rctx *c)
     " EXISTS (SELECT 1 FROM claimed) AS claimed, EXISTS (SELECT 1 FROM added) AS added,"           \
     " coalesce((SELECT version FROM v), (SELECT version FROM g)),"                                 \
     " (SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"               \
-    "  'created_at', to_char(g.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"  \
+    "  'created_at', rfc3339(g.created_at),"                                                       \
     "  'version', coalesce((SELECT version FROM v), g.version), 'members',"                        \
     "  (SELECT json_agg(json_build_object('id', x.id, 'name', x.name, 'user_id', x.user_id)"       \
     "   ORDER BY x.position) FROM (SELECT m.id, m.name, CASE WHEN m.id IN"                         \
@@ -181,7 +167,7 @@ static void on_accepted(PGresult *res, struct rctx *c)
     }
     if (!mine && !claim && !is_true(res, 5)) {
         /* A concurrent accept by the same user inserted first: read again. */
-        if (c->version++ == 0) {
+        if (c->attempts++ == 0) {
             run_accept(c);
             return;
         }
@@ -196,7 +182,7 @@ static void on_accepted(PGresult *res, struct rctx *c)
 
 static void run_accept(struct rctx *c)
 {
-    char mid[37];
+    char mid[UUID_STR_SIZE];
     new_uuid(mid);
     const char *p[4] = {c->scratch, c->user_id, mid, c->member_id[0] ? c->member_id : NULL};
     /* A concurrent accept by the same user is read again (on_accepted): that
@@ -227,9 +213,9 @@ static void on_invite_found(PGresult *res, struct rctx *c)
             respond_problem(c, PROBLEM_VALIDATION, "the acceptance is not valid", &f);
             return;
         }
-        memcpy(c->member_id, json_string_value(v), 37);
+        memcpy(c->member_id, json_string_value(v), UUID_STR_SIZE);
     }
-    c->version = 0; /* retries of run_accept */
+    c->attempts = 0; /* retries of run_accept */
     run_accept(c);
 }
 

@@ -1,4 +1,9 @@
 /*
+ * Payments. Writing one (POST, PUT, DELETE): after the access check, the
+ * payment is validated in full with the shared code the worker runs and
+ * handed to event_accept (route_ledger.c) as an event; a PUT or DELETE whose
+ * If-Match the stored payment already passed is refused first.
+ *
  * Reading payments: the group's list (newest first by date, then by creation;
  * keyset-paginated; deleted ones left out), one payment, and the answer to a
  * payment write that waited (Prefer: wait). Straight from PostgreSQL, which the worker has
@@ -12,19 +17,18 @@
 #include "api.h"
 
 #include "ledger.h"
+#include "rows.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
 /* Seven columns from a payments row y; payment_from_row reads them. The
    request fields are built in ledger_payment_to_json's order. */
 #define PAYMENT_COLS                                                                               \
-    "json_build_object('from_member', y.from_member, 'to_member', y.to_member, 'amount',"          \
-    " y.amount, 'date', to_char(y.date, 'YYYY-MM-DD'), 'note', y.note)::text, y.id, y.group_id,"   \
-    " y.created_by, " TS("y.created_at") ", " TS("y.updated_at") ", y.version"
+    ROWS_PAYMENT_CONTENT("y")                                                                      \
+    ", y.id, y.group_id,"                                                                          \
+    " y.created_by, rfc3339(y.created_at), rfc3339(y.updated_at), y.version"
 
 enum {
     COL_CONTENT,
@@ -33,7 +37,8 @@ enum {
     COL_CREATED_BY,
     COL_CREATED_AT,
     COL_UPDATED_AT,
-    COL_VERSION
+    COL_VERSION,
+    N_COLS
 };
 
 /* The resource of the payment in row. New reference, or NULL when the stored
@@ -66,7 +71,7 @@ static void on_payments(PGresult *res, struct rctx *c)
 {
     if (!rctx_unref_live(c) || respond_page_head(c, res) != 0)
         return;
-    int n = PQntuples(res), limit = (int)c->version;
+    int n = PQntuples(res), limit = c->page_limit;
     json_t *items = json_array();
     for (int i = 0; i < n && i < limit; i++) {
         if (PQgetisnull(res, i, 1 + COL_ID))
@@ -105,7 +110,7 @@ static void on_payments(PGresult *res, struct rctx *c)
 static void payments_list_authed(struct rctx *c)
 {
     int limit;
-    char key[PAGE_KEY_SIZE], id[37], lim[16], date[11] = "", secs[24] = "";
+    char key[PAGE_KEY_SIZE], id[UUID_STR_SIZE], lim[16], date[11] = "", secs[24] = "";
     if (take_group_id(c) != 0 || page_params(c, &limit, key, id) != 0)
         return;
     if (key[0]) {
@@ -120,7 +125,7 @@ static void payments_list_authed(struct rctx *c)
         }
         snprintf(secs, sizeof(secs), "%lld", s);
     }
-    c->version = limit;
+    c->page_limit = limit;
     snprintf(lim, sizeof(lim), "%d", limit + 1);
     const char *p[6] = {c->group_id,          c->user_id,         key[0] ? date : NULL,
                         key[0] ? secs : NULL, key[0] ? id : NULL, lim};
@@ -145,41 +150,108 @@ void route_payments_list(struct rctx *c)
     auth_then(c, payments_list_authed);
 }
 
-/* --- the answer to Prefer: wait ------------------------------------------------------------ */
-
-static void on_applied_payment(PGresult *res, struct rctx *c)
-{
-    if (rctx_unref_live(c))
-        respond_resource(c, res, "payment", COL_ID, COL_VERSION, payment_from_row, 1);
-}
-
-void payment_answer_applied(struct rctx *c, int status)
-{
-    /* A deleted payment answers too: the DELETE's result is its last state. */
-    const char *p[2] = {c->target_id, c->group_id};
-    c->result_status = status;
-    pg_query(c, on_applied_payment,
-             "SELECT " PAYMENT_COLS " FROM payments y WHERE y.id = $1 AND y.group_id = $2", 2, p);
-}
-
 /* --- GET /api/v1/groups/{gid}/payments/{pid} ------------------------------------------------ */
 
-static void on_payment(PGresult *res, struct rctx *c)
-{
-    if (rctx_unref_live(c))
-        respond_resource(c, res, "payment", COL_ID, COL_VERSION, payment_from_row, 0);
-}
+const struct resource_kind payment_resource = {
+    .what = "payment",
+    .get_sql = "SELECT " PAYMENT_COLS " FROM groups g"
+               " JOIN members me ON me.group_id = g.id AND me.user_id = $3"
+               " LEFT JOIN payments y ON y.id = $2::uuid AND y.group_id = g.id"
+               " AND NOT y.deleted WHERE g.id = $1",
+    .applied_sql = "SELECT " PAYMENT_COLS " FROM payments y WHERE y.id = $1 AND y.group_id = $2",
+    .n_cols = N_COLS,
+    .id_col = COL_ID,
+    .version_col = COL_VERSION,
+    .from_row = payment_from_row,
+};
 
 static void payment_get_authed(struct rctx *c)
 {
-    group_resource_query(c, on_payment,
-                         "SELECT " PAYMENT_COLS " FROM groups g"
-                         " JOIN members me ON me.group_id = g.id AND me.user_id = $3"
-                         " LEFT JOIN payments y ON y.id = $2::uuid AND y.group_id = g.id"
-                         " AND NOT y.deleted WHERE g.id = $1");
+    resource_get(c, &payment_resource);
 }
 
 void route_payment_get(struct rctx *c)
 {
     auth_then(c, payment_get_authed);
+}
+
+/* --- POST /groups/{gid}/payments, PUT and DELETE /groups/{gid}/payments/{pid} ------------- */
+
+static void on_payment_version(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
+        return;
+    /* Versions only grow: one already past If-Match can never match again.
+       A payment not (yet) in the table may still be queued: the worker
+       decides then. A request with an Idempotency-Key is left to the worker
+       (event_accept). */
+    if (PQntuples(res) == 1) {
+        int64_t version = atoll(PQgetvalue(res, 0, 0));
+        if (version > c->if_match) {
+            c->refuse_code = PROBLEM_VERSION_CONFLICT;
+            snprintf(c->refuse_detail, sizeof(c->refuse_detail),
+                     "the payment is at version %lld, not %lld", (long long)version,
+                     (long long)c->if_match);
+        } else if (strcmp(PQgetvalue(res, 0, 1), "t") == 0 && version == c->if_match) {
+            c->refuse_code = PROBLEM_NOT_FOUND;
+            snprintf(c->refuse_detail, sizeof(c->refuse_detail), "the payment was deleted");
+        }
+    }
+    event_accept(c);
+}
+
+void route_payment_write(struct rctx *c)
+{
+    struct ledger_payment p;
+    struct fields f = {0};
+    char today[11];
+
+    /* After access: a non-member gets 404 whatever it sends. */
+    if (c->n_seg == 6) {
+        if (!ledger_is_uuid(c->seg[5])) {
+            respond_problem(c, PROBLEM_NOT_FOUND, "no such payment", NULL);
+            return;
+        }
+        if (req_if_match_checked(c, 1, "payment") != 0)
+            return;
+        memcpy(c->target_id, c->seg[5], UUID_STR_SIZE);
+    }
+    if (strcmp(c->method, "DELETE") != 0) {
+        if (req_parse_body(c, 0) != 0)
+            return;
+        ledger_today(today);
+        if (ledger_payment_parse(c->doc.root, today, &p, &f) != 0) {
+            respond_problem(c, PROBLEM_VALIDATION, "the payment is not valid", &f);
+            return;
+        }
+        if (!access_is_member(c, p.from_member))
+            fields_add(&f, "from_member", "is not a member of this group");
+        if (!access_is_member(c, p.to_member))
+            fields_add(&f, "to_member", "is not a member of this group");
+        if (f.n) {
+            ledger_payment_release(&p);
+            respond_problem(c, PROBLEM_VALIDATION, "the payment names non-members", &f);
+            return;
+        }
+        /* Sums stay in range (checked again when applied). */
+        struct ledger_volume v = c->volume;
+        if (ledger_volume_add(&v, 0, 0, p.amount, p.amount) != 0) {
+            ledger_payment_release(&p);
+            fields_add(&f, "amount", "is too large for this group's totals");
+            respond_problem(c, PROBLEM_VALIDATION, LEDGER_RANGE_DETAIL, &f);
+            return;
+        }
+        c->data = ledger_payment_to_json(&p);
+        ledger_payment_release(&p);
+    }
+    if (strcmp(c->method, "POST") == 0) {
+        new_uuid(c->target_id);
+        strcpy(c->type, "payment.created");
+        event_accept(c);
+        return;
+    }
+    strcpy(c->type, strcmp(c->method, "PUT") == 0 ? "payment.replaced" : "payment.deleted");
+    const char *p2[2] = {c->target_id, c->group_id};
+    pg_query(c, on_payment_version,
+             "SELECT version, deleted FROM payments WHERE id = $1 AND group_id = $2", 2, p2);
 }

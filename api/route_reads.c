@@ -33,12 +33,8 @@ static void answer_body(struct rctx *c, int64_t version, const char *body, size_
 static void on_view_db(PGresult *res, struct rctx *c)
 {
     struct view v;
-    if (!rctx_unref_live(c))
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        respond_problem(c, PROBLEM_UNAVAILABLE, "the database is unavailable", NULL);
-        return;
-    }
     int n = PQntuples(res);
     if (n == 0) {
         respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);

@@ -22,8 +22,8 @@
 #define SESSIONS_WAYS 4
 
 struct session {
-    char hash[64];    /* hex SHA-256 of the token, not NUL-terminated */
-    char user_id[37]; /* "" when the slot is free */
+    char hash[64];               /* hex SHA-256 of the token, not NUL-terminated */
+    char user_id[UUID_STR_SIZE]; /* "" when the slot is free */
     uint64_t verified_ms;
 };
 
@@ -54,7 +54,7 @@ int sessions_lookup(const char *token_hash, char *user_id, uint64_t *age_ms)
     uint64_t now = uv_now(api.loop);
     if (!s)
         return 0;
-    memcpy(user_id, s->user_id, 37);
+    memcpy(user_id, s->user_id, UUID_STR_SIZE);
     *age_ms = now > s->verified_ms ? now - s->verified_ms : 0;
     return 1;
 }

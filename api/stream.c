@@ -44,7 +44,7 @@
 
 struct stream_hub {
     h2o_linklist_t link; /* in its bucket */
-    char group_id[37];
+    char group_id[UUID_STR_SIZE];
     int64_t last_seq;    /* every entry up to it went to the live subscribers */
     h2o_linklist_t subs; /* struct stream_sub.link */
     int fetching;        /* a read is in flight */
@@ -66,7 +66,7 @@ struct stream_sub {
     int done;            /* the final chunk went out, or the client left */
     struct strbuf out;   /* queued */
     struct strbuf wire;  /* handed to h2o */
-    char token_hash[65], user_id[37];
+    char token_hash[65], user_id[UUID_STR_SIZE];
 };
 
 static h2o_linklist_t buckets[HUB_BUCKETS];

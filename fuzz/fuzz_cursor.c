@@ -11,7 +11,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *in = fuzz_strndup(data, size);
-    char key[CURSOR_KEY_MAX + 1], id[37], key2[CURSOR_KEY_MAX + 1], id2[37], out[256];
+    char key[CURSOR_KEY_MAX + 1], id[UUID_STR_SIZE], key2[CURSOR_KEY_MAX + 1], id2[UUID_STR_SIZE],
+        out[256];
 
     if (cursor_decode(in, key, id) == 0) {
         size_t n = strlen(key);

@@ -284,6 +284,10 @@ e2e_browser() {
 section_e2e() {
     E2E_PASSED=0
     E2E_FAILED=0
+    local ef
+    for ef in ${E2E_FILES:-}; do
+        [[ -f $ef ]] || die "e2e: no such file '$ef'"
+    done
     E2E_STATE="$(mktemp -d "${TMPDIR:-/tmp}/splitter-e2e.XXXXXX")"
     chmod 0711 "$E2E_STATE" # PostgreSQL runs as postgres and must reach its data directory
     trap 'e2e_finish' EXIT
@@ -311,9 +315,24 @@ section_e2e() {
     export BASE_URL="http://127.0.0.1:$HTTP_PORT" STACK_STATE_DIR="$E2E_STATE"
     export PGPASSWORD="$POSTGRES_PASSWORD"
 
-    local -a files=()
-    mapfile -t files < <(find tests/e2e -maxdepth 1 -type f \( -name '*.test.mjs' -o -name '*.test.js' \) | sort)
-    if [[ ${#files[@]} -eq 0 ]]; then
+    # E2E_FILES (`make e2e FILE=...`): only these files (tests/e2e/serial/ ones run serially as
+    # below), and no browser tests; else every file.
+    local -a files=() serial=()
+    local f
+    if [[ -n ${E2E_FILES:-} ]]; then
+        for f in $E2E_FILES; do
+            case $f in
+                tests/e2e/serial/*) serial+=("$f") ;;
+                *) files+=("$f") ;;
+            esac
+        done
+    else
+        mapfile -t files < <(find tests/e2e -maxdepth 1 -type f \( -name '*.test.mjs' -o -name '*.test.js' \) | sort)
+        mapfile -t serial < <(find tests/e2e/serial -maxdepth 1 -type f -name '*.test.mjs' 2>/dev/null | sort)
+    fi
+    if [[ -n ${E2E_FILES:-} && ${#files[@]} -eq 0 ]]; then
+        :
+    elif [[ ${#files[@]} -eq 0 ]]; then
         local code
         code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$BASE_URL/api/health" || true)"
         if [[ $code == 200 ]]; then
@@ -340,11 +359,9 @@ section_e2e() {
             E2E_FAILED=$((E2E_FAILED + 1))
         fi
     fi
-    e2e_browser
+    [[ -n ${E2E_FILES:-} ]] || e2e_browser
     # tests/e2e/serial/ stops parts of the shared stack (Redis): after the files above, one
     # file at a time, so nothing else runs meanwhile.
-    local -a serial=()
-    mapfile -t serial < <(find tests/e2e/serial -maxdepth 1 -type f -name '*.test.mjs' 2>/dev/null | sort)
     if [[ ${#serial[@]} -gt 0 ]]; then
         local stap="$E2E_STATE/e2e-serial.tap" src
         set +e

@@ -98,7 +98,7 @@ static const char *disagreeing(const json_t *line, const json_t *payload)
 struct head_seen {
     unsigned char want[CHAIN_HASH_SIZE];
     int valid, met;
-    char after_id[37];
+    char after_id[UUID_STR_SIZE];
     int64_t after_seq;
     const unsigned char *recorded; /* NULL, or a head noted earlier */
 };

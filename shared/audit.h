@@ -22,6 +22,7 @@
 
 #include "chain.h"
 #include "projection.h"
+#include "uuid.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@ struct audit_result {
     int64_t recorded_seq; /* the seq whose hash is the recorded head asked for, if any */
     /* on failure: the first event where the ledger breaks (empty when the header or
        the file itself is at fault) and why */
-    char event_id[37];
+    char event_id[UUID_STR_SIZE];
     int64_t seq;
     char why[320];
 };

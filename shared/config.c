@@ -47,6 +47,16 @@ int config_port(const char *name, int def, int *out)
     return 0;
 }
 
+int config_partitions(unsigned *out)
+{
+    int64_t v;
+    if (config_int("SPLITTER_PARTITIONS", CONFIG_PARTITIONS_DEFAULT, 1, CONFIG_PARTITIONS_MAX,
+                   &v) != 0)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
 const char *const config_secrets[] = {"POSTGRES_PASSWORD", "REDIS_PASSWORD", NULL};
 
 /* Read path into buf (size CONFIG_SECRET_MAX + 3) without its trailing newline. */

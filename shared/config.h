@@ -19,6 +19,14 @@ int config_int(const char *name, int64_t def, int64_t min, int64_t max, int64_t 
 /* A TCP port (1..65535); def when unset. 0, or -1 (logged). */
 int config_port(const char *name, int def, int *out);
 
+/* The stream partition count, SPLITTER_PARTITIONS (1..CONFIG_PARTITIONS_MAX,
+   default CONFIG_PARTITIONS_DEFAULT), the one setting every program that
+   reads or writes the partition streams (keys_partition) must agree on.
+   0, or -1 (logged). */
+#define CONFIG_PARTITIONS_DEFAULT 16
+#define CONFIG_PARTITIONS_MAX 256
+int config_partitions(unsigned *out);
+
 /* Longest secret config_secret_files reads (bytes, before the trailing newline). */
 #define CONFIG_SECRET_MAX 4096
 

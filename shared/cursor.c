@@ -31,6 +31,6 @@ int cursor_decode(const char *in, char *key, char *id)
             return -1;
     memcpy(key, raw, (size_t)(bar - (char *)raw));
     key[bar - (char *)raw] = '\0';
-    memcpy(id, bar + 1, 37);
+    memcpy(id, bar + 1, UUID_STR_SIZE);
     return 0;
 }

@@ -29,3 +29,20 @@ char *keys_stream(char *buf, size_t size, unsigned partition)
     snprintf(buf, size, KEYS_PREFIX "stream:%u", partition);
     return buf;
 }
+
+int keys_stream_partition(const char *name, unsigned *p)
+{
+    return sscanf(name, KEYS_PREFIX "stream:%u", p) == 1 ? 0 : -1;
+}
+
+char *keys_lease(char *buf, size_t size, unsigned partition)
+{
+    snprintf(buf, size, KEYS_PREFIX "lease:%u", partition);
+    return buf;
+}
+
+char *keys_lease_token(char *buf, size_t size, unsigned partition)
+{
+    snprintf(buf, size, KEYS_PREFIX "lease_token:%u", partition);
+    return buf;
+}

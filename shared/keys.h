@@ -21,6 +21,7 @@
  *   splitter:sentinel          set by the workers once Redis holds their state; its absence
  *                            while PostgreSQL holds applied entries means Redis lost its data
  *   splitter:idem_horizon      Unix ms since which Redis's idempotency records are complete
+ *   splitter:replication:fence the api's write that a replica acknowledgement (WAIT) waits on
  */
 #ifndef SPLITTER_KEYS_H
 #define SPLITTER_KEYS_H
@@ -36,6 +37,9 @@
    problem) in its status hash this long, for that request; others are
    deleted at once. */
 #define KEYS_EVENT_RESULT_TTL_S 60
+/* A queued event's status hash lives this long unless the worker records
+   the event first (it is then deleted). */
+#define KEYS_EVENT_STATUS_TTL_S 604800
 #define KEYS_STR_(x) #x
 #define KEYS_STR(x) KEYS_STR_(x) /* a number's decimal text, for command arguments */
 #define KEYS_WORKERS "splitter:workers"
@@ -48,6 +52,11 @@
    "Idempotency keys"). Missing or younger than KEYS_IDEM_TTL_S: a key Redis
    does not know is looked up in PostgreSQL. */
 #define KEYS_IDEM_HORIZON KEYS_PREFIX "idem_horizon"
+
+/* INCR'd by the api before a WAIT for replicas (REDIS_WAIT_REPLICAS). */
+#define KEYS_REPLICATION_FENCE KEYS_PREFIX "replication:fence"
+/* SCAN pattern of every cached view. */
+#define KEYS_VIEW_PATTERN KEYS_PREFIX "view:*"
 
 /* Partition of a group id string: FNV-1a of its bytes, mod partitions. */
 unsigned keys_partition(const char *group_id, unsigned partitions);
@@ -63,5 +72,12 @@ char *keys_idem(char *buf, size_t size, const char *user_id, const char *key_sha
 
 /* "splitter:stream:<p>" into buf. Returns buf. */
 char *keys_stream(char *buf, size_t size, unsigned partition);
+/* The partition p of a stream name "splitter:stream:<p>": 0, or -1 when name
+   is not a partition stream's. */
+int keys_stream_partition(const char *name, unsigned *p);
+/* "splitter:lease:<p>" into buf. Returns buf. */
+char *keys_lease(char *buf, size_t size, unsigned partition);
+/* "splitter:lease_token:<p>" into buf. Returns buf. */
+char *keys_lease_token(char *buf, size_t size, unsigned partition);
 
 #endif

@@ -131,7 +131,7 @@ static int get_member_id(const json_t *obj, const char *path, char *out, struct 
         fields_add(f, p, "must be a lowercase UUID");
         return -1;
     }
-    memcpy(out, json_string_value(v), 37);
+    memcpy(out, json_string_value(v), UUID_STR_SIZE);
     return 0;
 }
 
@@ -734,7 +734,7 @@ static int get_uuid_field(const json_t *obj, const char *key, char *out, struct 
         fields_add(f, key, "must be a lowercase UUID");
         return -1;
     }
-    memcpy(out, json_string_value(v), 37);
+    memcpy(out, json_string_value(v), UUID_STR_SIZE);
     return 0;
 }
 

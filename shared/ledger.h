@@ -12,6 +12,7 @@
 #include "fields.h"
 #include "json.h"
 #include "money.h"
+#include "uuid.h"
 #include "problem.h"
 
 #include <jansson.h>
@@ -28,7 +29,7 @@
 enum ledger_split_mode { LEDGER_EQUAL, LEDGER_EXACT, LEDGER_PERCENT, LEDGER_SHARES };
 
 struct ledger_part {
-    char member_id[37];
+    char member_id[UUID_STR_SIZE];
     int64_t value;    /* payer: amount; exact: minor units; percent/shares: hundredths */
     int64_t computed; /* payer: paid in group currency; split: owed in group currency */
 };
@@ -107,7 +108,7 @@ int ledger_volume_parse(const char *s, struct ledger_volume *v);
 
 /* A valid payment: from_member paid to_member amount (group currency). */
 struct ledger_payment {
-    char from_member[37], to_member[37];
+    char from_member[UUID_STR_SIZE], to_member[UUID_STR_SIZE];
     int64_t amount;
     char date[11];
     char *note; /* owned, NULL when absent */

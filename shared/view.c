@@ -133,12 +133,13 @@ void view_cache_command(struct view_cmd *cmd, const char *group_id, const char *
             strcat(cmd->members, ",");
         strcat(cmd->members, members[i].id);
     }
-    cmd->argv = xcalloc(10 + 2 * n, sizeof(*cmd->argv));
+    cmd->argv = xcalloc(11 + 2 * n, sizeof(*cmd->argv));
     cmd->argv[argc++] = "EVAL";
     cmd->argv[argc++] = CACHE_VIEW_LUA;
     cmd->argv[argc++] = "1";
     cmd->argv[argc++] = cmd->key;
     cmd->argv[argc++] = cmd->version;
+    cmd->argv[argc++] = CACHE_VIEW_TTL_TEXT;
     cmd->argv[argc++] = v->balances;
     cmd->argv[argc++] = v->settlements;
     cmd->argv[argc++] = currency;

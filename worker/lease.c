@@ -68,7 +68,7 @@ static void release_one(struct worker *w, unsigned p)
     char key[64], val[192], tok[32];
     redisReply *r;
 
-    snprintf(key, sizeof(key), KEYS_PREFIX "lease:%u", p);
+    keys_lease(key, sizeof(key), p);
     snprintf(tok, sizeof(tok), "%lld", (long long)w->token[p]);
     snprintf(val, sizeof(val), "%s:%s", w->name, tok);
     r = worker_redis(w, "EVAL %s 1 %s %s", release_lua, key, val);
@@ -145,8 +145,8 @@ void lease_rebalance(struct worker *w)
                 release_one(w, p);
             continue;
         }
-        snprintf(key, sizeof(key), KEYS_PREFIX "lease:%u", p);
-        snprintf(tkey, sizeof(tkey), KEYS_PREFIX "lease_token:%u", p);
+        keys_lease(key, sizeof(key), p);
+        keys_lease_token(tkey, sizeof(tkey), p);
         snprintf(floor, sizeof(floor), "%lld",
                  (long long)(w->part[p].floor > 0 ? w->part[p].floor : 0));
         r = worker_redis(w, "EVAL %s 2 %s %s %s %s %s", acquire_lua, key, tkey, w->name, ttl_s,

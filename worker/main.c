@@ -64,8 +64,7 @@ static int load_config(struct worker_config *c)
     int rc = 0;
 
     rc |= config_secret_files(config_secrets);
-    rc |= config_int("SPLITTER_PARTITIONS", 16, 1, WORKER_MAX_PARTITIONS, &v);
-    c->partitions = (unsigned)v;
+    rc |= config_partitions(&c->partitions);
     rc |= config_int("WORKER_BATCH", 500, 1, 10000, &v);
     c->batch = (unsigned)v;
     rc |= config_int("LEASE_TTL_MS", 10000, 1000, 600000, &c->lease_ttl_ms);
@@ -208,8 +207,7 @@ static void read_new(struct worker *w, struct stream_entry *buf)
             const redisReply *sr = r->element[s];
             unsigned p;
             if (sr->type != REDIS_REPLY_ARRAY || sr->elements != 2 ||
-                sscanf(sr->element[0]->str, KEYS_PREFIX "stream:%u", &p) != 1 ||
-                p >= w->cfg.partitions)
+                keys_stream_partition(sr->element[0]->str, &p) != 0 || p >= w->cfg.partitions)
                 continue;
             size_t n = collect(sr->element[1], buf, w->cfg.batch);
             if (n && w->token[p]) {
@@ -282,7 +280,7 @@ int main(void)
     struct stream_entry *buf;
     char host[64] = "worker";
     uuid_t u;
-    char us[37];
+    char us[UUID_STR_SIZE];
     int64_t pg_next = 0, pg_backoff = 100;
 
     memset(&w, 0, sizeof(w));

@@ -112,7 +112,7 @@ static int counters_behind(struct worker *w, const struct recorded *rec, int *be
     int n = 0;
     argv[0] = "MGET";
     for (unsigned p = 0; p < w->cfg.partitions; p++) {
-        snprintf(keys[p], sizeof(keys[p]), KEYS_PREFIX "lease_token:%u", p);
+        keys_lease_token(keys[p], sizeof(keys[p]), p);
         argv[p + 1] = keys[p];
     }
     redisReply *r = worker_redis_argv(w, (int)w->cfg.partitions + 1, argv, NULL);
@@ -176,7 +176,7 @@ static void drop_views(struct worker *w)
 {
     char cursor[32] = "0";
     do {
-        redisReply *r = worker_redis(w, "SCAN %s MATCH " KEYS_PREFIX "view:* COUNT 1000", cursor);
+        redisReply *r = worker_redis(w, "SCAN %s MATCH " KEYS_VIEW_PATTERN " COUNT 1000", cursor);
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
             r->element[1]->type != REDIS_REPLY_ARRAY) {
             if (r)
@@ -224,7 +224,7 @@ static void repair(struct worker *w, const struct recorded *rec, const char *sig
             command(w, "XSETID %s %s", stream, id);
         }
         if (rec->token[p] > 0) {
-            snprintf(key, sizeof(key), KEYS_PREFIX "lease_token:%u", p);
+            keys_lease_token(key, sizeof(key), p);
             snprintf(tok, sizeof(tok), "%lld", (long long)rec->token[p]);
             /* Raised, never lowered: another worker may have drawn already. */
             redisReply *r = worker_redis(w, "EVAL %s 1 %s %s",

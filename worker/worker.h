@@ -9,12 +9,15 @@
 #ifndef SPLITTER_WORKER_H
 #define SPLITTER_WORKER_H
 
+#include "config.h"
+#include "uuid.h"
+
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define WORKER_MAX_PARTITIONS 256
+#define WORKER_MAX_PARTITIONS CONFIG_PARTITIONS_MAX
 
 struct worker_config {
     unsigned partitions; /* SPLITTER_PARTITIONS */
@@ -29,7 +32,7 @@ struct worker_config {
 
 /* A set of group ids (a handful: the groups locked by someone else). */
 struct gset {
-    char (*ids)[37]; /* owned */
+    char (*ids)[UUID_STR_SIZE]; /* owned */
     size_t n, cap;
 };
 

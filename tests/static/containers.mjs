@@ -22,7 +22,7 @@ const SERVICES = ['postgres', 'redis', 'api', 'worker', 'nginx'];
 const APPS = ['api', 'worker']; // built from this repository, meant to scale
 // What each image ships from its build stage (build/bin/NAME), and the sources it compiles.
 const SHIPS = { api: ['api'], worker: ['worker', 'splitterctl'] };
-const SOURCES = { api: ['Makefile', 'shared/', 'api/'], worker: ['Makefile', 'shared/', 'worker/', 'tools/splitterctl.c'] };
+const SOURCES = { api: ['Makefile', 'shared/', 'api/'], worker: ['Makefile', 'shared/', 'worker/', 'tools/splitterctl/'] };
 const OCI_LABELS = ['title', 'description', 'version', 'revision', 'source', 'licenses'].map((l) => `org.opencontainers.image.${l}`);
 // Capabilities a service may add back after cap_drop: [ALL], and why (docs/DEPLOY.md).
 const CAP_ADD = {

@@ -89,7 +89,8 @@ await test('api/main.c: the route table parses', () => {
     const table = mainC.match(/static\s+const\s+struct\s+route\s+routes\[\]\s*=\s*\{([\s\S]*?)\n\};/);
     if (!table) return 'no "static const struct route routes[] = {...};" in api/main.c';
     const p = [];
-    const re = /\{\s*"([A-Z]+)"\s*,\s*\{([^}]*)\}\s*,\s*(\d+)\s*,\s*(\w+)\s*\}/g;
+    // {"METHOD", {"seg", ...}, n, route_fn, ROUTE_OWN|ROUTE_GROUP}
+    const re = /\{\s*"([A-Z]+)"\s*,\s*\{([^}]*)\}\s*,\s*(\d+)\s*,\s*(\w+)\s*(?:,\s*\w+\s*)?\}/g;
     let m;
     while ((m = re.exec(table[1]))) {
         const segs = [...m[2].matchAll(/"([^"]*)"/g)].map((s) => s[1]);
@@ -262,7 +263,7 @@ await test('PUT of an expense requires If-Match: 428 without, 412 malformed, 409
         ...['409', '412', '428'].filter((s) => !has(o, s)).map((s) => `no ${s}`)];
 });
 
-await test('the ledger writes are the routes api/route_ledger.c accepts events on', () => {
+await test('the ledger writes are the routes that accept events (event_accept, api/route_ledger.c)', () => {
     const writes = operations.filter((o) => param(o, 'Prefer')).map((o) => `${o.method} ${shape(o.path)}`).sort();
     const expected = [...routed].filter(([, fn]) => /route_expense_write|route_payment_write|route_event_revert/.test(fn)).map(([k]) => k).sort();
     if (JSON.stringify(writes) !== JSON.stringify(expected)) return `described ${writes.join(', ')}; routed ${expected.join(', ')}`;

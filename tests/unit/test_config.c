@@ -1,5 +1,6 @@
 /*
- * Unit tests for shared/config: secrets read from NAME_FILE (Docker secrets).
+ * Unit tests for shared/config: secrets read from NAME_FILE (Docker secrets),
+ * and the partition count.
  */
 #include <check.h>
 #include <stdio.h>
@@ -91,6 +92,32 @@ START_TEST(test_config_secret_rejects_bad_files)
 }
 END_TEST
 
+/* SPLITTER_PARTITIONS, read by config_partitions for the api, the worker and
+   splitterctl alike. */
+START_TEST(test_config_partitions_default_and_bounds)
+{
+    unsigned p = 0;
+    unsetenv("SPLITTER_PARTITIONS");
+    ck_assert_int_eq(config_partitions(&p), 0);
+    ck_assert_uint_eq(p, CONFIG_PARTITIONS_DEFAULT);
+    setenv("SPLITTER_PARTITIONS", "1", 1);
+    ck_assert_int_eq(config_partitions(&p), 0);
+    ck_assert_uint_eq(p, 1);
+    setenv("SPLITTER_PARTITIONS", "256", 1);
+    ck_assert_int_eq(config_partitions(&p), 0);
+    ck_assert_uint_eq(p, CONFIG_PARTITIONS_MAX);
+    p = 7;
+    setenv("SPLITTER_PARTITIONS", "0", 1);
+    ck_assert_int_eq(config_partitions(&p), -1);
+    setenv("SPLITTER_PARTITIONS", "257", 1);
+    ck_assert_int_eq(config_partitions(&p), -1);
+    setenv("SPLITTER_PARTITIONS", "16x", 1);
+    ck_assert_int_eq(config_partitions(&p), -1);
+    ck_assert_uint_eq(p, 7); /* untouched on a refusal */
+    unsetenv("SPLITTER_PARTITIONS");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -98,6 +125,9 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_config_secret_from_file_drops_one_newline);
     tcase_add_test(tc, test_config_secret_env_alone_is_kept);
     tcase_add_test(tc, test_config_secret_rejects_bad_files);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("partitions");
+    tcase_add_test(tc, test_config_partitions_default_and_bounds);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -22,7 +22,7 @@ static void forge(const char *raw, char *out, size_t size)
 START_TEST(test_cursor_round_trip)
 {
     static const char *const keys[] = {"2026-11-20T19:07:33.123456Z", "42", "2026-11-20", "0"};
-    char c[128], key[CURSOR_KEY_MAX + 1], id[37];
+    char c[128], key[CURSOR_KEY_MAX + 1], id[UUID_STR_SIZE];
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         cursor_encode(keys[i], ID, c, sizeof(c));
         ck_assert_int_eq(cursor_decode(c, key, id), 0);
@@ -45,7 +45,7 @@ START_TEST(test_cursor_refuses_forgeries)
         "42;drop|" ID,                                   /* key outside its alphabet */
         "12345678901234567890123456789012345678901|" ID, /* key of 41 bytes */
     };
-    char c[256], key[CURSOR_KEY_MAX + 1], id[37];
+    char c[256], key[CURSOR_KEY_MAX + 1], id[UUID_STR_SIZE];
     for (size_t i = 0; i < sizeof(raws) / sizeof(raws[0]); i++) {
         forge(raws[i], c, sizeof(c));
         ck_assert_msg(cursor_decode(c, key, id) == -1, "accepted '%s'", raws[i]);
