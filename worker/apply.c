@@ -57,8 +57,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS_SQL(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
 enum outcome { OUT_APPLIED, OUT_DUPLICATE, OUT_REJECTED, OUT_MALFORMED, OUT_DEFERRED };
 
 /* --- small containers ----------------------------------------------------------------- */
@@ -774,9 +772,8 @@ static int load_payments(struct batch *b)
           "SELECT id, group_id, version, deleted, json_build_object('from_member',"
           " from_member, 'to_member', to_member, 'amount', amount, 'date',"
           " to_char(date, 'YYYY-MM-DD'), 'note', note)::text, from_member, to_member,"
-          " amount, created_by, " TS_SQL("created_at") ", " TS_SQL(
-              "updated_at") ","
-                            " seq FROM payments WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
+          " amount, created_by, rfc3339(created_at), rfc3339(updated_at),"
+          " seq FROM payments WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE",
           1, p);
     arr_free(&ids);
     if (!r)
@@ -840,10 +837,9 @@ static int load_expenses(struct batch *b)
                     " description, 'amount', amount, 'currency', currency, 'exchange_rate',"
                     " exchange_rate, 'date', to_char(date, 'YYYY-MM-DD'), 'category', category,"
                     " 'paid_by', paid_by, 'split', split)::text, amount_in_group_currency,"
-                    " created_by, " TS_SQL("created_at") ", " TS_SQL(
-                        "updated_at") ", seq,"
-                                      " shares::text FROM expenses WHERE id = ANY($1::uuid[]) "
-                                      "ORDER BY id FOR UPDATE SKIP LOCKED",
+                    " created_by, rfc3339(created_at), rfc3339(updated_at), seq,"
+                    " shares::text FROM expenses WHERE id = ANY($1::uuid[])"
+                    " ORDER BY id FOR UPDATE SKIP LOCKED",
                     1, p);
     if (!e) {
         arr_free(&ids);
@@ -1896,7 +1892,7 @@ static int apply_once(struct worker *w, unsigned p, const struct stream_entry *e
     if (write_events(&b) != 0 || write_expenses(&b) != 0 || write_payments(&b) != 0 ||
         write_balances_and_groups(&b) != 0 || fence(&b) != 0)
         goto rollback;
-    r = q(&b, "SELECT " TS_SQL("now()"), 0, NULL);
+    r = q(&b, "SELECT rfc3339(now())", 0, NULL);
     if (!r)
         goto rollback;
     snprintf(b.applied_at, sizeof(b.applied_at), "%s", PQgetvalue(r, 0, 0));
