@@ -73,14 +73,27 @@ static const char idem_lookup_sql[] =
     " FROM (VALUES (1)) AS one LEFT JOIN idempotency_keys k ON k.actor = $1"
     " AND k.key_sha256 = $2 AND k.accepted_at > now() - " KEYS_IDEM_WINDOW_SQL;
 
+/* The type of c's event (c->type holds its name, set with set_type). */
+static enum event_type type_of(const struct rctx *c)
+{
+    enum event_type t = EVENT_EXPENSE_CREATED;
+    event_type_parse(c->type, &t);
+    return t;
+}
+
+static void set_type(struct rctx *c, enum event_type t)
+{
+    snprintf(c->type, sizeof(c->type), "%s", event_type_name(t));
+}
+
 static int is_create(const struct rctx *c)
 {
-    return strcmp(c->type, "expense.created") == 0 || strcmp(c->type, "payment.created") == 0;
+    return event_action_of(type_of(c)) == EVENT_CREATED;
 }
 
 static const char *target_field(const struct rctx *c)
 {
-    return strncmp(c->type, "payment.", 8) == 0 ? "payment_id" : "expense_id";
+    return event_target_key(event_kind_of(type_of(c)));
 }
 
 static void answer_queued(struct rctx *c)
@@ -131,7 +144,8 @@ static void applied_headers(struct rctx *c)
     if (is_create(c)) {
         char loc[128];
         snprintf(loc, sizeof(loc), "/api/v1/groups/%s/%s/%s", c->group_id,
-                 strncmp(c->type, "payment.", 8) == 0 ? "payments" : "expenses", c->target_id);
+                 event_kind_of(type_of(c)) == EVENT_PAYMENT ? "payments" : "expenses",
+                 c->target_id);
         add_header(c, H2O_TOKEN_LOCATION, loc);
     }
 }
@@ -159,7 +173,7 @@ static void answer_with(struct rctx *c, const char *resource)
 static void answer_applied(struct rctx *c)
 {
     applied_headers(c);
-    if (strncmp(c->type, "expense.", 8) == 0)
+    if (event_kind_of(type_of(c)) == EVENT_EXPENSE)
         expense_answer_applied(c, is_create(c) ? 201 : 200);
     else
         payment_answer_applied(c, is_create(c) ? 201 : 200);
@@ -518,7 +532,7 @@ static void expense_allowed(struct rctx *c)
     c->wait_s = prefer_wait(c);
     if (strcmp(c->method, "DELETE") == 0) {
         memcpy(c->target_id, c->seg[5], 37);
-        strcpy(c->type, "expense.deleted");
+        set_type(c, EVENT_EXPENSE_DELETED);
         accept_event(c);
         return;
     }
@@ -561,10 +575,10 @@ static void expense_allowed(struct rctx *c)
     ledger_expense_release(&e);
     if (strcmp(c->method, "POST") == 0) {
         new_uuid(c->target_id);
-        strcpy(c->type, "expense.created");
+        set_type(c, EVENT_EXPENSE_CREATED);
     } else {
         memcpy(c->target_id, c->seg[5], 37);
-        strcpy(c->type, "expense.replaced");
+        set_type(c, EVENT_EXPENSE_REPLACED);
     }
     accept_event(c);
 }
@@ -652,11 +666,11 @@ static void payment_allowed(struct rctx *c)
     }
     if (strcmp(c->method, "POST") == 0) {
         new_uuid(c->target_id);
-        strcpy(c->type, "payment.created");
+        set_type(c, EVENT_PAYMENT_CREATED);
         accept_event(c);
         return;
     }
-    strcpy(c->type, strcmp(c->method, "PUT") == 0 ? "payment.replaced" : "payment.deleted");
+    set_type(c, strcmp(c->method, "PUT") == 0 ? EVENT_PAYMENT_REPLACED : EVENT_PAYMENT_DELETED);
     const char *p2[2] = {c->target_id, c->group_id};
     pg_query(c, on_payment_version,
              "SELECT version, deleted FROM payments WHERE id = $1 AND group_id = $2", 2, p2);

@@ -105,46 +105,42 @@ void projection_init(struct projection *p, const char *group_id, const char *cur
     snprintf(p->currency, sizeof(p->currency), "%s", currency);
 }
 
+/* A new zeroed item with id at the end of the array *items (n items, room
+   for *alloc, each of size bytes, the first `first` when empty), indexed by
+   x. Returns its position. */
+static size_t item_new(void **items, size_t *n, size_t *alloc, size_t size, size_t first,
+                       struct projection_index *x, const char *id)
+{
+    if (*n == *alloc) {
+        *alloc = *alloc ? *alloc * 2 : first;
+        *items = xreallocarray(*items, *alloc, size);
+    }
+    size_t i = (*n)++;
+    char *item = (char *)*items + i * size;
+    memset(item, 0, size);
+    snprintf(item, 37, "%s", id); /* every item starts with its id */
+    index_add(x, *items, size, *n, i);
+    return i;
+}
+
 size_t projection_add_member(struct projection *p, const char *id)
 {
-    if (p->n_members == p->alloc_members) {
-        p->alloc_members = p->alloc_members ? p->alloc_members * 2 : 8;
-        p->members = xreallocarray(p->members, p->alloc_members, sizeof(*p->members));
-    }
-    size_t i = p->n_members++;
-    struct projection_member *m = &p->members[i];
-    memset(m, 0, sizeof(*m));
-    snprintf(m->id, sizeof(m->id), "%s", id);
-    index_add(&p->member_index, p->members, sizeof(*p->members), p->n_members, i);
-    return i;
+    return item_new((void **)&p->members, &p->n_members, &p->alloc_members, sizeof(*p->members), 8,
+                    &p->member_index, id);
 }
 
 static struct projection_expense *expense_new(struct projection *p, const char *id)
 {
-    if (p->n_expenses == p->alloc_expenses) {
-        p->alloc_expenses = p->alloc_expenses ? p->alloc_expenses * 2 : 16;
-        p->expenses = xreallocarray(p->expenses, p->alloc_expenses, sizeof(*p->expenses));
-    }
-    size_t i = p->n_expenses++;
-    struct projection_expense *x = &p->expenses[i];
-    memset(x, 0, sizeof(*x));
-    snprintf(x->id, sizeof(x->id), "%s", id);
-    index_add(&p->expense_index, p->expenses, sizeof(*p->expenses), p->n_expenses, i);
-    return x;
+    size_t i = item_new((void **)&p->expenses, &p->n_expenses, &p->alloc_expenses,
+                        sizeof(*p->expenses), 16, &p->expense_index, id);
+    return &p->expenses[i]; /* after item_new: it may move the array */
 }
 
 static struct projection_payment *payment_new(struct projection *p, const char *id)
 {
-    if (p->n_payments == p->alloc_payments) {
-        p->alloc_payments = p->alloc_payments ? p->alloc_payments * 2 : 16;
-        p->payments = xreallocarray(p->payments, p->alloc_payments, sizeof(*p->payments));
-    }
-    size_t i = p->n_payments++;
-    struct projection_payment *py = &p->payments[i];
-    memset(py, 0, sizeof(*py));
-    snprintf(py->id, sizeof(py->id), "%s", id);
-    index_add(&p->payment_index, p->payments, sizeof(*p->payments), p->n_payments, i);
-    return py;
+    size_t i = item_new((void **)&p->payments, &p->n_payments, &p->alloc_payments,
+                        sizeof(*p->payments), 16, &p->payment_index, id);
+    return &p->payments[i];
 }
 
 struct projection_expense *projection_put_expense(struct projection *p, const char *id)

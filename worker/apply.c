@@ -2,33 +2,36 @@
  * apply: one batch of one partition's events in one PostgreSQL transaction.
  *
  * A batch costs a fixed number of round trips, whatever its size. The steps
- * run here in order; load.c (2), write.c (4) and publish.c (6) hold the
- * bigger ones, batch.h the state they share:
+ * run here in order; load.c, write.c and publish.c hold the bigger ones,
+ * batch.h the state they share:
  *
- *   1. lock       the touched groups, skipping rows someone else holds (those
- *                 groups' events stay pending, see below);
- *   2. load       (load.c) which events are already recorded, each new event's
- *                 Idempotency-Key (claimed: a key an earlier event holds
- *                 rejects the later one), the groups (with the heads of
- *                 their hash chains) and their members with balances,
- *                 and the expenses the batch replaces or deletes with their
- *                 shares (locked the same way);
- *   3. decide     in memory, event by event in stream order, each through
- *                 projection_apply (shared/projection.h: the ledger's rules,
- *                 the same code replay runs) on its group's projection:
- *                 validated with the same shared code the api ran, If-Match
- *                 and membership checked, balances moved with overflow and
- *                 range checks; then numbered in its group and chained
- *                 (shared/chain.h); a refused event is rejected alone;
- *   4. write      (write.c) what the projections marked dirty: new rows with COPY (events with
- * their hashes, new expenses, payments), the rest with bulk statements (unnest of arrays):
- *                 rejections, replaced expenses, balances, group versions and
- *                 heads;
+ *   1. lock       (load.c) the touched groups, skipping rows someone else
+ *                 holds (those groups' events stay pending, see below);
+ *   2. load       (load.c) which events are already recorded, each new
+ *                 event's Idempotency-Key (claimed: a key an earlier event
+ *                 holds rejects the later one), each group (with the head of
+ *                 its hash chain) and its members with balances into a
+ *                 projection (shared/projection.h), and there too the
+ *                 expenses and payments the batch replaces, deletes or
+ *                 reverts (locked the same way);
+ *   3. decide     in memory, event by event in stream order, through
+ *                 projection_apply on its group's projection: the ledger's
+ *                 rules, the very code replay runs (validated with the same
+ *                 shared code the api ran, If-Match and membership checked,
+ *                 balances moved with overflow and range checks); then
+ *                 numbered in its group and chained (shared/chain.h); a
+ *                 refused event is rejected alone;
+ *   4. write      (write.c) what the projections marked dirty: new rows with
+ *                 COPY (events with their hashes, new expenses, payments),
+ *                 the rest with bulk statements (unnest of arrays):
+ *                 rejections, changed expenses and payments, balances, group
+ *                 versions and heads;
  *   5. fence      last, so that the partition's row is locked only for the
  *                 moment before COMMIT: the lease token must still be the
  *                 newest PostgreSQL has seen for the partition;
- *   6. commit, then (publish.c) the cache and, one command each for the batch, the
- *                 statuses' deletion, the notification, the ack and the trim.
+ *   6. commit, then (publish.c) the cache and, one command each for the
+ *                 batch, the statuses' deletion, the notification, the ack
+ *                 and the trim.
  *
  * A group whose row another transaction holds locked (an operator's query, a
  * stale holder's batch) holds up only itself: its events in the batch, and its

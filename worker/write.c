@@ -155,12 +155,21 @@ static int copy_run(struct batch *b, const char *sql, struct copy *c)
 
 /* --- the rows ----------------------------------------------------------------------------- */
 
+/* Run a statement whose result is of no interest. 0, or -1 (see batch_query). */
+static int exec_params(struct batch *b, const char *sql, int n, const char *const *params)
+{
+    PGresult *res = batch_query(b, sql, n, params);
+    if (!res)
+        return -1;
+    PQclear(res);
+    return 0;
+}
+
 static int write_events(struct batch *b)
 {
     struct copy rows = {0};
     struct pgarr rid = {0}, rgid = {0}, rtype = {0}, ractor = {0}, rat = {0}, rproblem = {0};
     int rc = -1;
-    PGresult *res;
 
     for (size_t i = 0; i < b->n_ev; i++) {
         struct entry *ev = &b->ev[i];
@@ -206,15 +215,12 @@ static int write_events(struct batch *b)
     if (rid.n) {
         const char *p[6] = {arr_done(&rid),    arr_done(&rgid), arr_done(&rtype),
                             arr_done(&ractor), arr_done(&rat),  arr_done(&rproblem)};
-        res =
-            batch_query(b,
+        if (exec_params(b,
                         "INSERT INTO rejected_events (event_id, group_id, type, actor, accepted_at,"
                         " problem) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
                         " $4::uuid[], $5::timestamptz[], $6::json[])",
-                        6, p);
-        if (!res)
+                        6, p) != 0)
             goto out;
-        PQclear(res);
     }
     rc = 0;
 out:
@@ -352,10 +358,8 @@ static int write_rows(struct batch *b, const struct row_kind *k)
     if (updates) {
         for (size_t c = 0; c < k->n_cols; c++)
             p[c] = arr_done(&cols[c]);
-        PGresult *res = batch_query(b, k->update_sql, (int)k->n_cols, p);
-        if (!res)
+        if (exec_params(b, k->update_sql, (int)k->n_cols, p) != 0)
             goto out;
-        PQclear(res);
     }
     rc = 0;
 out:
@@ -456,7 +460,6 @@ static int write_balances_and_groups(struct batch *b)
     struct pgarr gid = {0}, mid = {0}, paid = {0}, owed = {0}, sent = {0}, recv = {0};
     struct pgarr g = {0}, ver = {0}, seq = {0}, head = {0};
     int rc = -1;
-    PGresult *res;
 
     for (size_t i = 0; i < b->n_groups; i++) {
         const struct projection *pj = &b->groups[i].proj;
@@ -485,29 +488,24 @@ static int write_balances_and_groups(struct batch *b)
     if (mid.n) {
         const char *p[6] = {arr_done(&gid),  arr_done(&mid),  arr_done(&paid),
                             arr_done(&owed), arr_done(&sent), arr_done(&recv)};
-        res =
-            batch_query(b,
+        if (exec_params(b,
                         "INSERT INTO balances (group_id, member_id, paid, owed, sent, received)"
                         " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[],"
                         " $5::bigint[], $6::bigint[]) ON CONFLICT (group_id, member_id) DO UPDATE"
                         " SET paid = EXCLUDED.paid, owed = EXCLUDED.owed, sent = EXCLUDED.sent,"
                         " received = EXCLUDED.received",
-                        6, p);
-        if (!res)
+                        6, p) != 0)
             goto out;
-        PQclear(res);
     }
     if (g.n) {
         const char *p[4] = {arr_done(&g), arr_done(&ver), arr_done(&seq), arr_done(&head)};
-        res = batch_query(b,
-                          "UPDATE groups SET version = v.version, last_seq = v.last_seq,"
-                          " head_hash = decode(v.head, 'hex') FROM unnest($1::uuid[], $2::bigint[],"
-                          " $3::bigint[], $4::text[]) AS v(id, version, last_seq, head)"
-                          " WHERE groups.id = v.id",
-                          4, p);
-        if (!res)
+        if (exec_params(b,
+                        "UPDATE groups SET version = v.version, last_seq = v.last_seq,"
+                        " head_hash = decode(v.head, 'hex') FROM unnest($1::uuid[], $2::bigint[],"
+                        " $3::bigint[], $4::text[]) AS v(id, version, last_seq, head)"
+                        " WHERE groups.id = v.id",
+                        4, p) != 0)
             goto out;
-        PQclear(res);
     }
     rc = 0;
 out:

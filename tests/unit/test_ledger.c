@@ -352,6 +352,43 @@ START_TEST(test_ledger_change_of_and_check)
 }
 END_TEST
 
+#define SOME_EVENT "00000000-0000-4000-8000-0000000000d9"
+
+/* Reverts: If-Match required; a restore may bring a deleted resource back. */
+START_TEST(test_ledger_revert_rules)
+{
+    struct ledger_change ch;
+    enum problem_code code;
+    char detail[128];
+    json_t *data = json_loads("{\"reverts\":\"" SOME_EVENT "\",\"restore\":null}", 0, NULL);
+    ck_assert_int_eq(ledger_change_of(EVENT_EXPENSE_CREATED, json_null(), &ch), -1);
+    ck_assert_int_eq(ledger_change_of(EVENT_TYPE_COUNT, data, &ch), -1);
+    ck_assert_int_eq(ledger_change_of(EVENT_EXPENSE_REVERTED, data, &ch), 0);
+    ck_assert_int_eq(ch.op, LEDGER_OP_DELETE);
+    ck_assert_str_eq(ch.reverts, SOME_EVENT);
+    /* A revert needs If-Match; a restore may bring a deleted resource back, a delete not. */
+    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 0, 4, 0, &code, detail, 128), -1);
+    ck_assert_int_eq(code, PROBLEM_PRECONDITION_REQUIRED);
+    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 1, 4, 4, &code, detail, 128), -1);
+    ck_assert_int_eq(code, PROBLEM_NOT_FOUND);
+    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 0, 4, 3, &code, detail, 128), -1);
+    ck_assert_int_eq(code, PROBLEM_VERSION_CONFLICT);
+    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 0, 4, 4, &code, detail, 128), 0);
+    ch.op = LEDGER_OP_RESTORE;
+    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 1, 4, 4, &code, detail, 128), 0);
+    ck_assert_int_eq(ledger_change_check(&ch, "expense", 0, 0, 0, 4, &code, detail, 128), -1);
+    ck_assert_int_eq(code, PROBLEM_NOT_FOUND);
+    json_decref(data);
+    /* Balance arithmetic of a payment: all or nothing. */
+    int64_t sent = INT64_MAX - 1, received = 0;
+    ck_assert_int_eq(ledger_move_payment(&sent, &received, 5, 1), -1);
+    ck_assert_int_eq(sent, INT64_MAX - 1);
+    ck_assert_int_eq(received, 0);
+    ck_assert_int_eq(ledger_move_payment(&sent, &received, 1, 1), 0);
+    ck_assert_int_eq(received, 1);
+}
+END_TEST
+
 START_TEST(test_ledger_ids_and_dates)
 {
     ck_assert(ledger_is_uuid(A));
@@ -382,6 +419,7 @@ static Suite *ledger_suite(void)
     tcase_add_test(tc, test_ledger_shares_merge_and_move);
     tcase_add_test(tc, test_ledger_payment);
     tcase_add_test(tc, test_ledger_change_of_and_check);
+    tcase_add_test(tc, test_ledger_revert_rules);
     tcase_add_test(tc, test_ledger_ids_and_dates);
     suite_add_tcase(s, tc);
     return s;

@@ -433,40 +433,6 @@ START_TEST(test_projection_member_index)
 }
 END_TEST
 
-START_TEST(test_projection_change_rules)
-{
-    struct ledger_change ch;
-    enum problem_code code;
-    char detail[128];
-    json_t *data = json_loads("{\"reverts\":\"" SOME_EVENT "\",\"restore\":null}", 0, NULL);
-    ck_assert_int_eq(ledger_change_of(EVENT_EXPENSE_CREATED, json_null(), &ch), -1);
-    ck_assert_int_eq(ledger_change_of(EVENT_TYPE_COUNT, data, &ch), -1);
-    ck_assert_int_eq(ledger_change_of(EVENT_EXPENSE_REVERTED, data, &ch), 0);
-    ck_assert_int_eq(ch.op, LEDGER_OP_DELETE);
-    ck_assert_str_eq(ch.reverts, SOME_EVENT);
-    /* A revert needs If-Match; a restore may bring a deleted resource back, a delete not. */
-    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 0, 4, 0, &code, detail, 128), -1);
-    ck_assert_int_eq(code, PROBLEM_PRECONDITION_REQUIRED);
-    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 1, 4, 4, &code, detail, 128), -1);
-    ck_assert_int_eq(code, PROBLEM_NOT_FOUND);
-    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 0, 4, 3, &code, detail, 128), -1);
-    ck_assert_int_eq(code, PROBLEM_VERSION_CONFLICT);
-    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 0, 4, 4, &code, detail, 128), 0);
-    ch.op = LEDGER_OP_RESTORE;
-    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 1, 4, 4, &code, detail, 128), 0);
-    ck_assert_int_eq(ledger_change_check(&ch, "expense", 0, 0, 0, 4, &code, detail, 128), -1);
-    ck_assert_int_eq(code, PROBLEM_NOT_FOUND);
-    json_decref(data);
-    /* Balance arithmetic of a payment: all or nothing. */
-    int64_t sent = INT64_MAX - 1, received = 0;
-    ck_assert_int_eq(ledger_move_payment(&sent, &received, 5, 1), -1);
-    ck_assert_int_eq(sent, INT64_MAX - 1);
-    ck_assert_int_eq(received, 0);
-    ck_assert_int_eq(ledger_move_payment(&sent, &received, 1, 1), 0);
-    ck_assert_int_eq(received, 1);
-}
-END_TEST
-
 static Suite *projection_suite(void)
 {
     Suite *s = suite_create("projection");
@@ -479,7 +445,6 @@ static Suite *projection_suite(void)
     tcase_add_test(tc, test_projection_refuses_what_was_never_applicable);
     tcase_add_test(tc, test_projection_payment_replace_and_delete);
     tcase_add_test(tc, test_projection_revert_restores_and_deletes);
-    tcase_add_test(tc, test_projection_change_rules);
     tcase_add_test(tc, test_projection_refusals_carry_the_problem);
     tcase_add_test(tc, test_projection_overflow_limits);
     tcase_add_test(tc, test_projection_restore_out_of_range_changes_nothing);
