@@ -26,7 +26,7 @@
 #define LIST_KEY "to_char(x.date, 'YYYY-MM-DD') || ':' || x.created_seq"
 
 /* Ten columns from an expenses row x; expense_from_row reads them. The
-   request fields are built in the worker's order (worker/apply.c). */
+   request fields are built in the worker's order (worker/load.c). */
 #define EXPENSE_COLS                                                                               \
     "json_build_object('description', x.description, 'amount', x.amount, 'currency',"              \
     " x.currency, 'exchange_rate', x.exchange_rate, 'date', to_char(x.date, 'YYYY-MM-DD'),"        \
