@@ -468,6 +468,9 @@ void event_answer_accepted(struct rctx *c);
 void event_status_read(struct rctx *c, rcli_cb cb);
 /* 1 if c's event creates its resource (answered 201 once applied). */
 int event_is_create(const struct rctx *c);
+/* The type of c's event, kept by name in c->type (see shared/event.h). */
+enum event_type event_type_of_request(const struct rctx *c);
+void event_set_type(struct rctx *c, enum event_type t);
 
 /* --- metrics.c: GET /metrics (docs/OPERATIONS.md) ------------------------------ */
 

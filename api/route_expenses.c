@@ -31,7 +31,7 @@
 #define LIST_KEY "to_char(x.date, 'YYYY-MM-DD') || ':' || x.created_seq"
 
 /* Ten columns from an expenses row x; expense_from_row reads them. The
-   request fields are built in the worker's order (worker/apply.c). */
+   request fields are built in the worker's order (worker/load.c). */
 #define EXPENSE_COLS                                                                               \
     ROWS_EXPENSE_CONTENT("x")                                                                      \
     ", x.id, x.group_id,"                                                                          \
@@ -351,7 +351,7 @@ void route_expense_write(struct rctx *c)
     }
     if (strcmp(c->method, "DELETE") == 0) {
         memcpy(c->target_id, c->seg[5], UUID_STR_SIZE);
-        strcpy(c->type, "expense.deleted");
+        event_set_type(c, EVENT_EXPENSE_DELETED);
         event_accept(c);
         return;
     }
@@ -394,10 +394,10 @@ void route_expense_write(struct rctx *c)
     ledger_expense_release(&e);
     if (strcmp(c->method, "POST") == 0) {
         new_uuid(c->target_id);
-        strcpy(c->type, "expense.created");
+        event_set_type(c, EVENT_EXPENSE_CREATED);
     } else {
         memcpy(c->target_id, c->seg[5], UUID_STR_SIZE);
-        strcpy(c->type, "expense.replaced");
+        event_set_type(c, EVENT_EXPENSE_REPLACED);
     }
     event_accept(c);
 }

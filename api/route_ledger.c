@@ -11,6 +11,7 @@
  */
 #include "api.h"
 
+#include "event.h"
 #include "keys.h"
 #include "ledger.h"
 #include "log.h"
@@ -76,14 +77,27 @@ static const char idem_lookup_sql[] =
     " FROM (VALUES (1)) AS one LEFT JOIN idempotency_keys k ON k.actor = $1"
     " AND k.key_sha256 = $2 AND k.accepted_at > now() - " KEYS_IDEM_WINDOW_SQL;
 
+/* The type of c's event (c->type holds its name, set with event_set_type). */
+enum event_type event_type_of_request(const struct rctx *c)
+{
+    enum event_type t = EVENT_EXPENSE_CREATED;
+    event_type_parse(c->type, &t);
+    return t;
+}
+
+void event_set_type(struct rctx *c, enum event_type t)
+{
+    snprintf(c->type, sizeof(c->type), "%s", event_type_name(t));
+}
+
 int event_is_create(const struct rctx *c)
 {
-    return strcmp(c->type, "expense.created") == 0 || strcmp(c->type, "payment.created") == 0;
+    return event_action_of(event_type_of_request(c)) == EVENT_CREATED;
 }
 
 static const char *target_field(const struct rctx *c)
 {
-    return strncmp(c->type, "payment.", 8) == 0 ? "payment_id" : "expense_id";
+    return event_target_key(event_kind_of(event_type_of_request(c)));
 }
 
 static void answer_queued(struct rctx *c)
@@ -268,7 +282,8 @@ static void accept_event(struct rctx *c)
 {
     size_t len;
     const char *idem = req_header_name(c, "idempotency-key", &len);
-    json_t *ev;
+    char key_sha[65], body_hash[65];
+    struct event ev = {0};
 
     if (idem && (len == 0 || len > 255)) {
         struct fields f = {0};
@@ -278,21 +293,24 @@ static void accept_event(struct rctx *c)
     }
     now_rfc3339(c->accepted_at);
     new_uuid(c->event_id);
-    ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O}", "event_id", c->event_id, "type", c->type,
-                   "group_id", c->group_id, "actor", c->user_id, "accepted_at", c->accepted_at,
-                   target_field(c), c->target_id, "data", c->data ? c->data : json_null());
-    if (c->if_match)
-        json_object_set_new(ev, "if_match", json_integer(c->if_match));
+    if (event_type_parse(c->type, &ev.type) != 0) {
+        respond_problem(c, PROBLEM_INTERNAL, "the write has no event type", NULL);
+        return;
+    }
+    ev.id = c->event_id;
+    ev.group_id = c->group_id;
+    ev.actor = c->user_id;
+    ev.accepted_at = c->accepted_at;
+    ev.target = c->target_id;
+    ev.data = c->data;
+    ev.if_match = c->if_match;
     if (idem) {
-        char key_sha[65], body_hash[65];
         char *canon = json_dump_compact(c->data ? c->data : json_null());
         size_t n = strlen(canon) + strlen(c->type) + strlen(c->target_id) + 64;
         char *material = xmalloc(n);
         /* Same key, same route and same normalised body = same request. */
         snprintf(material, n, "%s|%s|%lld|%s", c->type,
-                 strcmp(c->type, "expense.created") && strcmp(c->type, "payment.created")
-                     ? c->target_id
-                     : "",
+                 event_action_of(ev.type) != EVENT_CREATED ? c->target_id : "",
                  (long long)c->if_match, canon);
         sha256_hex(material, strlen(material), body_hash);
         free(material);
@@ -302,13 +320,13 @@ static void accept_event(struct rctx *c)
         c->idem_hash = xstrdup(body_hash);
         /* The worker records both with the event, so the ledger knows the key
            whatever Redis forgets. */
-        json_object_set_new(ev, "idempotency_key", json_stringn(idem, len));
-        json_object_set_new(ev, "idempotency_key_sha256", json_string(key_sha));
-        json_object_set_new(ev, "request_sha256", json_string(body_hash));
+        ev.idem = idem;
+        ev.idem_len = len;
+        ev.idem_sha = key_sha;
+        ev.request_sha = body_hash;
     }
     free(c->event_text);
-    c->event_text = json_dump_compact(ev);
-    json_decref(ev);
+    c->event_text = event_encode(&ev);
     accept_send(c, 0);
 }
 

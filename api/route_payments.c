@@ -246,11 +246,11 @@ void route_payment_write(struct rctx *c)
     }
     if (strcmp(c->method, "POST") == 0) {
         new_uuid(c->target_id);
-        strcpy(c->type, "payment.created");
+        event_set_type(c, EVENT_PAYMENT_CREATED);
         event_accept(c);
         return;
     }
-    strcpy(c->type, strcmp(c->method, "PUT") == 0 ? "payment.replaced" : "payment.deleted");
+    event_set_type(c, strcmp(c->method, "PUT") == 0 ? EVENT_PAYMENT_REPLACED : EVENT_PAYMENT_DELETED);
     const char *p2[2] = {c->target_id, c->group_id};
     pg_query(c, on_payment_version,
              "SELECT version, deleted FROM payments WHERE id = $1 AND group_id = $2", 2, p2);

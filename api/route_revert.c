@@ -19,6 +19,7 @@
  */
 #include "api.h"
 
+#include "event.h"
 #include "ledger.h"
 
 #include <stdio.h>
@@ -37,12 +38,13 @@ static json_t *state_before(const PGresult *res)
 {
     if (PQgetisnull(res, 0, COL_PRIOR_TYPE))
         return json_null(); /* the event created it */
-    const char *type = PQgetvalue(res, 0, COL_PRIOR_TYPE);
-    const char *dot = strchr(type, '.');
-    if (dot && strcmp(dot, ".deleted") == 0)
+    enum event_type type;
+    if (event_type_parse(PQgetvalue(res, 0, COL_PRIOR_TYPE), &type) != 0)
+        return NULL;
+    if (event_action_of(type) == EVENT_DELETED)
         return json_null();
     json_t *data = json_loads(PQgetvalue(res, 0, COL_PRIOR_DATA), 0, NULL);
-    if (dot && strcmp(dot, ".reverted") == 0) {
+    if (event_action_of(type) == EVENT_REVERTED) {
         json_t *restore = json_incref(json_object_get(data, "restore"));
         json_decref(data);
         return restore;
@@ -56,7 +58,7 @@ static json_t *state_before(const PGresult *res)
 
 static void on_event(PGresult *res, struct rctx *c)
 {
-    char kind[16];
+    enum event_type type;
 
     if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
@@ -70,19 +72,12 @@ static void on_event(PGresult *res, struct rctx *c)
                         NULL);
         return;
     }
-    const char *type = PQgetvalue(res, 0, COL_TYPE);
-    size_t klen = strcspn(type, ".");
-    if (klen >= sizeof(kind) || PQgetisnull(res, 0, COL_TARGET) ||
-        !ledger_is_uuid(PQgetvalue(res, 0, COL_TARGET))) {
+    if (event_type_parse(PQgetvalue(res, 0, COL_TYPE), &type) != 0 ||
+        PQgetisnull(res, 0, COL_TARGET) || !ledger_is_uuid(PQgetvalue(res, 0, COL_TARGET))) {
         respond_problem(c, PROBLEM_VALIDATION, "this event cannot be reverted", NULL);
         return;
     }
-    memcpy(kind, type, klen);
-    kind[klen] = '\0';
-    if (strcmp(kind, "expense") != 0 && strcmp(kind, "payment") != 0) {
-        respond_problem(c, PROBLEM_VALIDATION, "this event cannot be reverted", NULL);
-        return;
-    }
+    const char *kind = event_kind_name(event_kind_of(type));
     int64_t current = PQgetisnull(res, 0, COL_CURRENT) ? 0 : atoll(PQgetvalue(res, 0, COL_CURRENT));
     int64_t after = atoll(PQgetvalue(res, 0, COL_AFTER));
     /* Refused at once, unless the request has an Idempotency-Key (its retry
@@ -103,8 +98,8 @@ static void on_event(PGresult *res, struct rctx *c)
         respond_problem(c, PROBLEM_INTERNAL, "the ledger holds an unreadable event", NULL);
         return;
     }
-    c->data = json_pack("{s:s, s:o}", "reverts", c->seg[5], "restore", restore);
-    snprintf(c->type, sizeof(c->type), "%s.reverted", kind);
+    c->data = event_revert_data(c->seg[5], restore);
+    event_set_type(c, event_type_of(event_kind_of(type), EVENT_REVERTED));
     memcpy(c->target_id, PQgetvalue(res, 0, COL_TARGET), UUID_STR_SIZE);
     event_accept(c);
 }

@@ -147,7 +147,7 @@ static int event(const char *line, struct audit_result *r, struct head_seen *hs)
         broken(r, "the event's %s disagrees with its payload", key);
         goto out;
     }
-    if (projection_apply(&r->proj, payload, r->seq, err, sizeof(err)) != 0) {
+    if (projection_apply_json(&r->proj, payload, r->seq, err, sizeof(err)) != 0) {
         broken(r, "the event does not replay: %s", err);
         goto out;
     }

@@ -1,5 +1,7 @@
 #include "ledger.h"
 
+#include "event.h"
+
 #include "split.h"
 #include "xalloc.h"
 
@@ -803,24 +805,22 @@ int ledger_move_payment(int64_t *sent, int64_t *received, int64_t amount, int si
     return 0;
 }
 
-int ledger_change_of(const char *kind, const char *type, const json_t *data,
-                     struct ledger_change *ch)
+int ledger_change_of(enum event_type type, const json_t *data, struct ledger_change *ch)
 {
-    size_t k = strlen(kind);
+    enum event_action action = event_action_of(type);
     memset(ch, 0, sizeof(*ch));
-    if (strncmp(type, kind, k) != 0 || type[k] != '.')
+    if ((unsigned)type >= EVENT_TYPE_COUNT)
         return -1;
-    type += k + 1;
-    if (strcmp(type, "created") == 0 || strcmp(type, "replaced") == 0) {
-        ch->op = type[0] == 'c' ? LEDGER_OP_CREATE : LEDGER_OP_REPLACE;
+    if (action == EVENT_CREATED || action == EVENT_REPLACED) {
+        ch->op = action == EVENT_CREATED ? LEDGER_OP_CREATE : LEDGER_OP_REPLACE;
         ch->content = data;
         return json_is_object(data) ? 0 : -1;
     }
-    if (strcmp(type, "deleted") == 0) {
+    if (action == EVENT_DELETED) {
         ch->op = LEDGER_OP_DELETE;
         return 0;
     }
-    if (strcmp(type, "reverted") != 0 || !json_is_object(data))
+    if (!json_is_object(data))
         return -1;
     const json_t *reverts = json_object_get(data, "reverts");
     const json_t *restore = json_object_get(data, "restore");

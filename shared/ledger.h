@@ -9,6 +9,7 @@
 #ifndef SPLITTER_LEDGER_H
 #define SPLITTER_LEDGER_H
 
+#include "event.h"
 #include "fields.h"
 #include "json.h"
 #include "money.h"
@@ -186,13 +187,11 @@ struct ledger_change {
     const char *reverts;   /* "<kind>.reverted": the event it undoes; else NULL */
 };
 
-/* Read an event of type on a resource of kind ("expense" or "payment") with
-   its data: "<kind>.created" / ".replaced" carry the content as data,
-   ".deleted" none, ".reverted" {"reverts": event id, "restore": the content
-   or null (the resource is deleted)}. 0, or -1 when type is no event of kind
-   or a revert's data is malformed. */
-int ledger_change_of(const char *kind, const char *type, const json_t *data,
-                     struct ledger_change *ch);
+/* Read an event of type with its data: "<kind>.created" / ".replaced" carry
+   the content as data, ".deleted" none, ".reverted" {"reverts": event id,
+   "restore": the content or null (the resource is deleted)}. 0, or -1 when
+   type is no event type or the data is malformed for it. */
+int ledger_change_of(enum event_type type, const json_t *data, struct ledger_change *ch);
 
 /* Whether ch may apply to a resource of kind that exists in the group (exists
    1) with deleted and version; if_match 0 when the event has none (a revert

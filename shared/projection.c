@@ -1,5 +1,5 @@
 /*
- * projection: replaying a group's applied events (see projection.h).
+ * projection: a group's state and the ledger's rules (see projection.h).
  */
 #include "projection.h"
 
@@ -10,25 +10,92 @@
 #include "xalloc.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *jstr(const json_t *o, const char *k)
+/* --- the indexes: every indexed struct starts with its id --------------------------------- */
+
+_Static_assert(offsetof(struct projection_member, id) == 0, "a member starts with its id");
+_Static_assert(offsetof(struct projection_expense, id) == 0, "an expense starts with its id");
+_Static_assert(offsetof(struct projection_payment, id) == 0, "a payment starts with its id");
+
+static size_t id_hash(const char *k)
 {
-    const json_t *v = json_object_get(o, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
+    uint64_t h = 1469598103934665603ull;
+    for (; *k; k++)
+        h = (h ^ (unsigned char)*k) * 1099511628211ull;
+    return (size_t)h;
 }
 
-static int fail(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The position of id among the n items of size stride at base, or SIZE_MAX. */
+static size_t index_find(const struct projection_index *x, const void *base, size_t stride,
+                         const char *id)
+{
+    if (x->cap == 0)
+        return SIZE_MAX;
+    for (size_t i = id_hash(id) & (x->cap - 1);; i = (i + 1) & (x->cap - 1)) {
+        if (x->slot[i] == 0)
+            return SIZE_MAX;
+        size_t pos = x->slot[i] - 1;
+        if (strcmp((const char *)base + pos * stride, id) == 0)
+            return pos;
+    }
+}
 
-static int fail(char *err, size_t size, const char *fmt, ...)
+static void index_insert(struct projection_index *x, const void *base, size_t stride, size_t pos)
+{
+    size_t i = id_hash((const char *)base + pos * stride) & (x->cap - 1);
+    while (x->slot[i] != 0)
+        i = (i + 1) & (x->cap - 1);
+    x->slot[i] = pos + 1;
+}
+
+/* Index item pos, the last of n; the table never fills past half. */
+static void index_add(struct projection_index *x, const void *base, size_t stride, size_t n,
+                      size_t pos)
+{
+    if (n * 2 > x->cap) {
+        size_t cap = x->cap ? x->cap : 16;
+        while (n * 2 > cap)
+            cap *= 2;
+        free(x->slot);
+        x->cap = cap;
+        x->slot = xcalloc(cap, sizeof(*x->slot));
+        for (size_t k = 0; k < n; k++)
+            index_insert(x, base, stride, k);
+        return;
+    }
+    index_insert(x, base, stride, pos);
+}
+
+/* --- building ------------------------------------------------------------------------------ */
+
+static int refuse(struct projection_refusal *why, enum problem_code code, const struct fields *f,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int refuse(struct projection_refusal *why, enum problem_code code, const struct fields *f,
+                  const char *fmt, ...)
 {
     va_list ap;
+    why->code = code;
     va_start(ap, fmt);
-    vsnprintf(err, size, fmt, ap);
+    vsnprintf(why->detail, sizeof(why->detail), fmt, ap);
     va_end(ap);
+    if (f)
+        why->f = *f;
+    else
+        why->f.n = 0;
     return -1;
+}
+
+void projection_refusal_text(const struct projection_refusal *why, char *out, size_t size)
+{
+    if (why->f.n)
+        snprintf(out, size, "%s: %s %s", why->detail, why->f.e[0].field, why->f.e[0].message);
+    else
+        snprintf(out, size, "%s", why->detail);
 }
 
 void projection_init(struct projection *p, const char *group_id, const char *currency)
@@ -38,31 +105,85 @@ void projection_init(struct projection *p, const char *group_id, const char *cur
     snprintf(p->currency, sizeof(p->currency), "%s", currency);
 }
 
-void projection_add_member(struct projection *p, const char *id)
+/* A new zeroed item with id at the end of the array *items (n items, room
+   for *alloc, each of size bytes, the first `first` when empty), indexed by
+   x. Returns its position. */
+static size_t item_new(void **items, size_t *n, size_t *alloc, size_t size, size_t first,
+                       struct projection_index *x, const char *id)
 {
-    if (p->n_members == p->alloc_members) {
-        p->alloc_members = p->alloc_members ? p->alloc_members * 2 : 8;
-        p->members = xreallocarray(p->members, p->alloc_members, sizeof(*p->members));
+    if (*n == *alloc) {
+        *alloc = *alloc ? *alloc * 2 : first;
+        *items = xreallocarray(*items, *alloc, size);
     }
-    struct projection_member *m = &p->members[p->n_members++];
-    memset(m, 0, sizeof(*m));
-    snprintf(m->id, sizeof(m->id), "%s", id);
+    size_t i = (*n)++;
+    char *item = (char *)*items + i * size;
+    memset(item, 0, size);
+    snprintf(item, UUID_STR_SIZE, "%s", id); /* every item starts with its id */
+    index_add(x, *items, size, *n, i);
+    return i;
 }
+
+size_t projection_add_member(struct projection *p, const char *id)
+{
+    return item_new((void **)&p->members, &p->n_members, &p->alloc_members, sizeof(*p->members), 8,
+                    &p->member_index, id);
+}
+
+static struct projection_expense *expense_new(struct projection *p, const char *id)
+{
+    size_t i = item_new((void **)&p->expenses, &p->n_expenses, &p->alloc_expenses,
+                        sizeof(*p->expenses), 16, &p->expense_index, id);
+    return &p->expenses[i]; /* after item_new: it may move the array */
+}
+
+static struct projection_payment *payment_new(struct projection *p, const char *id)
+{
+    size_t i = item_new((void **)&p->payments, &p->n_payments, &p->alloc_payments,
+                        sizeof(*p->payments), 16, &p->payment_index, id);
+    return &p->payments[i];
+}
+
+struct projection_expense *projection_put_expense(struct projection *p, const char *id)
+{
+    struct projection_expense *x = expense_new(p, id);
+    x->stored = 1;
+    return x;
+}
+
+struct projection_payment *projection_put_payment(struct projection *p, const char *id)
+{
+    struct projection_payment *py = payment_new(p, id);
+    py->stored = 1;
+    return py;
+}
+
+/* --- looking up ----------------------------------------------------------------------------- */
 
 size_t projection_member(const struct projection *p, const char *id)
 {
-    for (size_t i = 0; i < p->n_members; i++)
-        if (strcmp(p->members[i].id, id) == 0)
-            return i;
-    return SIZE_MAX;
+    return index_find(&p->member_index, p->members, sizeof(*p->members), id);
+}
+
+static struct projection_expense *expense_slot(struct projection *p, const char *id)
+{
+    size_t i = index_find(&p->expense_index, p->expenses, sizeof(*p->expenses), id);
+    return i == SIZE_MAX ? NULL : &p->expenses[i];
+}
+
+static struct projection_payment *payment_slot(struct projection *p, const char *id)
+{
+    size_t i = index_find(&p->payment_index, p->payments, sizeof(*p->payments), id);
+    return i == SIZE_MAX ? NULL : &p->payments[i];
 }
 
 const struct projection_expense *projection_expense(const struct projection *p, const char *id)
 {
-    for (size_t i = 0; i < p->n_expenses; i++)
-        if (strcmp(p->expenses[i].id, id) == 0)
-            return &p->expenses[i];
-    return NULL;
+    return expense_slot((struct projection *)p, id);
+}
+
+const struct projection_payment *projection_payment(const struct projection *p, const char *id)
+{
+    return payment_slot((struct projection *)p, id);
 }
 
 json_t *projection_shares_json(const struct projection *p, const struct projection_expense *x)
@@ -75,59 +196,176 @@ json_t *projection_shares_json(const struct projection *p, const struct projecti
     return a;
 }
 
+json_t *projection_expense_resource(const struct projection *p, const struct projection_expense *x)
+{
+    struct ledger_owed *owed = xcalloc(x->n_shares + 1, sizeof(*owed));
+    struct ledger_expense_meta m = {
+        .id = x->id,
+        .group_id = p->group_id,
+        .created_by = x->created_by,
+        .created_at = x->created_at,
+        .updated_at = x->updated_at,
+        .amount_group = x->amount_group,
+        .version = x->version,
+    };
+    for (size_t k = 0; k < x->n_shares; k++) {
+        owed[k].member_id = p->members[x->shares[k].member].id;
+        owed[k].owed = x->shares[k].owed;
+    }
+    json_t *r = ledger_expense_resource(x->content, &m, owed, x->n_shares);
+    free(owed);
+    return r;
+}
+
+json_t *projection_payment_resource(const struct projection *p, const struct projection_payment *py)
+{
+    struct ledger_payment pay;
+    struct ledger_expense_meta m = {
+        .id = py->id,
+        .group_id = p->group_id,
+        .created_by = py->created_by,
+        .created_at = py->created_at,
+        .updated_at = py->updated_at,
+        .version = py->version,
+    };
+    memset(&pay, 0, sizeof(pay));
+    snprintf(pay.from_member, sizeof(pay.from_member), "%s", py->from);
+    snprintf(pay.to_member, sizeof(pay.to_member), "%s", py->to);
+    snprintf(pay.date, sizeof(pay.date), "%s", py->date);
+    pay.amount = py->amount;
+    pay.note = py->note; /* borrowed: not released here */
+    json_t *content = ledger_payment_to_json(&pay);
+    json_t *r = ledger_payment_resource(content, &m);
+    json_decref(content);
+    return r;
+}
+
+/* --- the rules ------------------------------------------------------------------------------ */
+
+/* What a live resource puts into the balances: an expense's shares, or a
+   payment from one member to another. */
+struct effect {
+    int payment;
+    const struct ledger_share *shares; /* expense */
+    size_t n_shares;
+    size_t from, to; /* payment: member indexes */
+    int64_t amount;
+};
+
+static size_t member_of(const char *id, void *ctx)
+{
+    return projection_member(ctx, id);
+}
+
 static int64_t *member_balance(size_t member, int owed, void *ctx)
 {
     struct projection_member *m = &((struct projection *)ctx)->members[member];
     return owed ? &m->owed : &m->paid;
 }
 
-static size_t member_index(const char *id, void *ctx)
+/* Put e into (sign 1) or take it out of (sign -1) the balances, all or
+   nothing. 0, or -1 on overflow. */
+static int effect_move(struct projection *p, const struct effect *e, int sign)
 {
-    return projection_member(ctx, id);
+    if (e->payment)
+        return ledger_move_payment(&p->members[e->from].sent, &p->members[e->to].received,
+                                   e->amount, sign);
+    return ledger_move_shares(e->shares, e->n_shares, sign, member_balance, p);
 }
 
-static struct projection_expense *expense_slot(struct projection *p, const char *id)
+static void effect_mark(struct projection *p, const struct effect *e)
 {
-    for (size_t i = 0; i < p->n_expenses; i++)
-        if (strcmp(p->expenses[i].id, id) == 0)
-            return &p->expenses[i];
-    return NULL;
+    if (e->payment) {
+        p->members[e->from].dirty = p->members[e->to].dirty = 1;
+        return;
+    }
+    for (size_t i = 0; i < e->n_shares; i++)
+        p->members[e->shares[i].member].dirty = 1;
 }
 
-static struct projection_payment *payment_slot(struct projection *p, const char *id)
+/* 0 while the group's sums stay in range (ledger_volume_add: the rule the
+   api checks at acceptance), else -1. */
+static int in_range(const struct projection *p)
 {
-    for (size_t i = 0; i < p->n_payments; i++)
-        if (strcmp(p->payments[i].id, id) == 0)
-            return &p->payments[i];
-    return NULL;
+    struct ledger_volume v = {0, 0};
+    for (size_t i = 0; i < p->n_members; i++) {
+        const struct projection_member *m = &p->members[i];
+        if (ledger_volume_add(&v, m->paid, m->owed, m->sent, m->received) != 0)
+            return -1;
+    }
+    return 0;
 }
 
-const struct projection_payment *projection_payment(const struct projection *p, const char *id)
+/* Take out what the resource put in (old, NULL when it is not live) and put
+   in what it puts in now (next, NULL for a deletion), as one step: on
+   overflow, or when the sums would leave their range, nothing changes and
+   why says so. 0, or -1. */
+static int swap_effects(struct projection *p, const struct effect *old, const struct effect *next,
+                        struct projection_refusal *why)
 {
-    return payment_slot((struct projection *)p, id);
+    if (old && effect_move(p, old, -1) != 0)
+        return refuse(why, PROBLEM_VALIDATION, NULL, "a balance would overflow 64 bits");
+    if (next && effect_move(p, next, 1) != 0) {
+        if (old)
+            effect_move(p, old, 1);
+        return refuse(why, PROBLEM_VALIDATION, NULL, "a balance would overflow 64 bits");
+    }
+    if (next && in_range(p) != 0) {
+        effect_move(p, next, -1);
+        if (old)
+            effect_move(p, old, 1);
+        return refuse(why, PROBLEM_VALIDATION, NULL, LEDGER_RANGE_DETAIL);
+    }
+    if (old)
+        effect_mark(p, old);
+    if (next)
+        effect_mark(p, next);
+    return 0;
 }
 
-/* Whether ch may apply (ledger_change_check, the worker's rule). */
-static int check_change(const struct ledger_change *ch, const char *kind, const char *id,
-                        int exists, int deleted, int64_t version, json_int_t if_match, char *err,
-                        size_t err_size)
+/* What every applied event records on its resource: who made it and when
+   (a creation), its version, seq and deleted flag. */
+struct record {
+    int64_t *version, *seq;
+    int *deleted, *dirty;
+    char *created_by, *created_at, *updated_at; /* UUID_STR_SIZE, 24 and 24 bytes */
+};
+
+static void stamp(const struct record *r, const struct event *ev, int64_t seq, enum ledger_op op)
+{
+    if (op == LEDGER_OP_CREATE) {
+        snprintf(r->created_by, UUID_STR_SIZE, "%s", ev->actor);
+        snprintf(r->created_at, 24, "%s", ev->accepted_at);
+        *r->version = 1;
+    } else {
+        (*r->version)++;
+    }
+    snprintf(r->updated_at, 24, "%s", ev->accepted_at);
+    *r->seq = seq;
+    *r->deleted = op == LEDGER_OP_DELETE;
+    *r->dirty = 1;
+}
+
+/* Which change ev makes and whether it may, on a resource that exists or
+   not: 0, or -1 with why. */
+static int change_of(const struct event *ev, int exists, int deleted, int64_t version,
+                     struct ledger_change *ch, struct projection_refusal *why)
 {
     enum problem_code code;
-    char detail[160];
-    if (ledger_change_check(ch, kind, exists, deleted, version, if_match, &code, detail,
-                            sizeof(detail)) == 0)
-        return 0;
-    return fail(err, err_size, "%s '%s': %s", kind, id, detail);
+    char detail[128];
+    if (ledger_change_of(ev->type, ev->data, ch) != 0)
+        return refuse(why, PROBLEM_VALIDATION, NULL, "unknown event type");
+    if (ledger_change_check(ch, event_kind_name(event_kind_of(ev->type)), exists, deleted, version,
+                            ev->if_match, &code, detail, sizeof(detail)) != 0)
+        return refuse(why, code, NULL, "%s", detail);
+    return 0;
 }
 
-static int apply_expense(struct projection *p, const json_t *ev, const char *type, int64_t seq,
-                         char *err, size_t err_size)
+static int apply_expense(struct projection *p, const struct event *ev, int64_t seq,
+                         struct projection_refusal *why)
 {
-    const char *id = jstr(ev, "expense_id"), *actor = jstr(ev, "actor");
-    const char *at = jstr(ev, "accepted_at");
-    json_int_t if_match = json_integer_value(json_object_get(ev, "if_match"));
+    struct projection_expense *x = expense_slot(p, ev->target);
     struct ledger_change ch;
-    struct projection_expense *x;
     struct ledger_expense e;
     struct json_doc doc = {0};
     struct fields f = {0};
@@ -137,63 +375,31 @@ static int apply_expense(struct projection *p, const json_t *ev, const char *typ
     int rc = -1;
 
     memset(&e, 0, sizeof(e));
-    if (!id || !ledger_is_uuid(id) || !actor || !at || strlen(at) >= 24)
-        return fail(err, err_size, "the event lacks expense_id, actor or accepted_at");
-    if (ledger_change_of("expense", type, json_object_get(ev, "data"), &ch) != 0)
-        return fail(err, err_size, "unknown event type '%s' or malformed data", type);
-    int creating = ch.op == LEDGER_OP_CREATE, deleting = ch.op == LEDGER_OP_DELETE;
-    x = expense_slot(p, id);
-    if (check_change(&ch, "expense", id, x != NULL, x && x->deleted, x ? x->version : 0, if_match,
-                     err, err_size) != 0)
+    if (change_of(ev, x != NULL, x && x->deleted, x ? x->version : 0, &ch, why) != 0)
         return -1;
-    int live = x && !x->deleted;
+    int deleting = ch.op == LEDGER_OP_DELETE;
     if (!deleting) {
-        /* The api always puts the date in the payload; the default is moot. */
-        snprintf(today, sizeof(today), "%.10s", at);
-        if (ledger_expense_parse(&doc, ch.content, p->currency, today, &e, &f) != 0) {
-            fail(err, err_size, "expense '%s' is not valid: %s %s", id, f.n ? f.e[0].field : "",
-                 f.n ? f.e[0].message : "");
-            goto out;
-        }
-        /* The worker's rule (ledger_merge_shares). */
-        sh = ledger_merge_shares(&e, member_index, p, &n_sh, &f);
+        snprintf(today, sizeof(today), "%.10s", ev->accepted_at);
+        if (ledger_expense_parse(&doc, ch.content, p->currency, today, &e, &f) != 0)
+            return refuse(why, PROBLEM_VALIDATION, &f, "the expense is not valid for this group");
+        sh = ledger_merge_shares(&e, member_of, p, &n_sh, &f);
         if (!sh) {
-            fail(err, err_size, "expense '%s': %s %s", id, f.e[0].field, f.e[0].message);
+            refuse(why, PROBLEM_VALIDATION, &f, "the expense names non-members");
             goto out;
         }
     }
-    /* Old shares out, new ones in, as one step: on overflow nothing changes. */
-    struct projection_member *saved = xcalloc(p->n_members + 1, sizeof(*saved));
-    memcpy(saved, p->members, p->n_members * sizeof(*saved));
-    if ((live && ledger_move_shares(x->shares, x->n_shares, -1, member_balance, p) != 0) ||
-        (!deleting && ledger_move_shares(sh, n_sh, 1, member_balance, p) != 0)) {
-        memcpy(p->members, saved, p->n_members * sizeof(*saved));
-        free(saved);
-        fail(err, err_size, "expense '%s': a balance would overflow 64 bits", id);
+    struct effect old = {0, x ? x->shares : NULL, x ? x->n_shares : 0, 0, 0, 0};
+    struct effect next = {0, sh, n_sh, 0, 0, 0};
+    if (swap_effects(p, x && !x->deleted ? &old : NULL, deleting ? NULL : &next, why) != 0)
         goto out;
-    }
-    free(saved);
-    if (creating) {
-        if (p->n_expenses == p->alloc_expenses) {
-            p->alloc_expenses = p->alloc_expenses ? p->alloc_expenses * 2 : 16;
-            p->expenses = xreallocarray(p->expenses, p->alloc_expenses, sizeof(*p->expenses));
-        }
-        x = &p->expenses[p->n_expenses++];
-        memset(x, 0, sizeof(*x));
-        snprintf(x->id, sizeof(x->id), "%s", id);
-        snprintf(x->created_by, sizeof(x->created_by), "%s", actor);
-        snprintf(x->created_at, sizeof(x->created_at), "%s", at);
-        x->version = 1;
+    if (ch.op == LEDGER_OP_CREATE) {
+        x = expense_new(p, ev->target);
         x->created_seq = seq;
-    } else {
-        x->version++;
     }
-    snprintf(x->updated_at, sizeof(x->updated_at), "%s", at);
-    x->seq = seq;
-    if (deleting) {
-        x->deleted = 1;
-    } else {
-        x->deleted = 0;
+    struct record r = {&x->version,   &x->seq,       &x->deleted,  &x->dirty,
+                       x->created_by, x->created_at, x->updated_at};
+    stamp(&r, ev, seq, ch.op);
+    if (!deleting) {
         json_decref(x->content);
         x->content = ledger_expense_to_json(&e);
         x->amount_group = e.amount_group;
@@ -210,12 +416,10 @@ out:
     return rc;
 }
 
-static int apply_payment(struct projection *p, const json_t *ev, const char *type, int64_t seq,
-                         char *err, size_t err_size)
+static int apply_payment(struct projection *p, const struct event *ev, int64_t seq,
+                         struct projection_refusal *why)
 {
-    const char *id = jstr(ev, "payment_id"), *actor = jstr(ev, "actor");
-    const char *at = jstr(ev, "accepted_at");
-    json_int_t if_match = json_integer_value(json_object_get(ev, "if_match"));
+    struct projection_payment *py = payment_slot(p, ev->target);
     struct ledger_change ch;
     struct ledger_payment pay;
     struct fields f = {0};
@@ -224,62 +428,43 @@ static int apply_payment(struct projection *p, const json_t *ev, const char *typ
     int rc = -1;
 
     memset(&pay, 0, sizeof(pay));
-    if (!id || !ledger_is_uuid(id) || !actor || !at || strlen(at) >= 24)
-        return fail(err, err_size, "the event lacks payment_id, actor or accepted_at");
-    if (ledger_change_of("payment", type, json_object_get(ev, "data"), &ch) != 0)
-        return fail(err, err_size, "unknown event type '%s' or malformed data", type);
-    int creating = ch.op == LEDGER_OP_CREATE, deleting = ch.op == LEDGER_OP_DELETE;
-    struct projection_payment *py = payment_slot(p, id);
-    if (check_change(&ch, "payment", id, py != NULL, py && py->deleted, py ? py->version : 0,
-                     if_match, err, err_size) != 0)
+    if (change_of(ev, py != NULL, py && py->deleted, py ? py->version : 0, &ch, why) != 0)
         return -1;
+    int deleting = ch.op == LEDGER_OP_DELETE;
     if (!deleting) {
-        snprintf(today, sizeof(today), "%.10s", at);
+        snprintf(today, sizeof(today), "%.10s", ev->accepted_at);
         if (ledger_payment_parse(ch.content, today, &pay, &f) != 0)
-            return fail(err, err_size, "payment '%s' is not valid: %s %s", id,
-                        f.n ? f.e[0].field : "", f.n ? f.e[0].message : "");
+            return refuse(why, PROBLEM_VALIDATION, &f, "the payment is not valid");
         from = projection_member(p, pay.from_member);
         to = projection_member(p, pay.to_member);
-        if (from == SIZE_MAX || to == SIZE_MAX) {
-            fail(err, err_size, "payment '%s' names a non-member", id);
+        if (from == SIZE_MAX)
+            fields_add(&f, "from_member", "is not a member of this group");
+        if (to == SIZE_MAX)
+            fields_add(&f, "to_member", "is not a member of this group");
+        if (f.n) {
+            refuse(why, PROBLEM_VALIDATION, &f, "the payment names non-members");
             goto out;
         }
     }
-    /* Old payment out, new one in, as one step: on overflow nothing changes. */
-    struct projection_member *saved = xcalloc(p->n_members + 1, sizeof(*saved));
-    memcpy(saved, p->members, p->n_members * sizeof(*saved));
-    if ((py && !py->deleted &&
-         ledger_move_payment(&p->members[projection_member(p, py->from)].sent,
-                             &p->members[projection_member(p, py->to)].received, py->amount,
-                             -1) != 0) ||
-        (!deleting && ledger_move_payment(&p->members[from].sent, &p->members[to].received,
-                                          pay.amount, 1) != 0)) {
-        memcpy(p->members, saved, p->n_members * sizeof(*saved));
-        free(saved);
-        fail(err, err_size, "payment '%s': a balance would overflow 64 bits", id);
+    struct effect old = {1,
+                         NULL,
+                         0,
+                         py ? projection_member(p, py->from) : 0,
+                         py ? projection_member(p, py->to) : 0,
+                         py ? py->amount : 0};
+    struct effect next = {1, NULL, 0, from, to, pay.amount};
+    if (py && !py->deleted && (old.from == SIZE_MAX || old.to == SIZE_MAX)) {
+        refuse(why, PROBLEM_VALIDATION, NULL, "the payment names non-members");
         goto out;
     }
-    free(saved);
-    if (creating) {
-        if (p->n_payments == p->alloc_payments) {
-            p->alloc_payments = p->alloc_payments ? p->alloc_payments * 2 : 16;
-            p->payments = xreallocarray(p->payments, p->alloc_payments, sizeof(*p->payments));
-        }
-        py = &p->payments[p->n_payments++];
-        memset(py, 0, sizeof(*py));
-        snprintf(py->id, sizeof(py->id), "%s", id);
-        snprintf(py->created_by, sizeof(py->created_by), "%s", actor);
-        snprintf(py->created_at, sizeof(py->created_at), "%s", at);
-        py->version = 1;
-    } else {
-        py->version++;
-    }
-    snprintf(py->updated_at, sizeof(py->updated_at), "%s", at);
-    py->seq = seq;
-    if (deleting) {
-        py->deleted = 1;
-    } else {
-        py->deleted = 0;
+    if (swap_effects(p, py && !py->deleted ? &old : NULL, deleting ? NULL : &next, why) != 0)
+        goto out;
+    if (ch.op == LEDGER_OP_CREATE)
+        py = payment_new(p, ev->target);
+    struct record r = {&py->version,   &py->seq,       &py->deleted,  &py->dirty,
+                       py->created_by, py->created_at, py->updated_at};
+    stamp(&r, ev, seq, ch.op);
+    if (!deleting) {
         snprintf(py->from, sizeof(py->from), "%s", pay.from_member);
         snprintf(py->to, sizeof(py->to), "%s", pay.to_member);
         snprintf(py->date, sizeof(py->date), "%s", pay.date);
@@ -294,27 +479,44 @@ out:
     return rc;
 }
 
-int projection_apply(struct projection *p, const json_t *event, int64_t seq, char *err,
-                     size_t err_size)
+int projection_apply(struct projection *p, const struct event *ev, int64_t seq,
+                     struct projection_refusal *why)
 {
-    const char *type = jstr(event, "type"), *gid = jstr(event, "group_id");
     int rc;
 
-    if (!json_is_object(event) || !type || !gid)
-        return fail(err, err_size, "the event is not an object with type and group_id");
-    if (strcmp(gid, p->group_id) != 0)
-        return fail(err, err_size, "the event belongs to group '%s'", gid);
+    if (strcmp(ev->group_id, p->group_id) != 0)
+        return refuse(why, PROBLEM_VALIDATION, NULL, "the event belongs to group '%s'",
+                      ev->group_id);
     if (seq != p->last_seq + 1)
-        return fail(err, err_size, "seq %lld follows %lld: the group's log has a gap",
-                    (long long)seq, (long long)p->last_seq);
-    if (strncmp(type, "expense.", 8) == 0)
-        rc = apply_expense(p, event, type, seq, err, err_size);
-    else if (strncmp(type, "payment.", 8) == 0)
-        rc = apply_payment(p, event, type, seq, err, err_size);
+        return refuse(why, PROBLEM_VALIDATION, NULL,
+                      "seq %lld follows %lld: the group's log has a gap", (long long)seq,
+                      (long long)p->last_seq);
+    if (event_kind_of(ev->type) == EVENT_EXPENSE)
+        rc = apply_expense(p, ev, seq, why);
     else
-        rc = fail(err, err_size, "unknown event type '%s'", type);
+        rc = apply_payment(p, ev, seq, why);
     if (rc == 0)
         p->last_seq = seq;
+    return rc;
+}
+
+int projection_apply_json(struct projection *p, const json_t *event, int64_t seq, char *err,
+                          size_t err_size)
+{
+    struct event ev;
+    struct projection_refusal why;
+    char detail[512];
+    if (event_decode_json(event, &ev, detail, sizeof(detail)) != 0) {
+        snprintf(err, err_size, "not a ledger event: %s", detail);
+        return -1;
+    }
+    int rc = projection_apply(p, &ev, seq, &why);
+    if (rc != 0) {
+        projection_refusal_text(&why, detail, sizeof(detail));
+        snprintf(err, err_size, "%s '%s': %s", event_kind_name(event_kind_of(ev.type)), ev.target,
+                 detail);
+    }
+    event_release(&ev);
     return rc;
 }
 
@@ -329,5 +531,8 @@ void projection_release(struct projection *p)
     free(p->expenses);
     free(p->members);
     free(p->payments);
+    free(p->member_index.slot);
+    free(p->expense_index.slot);
+    free(p->payment_index.slot);
     memset(p, 0, sizeof(*p));
 }

@@ -1,105 +1,148 @@
 /*
- * projection: one group's ledger state rebuilt from its applied events.
+ * projection: one group's ledger state, and the ledger's rules: the one
+ * implementation of what an event does.
  *
- * The events table holds only the events the worker applied, in per-group
- * seq order. Replaying them one by one through projection_apply, with the
- * same shared validation and rounding the worker ran (ledger_expense_parse,
- * ledger_payment_parse, split), must reproduce the live projection exactly:
- * every balance, every expense's amount, shares, version and deleted flag,
- * every payment, and the group's last seq. splitterctl replay uses it to
- * verify and to rebuild the projection; tests/unit/test_projection.c pins
- * the rules.
+ * The worker's decide step loads the groups a batch touches into projections
+ * (members with their balances, the expenses and payments the batch names),
+ * applies each event with projection_apply, and writes what it marked dirty.
+ * splitterctl replay builds a projection from a group's applied events, one
+ * by one in per-group seq order, and compares it with the tables. Both run
+ * this code, so they cannot disagree; tests/unit/test_projection.c pins the
+ * rules.
  *
- * The rules are worker/apply.c's decide step: an expense's shares merge its
- * payers and its split members per member, in first-seen order (payers
- * first: ledger_merge_shares, the one implementation both call); a
+ * The rules: an expense's shares merge its payers and its split members per
+ * member, in first-seen order (payers first: ledger_merge_shares); a
  * replacement takes the old shares out of the balances and puts the new ones
- * in, a deletion takes them out (ledger_move_shares, likewise shared); a
- * payment adds to the sender's "sent" and the receiver's "received"
- * (ledger_move_payment), and is replaced or deleted the same way. Which
- * change an event makes and whether it may (version, deleted, a revert
- * bringing a deleted resource back) is ledger_change_of and
- * ledger_change_check, again the worker's own. Since these events were
- * applied, any refusal here (unknown member, stale If-Match, overflow, invalid payload) means the
- * events and the projection disagree.
+ * in, a deletion takes them out (ledger_move_shares); a payment adds to the
+ * sender's "sent" and the receiver's "received" (ledger_move_payment), and is
+ * replaced or deleted the same way. Which change an event makes and whether
+ * it may (version, deleted, a revert bringing a deleted resource back) is
+ * ledger_change_of and ledger_change_check. After a change that adds to the
+ * balances, the group's sums must stay in range (ledger_volume_add). The
+ * request fields are validated again with the api's own code
+ * (ledger_expense_parse, ledger_payment_parse); a missing date defaults to the
+ * day of accepted_at. An event is applied whole or refused with nothing
+ * changed.
  *
  * Not thread-safe per projection; projections are independent.
  */
 #ifndef SPLITTER_PROJECTION_H
 #define SPLITTER_PROJECTION_H
 
+#include "event.h"
+#include "fields.h"
 #include "ledger.h"
+#include "problem.h"
+#include "uuid.h"
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct projection_member {
-    char id[37];
+    char id[UUID_STR_SIZE];
     int64_t paid, owed, sent, received; /* group-currency minor units */
+    int dirty;                          /* an applied event moved its balance */
 };
 
 struct projection_expense {
-    char id[37];
+    char id[UUID_STR_SIZE];
     int64_t version, seq, amount_group;
     int64_t created_seq; /* seq of the event that created it */
     int deleted;
-    char created_by[37], created_at[24], updated_at[24];
+    int stored; /* put by projection_put_expense: the caller's store holds it */
+    int dirty;  /* an applied event changed it */
+    char created_by[UUID_STR_SIZE], created_at[24], updated_at[24];
     json_t *content;             /* owned: the normalised request fields (ledger_expense_to_json) */
-    struct ledger_share *shares; /* owned; member: index into projection.members */
+    struct ledger_share *shares; /* owned (xmalloc); member: index into projection.members */
     size_t n_shares;
 };
 
 struct projection_payment {
-    char id[37], from[37], to[37];
+    char id[UUID_STR_SIZE], from[UUID_STR_SIZE], to[UUID_STR_SIZE];
     int64_t amount, seq, version;
     int deleted;
-    char created_by[37], created_at[24], updated_at[24], date[11];
-    char *note; /* owned; NULL when absent */
+    int stored, dirty; /* as for expenses */
+    char created_by[UUID_STR_SIZE], created_at[24], updated_at[24], date[11];
+    char *note; /* owned (xmalloc); NULL when absent */
+};
+
+/* An open-addressing index of one array by id (private to projection.c). */
+struct projection_index {
+    size_t cap;   /* a power of two, or 0 */
+    size_t *slot; /* position + 1; 0: empty */
 };
 
 /* A group's state. Owns everything it points to; release with
    projection_release. */
 struct projection {
-    char group_id[37], currency[4];
+    char group_id[UUID_STR_SIZE], currency[4];
     struct projection_member *members; /* in display order */
     size_t n_members, alloc_members;
-    struct projection_expense *expenses; /* in creation order */
+    struct projection_expense *expenses; /* in creation (or put) order */
     size_t n_expenses, alloc_expenses;
-    struct projection_payment *payments; /* in creation order */
+    struct projection_payment *payments; /* likewise */
     size_t n_payments, alloc_payments;
     int64_t last_seq;
+    struct projection_index member_index, expense_index, payment_index;
+};
+
+/* Why projection_apply refused an event: the problem the worker records for
+   it (code, detail, and the request fields at fault in f). */
+struct projection_refusal {
+    enum problem_code code;
+    char detail[160];
+    struct fields f;
 };
 
 /* An empty projection of group group_id (currency: ISO code). */
 void projection_init(struct projection *p, const char *group_id, const char *currency);
 
-/* Add member id (every member starts at zero). Members must be added in
-   display order before events that name them are applied. */
-void projection_add_member(struct projection *p, const char *id);
+/* Add member id, its balances zero (the caller may set them from its store),
+   and return its index. Members must be added in display order before events
+   that name them are applied. */
+size_t projection_add_member(struct projection *p, const char *id);
+
+/* A new expense id (not yet in p), marked stored, for the caller to fill
+   from its store: content and shares become p's. Borrowed from p, valid
+   until the next change of p's expenses. */
+struct projection_expense *projection_put_expense(struct projection *p, const char *id);
+
+/* The same for a payment (note becomes p's). */
+struct projection_payment *projection_put_payment(struct projection *p, const char *id);
 
 /*
- * Apply one applied event: event is the event object as the api queued it
- * ({"event_id", "type", "group_id", "actor", "accepted_at", "expense_id" |
- * "payment_id", "data", "if_match"?}), borrowed; seq its number in the group.
- * Returns 0; or -1 with a lowercase reason in err (the projection is then
- * unchanged).
+ * Apply one event (decoded: event_decode), borrowed, as number seq of the
+ * group (last_seq + 1). Returns 0, marking dirty the resource and every
+ * member whose balance moved; or -1 with why filled and p unchanged.
  */
-int projection_apply(struct projection *p, const json_t *event, int64_t seq, char *err,
-                     size_t err_size);
+int projection_apply(struct projection *p, const struct event *ev, int64_t seq,
+                     struct projection_refusal *why);
 
-/* The payment with id, or NULL. Borrowed from p. */
+/* The same for an event as JSON (borrowed), decoded with event_decode_json:
+   0, or -1 with a lowercase reason in err (p then unchanged). What replay
+   runs on each stored payload. */
+int projection_apply_json(struct projection *p, const json_t *event, int64_t seq, char *err,
+                          size_t err_size);
+
+/* why as one line ("detail: field message"). */
+void projection_refusal_text(const struct projection_refusal *why, char *out, size_t size);
+
+/* The payment, expense or member with id: a pointer borrowed from p (valid
+   until p's next change) or NULL; an index or SIZE_MAX. */
 const struct projection_payment *projection_payment(const struct projection *p, const char *id);
-
-/* The expense with id, or NULL. Borrowed from p. */
 const struct projection_expense *projection_expense(const struct projection *p, const char *id);
-
-/* The member index of id, or SIZE_MAX. */
 size_t projection_member(const struct projection *p, const char *id);
 
 /* The shares of x as stored in expenses.shares: [{"member_id", "paid", "owed"}].
    New reference. */
 json_t *projection_shares_json(const struct projection *p, const struct projection_expense *x);
+
+/* The expense and payment resources of the contract as they stand
+   (ledger_expense_resource, ledger_payment_resource). New references. */
+json_t *projection_expense_resource(const struct projection *p, const struct projection_expense *x);
+json_t *projection_payment_resource(const struct projection *p,
+                                    const struct projection_payment *py);
 
 void projection_release(struct projection *p);
 

@@ -47,7 +47,7 @@ static int apply(int64_t seq, const char *json)
     json_error_t e;
     json_t *ev = json_loads(buf, 0, &e);
     ck_assert_msg(ev != NULL, "bad test JSON: %s", e.text);
-    int rc = projection_apply(&p, ev, seq, err, sizeof(err));
+    int rc = projection_apply_json(&p, ev, seq, err, sizeof(err));
     json_decref(ev);
     return rc;
 }
@@ -257,37 +257,179 @@ START_TEST(test_projection_revert_restores_and_deletes)
 }
 END_TEST
 
-START_TEST(test_projection_change_rules)
+/* Apply through the decoded event and keep the refusal, as the worker does. */
+static struct projection_refusal why;
+
+static int apply_why(int64_t seq, const char *json)
 {
-    struct ledger_change ch;
-    enum problem_code code;
-    char detail[128];
-    json_t *data = json_loads("{\"reverts\":\"" SOME_EVENT "\",\"restore\":null}", 0, NULL);
-    ck_assert_int_eq(ledger_change_of("expense", "payment.created", data, &ch), -1);
-    ck_assert_int_eq(ledger_change_of("expense", "expense.renamed", data, &ch), -1);
-    ck_assert_int_eq(ledger_change_of("expense", "expense.reverted", data, &ch), 0);
-    ck_assert_int_eq(ch.op, LEDGER_OP_DELETE);
-    ck_assert_str_eq(ch.reverts, SOME_EVENT);
-    /* A revert needs If-Match; a restore may bring a deleted resource back, a delete not. */
-    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 0, 4, 0, &code, detail, 128), -1);
-    ck_assert_int_eq(code, PROBLEM_PRECONDITION_REQUIRED);
-    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 1, 4, 4, &code, detail, 128), -1);
-    ck_assert_int_eq(code, PROBLEM_NOT_FOUND);
-    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 0, 4, 3, &code, detail, 128), -1);
-    ck_assert_int_eq(code, PROBLEM_VERSION_CONFLICT);
-    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 0, 4, 4, &code, detail, 128), 0);
-    ch.op = LEDGER_OP_RESTORE;
-    ck_assert_int_eq(ledger_change_check(&ch, "expense", 1, 1, 4, 4, &code, detail, 128), 0);
-    ck_assert_int_eq(ledger_change_check(&ch, "expense", 0, 0, 0, 4, &code, detail, 128), -1);
-    ck_assert_int_eq(code, PROBLEM_NOT_FOUND);
-    json_decref(data);
-    /* Balance arithmetic of a payment: all or nothing. */
-    int64_t sent = INT64_MAX - 1, received = 0;
-    ck_assert_int_eq(ledger_move_payment(&sent, &received, 5, 1), -1);
-    ck_assert_int_eq(sent, INT64_MAX - 1);
-    ck_assert_int_eq(received, 0);
-    ck_assert_int_eq(ledger_move_payment(&sent, &received, 1, 1), 0);
-    ck_assert_int_eq(received, 1);
+    char buf[2048];
+    size_t i;
+    for (i = 0; json[i] && i < sizeof(buf) - 1; i++)
+        buf[i] = json[i] == '\'' ? '"' : json[i];
+    buf[i] = '\0';
+    struct event ev;
+    ck_assert_msg(event_decode(buf, i, &ev, err, sizeof(err)) == 0, "bad test event: %s", err);
+    memset(&why, 0, sizeof(why));
+    int rc = projection_apply(&p, &ev, seq, &why);
+    event_release(&ev);
+    return rc;
+}
+
+/* The problem of each refusal is the one the worker records: type, detail
+   and fields, exactly. */
+START_TEST(test_projection_refusals_carry_the_problem)
+{
+    ck_assert_int_eq(apply_why(1, EXPENSE("expense.created", "", EQUAL_100)), 0);
+    ck_assert_int_eq(apply_why(2, EXPENSE("expense.replaced", ",'if_match':5", EXACT_60_B_PAYS)),
+                     -1);
+    ck_assert_int_eq(why.code, PROBLEM_VERSION_CONFLICT);
+    ck_assert_str_eq(why.detail, "the expense is at version 1, not 5");
+    ck_assert_int_eq(apply_why(2, EXPENSE("expense.created", "", EQUAL_100)), -1);
+    ck_assert_int_eq(why.code, PROBLEM_VERSION_CONFLICT);
+    ck_assert_str_eq(why.detail, "a expense with this id already exists");
+    ck_assert_int_eq(apply_why(2, EXPENSE("expense.reverted", "", REVERT(SOME_EVENT, "null"))), -1);
+    ck_assert_int_eq(why.code, PROBLEM_PRECONDITION_REQUIRED);
+    ck_assert_int_eq(apply_why(2, EXPENSE("expense.reverted", ",'if_match':1", "{'x':1}")), -1);
+    ck_assert_int_eq(why.code, PROBLEM_VALIDATION);
+    ck_assert_str_eq(why.detail, "unknown event type");
+    ck_assert_int_eq(apply_why(2, EXPENSE("expense.replaced", "", "{'amount':-1}")), -1);
+    ck_assert_int_eq(why.code, PROBLEM_VALIDATION);
+    ck_assert_str_eq(why.detail, "the expense is not valid for this group");
+    ck_assert_uint_gt(why.f.n, 0);
+    ck_assert_int_eq(
+        apply_why(2, EXPENSE("expense.replaced", "",
+                             "{'description':'x','amount':5,'paid_by':[{'member_id':'"
+                             "00000000-0000-4000-8000-0000000000ff','amount':5}],"
+                             "'split':{'mode':'equal','members':[{'member_id':'" A "'}]}}")),
+        -1);
+    ck_assert_str_eq(why.detail, "the expense names non-members");
+    ck_assert_uint_eq(why.f.n, 1);
+    ck_assert_str_eq(why.f.e[0].field, "paid_by[0].member_id");
+    ck_assert_str_eq(why.f.e[0].message, "is not a member of this group");
+    ck_assert_int_eq(apply_why(2, EXPENSE("expense.deleted", "", "null")), 0);
+    ck_assert_int_eq(apply_why(3, EXPENSE("expense.deleted", "", "null")), -1);
+    ck_assert_int_eq(why.code, PROBLEM_NOT_FOUND);
+    ck_assert_str_eq(why.detail, "the expense does not exist or was deleted");
+    /* Payments. */
+    ck_assert_int_eq(apply_why(3, PAYMENT("payment.created", "",
+                                          PAY(B, "00000000-0000-4000-8000-0000000000ff", 5))),
+                     -1);
+    ck_assert_str_eq(why.detail, "the payment names non-members");
+    ck_assert_uint_eq(why.f.n, 1);
+    ck_assert_str_eq(why.f.e[0].field, "to_member");
+    ck_assert_int_eq(apply_why(3, PAYMENT("payment.created", "", PAY(B, B, 5))), -1);
+    ck_assert_str_eq(why.detail, "the payment is not valid");
+    ck_assert_str_eq(why.f.e[0].field, "to_member");
+    ck_assert_int_eq(apply_why(3, PAYMENT("payment.replaced", "", PAY(B, A, 5))), -1);
+    ck_assert_int_eq(why.code, PROBLEM_NOT_FOUND);
+    ck_assert_str_eq(why.detail, "the payment does not exist or was deleted");
+    ck_assert_int_eq(p.last_seq, 2);
+}
+END_TEST
+
+/* Overflow and range: refused whole, every balance as it was. */
+START_TEST(test_projection_overflow_limits)
+{
+    p.members[0].paid = INT64_MAX - 10;
+    p.members[1].owed = INT64_MAX - 10;
+    ck_assert_int_eq(apply_why(1, EXPENSE("expense.created", "", EQUAL_100)), -1);
+    ck_assert_str_eq(why.detail, "a balance would overflow 64 bits");
+    assert_member(0, INT64_MAX - 10, 0, 0, 0);
+    assert_member(1, 0, INT64_MAX - 10, 0, 0);
+    assert_member(2, 0, 0, 0, 0);
+    ck_assert_int_eq(p.n_expenses, 0);
+    /* No balance overflows, but the group's sums would leave the range. */
+    p.members[0].paid = INT64_MAX / 2;
+    p.members[1].paid = INT64_MAX / 2 - 10;
+    p.members[1].owed = 0;
+    p.members[2].owed = 10;
+    ck_assert_int_eq(apply_why(1, EXPENSE("expense.created", "", EQUAL_100)), -1);
+    ck_assert_str_eq(why.detail, LEDGER_RANGE_DETAIL);
+    assert_member(0, INT64_MAX / 2, 0, 0, 0);
+    assert_member(2, 0, 10, 0, 0);
+    ck_assert_int_eq(apply_why(1, PAYMENT("payment.created", "", PAY(B, A, 100))), -1);
+    ck_assert_str_eq(why.detail, LEDGER_RANGE_DETAIL);
+    assert_member(1, INT64_MAX / 2 - 10, 0, 0, 0);
+    ck_assert_int_eq(p.last_seq, 0);
+}
+END_TEST
+
+/* A revert that would bring a deleted expense back out of range is refused
+   with the balances untouched (its old shares were never in them). */
+START_TEST(test_projection_restore_out_of_range_changes_nothing)
+{
+    ck_assert_int_eq(apply_why(1, EXPENSE("expense.created", "", EQUAL_100)), 0);
+    ck_assert_int_eq(apply_why(2, EXPENSE("expense.deleted", "", "null")), 0);
+    p.members[0].paid = INT64_MAX - 50;
+    p.members[1].owed = INT64_MAX - 50;
+    ck_assert_int_eq(
+        apply_why(3, EXPENSE("expense.reverted", ",'if_match':2", REVERT(SOME_EVENT, EQUAL_100))),
+        -1);
+    assert_member(0, INT64_MAX - 50, 0, 0, 0);
+    assert_member(1, 0, INT64_MAX - 50, 0, 0);
+    assert_member(2, 0, 0, 0, 0);
+    ck_assert_int_eq(projection_expense(&p, X)->deleted, 1);
+}
+END_TEST
+
+/* What the worker writes: the resources and members an event changed. */
+START_TEST(test_projection_marks_what_changed)
+{
+    struct projection_expense *x = projection_put_expense(&p, X);
+    ck_assert_int_eq(x->stored, 1);
+    ck_assert_int_eq(x->dirty, 0);
+    x->version = 4;
+    x->content = json_pack("{s:s}", "description", "kept");
+    x->shares = calloc(1, sizeof(*x->shares));
+    x->shares[0].member = 1;
+    x->shares[0].paid = 0;
+    x->shares[0].owed = 7;
+    x->n_shares = 1;
+    p.members[1].owed = 7;
+    p.members[0].paid = 7;
+    ck_assert_int_eq(apply_why(1, EXPENSE("expense.replaced", ",'if_match':4", EXACT_60_B_PAYS)),
+                     0);
+    ck_assert_int_eq(x->dirty, 1);
+    ck_assert_int_eq(x->stored, 1);
+    ck_assert_int_eq(x->version, 5);
+    ck_assert_int_eq(p.members[0].dirty, 0); /* neither in the old shares nor the new */
+    ck_assert_int_eq(p.members[1].dirty, 1);
+    ck_assert_int_eq(p.members[2].dirty, 1);
+    assert_member(1, 60, 0, 0, 0);
+    /* A new one is not stored. */
+    ck_assert_int_eq(apply_why(2, PAYMENT("payment.created", "", PAY(B, A, 5))), 0);
+    ck_assert_int_eq(projection_payment(&p, X)->stored, 0);
+    ck_assert_int_eq(projection_payment(&p, X)->dirty, 1);
+    ck_assert_int_eq(p.members[0].dirty, 1);
+    /* The resources as the api shows them. */
+    json_t *r = projection_expense_resource(&p, x);
+    ck_assert_str_eq(json_string_value(json_object_get(r, "group_id")), G);
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "version")), 5);
+    json_decref(r);
+    r = projection_payment_resource(&p, projection_payment(&p, X));
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "amount")), 5);
+    ck_assert(json_is_null(json_object_get(r, "note")));
+    json_decref(r);
+}
+END_TEST
+
+/* Members are found by a hash index, however many. */
+START_TEST(test_projection_member_index)
+{
+    char id[37];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012d", 100000 + i);
+        ck_assert_uint_eq(projection_add_member(&p, id), (size_t)i + 3);
+    }
+    for (int i = 0; i < 1000; i++) {
+        snprintf(id, sizeof(id), "00000000-0000-4000-8000-%012d", 100000 + i);
+        ck_assert_uint_eq(projection_member(&p, id), (size_t)i + 3);
+    }
+    ck_assert_uint_eq(projection_member(&p, A), 0);
+    ck_assert_uint_eq(projection_member(&p, C), 2);
+    ck_assert_uint_eq(projection_member(&p, "00000000-0000-4000-8000-000000099999"), SIZE_MAX);
+    ck_assert_ptr_null(projection_expense(&p, X));
+    ck_assert_ptr_null(projection_payment(&p, X));
 }
 END_TEST
 
@@ -303,7 +445,11 @@ static Suite *projection_suite(void)
     tcase_add_test(tc, test_projection_refuses_what_was_never_applicable);
     tcase_add_test(tc, test_projection_payment_replace_and_delete);
     tcase_add_test(tc, test_projection_revert_restores_and_deletes);
-    tcase_add_test(tc, test_projection_change_rules);
+    tcase_add_test(tc, test_projection_refusals_carry_the_problem);
+    tcase_add_test(tc, test_projection_overflow_limits);
+    tcase_add_test(tc, test_projection_restore_out_of_range_changes_nothing);
+    tcase_add_test(tc, test_projection_marks_what_changed);
+    tcase_add_test(tc, test_projection_member_index);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -33,7 +33,7 @@ static int replay_group(PGconn *pg, const char *gid, const char *currency, struc
     int rc = 0;
     for (int i = 0; i < PQntuples(ev) && rc == 0; i++) {
         json_t *e = json_loads(PQgetvalue(ev, i, 2), 0, NULL);
-        if (!e || projection_apply(p, e, atoll(PQgetvalue(ev, i, 0)), err, sizeof(err)) != 0) {
+        if (!e || projection_apply_json(p, e, atoll(PQgetvalue(ev, i, 0)), err, sizeof(err)) != 0) {
             printf("group %s: event seq %s (%s) does not replay: %s\n", gid, PQgetvalue(ev, i, 0),
                    PQgetvalue(ev, i, 1), e ? err : "the payload is not JSON");
             rc = -1;

@@ -1,0 +1,214 @@
+/*
+ * publish: step 6 of a batch (see apply.c), after the commit: what Redis
+ * learns of the batch, in one pipeline.
+ */
+#include "batch.h"
+
+#include "cache.h"
+#include "json.h"
+#include "keys.h"
+#include "log.h"
+#include "view.h"
+#include "xalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Next stream id after id ("ms-seq" -> "ms-(seq+1)"), for XTRIM MINID. */
+static void next_id(const char *id, char *out, size_t size)
+{
+    unsigned long long ms = 0, seq = 0;
+    if (sscanf(id, "%llu-%llu", &ms, &seq) == 2)
+        snprintf(out, size, "%llu-%llu", ms, seq + 1);
+    else
+        snprintf(out, size, "%s", id);
+}
+
+/* A pipeline of commands given as argument vectors (no format strings to
+   parse), with what the replies are for. */
+struct pipe {
+    redisContext *rd;
+    size_t sent;
+};
+
+static void pipe_cmd(struct pipe *pp, int argc, const char **argv, const size_t *lens)
+{
+    redisAppendCommandArgv(pp->rd, argc, argv, lens);
+    pp->sent++;
+}
+
+/* The next reply (NULL when the connection failed: the caller drops it). */
+static redisReply *pipe_reply(struct pipe *pp)
+{
+    void *reply = NULL;
+    if (redisGetReply(pp->rd, &reply) != REDIS_OK) {
+        log_warn("redis: %s", pp->rd->errstr);
+        return NULL;
+    }
+    pp->sent--;
+    if (((redisReply *)reply)->type == REDIS_REPLY_ERROR)
+        log_warn("redis: %s", ((redisReply *)reply)->str);
+    return reply;
+}
+
+/* KEYS[1] a waited event's status hash; ARGV[1] its ttl (s), then field,
+   value... One step: the old status goes first, so that when Redis refuses
+   the outcome (out of memory) it holds no stale "queued" either, and the
+   waiter and GET /events ask PostgreSQL. */
+static const char outcome_lua[] = "redis.call('DEL', KEYS[1])\n"
+                                  "local r = redis.pcall('HSET', KEYS[1], unpack(ARGV, 2))\n"
+                                  "if type(r) == 'table' and r.err then\n"
+                                  "  return 0\n"
+                                  "end\n"
+                                  "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
+                                  "return 1\n";
+
+/* After the commit, in one pipeline: each touched group's view (version
+   compare-and-set); the outcome of each event a request waits on (its
+   status hash, for a minute); then one command each for the whole batch:
+   DEL of the other finished events' status hashes (PostgreSQL answers for
+   them from now on: Redis keeps only what is in flight), PUBLISH naming
+   every finished event, XACK, and the trim below the last entry. */
+void publish(struct batch *b, const struct stream_entry *entries)
+{
+    struct worker *w = b->w;
+    char stream[64], minid[48];
+    char(*keys)[96] = xcalloc(b->n_ev + 1, sizeof(*keys));
+    char **bodies = xcalloc(b->n_ev + 1, sizeof(*bodies));
+    const char **del = xcalloc(b->n_ev + 2, sizeof(*del));
+    const char **ack = xcalloc(b->n_ev + 3, sizeof(*ack));
+    struct strbuf done = {0};
+    struct pipe pp;
+    size_t n_ack = 0, n_del = 0;
+    int ok = 1;
+
+    if (worker_redis_ensure(w) != 0)
+        goto out; /* unacked: redelivered, recognised as recorded, published then */
+    pp.rd = w->rd;
+    pp.sent = 0;
+    for (size_t i = 0; i < b->n_groups; i++) {
+        const struct group *g = &b->groups[i];
+        const struct projection *pj = &g->proj;
+        struct view v;
+        struct view_cmd cmd;
+        struct view_member *vm = xcalloc(pj->n_members + 1, sizeof(*vm));
+        for (size_t k = 0; k < pj->n_members; k++) {
+            const struct projection_member *m = &pj->members[k];
+            vm[k].id = m->id;
+            vm[k].name = g->info[k].name;
+            vm[k].user_id = g->info[k].user_id;
+            vm[k].paid = m->paid;
+            vm[k].owed = m->owed;
+            vm[k].sent = m->sent;
+            vm[k].received = m->received;
+        }
+        if (view_build(pj->group_id, pj->currency, g->version, vm, pj->n_members, &v) == 0) {
+            view_cache_command(&cmd, pj->group_id, pj->currency, g->version, &v, vm, pj->n_members);
+            pipe_cmd(&pp, cmd.argc, cmd.argv, NULL);
+            view_cmd_release(&cmd);
+            view_release(&v);
+        }
+        free(vm);
+    }
+    keys_stream(stream, sizeof(stream), b->p);
+    del[n_del++] = "DEL";
+    for (size_t i = 0; i < b->n_ev; i++) {
+        struct entry *ev = &b->ev[i];
+        if (ev->outcome == OUT_DEFERRED)
+            continue; /* pending: nothing to say yet */
+        if (ev->outcome == OUT_MALFORMED) {
+            const char *argv[11] = {"XADD",
+                                    KEYS_DEAD_STREAM,
+                                    "*",
+                                    "stream",
+                                    stream,
+                                    "entry",
+                                    entries[i].id,
+                                    "event",
+                                    entries[i].event,
+                                    "error",
+                                    "not a ledger event"};
+            size_t lens[11];
+            for (int k = 0; k < 11; k++)
+                lens[k] = strlen(argv[k]);
+            lens[8] = entries[i].event_len;
+            pipe_cmd(&pp, 11, argv, lens);
+            continue;
+        }
+        /* Applied, rejected, or recorded by an earlier delivery whose publish
+           was lost: PostgreSQL holds the outcome either way. A request that
+           waits finds it here for a minute. */
+        keys_fmt(keys[i], sizeof(keys[i]), "event", ev->e.id);
+        strbuf_add(&done, done.len ? " " : "");
+        strbuf_add(&done, ev->e.id);
+        if (ev->idem_record) {
+            /* Rejected for its key: the api's record of the key (made when it
+               accepted this event) names the original again, so later
+               retries answer like the first request. */
+            char key[160];
+            char *rec = json_dump_compact(ev->idem_record);
+            const char *argv[5] = {"SET", keys_idem(key, sizeof(key), ev->e.actor, ev->e.idem_sha),
+                                   rec, "XX", "KEEPTTL"};
+            pipe_cmd(&pp, 5, argv, NULL);
+            free(rec);
+        }
+        if (ev->wait && (ev->outcome == OUT_APPLIED || ev->outcome == OUT_REJECTED)) {
+            int applied = ev->outcome == OUT_APPLIED;
+            bodies[i] = json_dump_compact(applied ? ev->result : ev->problem);
+            const char *argv[11] = {"EVAL",
+                                    outcome_lua,
+                                    "1",
+                                    keys[i],
+                                    KEYS_STR(KEYS_EVENT_RESULT_TTL_S),
+                                    "status",
+                                    applied ? "applied" : "rejected",
+                                    applied ? "applied_at" : "problem",
+                                    applied ? b->applied_at : bodies[i],
+                                    "resource",
+                                    bodies[i]};
+            pipe_cmd(&pp, applied ? 11 : 9, argv, NULL);
+            continue;
+        }
+        del[n_del++] = keys[i];
+    }
+    if (n_del > 1)
+        pipe_cmd(&pp, (int)n_del, del, NULL);
+    if (done.len) {
+        const char *argv[3] = {"PUBLISH", KEYS_DONE_CHANNEL, done.buf};
+        pipe_cmd(&pp, 3, argv, NULL);
+    }
+    ack[n_ack++] = "XACK";
+    ack[n_ack++] = stream;
+    ack[n_ack++] = KEYS_CONSUMER_GROUP;
+    for (size_t i = 0; i < b->n_ev; i++)
+        if (b->ev[i].outcome != OUT_DEFERRED)
+            ack[n_ack++] = entries[i].id;
+    if (n_ack > 3)
+        pipe_cmd(&pp, (int)n_ack, ack, NULL);
+    /* Everything up to the last entry is applied and acknowledged now (a
+       partition is read in order by its one owner): trim below it. Not while
+       entries of a locked group wait, pending, below it. */
+    next_id(entries[b->n_ev - 1].id, minid, sizeof(minid));
+    if (b->defer->n == 0) {
+        const char *argv[4] = {"XTRIM", stream, "MINID", minid};
+        pipe_cmd(&pp, 4, argv, NULL);
+    }
+    while (ok && pp.sent > 0) {
+        redisReply *r = pipe_reply(&pp);
+        ok = r != NULL;
+        freeReplyObject(r);
+    }
+    if (!ok) {
+        redisFree(w->rd);
+        w->rd = NULL;
+    }
+out:
+    for (size_t i = 0; i < b->n_ev; i++)
+        free(bodies[i]);
+    free(bodies);
+    free(keys);
+    free(del);
+    free(ack);
+    free(done.buf);
+}
