@@ -16,6 +16,14 @@
  * call, run on libuv's thread pool). That connection stays busy until both
  * the query's result and the cancel request are done, so a late cancel can
  * never hit the next query on it.
+ *
+ * Failover: with POSTGRES_HOSTS libpq connects to whichever server is the
+ * writable primary. A query refused because its server stopped being one
+ * (pg_failover_error: read-only, shutting down) did not take effect: its
+ * connection is dropped and reconnects, and the query goes once more, on
+ * the next connection free. A connection lost with a query in flight fails
+ * that query instead (it may have committed; the client's retry with its
+ * Idempotency-Key is the safe way to repeat it).
  */
 #include "api.h"
 
@@ -38,6 +46,7 @@ struct query {
     char *sql;
     int n;
     char **params;
+    int retried; /* sent again once already after a failover error */
 };
 
 struct pgc {
@@ -71,6 +80,7 @@ static char conninfo[1024];
 static void start_connect(struct pgc *k);
 static void on_poll(uv_poll_t *h, int status, int events);
 static void dispatch(void);
+static void requeue(struct query *q);
 
 static void free_query(struct query *q)
 {
@@ -197,6 +207,15 @@ static void read_results(struct pgc *k)
             PGresult *last = k->last;
             k->q = NULL;
             k->last = NULL;
+            if (pg_failover_error(last) && !q->retried && !q->c->abandoned && !k->cancelling) {
+                log_warn("postgres: %s", PQresultErrorMessage(last));
+                PQclear(last);
+                q->retried = 1;
+                requeue(q);
+                conn_failed(k, "the server is no longer the primary");
+                dispatch();
+                return;
+            }
             /* With a cancel still on its way the connection waits for it. */
             if (!k->cancelling)
                 k->state = PGC_IDLE;
@@ -264,6 +283,16 @@ static struct query *dequeue(void)
     queue_len--;
     q->next = NULL;
     return q;
+}
+
+/* Put q back at the head of the queue. */
+static void requeue(struct query *q)
+{
+    q->next = queue_head;
+    queue_head = q;
+    if (!queue_tail)
+        queue_tail = q;
+    queue_len++;
 }
 
 static void dispatch(void)

@@ -13,8 +13,9 @@
  *   splitterctl audit verify FILE [--head H]    check an exported ledger offline and replay it
  *
  * Configuration from the same environment variables as the services (REDIS_HOST, REDIS_PORT,
- * REDIS_PASSWORD, POSTGRES_*, SPLITTER_PARTITIONS). Blocking hiredis and libpq: one operator,
- * one connection each. Exit status 0; 1 on a failure or (replay) a difference; 2 on bad usage.
+ * REDIS_PASSWORD, REDIS_SENTINELS and REDIS_MASTER_NAME, POSTGRES_*, SPLITTER_PARTITIONS). Blocking
+ * hiredis and libpq: one operator, one connection each. Exit status 0; 1 on a failure or (replay) a
+ * difference; 2 on bad usage.
  */
 #include "audit.h"
 #include "cache.h"
@@ -27,6 +28,7 @@
 #include "money.h"
 #include "pgutil.h"
 #include "projection.h"
+#include "sentinel.h"
 #include "view.h"
 #include "xalloc.h"
 
@@ -78,35 +80,31 @@ static int error(const char *fmt, ...)
 
 /* --- Redis ----------------------------------------------------------------------------- */
 
-/* A new connection, authenticated; NULL after printing why. */
+/* A new connection to the primary (through the sentinels when REDIS_SENTINELS
+   is set), authenticated; NULL after printing why. */
 static redisContext *redis_open(void)
 {
+    struct sentinel_config sc;
+    char host[CONFIG_HOST_MAX];
     int port;
-    const char *host = config_str("REDIS_HOST", "127.0.0.1");
-    const char *pw = config_str("REDIS_PASSWORD", "");
-    struct timeval tv = {5, 0};
-    if (config_port("REDIS_PORT", 6380, &port) != 0)
+    redisContext *rd;
+
+    if (sentinel_config_load(&sc) != 0)
         return NULL;
-    redisContext *rd = redisConnectWithTimeout(host, port, tv);
-    if (!rd || rd->err) {
-        error("redis %s:%d: %s", host, port, rd ? rd->errstr : "out of memory");
-        if (rd)
-            redisFree(rd);
-        return NULL;
-    }
-    redisSetTimeout(rd, tv);
-    if (*pw) {
-        redisReply *r = redisCommand(rd, "AUTH %s", pw);
-        int ok = r && r->type != REDIS_REPLY_ERROR;
-        if (!ok)
-            error("redis: AUTH: %s", r ? r->str : rd->errstr);
-        if (r)
-            freeReplyObject(r);
-        if (!ok) {
-            redisFree(rd);
+    if (sc.n) {
+        rd = sentinel_connect(&sc, host, sizeof(host), &port);
+    } else {
+        if (config_port("REDIS_PORT", 6380, &port) != 0)
             return NULL;
-        }
+        snprintf(host, sizeof(host), "%s", config_str("REDIS_HOST", "127.0.0.1"));
+        rd = sentinel_dial(host, port, sc.password, 5000);
     }
+    if (!rd) {
+        error("redis: cannot connect (above)");
+        return NULL;
+    }
+    struct timeval tv = {5, 0};
+    redisSetTimeout(rd, tv);
     return rd;
 }
 

@@ -48,6 +48,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "money.h"
+#include "pgutil.h"
 #include "problem.h"
 #include "strbuf.h"
 #include "view.h"
@@ -312,6 +313,8 @@ static void failed(struct batch *b, PGresult *res)
     snprintf(b->error, sizeof(b->error), "%s",
              res ? PQresultErrorMessage(res) : PQerrorMessage(b->w->pg));
     b->broken = PQstatus(b->w->pg) != CONNECTION_OK || !apply_refused_for_content(state);
+    if (pg_failover_error(res))
+        b->w->pg_reconnect = 1; /* a standby now, or going away: find the primary again */
     PQclear(res);
 }
 

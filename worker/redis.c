@@ -3,46 +3,40 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 int worker_redis_ensure(struct worker *w)
 {
-    struct timeval tv = {2, 0};
-    redisReply *r;
+    /* Longer than any BLOCK we issue, so a silent server is noticed. */
+    struct timeval tv = {5, 0};
+    char host[CONFIG_HOST_MAX];
+    int port;
 
     if (w->rd)
         return 0;
-    w->rd = redisConnectWithTimeout(w->cfg.redis_host, w->cfg.redis_port, tv);
-    if (!w->rd || w->rd->err) {
-        log_warn("redis: cannot connect: %s", w->rd ? w->rd->errstr : "out of memory");
-        goto fail;
+    if (w->cfg.sentinel.n) {
+        w->rd = sentinel_connect(&w->cfg.sentinel, host, sizeof(host), &port);
+    } else {
+        snprintf(host, sizeof(host), "%s", w->cfg.redis_host);
+        port = w->cfg.redis_port;
+        w->rd = sentinel_dial(host, port, w->cfg.redis_password, 2000);
     }
-    /* Longer than any BLOCK we issue, so a silent server is noticed. */
-    tv.tv_sec = 5;
+    if (!w->rd)
+        return -1;
     redisSetTimeout(w->rd, tv);
-    if (w->cfg.redis_password && *w->cfg.redis_password) {
-        r = redisCommand(w->rd, "AUTH %s", w->cfg.redis_password);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            log_error("redis: AUTH failed");
-            if (r)
-                freeReplyObject(r);
-            goto fail;
-        }
-        freeReplyObject(r);
-    }
-    log_info("redis: connected");
+    log_info("redis: connected to %s:%d", host, port);
     return 0;
-fail:
-    if (w->rd)
-        redisFree(w->rd);
-    w->rd = NULL;
-    return -1;
 }
 
 static redisReply *checked(struct worker *w, redisReply *r)
 {
     if (!r) {
         log_warn("redis: %s", w->rd->errstr);
+        redisFree(w->rd);
+        w->rd = NULL;
+    } else if (r->type == REDIS_REPLY_ERROR && sentinel_moved(r->str, r->len)) {
+        log_warn("redis: %s: finding the primary again", r->str);
         redisFree(w->rd);
         w->rd = NULL;
     }

@@ -9,6 +9,8 @@
 #ifndef SPLITTER_WORKER_H
 #define SPLITTER_WORKER_H
 
+#include "sentinel.h"
+
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
 #include <stddef.h>
@@ -24,6 +26,7 @@ struct worker_config {
     int64_t lock_timeout_ms, statement_timeout_ms; /* WORKER_LOCK_TIMEOUT_MS, ..._STATEMENT_... */
     const char *redis_host, *redis_password;
     int redis_port;
+    struct sentinel_config sentinel; /* REDIS_SENTINELS: n = 0 when not used */
     const char *migrations_dir;
 };
 
@@ -58,6 +61,7 @@ struct worker {
     struct worker_config cfg;
     char name[128];                       /* consumer name: unique per process */
     PGconn *pg;                           /* NULL while disconnected */
+    int pg_reconnect;                     /* 1: pg's server stopped being the primary */
     redisContext *rd;                     /* NULL while disconnected */
     int64_t token[WORKER_MAX_PARTITIONS]; /* lease token held, 0 = not owned */
     int claim[WORKER_MAX_PARTITIONS];     /* 1: inherited pending entries to claim first */
@@ -82,7 +86,8 @@ void arena_release(void);
 
 /* (Re)connect if needed. 0, or -1 (logged; w->rd stays NULL). */
 int worker_redis_ensure(struct worker *w);
-/* Run a command (redisCommandArgv); on a connection error drop the context.
+/* Run a command (redisCommandArgv); on a connection error, or an error reply
+   saying the server is no longer the primary (sentinel_moved), drop the context.
    Returns the reply (caller frees) or NULL. Error replies are returned. */
 redisReply *worker_redis(struct worker *w, const char *fmt, ...);
 redisReply *worker_redis_argv(struct worker *w, int argc, const char **argv, const size_t *lens);
