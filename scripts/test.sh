@@ -15,6 +15,8 @@
 #   chaos   tests/chaos/*.test.mjs (`make chaos`): one fault per test on its own stack under a
 #           retried write load, then the checker's line per fault ("chaos NAME: ..."), repeated
 #           together after the run
+#   failover  tests/failover/*.test.mjs (`make failover`): the chaos load through a Redis
+#           Sentinel failover and a PostgreSQL promotion, each on its own stack with replicas
 #
 # Each section prints "<section>: N passed, M failed"; the last line is the total alone,
 # "N passed, M failed". Exit status 1 if anything failed or could not run.
@@ -415,13 +417,28 @@ section_chaos() {
     section_result chaos "$NODE_PASSED" "$NODE_FAILED"
 }
 
+# tests/failover/*.test.mjs (`make failover`): Redis Sentinel and PostgreSQL streaming
+# replication failovers under the chaos suite's load, one file at a time; the checker's lines
+# are printed together before the counts, as for chaos.
+section_failover() {
+    local results
+    local -a files=()
+    mapfile -t files < <(find tests/failover -maxdepth 1 -type f -name '*.test.mjs' | sort)
+    results="$(mktemp)"
+    CHAOS_RESULTS="$results" node_files "${FAILOVER_TIMEOUT:-600}" "${files[@]}"
+    echo "== failover results"
+    cat "$results"
+    rm -f "$results"
+    section_result failover "$NODE_PASSED" "$NODE_FAILED"
+}
+
 main() {
-    [[ $# -gt 0 ]] || die "usage: scripts/test.sh unit|static|e2e|faults|chaos..."
+    [[ $# -gt 0 ]] || die "usage: scripts/test.sh unit|static|e2e|faults|chaos|failover..."
     local section
     for section in "$@"; do
         case $section in
-            unit | static | e2e | faults | chaos) ;;
-            *) die "unknown section '$section' (unit, static, e2e, faults, chaos)" ;;
+            unit | static | e2e | faults | chaos | failover) ;;
+            *) die "unknown section '$section' (unit, static, e2e, faults, chaos, failover)" ;;
         esac
     done
     for section in "$@"; do

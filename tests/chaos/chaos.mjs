@@ -38,10 +38,10 @@ const sleep = (ms) => delay(ms);
 
 // --- running things asynchronously (the load must not stall while a fault is injected) ------
 
-/** Run CMD ARGS with ENV; resolves {code, stdout, stderr}; killed after timeoutMs. */
-export function run(cmd, args, { env, input, timeoutMs = 120_000 } = {}) {
+/** Run CMD ARGS with ENV in cwd; resolves {code, stdout, stderr}; killed after timeoutMs. */
+export function run(cmd, args, { env, input, timeoutMs = 120_000, cwd = ROOT } = {}) {
     return new Promise((resolve) => {
-        const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+        const child = spawn(cmd, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d) => { stdout += d; });
