@@ -21,7 +21,10 @@
  * REDIS_SENTINEL_TIMEOUT_MS. A lost connection, or an error reply saying the
  * server is no longer the primary (READONLY, LOADING, MASTERDOWN), makes
  * every connection look the primary up again: that is how a failover is
- * followed.
+ * followed. A demoted primary may keep its clients and take writes for
+ * seconds until the sentinels reconfigure it, so every RCLI_SENTINEL_CHECK_MS
+ * the sentinels are also asked (on the thread pool) and the connections move
+ * as soon as they name another server.
  */
 #include "api.h"
 
@@ -151,6 +154,13 @@ static size_t cmd_waiting;
 static uint64_t cmd_progress_ms;
 static uv_timer_t watchdog;
 #define RCLI_STALL_MS 3000
+
+/* Asking the sentinels whether the primary moved while connected. */
+#define RCLI_SENTINEL_CHECK_MS 1000
+static uv_timer_t check_timer;
+static uv_work_t check_work;
+static int checking, check_found, check_port;
+static char check_host[CONFIG_HOST_MAX];
 
 static struct conn cmd_conn = {.name = "commands"};
 static struct conn sub_conn = {.subscriber = 1, .name = "events"};
@@ -347,6 +357,38 @@ static void check_moved(const redisReply *r)
     drop_conn(&wait_conn);
 }
 
+static void check_run(uv_work_t *req)
+{
+    (void)req;
+    check_found =
+        sentinel_lookup(&api.cfg.sentinel, check_host, sizeof(check_host), &check_port) == 0;
+}
+
+static void check_done(uv_work_t *req, int status)
+{
+    (void)req;
+    checking = 0;
+    if (closing || status != 0 || !check_found || !cmd_conn.up || !cmd_conn.ac)
+        return;
+    if (check_port == cmd_conn.port && strcmp(check_host, cmd_conn.host) == 0)
+        return;
+    log_warn("redis: the sentinels name %s:%d as the primary, not %s:%d: reconnecting", check_host,
+             check_port, cmd_conn.host, cmd_conn.port);
+    drop_conn(&cmd_conn);
+    drop_conn(&sub_conn);
+    drop_conn(&wait_conn);
+}
+
+static void on_check(uv_timer_t *t)
+{
+    (void)t;
+    if (checking || closing || !cmd_conn.up)
+        return;
+    checking = 1;
+    if (uv_queue_work(api.loop, &check_work, check_run, check_done) != 0)
+        checking = 0;
+}
+
 static void on_watchdog(uv_timer_t *t)
 {
     (void)t;
@@ -458,6 +500,9 @@ int rcli_init(void)
     wait_conn.retry.data = &wait_conn;
     if (api.cfg.redis_wait_replicas > 0)
         connect_conn(&wait_conn);
+    uv_timer_init(api.loop, &check_timer);
+    if (api.cfg.sentinel.n)
+        uv_timer_start(&check_timer, on_check, RCLI_SENTINEL_CHECK_MS, RCLI_SENTINEL_CHECK_MS);
     return 0;
 }
 
@@ -466,6 +511,8 @@ void rcli_close(void)
     closing = 1;
     uv_timer_stop(&watchdog);
     uv_close((uv_handle_t *)&watchdog, NULL);
+    uv_timer_stop(&check_timer);
+    uv_close((uv_handle_t *)&check_timer, NULL);
     uv_timer_stop(&cmd_conn.retry);
     uv_timer_stop(&sub_conn.retry);
     uv_timer_stop(&wait_conn.retry);

@@ -132,26 +132,30 @@ static int is_primary(redisContext *rd, const char *host, int port)
     return ok;
 }
 
+int sentinel_lookup(const struct sentinel_config *c, char *host, size_t host_size, int *port)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (ask(c, &c->sentinels[i], host, host_size, port) == 0)
+            return 0;
+    log_warn("sentinel: no sentinel of %zu named a primary for '%s'", c->n, c->master_name);
+    return -1;
+}
+
 redisContext *sentinel_connect(const struct sentinel_config *c, char *host, size_t host_size,
                                int *port)
 {
-    for (size_t i = 0; i < c->n; i++) {
-        redisContext *rd;
-        if (ask(c, &c->sentinels[i], host, host_size, port) != 0)
-            continue;
-        /* The first sentinel that answers names the primary; if that one is
-           not (yet) a primary, the others were told the same or less. */
-        rd = sentinel_dial(host, *port, c->password, c->timeout_ms);
-        if (!rd)
-            return NULL;
-        if (!is_primary(rd, host, *port)) {
-            redisFree(rd);
-            return NULL;
-        }
-        return rd;
+    redisContext *rd;
+
+    /* The first sentinel that answers names the primary; if that one is not
+       (yet) a primary, the others were told the same or less. */
+    if (sentinel_lookup(c, host, host_size, port) != 0)
+        return NULL;
+    rd = sentinel_dial(host, *port, c->password, c->timeout_ms);
+    if (rd && !is_primary(rd, host, *port)) {
+        redisFree(rd);
+        rd = NULL;
     }
-    log_warn("sentinel: no sentinel of %zu named a primary for '%s'", c->n, c->master_name);
-    return NULL;
+    return rd;
 }
 
 int sentinel_moved(const char *err, size_t len)

@@ -57,6 +57,13 @@ int sentinel_config_load(struct sentinel_config *c);
 redisContext *sentinel_dial(const char *host, int port, const char *password, int timeout_ms);
 
 /*
+ * The primary's address as the first sentinel of c that answers names it,
+ * into host (host_size bytes) and *port; not confirmed with ROLE. 0, or -1
+ * (logged) when no sentinel names one.
+ */
+int sentinel_lookup(const struct sentinel_config *c, char *host, size_t host_size, int *port);
+
+/*
  * A new connection to the current primary, found through the sentinels of c
  * (c->n > 0) and confirmed by ROLE; its address in host (host_size bytes)
  * and *port. Commands on it time out after c->timeout_ms: set your own with

@@ -6,26 +6,48 @@
 #include <stdio.h>
 #include <string.h>
 
+#define WORKER_SENTINEL_CHECK_MS 1000
+
+/* With Sentinel: drop rd when the sentinels name another primary. */
+static void check_primary(struct worker *w)
+{
+    char host[CONFIG_HOST_MAX];
+    int port;
+    int64_t now = worker_now_ms();
+
+    if (!w->cfg.sentinel.n || !w->rd || now < w->rd_check_ms)
+        return;
+    w->rd_check_ms = now + WORKER_SENTINEL_CHECK_MS;
+    if (sentinel_lookup(&w->cfg.sentinel, host, sizeof(host), &port) != 0)
+        return;
+    if (port == w->rd_port && strcmp(host, w->rd_host) == 0)
+        return;
+    log_warn("redis: the sentinels name %s:%d as the primary, not %s:%d: reconnecting", host, port,
+             w->rd_host, w->rd_port);
+    redisFree(w->rd);
+    w->rd = NULL;
+}
+
 int worker_redis_ensure(struct worker *w)
 {
     /* Longer than any BLOCK we issue, so a silent server is noticed. */
     struct timeval tv = {5, 0};
-    char host[CONFIG_HOST_MAX];
-    int port;
 
+    check_primary(w);
     if (w->rd)
         return 0;
     if (w->cfg.sentinel.n) {
-        w->rd = sentinel_connect(&w->cfg.sentinel, host, sizeof(host), &port);
+        w->rd = sentinel_connect(&w->cfg.sentinel, w->rd_host, sizeof(w->rd_host), &w->rd_port);
     } else {
-        snprintf(host, sizeof(host), "%s", w->cfg.redis_host);
-        port = w->cfg.redis_port;
-        w->rd = sentinel_dial(host, port, w->cfg.redis_password, 2000);
+        snprintf(w->rd_host, sizeof(w->rd_host), "%s", w->cfg.redis_host);
+        w->rd_port = w->cfg.redis_port;
+        w->rd = sentinel_dial(w->rd_host, w->rd_port, w->cfg.redis_password, 2000);
     }
     if (!w->rd)
         return -1;
     redisSetTimeout(w->rd, tv);
-    log_info("redis: connected to %s:%d", host, port);
+    w->rd_check_ms = worker_now_ms() + WORKER_SENTINEL_CHECK_MS;
+    log_info("redis: connected to %s:%d", w->rd_host, w->rd_port);
     return 0;
 }
 

@@ -51,6 +51,8 @@ export function run(cmd, args, { env, input, timeoutMs = 120_000, cwd = ROOT } =
             clearTimeout(timer);
             resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
         });
+        // A command that exits without reading its input must not fail the run (EPIPE).
+        child.stdin.on('error', () => {});
         child.stdin.end(input ?? '');
     });
 }
