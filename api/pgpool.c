@@ -21,12 +21,16 @@
  * writable primary. A query refused because its server stopped being one
  * (pg_failover_error: read-only, shutting down) did not take effect: its
  * connection is dropped and reconnects, and the query goes once more, on
- * the next connection free. A connection lost with a query in flight fails
- * that query instead (it may have committed; the client's retry with its
+ * the next connection free. With POSTGRES_HOSTS, a connection whose server
+ * reports that it no longer takes writes (pg_read_only: fenced, or a
+ * standby) is dropped after its query, so that reads do not stay on a
+ * server left behind. A connection lost with a query in flight fails that
+ * query instead (it may have committed; the client's retry with its
  * Idempotency-Key is the safe way to repeat it).
  */
 #include "api.h"
 
+#include "config.h"
 #include "log.h"
 #include "pgutil.h"
 #include "xalloc.h"
@@ -76,6 +80,7 @@ static struct query *queue_head, *queue_tail;
 static size_t queue_len;
 static int closing;
 static char conninfo[1024];
+static int follow_primary; /* POSTGRES_HOSTS set: leave servers that stop taking writes */
 
 static void start_connect(struct pgc *k);
 static void on_poll(uv_poll_t *h, int status, int events);
@@ -205,6 +210,7 @@ static void read_results(struct pgc *k)
         if (!r) {
             struct query *q = k->q;
             PGresult *last = k->last;
+            int moved = follow_primary && pg_read_only(k->conn);
             k->q = NULL;
             k->last = NULL;
             if (pg_failover_error(last) && !q->retried && !q->c->abandoned && !k->cancelling) {
@@ -216,13 +222,16 @@ static void read_results(struct pgc *k)
                 dispatch();
                 return;
             }
-            /* With a cancel still on its way the connection waits for it. */
-            if (!k->cancelling)
+            /* With a cancel still on its way the connection waits for it; one
+               to a server that stopped taking writes takes no more queries. */
+            if (!k->cancelling && !moved)
                 k->state = PGC_IDLE;
             watch(k, UV_READABLE);
             deliver(q, last);
             if (last)
                 PQclear(last);
+            if (moved)
+                conn_failed(k, "the server no longer takes writes");
             dispatch();
             return;
         }
@@ -420,6 +429,7 @@ int pgpool_init(void)
                          api.cfg.pg_lock_timeout_ms) >= sizeof(conninfo) - len)
         return -1;
     pool_size = api.cfg.pg_pool_size;
+    follow_primary = config_str("POSTGRES_HOSTS", NULL) != NULL;
     for (int i = 0; i < pool_size; i++) {
         pool[i].fd = -1;
         uv_timer_init(api.loop, &pool[i].retry);

@@ -94,6 +94,13 @@ int pg_sqlstate_failover(const char *state)
            strncmp(state, "08", 2) == 0;
 }
 
+int pg_read_only(const PGconn *conn)
+{
+    const char *ro = conn ? PQparameterStatus(conn, "default_transaction_read_only") : NULL;
+    const char *standby = conn ? PQparameterStatus(conn, "in_hot_standby") : NULL;
+    return (ro && strcmp(ro, "on") == 0) || (standby && strcmp(standby, "on") == 0);
+}
+
 int pg_failover_error(const PGresult *res)
 {
     return res ? pg_sqlstate_failover(PQresultErrorField(res, PG_DIAG_SQLSTATE)) : 0;

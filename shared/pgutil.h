@@ -37,6 +37,16 @@ int pg_failover_error(const PGresult *res);
 /* The same test on a SQLSTATE (NULL: 0). */
 int pg_sqlstate_failover(const char *state);
 
+/*
+ * 1 when the server of conn, as it last reported (ParameterStatus, sent with
+ * every query's answer once a setting changes), no longer takes writes:
+ * default_transaction_read_only or in_hot_standby on. Reads on such a server
+ * (a primary fenced read-only, a standby) may be stale: drop the connection
+ * after the current query, and POSTGRES_HOSTS finds the new primary. 0 for
+ * NULL.
+ */
+int pg_read_only(const PGconn *conn);
+
 /* Connect (blocking). Returns a new connection the caller PQfinish()es, or
    NULL after logging why. */
 PGconn *pg_connect(const char *application_name);

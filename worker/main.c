@@ -238,7 +238,9 @@ out:
 
 static int ensure_pg(struct worker *w, int64_t *next_try_ms, int64_t *backoff_ms)
 {
-    if (w->pg && PQstatus(w->pg) == CONNECTION_OK && !w->pg_reconnect)
+    /* With POSTGRES_HOSTS, a server that stopped taking writes is left too. */
+    if (w->pg && PQstatus(w->pg) == CONNECTION_OK && !w->pg_reconnect &&
+        !(config_str("POSTGRES_HOSTS", NULL) && pg_read_only(w->pg)))
         return 0;
     if (worker_now_ms() < *next_try_ms)
         return -1;

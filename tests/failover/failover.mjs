@@ -214,6 +214,20 @@ export async function startPgReplica(stackState, primaryPort, replicaPort) {
         /** Stop the primary at once (pg_ctl stop -m immediate: no shutdown checkpoint). */
         stopPrimary: () => pgOk('pg_ctl stop -m immediate (primary)', join(PG_BIN, 'pg_ctl'),
             ['stop', '-w', '-m', 'immediate', '-D', primaryData]),
+        /**
+         * Make the primary refuse writes while it keeps running and keeps its clients
+         * (default_transaction_read_only, reloaded: their statements fail with SQLSTATE 25006),
+         * then wait until the replica has replayed all it wrote: a controlled switchover.
+         */
+        async fencePrimary() {
+            await superSql(primarySock, primaryPort, 'ALTER SYSTEM SET default_transaction_read_only = on');
+            await superSql(primarySock, primaryPort, 'SELECT pg_reload_conf()');
+            await until('the replica caught up', async () => {
+                const rows = await superSql(primarySock, primaryPort,
+                    'SELECT replay_lsn >= pg_current_wal_lsn() FROM pg_stat_replication');
+                return rows[0]?.[0] === 't';
+            }, { timeoutMs: 60_000, intervalMs: 100 });
+        },
         /** Promote the replica; resolves once it accepts writes. */
         promote: () => pgOk('pg_ctl promote', join(PG_BIN, 'pg_ctl'), ['promote', '-w', '-t', '60', '-D', data]),
         stop,
