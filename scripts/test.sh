@@ -403,33 +403,30 @@ section_faults() {
     section_result faults "$NODE_PASSED" "$NODE_FAILED"
 }
 
-# tests/chaos/*.test.mjs (`make chaos`): each test appends its checker line to
-# $CHAOS_RESULTS, and the lines are printed together before the counts.
-section_chaos() {
-    local results
+# checked_section NAME LIMIT: node's test runner on tests/NAME/*.test.mjs, one file at a time,
+# stopped after LIMIT seconds; each test appends the chaos checker's line to $CHAOS_RESULTS, and
+# the lines are printed together before the counts.
+checked_section() {
+    local name=$1 limit=$2 results
     local -a files=()
-    mapfile -t files < <(find tests/chaos -maxdepth 1 -type f -name '*.test.mjs' | sort)
+    mapfile -t files < <(find "tests/$name" -maxdepth 1 -type f -name '*.test.mjs' | sort)
     results="$(mktemp)"
-    CHAOS_RESULTS="$results" node_files "${CHAOS_TIMEOUT:-900}" "${files[@]}"
-    echo "== chaos results"
+    CHAOS_RESULTS="$results" node_files "$limit" "${files[@]}"
+    echo "== $name results"
     cat "$results"
     rm -f "$results"
-    section_result chaos "$NODE_PASSED" "$NODE_FAILED"
+    section_result "$name" "$NODE_PASSED" "$NODE_FAILED"
+}
+
+# tests/chaos/*.test.mjs (`make chaos`).
+section_chaos() {
+    checked_section chaos "${CHAOS_TIMEOUT:-900}"
 }
 
 # tests/failover/*.test.mjs (`make failover`): Redis Sentinel and PostgreSQL streaming
-# replication failovers under the chaos suite's load, one file at a time; the checker's lines
-# are printed together before the counts, as for chaos.
+# replication failovers under the chaos suite's load.
 section_failover() {
-    local results
-    local -a files=()
-    mapfile -t files < <(find tests/failover -maxdepth 1 -type f -name '*.test.mjs' | sort)
-    results="$(mktemp)"
-    CHAOS_RESULTS="$results" node_files "${FAILOVER_TIMEOUT:-600}" "${files[@]}"
-    echo "== failover results"
-    cat "$results"
-    rm -f "$results"
-    section_result failover "$NODE_PASSED" "$NODE_FAILED"
+    checked_section failover "${FAILOVER_TIMEOUT:-600}"
 }
 
 main() {

@@ -86,6 +86,7 @@ START_TEST(test_pgutil_failover_errors)
         ck_assert_msg(!pg_sqlstate_failover(other[i]), "'%s'", other[i]);
     ck_assert_int_eq(pg_sqlstate_failover(NULL), 0);
     ck_assert_int_eq(pg_failover_error(NULL), 0);
+    ck_assert_int_eq(pg_read_only(NULL), 0);
     /* A result made without a server carries no SQLSTATE. */
     PGresult *res = PQmakeEmptyPGresult(NULL, PGRES_FATAL_ERROR);
     ck_assert_int_eq(pg_failover_error(res), 0);
