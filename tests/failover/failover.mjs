@@ -44,17 +44,25 @@ export async function redisAt(port, ...args) {
 }
 
 /** The port the sentinel at sentinelPort names as the primary. */
-export async function primaryPort(sentinelPort) {
+async function primaryPort(sentinelPort) {
     const out = await redisAt(sentinelPort, 'SENTINEL', 'get-master-addr-by-name', MASTER_NAME);
     return Number(out.split('\n')[1]);
+}
+
+/** The port every one of the sentinels names as the primary, or 0 while they differ. */
+export async function agreedPrimary(sentinelPorts) {
+    const ports = await Promise.all(sentinelPorts.map(primaryPort));
+    return ports.every((p) => p === ports[0]) ? ports[0] : 0;
 }
 
 /**
  * Two replicas of a primary that will listen on 127.0.0.1:primary (the chaos stack's Redis,
  * started later by scripts/stack.sh) and three sentinels watching it, quorum 2, declaring it
- * down after downAfterMs. Returns {env (for the stack), primary, replicas, sentinels, stop()}.
+ * down after downAfterMs (at 1000 ms a loaded machine made them declare a just-promoted replica
+ * down too, and fail over a second time). Returns {env (for the stack), primary, replicas,
+ * sentinels, ready(), stop()}.
  */
-export async function startRedisTopology({ downAfterMs = 1000 } = {}) {
+export async function startRedisTopology({ downAfterMs = 3000 } = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'splitter-failover-redis-'));
     const children = [];
     const primary = await freePort();
@@ -99,7 +107,7 @@ export async function startRedisTopology({ downAfterMs = 1000 } = {}) {
                 `sentinel down-after-milliseconds ${MASTER_NAME} ${downAfterMs}`,
                 // Also the pause before another attempt (twice this) when one found no
                 // replica fit to promote.
-                `sentinel failover-timeout ${MASTER_NAME} 2000`,
+                `sentinel failover-timeout ${MASTER_NAME} 3000`,
                 `sentinel parallel-syncs ${MASTER_NAME} 1`,
                 '',
             ].join('\n'), ['--sentinel']);
