@@ -7,6 +7,8 @@
 #   make asan       unit and e2e tests under ASan+UBSan (build/asan/)
 #   make chaos      one fault per test (Redis flushed or lost, a worker stopped, PostgreSQL
 #                   down, a row lock, the api killed, Redis full) under a retried write load
+#   make failover   the chaos load through a Redis Sentinel failover (primary killed) and a
+#                   PostgreSQL promotion (primary stopped) on the local stack with replicas
 #   make fuzz       every libFuzzer harness in fuzz/ for FUZZ_SECONDS (default 15) each,
 #                   built by clang with ASan+UBSan into build/fuzz/, "N passed, M failed"
 #   make compose-test  boot docker-compose.yml on a private Docker engine and test it (root)
@@ -60,7 +62,7 @@ ALL_OBJ := $(call obj,$(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(TOOL_SRC) $(CTL_S
                       $(BENCH_SRC))
 
 
-.PHONY: all bins deps run up down logs test unit static e2e faults chaos asan valgrind lint format \
+.PHONY: all bins deps run up down logs test unit static e2e faults chaos failover asan valgrind lint format \
         bench clean fuzz fuzz-bins compose-test images push
 
 all: bins
@@ -169,6 +171,10 @@ faults: bins
 chaos: deps
 	@$(MAKE) --no-print-directory bins
 	@BUILD=$(BUILD) scripts/test.sh chaos
+
+failover: deps
+	@$(MAKE) --no-print-directory bins
+	@BUILD=$(BUILD) scripts/test.sh failover
 
 test: deps
 	@$(MAKE) --no-print-directory bins

@@ -19,6 +19,7 @@
 #include "ledger.h"
 #include "problem.h"
 #include "uuid.h"
+#include "sentinel.h"
 
 #include <h2o.h>
 #include <hiredis/async.h>
@@ -39,6 +40,7 @@ struct api_config {
     int pg_statement_timeout_ms, pg_lock_timeout_ms;
     const char *redis_host, *redis_password;
     int redis_port;
+    struct sentinel_config sentinel; /* REDIS_SENTINELS: n = 0 when not used */
     /* a 202 waits until this many Redis replicas hold the write (0: off),
        for at most redis_wait_timeout_ms, else 503 */
     int redis_wait_replicas, redis_wait_timeout_ms;

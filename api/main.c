@@ -312,6 +312,7 @@ static int load_config(struct api_config *c)
     c->redis_host = config_str("REDIS_HOST", "127.0.0.1");
     rc |= config_port("REDIS_PORT", 6380, &c->redis_port);
     c->redis_password = config_str("REDIS_PASSWORD", "");
+    rc |= sentinel_config_load(&c->sentinel);
     rc |= config_int("REDIS_WAIT_REPLICAS", 0, 0, 16, &v);
     c->redis_wait_replicas = (int)v;
     rc |= config_int("REDIS_WAIT_TIMEOUT_MS", 1000, 1, 4000, &v);

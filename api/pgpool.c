@@ -16,9 +16,21 @@
  * call, run on libuv's thread pool). That connection stays busy until both
  * the query's result and the cancel request are done, so a late cancel can
  * never hit the next query on it.
+ *
+ * Failover: with POSTGRES_HOSTS libpq connects to whichever server is the
+ * writable primary. A query refused because its server stopped being one
+ * (pg_failover_error: read-only, shutting down) did not take effect: its
+ * connection is dropped and reconnects, and the query goes once more, on
+ * the next connection free. With POSTGRES_HOSTS, a connection whose server
+ * reports that it no longer takes writes (pg_read_only: fenced, or a
+ * standby) is dropped after its query, so that reads do not stay on a
+ * server left behind. A connection lost with a query in flight fails that
+ * query instead (it may have committed; the client's retry with its
+ * Idempotency-Key is the safe way to repeat it).
  */
 #include "api.h"
 
+#include "config.h"
 #include "log.h"
 #include "pgutil.h"
 #include "xalloc.h"
@@ -38,6 +50,7 @@ struct query {
     char *sql;
     int n;
     char **params;
+    int retried; /* sent again once already after a failover error */
 };
 
 struct pgc {
@@ -67,10 +80,12 @@ static struct query *queue_head, *queue_tail;
 static size_t queue_len;
 static int closing;
 static char conninfo[1024];
+static int follow_primary; /* POSTGRES_HOSTS set: leave servers that stop taking writes */
 
 static void start_connect(struct pgc *k);
 static void on_poll(uv_poll_t *h, int status, int events);
 static void dispatch(void);
+static void requeue(struct query *q);
 
 static void free_query(struct query *q)
 {
@@ -195,15 +210,28 @@ static void read_results(struct pgc *k)
         if (!r) {
             struct query *q = k->q;
             PGresult *last = k->last;
+            int moved = follow_primary && pg_read_only(k->conn);
             k->q = NULL;
             k->last = NULL;
-            /* With a cancel still on its way the connection waits for it. */
-            if (!k->cancelling)
+            if (pg_failover_error(last) && !q->retried && !q->c->abandoned && !k->cancelling) {
+                log_warn("postgres: %s", PQresultErrorMessage(last));
+                PQclear(last);
+                q->retried = 1;
+                requeue(q);
+                conn_failed(k, "the server is no longer the primary");
+                dispatch();
+                return;
+            }
+            /* With a cancel still on its way the connection waits for it; one
+               to a server that stopped taking writes takes no more queries. */
+            if (!k->cancelling && !moved)
                 k->state = PGC_IDLE;
             watch(k, UV_READABLE);
             deliver(q, last);
             if (last)
                 PQclear(last);
+            if (moved)
+                conn_failed(k, "the server no longer takes writes");
             dispatch();
             return;
         }
@@ -264,6 +292,16 @@ static struct query *dequeue(void)
     queue_len--;
     q->next = NULL;
     return q;
+}
+
+/* Put q back at the head of the queue. */
+static void requeue(struct query *q)
+{
+    q->next = queue_head;
+    queue_head = q;
+    if (!queue_tail)
+        queue_tail = q;
+    queue_len++;
 }
 
 static void dispatch(void)
@@ -391,6 +429,7 @@ int pgpool_init(void)
                          api.cfg.pg_lock_timeout_ms) >= sizeof(conninfo) - len)
         return -1;
     pool_size = api.cfg.pg_pool_size;
+    follow_primary = config_str("POSTGRES_HOSTS", NULL) != NULL;
     for (int i = 0; i < pool_size; i++) {
         pool[i].fd = -1;
         uv_timer_init(api.loop, &pool[i].retry);

@@ -14,6 +14,17 @@
  * request that asked before the round began is released by that one WAIT;
  * requests asking meanwhile wait for the next round, started as soon as this
  * one ends. WAIT blocks only this connection, never the command connection.
+ *
+ * With REDIS_SENTINELS each connection attempt first asks the sentinels for
+ * the primary (sentinel.h). That lookup blocks, so it runs on libuv's thread
+ * pool, never on the event loop; it ends within (5 * sentinels + 5) *
+ * REDIS_SENTINEL_TIMEOUT_MS. A lost connection, or an error reply saying the
+ * server is no longer the primary (READONLY, LOADING, MASTERDOWN), makes
+ * every connection look the primary up again: that is how a failover is
+ * followed. A demoted primary may keep its clients and take writes for
+ * seconds until the sentinels reconfigure it, so every RCLI_SENTINEL_CHECK_MS
+ * the sentinels are also asked (on the thread pool) and the connections move
+ * as soon as they name another server.
  */
 #include "api.h"
 
@@ -128,6 +139,12 @@ struct conn {
     uv_timer_t retry;
     uint64_t backoff_ms;
     const char *name;
+    /* Sentinel lookup: on the thread pool while discovering; found once
+       host:port name a confirmed primary, used by the next attempt only. */
+    uv_work_t lookup;
+    int discovering, found;
+    char host[CONFIG_HOST_MAX];
+    int port;
 };
 
 /* Commands waiting for a reply on the command connection, and when one last
@@ -137,6 +154,13 @@ static size_t cmd_waiting;
 static uint64_t cmd_progress_ms;
 static uv_timer_t watchdog;
 #define RCLI_STALL_MS 3000
+
+/* Asking the sentinels whether the primary moved while connected. */
+#define RCLI_SENTINEL_CHECK_MS 1000
+static uv_timer_t check_timer;
+static uv_work_t check_work;
+static int checking, check_found, check_port;
+static char check_host[CONFIG_HOST_MAX];
 
 static struct conn cmd_conn = {.name = "commands"};
 static struct conn sub_conn = {.subscriber = 1, .name = "events"};
@@ -237,15 +261,54 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     retry_later(k);
 }
 
+/* On the thread pool: ask the sentinels for the primary. */
+static void lookup_run(uv_work_t *req)
+{
+    struct conn *k = req->data;
+    redisContext *rd = sentinel_connect(&api.cfg.sentinel, k->host, sizeof(k->host), &k->port);
+    k->found = rd != NULL;
+    if (rd)
+        redisFree(rd);
+}
+
+static void lookup_done(uv_work_t *req, int status)
+{
+    struct conn *k = req->data;
+    k->discovering = 0;
+    if (closing)
+        return;
+    if (status != 0 || !k->found) {
+        retry_later(k);
+        return;
+    }
+    connect_conn(k);
+}
+
 static void connect_conn(struct conn *k)
 {
     redisAsyncContext *ac;
     const char *pw = api.cfg.redis_password;
+    const char *host = api.cfg.redis_host;
+    int port = api.cfg.redis_port;
 
-    if (closing || k->ac)
+    if (closing || k->ac || k->discovering)
         return;
-    log_debug("redis: connecting the %s connection", k->name);
-    ac = redisAsyncConnect(api.cfg.redis_host, api.cfg.redis_port);
+    if (api.cfg.sentinel.n) {
+        if (!k->found) {
+            k->discovering = 1;
+            k->lookup.data = k;
+            if (uv_queue_work(api.loop, &k->lookup, lookup_run, lookup_done) != 0) {
+                k->discovering = 0;
+                retry_later(k);
+            }
+            return;
+        }
+        k->found = 0; /* the next attempt asks again */
+        host = k->host;
+        port = k->port;
+    }
+    log_debug("redis: connecting the %s connection to %s:%d", k->name, host, port);
+    ac = redisAsyncConnect(host, port);
     if (!ac || ac->err) {
         log_warn("redis: cannot start the %s connection: %s", k->name,
                  ac ? ac->errstr : "out of memory");
@@ -273,6 +336,59 @@ static void connect_conn(struct conn *k)
     else
         redisAsyncCommand(ac, NULL, NULL, "PING"); /* the first write completes the connect */
     uv_timer_start(&k->retry, on_connect_timeout, 1000, 0);
+}
+
+/* Close k so that it reconnects (to the primary found anew), after the
+   replies already on their way. */
+static void drop_conn(struct conn *k)
+{
+    if (k->ac && k->up && !(k->ac->c.flags & REDIS_DISCONNECTING))
+        redisAsyncDisconnect(k->ac);
+}
+
+/* When r says its server is no longer the primary, every connection goes
+   to find the new one: commands, events and replication alike. */
+static void check_moved(const redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_ERROR || !sentinel_moved(r->str, r->len) || closing)
+        return;
+    if (cmd_conn.ac && cmd_conn.up && !(cmd_conn.ac->c.flags & REDIS_DISCONNECTING))
+        log_warn("redis: %s: reconnecting to the primary", r->str);
+    drop_conn(&cmd_conn);
+    drop_conn(&sub_conn);
+    drop_conn(&wait_conn);
+}
+
+static void check_run(uv_work_t *req)
+{
+    (void)req;
+    check_found =
+        sentinel_lookup(&api.cfg.sentinel, check_host, sizeof(check_host), &check_port) == 0;
+}
+
+static void check_done(uv_work_t *req, int status)
+{
+    (void)req;
+    checking = 0;
+    if (closing || status != 0 || !check_found || !cmd_conn.up || !cmd_conn.ac)
+        return;
+    if (check_port == cmd_conn.port && strcmp(check_host, cmd_conn.host) == 0)
+        return;
+    log_warn("redis: the sentinels name %s:%d as the primary, not %s:%d: reconnecting", check_host,
+             check_port, cmd_conn.host, cmd_conn.port);
+    drop_conn(&cmd_conn);
+    drop_conn(&sub_conn);
+    drop_conn(&wait_conn);
+}
+
+static void on_check(uv_timer_t *t)
+{
+    (void)t;
+    if (checking || closing || !cmd_conn.up)
+        return;
+    checking = 1;
+    if (uv_queue_work(api.loop, &check_work, check_run, check_done) != 0)
+        checking = 0;
 }
 
 static void on_watchdog(uv_timer_t *t)
@@ -314,6 +430,7 @@ static void on_round(redisAsyncContext *ac, void *reply, void *priv)
     redisReply *r = reply;
     struct replica_waiter *list = priv;
     (void)ac;
+    check_moved(r);
     int ok = r && r->type == REDIS_REPLY_INTEGER && r->integer >= api.cfg.redis_wait_replicas;
     if (!ok && r)
         log_warn("redis: %s replicas acknowledged in time, %d wanted",
@@ -322,6 +439,13 @@ static void on_round(redisAsyncContext *ac, void *reply, void *priv)
     release_waiters(list, ok);
     if (round_next && !closing)
         round_start();
+}
+
+static void on_fence(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    (void)priv;
+    check_moved(reply);
 }
 
 static void round_start(void)
@@ -337,7 +461,7 @@ static void round_start(void)
     }
     snprintf(replicas, sizeof(replicas), "%d", api.cfg.redis_wait_replicas);
     snprintf(timeout, sizeof(timeout), "%d", api.cfg.redis_wait_timeout_ms);
-    if (redisAsyncCommand(wait_conn.ac, NULL, NULL, "INCR " KEYS_REPLICATION_FENCE) != REDIS_OK ||
+    if (redisAsyncCommand(wait_conn.ac, on_fence, NULL, "INCR " KEYS_REPLICATION_FENCE) != REDIS_OK ||
         redisAsyncCommand(wait_conn.ac, on_round, list, "WAIT %s %s", replicas, timeout) !=
             REDIS_OK) {
         release_waiters(list, 0);
@@ -378,6 +502,9 @@ int rcli_init(rcli_message_fn on_message_cb)
     wait_conn.retry.data = &wait_conn;
     if (api.cfg.redis_wait_replicas > 0)
         connect_conn(&wait_conn);
+    uv_timer_init(api.loop, &check_timer);
+    if (api.cfg.sentinel.n)
+        uv_timer_start(&check_timer, on_check, RCLI_SENTINEL_CHECK_MS, RCLI_SENTINEL_CHECK_MS);
     return 0;
 }
 
@@ -386,6 +513,8 @@ void rcli_close(void)
     closing = 1;
     uv_timer_stop(&watchdog);
     uv_close((uv_handle_t *)&watchdog, NULL);
+    uv_timer_stop(&check_timer);
+    uv_close((uv_handle_t *)&check_timer, NULL);
     uv_timer_stop(&cmd_conn.retry);
     uv_timer_stop(&sub_conn.retry);
     uv_timer_stop(&wait_conn.retry);
@@ -419,6 +548,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     cmd_waiting--;
     cmd_progress_ms = uv_now(api.loop);
+    check_moved(reply);
     p->cb(reply, p->c);
     free(p);
 }

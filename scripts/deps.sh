@@ -7,7 +7,7 @@
 # and apt-get (with one `apt-get update`) runs only for the missing ones. As root it calls
 # apt-get directly, otherwise through sudo.
 #
-# The server packages (postgresql-15, redis-server, nginx) start system services when
+# The server packages (postgresql-15, redis-server, redis-sentinel, nginx) start system services when
 # installed on a normal Debian machine. splitter never uses those (scripts/stack.sh runs its
 # own instances on its own ports), so the install runs with a policy-rc.d that forbids
 # starting services, and tells postgresql-common not to create the `main` cluster on 5432.
@@ -18,8 +18,9 @@ PACKAGES=(
     build-essential pkg-config
     libh2o-dev libuv1-dev libssl-dev libhiredis-dev libpq-dev libjansson-dev uuid-dev
     libsodium-dev check
-    # servers and their clients (redis-cli, redis-benchmark, psql)
-    postgresql-15 postgresql-client-15 redis-server redis-tools nginx
+    # servers and their clients (redis-cli, redis-benchmark, psql); redis-sentinel for the
+    # failover tests (tests/failover)
+    postgresql-15 postgresql-client-15 redis-server redis-tools redis-sentinel nginx
     # scripts, tests, benchmarks, style
     gettext-base curl jq wrk valgrind clang-format cppcheck nodejs npm
     # fuzzing (make fuzz): clang with libFuzzer and the sanitizer runtimes
@@ -109,7 +110,7 @@ stop_system_services() {
         done < <(pg_lsclusters --no-header 2>/dev/null || true)
     fi
     local svc
-    for svc in redis-server nginx prometheus; do
+    for svc in redis-server redis-sentinel nginx prometheus; do
         if [[ -x /etc/init.d/$svc ]] && as_root /etc/init.d/"$svc" status >/dev/null 2>&1; then
             echo "deps.sh: stopping the system $svc service: splitter runs its own"
             as_root /etc/init.d/"$svc" stop >/dev/null 2>&1 || true

@@ -15,6 +15,8 @@
 #   chaos   tests/chaos/*.test.mjs (`make chaos`): one fault per test on its own stack under a
 #           retried write load, then the checker's line per fault ("chaos NAME: ..."), repeated
 #           together after the run
+#   failover  tests/failover/*.test.mjs (`make failover`): the chaos load through a Redis
+#           Sentinel failover and a PostgreSQL promotion, each on its own stack with replicas
 #
 # Each section prints "<section>: N passed, M failed"; the last line is the total alone,
 # "N passed, M failed". Exit status 1 if anything failed or could not run.
@@ -420,27 +422,39 @@ section_faults() {
     section_result faults "$NODE_PASSED" "$NODE_FAILED"
 }
 
-# tests/chaos/*.test.mjs (`make chaos`): each test appends its checker line to
-# $CHAOS_RESULTS, and the lines are printed together before the counts.
-section_chaos() {
-    local results
+# checked_section NAME LIMIT: node's test runner on tests/NAME/*.test.mjs, one file at a time,
+# stopped after LIMIT seconds; each test appends the chaos checker's line to $CHAOS_RESULTS, and
+# the lines are printed together before the counts.
+checked_section() {
+    local name=$1 limit=$2 results
     local -a files=()
-    mapfile -t files < <(find tests/chaos -maxdepth 1 -type f -name '*.test.mjs' | sort)
+    mapfile -t files < <(find "tests/$name" -maxdepth 1 -type f -name '*.test.mjs' | sort)
     results="$(mktemp)"
-    CHAOS_RESULTS="$results" node_files "${CHAOS_TIMEOUT:-900}" "${files[@]}"
-    echo "== chaos results"
+    CHAOS_RESULTS="$results" node_files "$limit" "${files[@]}"
+    echo "== $name results"
     cat "$results"
     rm -f "$results"
-    section_result chaos "$NODE_PASSED" "$NODE_FAILED"
+    section_result "$name" "$NODE_PASSED" "$NODE_FAILED"
+}
+
+# tests/chaos/*.test.mjs (`make chaos`).
+section_chaos() {
+    checked_section chaos "${CHAOS_TIMEOUT:-900}"
+}
+
+# tests/failover/*.test.mjs (`make failover`): Redis Sentinel and PostgreSQL streaming
+# replication failovers under the chaos suite's load.
+section_failover() {
+    checked_section failover "${FAILOVER_TIMEOUT:-600}"
 }
 
 main() {
-    [[ $# -gt 0 ]] || die "usage: scripts/test.sh unit|static|e2e|faults|chaos..."
+    [[ $# -gt 0 ]] || die "usage: scripts/test.sh unit|static|e2e|faults|chaos|failover..."
     local section
     for section in "$@"; do
         case $section in
-            unit | static | e2e | faults | chaos) ;;
-            *) die "unknown section '$section' (unit, static, e2e, faults, chaos)" ;;
+            unit | static | e2e | faults | chaos | failover) ;;
+            *) die "unknown section '$section' (unit, static, e2e, faults, chaos, failover)" ;;
         esac
     done
     for section in "$@"; do

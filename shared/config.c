@@ -57,7 +57,92 @@ int config_partitions(unsigned *out)
     return 0;
 }
 
-const char *const config_secrets[] = {"POSTGRES_PASSWORD", "REDIS_PASSWORD", NULL};
+
+/* Parse one entry [s, e) of a host list into hp. 0, or -1 with err set. */
+static int parse_hostport(const char *s, const char *e, struct config_hostport *hp, char *err,
+                          size_t err_size)
+{
+    const char *host = s, *host_end, *colon;
+    char port[8];
+    char *end;
+    long v;
+
+    while (s < e && (*s == ' ' || *s == '\t'))
+        host = ++s;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    if (s == e) {
+        snprintf(err, err_size, "empty entry");
+        return -1;
+    }
+    if (*s == '[') {
+        host = s + 1;
+        host_end = memchr(host, ']', (size_t)(e - host));
+        if (!host_end || host_end + 1 >= e || host_end[1] != ':') {
+            snprintf(err, err_size, "'%.*s': want [address]:port", (int)(e - s), s);
+            return -1;
+        }
+        colon = host_end + 1;
+    } else {
+        colon = NULL;
+        for (const char *c = s; c < e; c++)
+            if (*c == ':')
+                colon = c;
+        host_end = colon;
+    }
+    if (!colon || host_end == host) {
+        snprintf(err, err_size, "'%.*s': want host:port", (int)(e - s), s);
+        return -1;
+    }
+    if ((size_t)(host_end - host) >= sizeof(hp->host)) {
+        snprintf(err, err_size, "'%.*s': host too long", (int)(e - s), s);
+        return -1;
+    }
+    if ((size_t)(e - colon - 1) >= sizeof(port) || e - colon - 1 == 0) {
+        snprintf(err, err_size, "'%.*s': bad port", (int)(e - s), s);
+        return -1;
+    }
+    memcpy(port, colon + 1, (size_t)(e - colon - 1));
+    port[e - colon - 1] = '\0';
+    errno = 0;
+    v = strtol(port, &end, 10);
+    if (errno || *end || port[0] < '0' || port[0] > '9' || v < 1 || v > 65535) {
+        snprintf(err, err_size, "'%.*s': bad port", (int)(e - s), s);
+        return -1;
+    }
+    memcpy(hp->host, host, (size_t)(host_end - host));
+    hp->host[host_end - host] = '\0';
+    hp->port = (int)v;
+    return 0;
+}
+
+int config_hostports(const char *list, struct config_hostport *out, size_t max, size_t *n,
+                     char *err, size_t err_size)
+{
+    const char *s = list;
+    size_t count = 0;
+
+    for (;;) {
+        const char *e = strchr(s, ',');
+        if (!e)
+            e = s + strlen(s);
+        if (count == max) {
+            snprintf(err, err_size, "more than %zu entries", max);
+            return -1;
+        }
+        if (parse_hostport(s, e, &out[count], err, err_size) != 0)
+            return -1;
+        count++;
+        if (!*e)
+            break;
+        s = e + 1;
+    }
+    *n = count;
+    return 0;
+}
+
+const char *const config_secrets[] = {"POSTGRES_PASSWORD", "REDIS_PASSWORD",
+                                      "REDIS_SENTINEL_PASSWORD", NULL};
 
 /* Read path into buf (size CONFIG_SECRET_MAX + 3) without its trailing newline. */
 static int read_secret(const char *var, const char *path, char *buf, size_t size)

@@ -8,6 +8,7 @@
 #ifndef SPLITTER_CONFIG_H
 #define SPLITTER_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* The value of name, or def when unset or empty. */
@@ -26,6 +27,24 @@ int config_port(const char *name, int def, int *out);
 #define CONFIG_PARTITIONS_DEFAULT 16
 #define CONFIG_PARTITIONS_MAX 256
 int config_partitions(unsigned *out);
+/* Longest host name or address in a host list. */
+#define CONFIG_HOST_MAX 256
+
+/* One entry of a host list. */
+struct config_hostport {
+    char host[CONFIG_HOST_MAX]; /* name, IPv4 address, or IPv6 address without brackets */
+    int port;                   /* 1..65535 */
+};
+
+/*
+ * Parse list, comma-separated "host:port" entries ("[addr]:port" for an IPv6
+ * address; blanks around entries ignored), into out[0..max). 0 with *n set
+ * (at least 1), or -1 with a message naming the bad entry in err (err_size
+ * bytes, always NUL-terminated): an empty list or entry, a missing or bad
+ * port, a host too long, more than max entries. Logs nothing.
+ */
+int config_hostports(const char *list, struct config_hostport *out, size_t max, size_t *n,
+                     char *err, size_t err_size);
 
 /* Longest secret config_secret_files reads (bytes, before the trailing newline). */
 #define CONFIG_SECRET_MAX 4096
@@ -42,7 +61,7 @@ int config_partitions(unsigned *out);
 int config_secret_files(const char *const *names);
 
 /* The passwords api, worker and splitterctl accept from files: POSTGRES_PASSWORD,
-   REDIS_PASSWORD (NULL-terminated). */
+   REDIS_PASSWORD, REDIS_SENTINEL_PASSWORD (NULL-terminated). */
 extern const char *const config_secrets[];
 
 #endif

@@ -33,18 +33,77 @@ static size_t put_param(char *buf, size_t pos, size_t size, const char *key, con
     return pos;
 }
 
+/* POSTGRES_HOSTS as libpq's host and port lists into hosts (hsize bytes) and
+   ports (psize bytes). 0, or -1 (logged). */
+static int host_lists(const char *list, char *hosts, size_t hsize, char *ports, size_t psize)
+{
+    struct config_hostport hp[PG_MAX_HOSTS];
+    size_t n, hpos = 0, ppos = 0;
+    char err[160];
+
+    if (config_hostports(list, hp, PG_MAX_HOSTS, &n, err, sizeof(err)) != 0) {
+        log_error("config: 'POSTGRES_HOSTS': %s", err);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int a = snprintf(hosts + hpos, hsize - hpos, "%s%s", i ? "," : "", hp[i].host);
+        int b = snprintf(ports + ppos, psize - ppos, "%s%d", i ? "," : "", hp[i].port);
+        if (a < 0 || b < 0 || (size_t)a >= hsize - hpos || (size_t)b >= psize - ppos) {
+            log_error("config: 'POSTGRES_HOSTS' is too long");
+            return -1;
+        }
+        hpos += (size_t)a;
+        ppos += (size_t)b;
+    }
+    return 0;
+}
+
 int pg_conninfo(char *buf, size_t size, const char *application_name)
 {
+    const char *list = config_str("POSTGRES_HOSTS", NULL);
+    const char *attrs = config_str("POSTGRES_TARGET_SESSION_ATTRS", list ? "read-write" : NULL);
+    char hosts[PG_MAX_HOSTS * (CONFIG_HOST_MAX + 1)], ports[PG_MAX_HOSTS * 6 + 1];
     size_t pos = 0;
+
     buf[0] = '\0';
-    pos = put_param(buf, pos, size, "host", config_str("POSTGRES_HOST", "127.0.0.1"));
-    pos = put_param(buf, pos, size, "port", config_str("POSTGRES_PORT", "5433"));
+    if (list && host_lists(list, hosts, sizeof(hosts), ports, sizeof(ports)) != 0)
+        return -1;
+    pos =
+        put_param(buf, pos, size, "host", list ? hosts : config_str("POSTGRES_HOST", "127.0.0.1"));
+    pos = put_param(buf, pos, size, "port", list ? ports : config_str("POSTGRES_PORT", "5433"));
     pos = put_param(buf, pos, size, "dbname", config_str("POSTGRES_DB", "splitter"));
     pos = put_param(buf, pos, size, "user", config_str("POSTGRES_USER", "splitter"));
     pos = put_param(buf, pos, size, "password", config_str("POSTGRES_PASSWORD", ""));
     pos = put_param(buf, pos, size, "application_name", application_name);
     pos = put_param(buf, pos, size, "connect_timeout", "5");
-    return pos >= size ? -1 : 0;
+    if (attrs)
+        pos = put_param(buf, pos, size, "target_session_attrs", attrs);
+    if (pos >= size) {
+        log_error("postgres: connection settings too long");
+        return -1;
+    }
+    return 0;
+}
+
+int pg_sqlstate_failover(const char *state)
+{
+    if (!state || strlen(state) != 5)
+        return 0;
+    return strcmp(state, "25006") == 0 || strcmp(state, "57P01") == 0 ||
+           strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0 ||
+           strncmp(state, "08", 2) == 0;
+}
+
+int pg_read_only(const PGconn *conn)
+{
+    const char *ro = conn ? PQparameterStatus(conn, "default_transaction_read_only") : NULL;
+    const char *standby = conn ? PQparameterStatus(conn, "in_hot_standby") : NULL;
+    return (ro && strcmp(ro, "on") == 0) || (standby && strcmp(standby, "on") == 0);
+}
+
+int pg_failover_error(const PGresult *res)
+{
+    return res ? pg_sqlstate_failover(PQresultErrorField(res, PG_DIAG_SQLSTATE)) : 0;
 }
 
 PGconn *pg_connect(const char *application_name)
@@ -52,10 +111,8 @@ PGconn *pg_connect(const char *application_name)
     char info[1024];
     PGconn *conn;
 
-    if (pg_conninfo(info, sizeof(info), application_name) != 0) {
-        log_error("postgres: connection settings too long");
+    if (pg_conninfo(info, sizeof(info), application_name) != 0)
         return NULL;
-    }
     conn = PQconnectdb(info);
     if (PQstatus(conn) != CONNECTION_OK) {
         log_error("postgres: cannot connect: %s", PQerrorMessage(conn));

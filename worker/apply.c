@@ -51,6 +51,7 @@
 #include "json.h"
 #include "keys.h"
 #include "log.h"
+#include "pgutil.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -140,6 +141,8 @@ void batch_failed(struct batch *b, PGresult *res)
     snprintf(b->error, sizeof(b->error), "%s",
              res ? PQresultErrorMessage(res) : PQerrorMessage(b->w->pg));
     b->broken = PQstatus(b->w->pg) != CONNECTION_OK || !apply_refused_for_content(state);
+    if (pg_failover_error(res))
+        b->w->pg_reconnect = 1; /* a standby now, or going away: find the primary again */
     PQclear(res);
 }
 

@@ -74,6 +74,7 @@ static int load_config(struct worker_config *c)
     rc |= config_port("REDIS_PORT", 6380, &c->redis_port);
     c->redis_host = config_str("REDIS_HOST", "127.0.0.1");
     c->redis_password = config_str("REDIS_PASSWORD", "");
+    rc |= sentinel_config_load(&c->sentinel);
     c->migrations_dir = config_str("SPLITTER_MIGRATIONS_DIR", "postgres/migrations");
     return rc ? -1 : 0;
 }
@@ -235,7 +236,9 @@ out:
 
 static int ensure_pg(struct worker *w, int64_t *next_try_ms, int64_t *backoff_ms)
 {
-    if (w->pg && PQstatus(w->pg) == CONNECTION_OK)
+    /* With POSTGRES_HOSTS, a server that stopped taking writes is left too. */
+    if (w->pg && PQstatus(w->pg) == CONNECTION_OK && !w->pg_reconnect &&
+        !(config_str("POSTGRES_HOSTS", NULL) && pg_read_only(w->pg)))
         return 0;
     if (worker_now_ms() < *next_try_ms)
         return -1;
@@ -243,6 +246,7 @@ static int ensure_pg(struct worker *w, int64_t *next_try_ms, int64_t *backoff_ms
         PQfinish(w->pg);
         w->pg = NULL;
     }
+    w->pg_reconnect = 0;
     w->pg = pg_connect("splitter-worker");
     if (w->pg) {
         /* No statement of the worker waits on a lock, or runs, without bound. A

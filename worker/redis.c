@@ -3,46 +3,62 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+
+#define WORKER_SENTINEL_CHECK_MS 1000
+
+/* With Sentinel: drop rd when the sentinels name another primary. */
+static void check_primary(struct worker *w)
+{
+    char host[CONFIG_HOST_MAX];
+    int port;
+    int64_t now = worker_now_ms();
+
+    if (!w->cfg.sentinel.n || !w->rd || now < w->rd_check_ms)
+        return;
+    w->rd_check_ms = now + WORKER_SENTINEL_CHECK_MS;
+    if (sentinel_lookup(&w->cfg.sentinel, host, sizeof(host), &port) != 0)
+        return;
+    if (port == w->rd_port && strcmp(host, w->rd_host) == 0)
+        return;
+    log_warn("redis: the sentinels name %s:%d as the primary, not %s:%d: reconnecting", host, port,
+             w->rd_host, w->rd_port);
+    redisFree(w->rd);
+    w->rd = NULL;
+}
 
 int worker_redis_ensure(struct worker *w)
 {
-    struct timeval tv = {2, 0};
-    redisReply *r;
+    /* Longer than any BLOCK we issue, so a silent server is noticed. */
+    struct timeval tv = {5, 0};
 
+    check_primary(w);
     if (w->rd)
         return 0;
-    w->rd = redisConnectWithTimeout(w->cfg.redis_host, w->cfg.redis_port, tv);
-    if (!w->rd || w->rd->err) {
-        log_warn("redis: cannot connect: %s", w->rd ? w->rd->errstr : "out of memory");
-        goto fail;
+    if (w->cfg.sentinel.n) {
+        w->rd = sentinel_connect(&w->cfg.sentinel, w->rd_host, sizeof(w->rd_host), &w->rd_port);
+    } else {
+        snprintf(w->rd_host, sizeof(w->rd_host), "%s", w->cfg.redis_host);
+        w->rd_port = w->cfg.redis_port;
+        w->rd = sentinel_dial(w->rd_host, w->rd_port, w->cfg.redis_password, 2000);
     }
-    /* Longer than any BLOCK we issue, so a silent server is noticed. */
-    tv.tv_sec = 5;
+    if (!w->rd)
+        return -1;
     redisSetTimeout(w->rd, tv);
-    if (w->cfg.redis_password && *w->cfg.redis_password) {
-        r = redisCommand(w->rd, "AUTH %s", w->cfg.redis_password);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            log_error("redis: AUTH failed");
-            if (r)
-                freeReplyObject(r);
-            goto fail;
-        }
-        freeReplyObject(r);
-    }
-    log_info("redis: connected");
+    w->rd_check_ms = worker_now_ms() + WORKER_SENTINEL_CHECK_MS;
+    log_info("redis: connected to %s:%d", w->rd_host, w->rd_port);
     return 0;
-fail:
-    if (w->rd)
-        redisFree(w->rd);
-    w->rd = NULL;
-    return -1;
 }
 
 static redisReply *checked(struct worker *w, redisReply *r)
 {
     if (!r) {
         log_warn("redis: %s", w->rd->errstr);
+        redisFree(w->rd);
+        w->rd = NULL;
+    } else if (r->type == REDIS_REPLY_ERROR && sentinel_moved(r->str, r->len)) {
+        log_warn("redis: %s: finding the primary again", r->str);
         redisFree(w->rd);
         w->rd = NULL;
     }

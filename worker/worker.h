@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "uuid.h"
+#include "sentinel.h"
 
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
@@ -27,6 +28,7 @@ struct worker_config {
     int64_t lock_timeout_ms, statement_timeout_ms; /* WORKER_LOCK_TIMEOUT_MS, ..._STATEMENT_... */
     const char *redis_host, *redis_password;
     int redis_port;
+    struct sentinel_config sentinel; /* REDIS_SENTINELS: n = 0 when not used */
     const char *migrations_dir;
 };
 
@@ -59,9 +61,13 @@ struct part {
 
 struct worker {
     struct worker_config cfg;
-    char name[128];                       /* consumer name: unique per process */
-    PGconn *pg;                           /* NULL while disconnected */
-    redisContext *rd;                     /* NULL while disconnected */
+    char name[128];                /* consumer name: unique per process */
+    PGconn *pg;                    /* NULL while disconnected */
+    int pg_reconnect;              /* 1: pg's server stopped being the primary */
+    redisContext *rd;              /* NULL while disconnected */
+    char rd_host[CONFIG_HOST_MAX]; /* where rd is connected */
+    int rd_port;
+    int64_t rd_check_ms; /* with Sentinel: when to ask the sentinels again whether it moved */
     int64_t token[WORKER_MAX_PARTITIONS]; /* lease token held, 0 = not owned */
     int claim[WORKER_MAX_PARTITIONS];     /* 1: inherited pending entries to claim first */
     struct part part[WORKER_MAX_PARTITIONS];
@@ -83,9 +89,12 @@ void arena_release(void);
 
 /* --- redis.c ---------------------------------------------------------------- */
 
-/* (Re)connect if needed. 0, or -1 (logged; w->rd stays NULL). */
+/* (Re)connect if needed; with Sentinel, also every WORKER_SENTINEL_CHECK_MS
+   ask the sentinels and reconnect if they name another primary (a demoted one
+   may keep its clients for seconds). 0, or -1 (logged; w->rd stays NULL). */
 int worker_redis_ensure(struct worker *w);
-/* Run a command (redisCommandArgv); on a connection error drop the context.
+/* Run a command (redisCommandArgv); on a connection error, or an error reply
+   saying the server is no longer the primary (sentinel_moved), drop the context.
    Returns the reply (caller frees) or NULL. Error replies are returned. */
 redisReply *worker_redis(struct worker *w, const char *fmt, ...);
 redisReply *worker_redis_argv(struct worker *w, int argc, const char **argv, const size_t *lens);

@@ -38,10 +38,10 @@ const sleep = (ms) => delay(ms);
 
 // --- running things asynchronously (the load must not stall while a fault is injected) ------
 
-/** Run CMD ARGS with ENV; resolves {code, stdout, stderr}; killed after timeoutMs. */
-export function run(cmd, args, { env, input, timeoutMs = 120_000 } = {}) {
+/** Run CMD ARGS with ENV in cwd; resolves {code, stdout, stderr}; killed after timeoutMs. */
+export function run(cmd, args, { env, input, timeoutMs = 120_000, cwd = ROOT } = {}) {
     return new Promise((resolve) => {
-        const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+        const child = spawn(cmd, args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (d) => { stdout += d; });
@@ -51,6 +51,8 @@ export function run(cmd, args, { env, input, timeoutMs = 120_000 } = {}) {
             clearTimeout(timer);
             resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
         });
+        // A command that exits without reading its input must not fail the run (EPIPE).
+        child.stdin.on('error', () => {});
         child.stdin.end(input ?? '');
     });
 }

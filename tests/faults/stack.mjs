@@ -12,7 +12,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 // A free port below the kernel's ephemeral range (32768 and up), so that no outgoing
 // connection of the stack itself can take it between this check and the bind.
-async function freePort() {
+export async function freePort() {
     for (;;) {
         const port = 20000 + Math.floor(Math.random() * 12000);
         const free = await new Promise((resolve) => {

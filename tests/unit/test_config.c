@@ -1,6 +1,6 @@
 /*
  * Unit tests for shared/config: secrets read from NAME_FILE (Docker secrets),
- * and the partition count.
+ * and the partition count, and host lists (REDIS_SENTINELS, POSTGRES_HOSTS).
  */
 #include <check.h>
 #include <stdio.h>
@@ -118,6 +118,65 @@ START_TEST(test_config_partitions_default_and_bounds)
 }
 END_TEST
 
+START_TEST(test_config_hostports_parses_lists)
+{
+    struct config_hostport hp[4];
+    size_t n = 0;
+    char err[128];
+
+    ck_assert_int_eq(config_hostports("127.0.0.1:26379", hp, 4, &n, err, sizeof err), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(hp[0].host, "127.0.0.1");
+    ck_assert_int_eq(hp[0].port, 26379);
+    ck_assert_int_eq(config_hostports(" redis-a:1 , redis-b.example:65535,[::1]:6380 ", hp, 4, &n,
+                                      err, sizeof err),
+                     0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_str_eq(hp[0].host, "redis-a");
+    ck_assert_int_eq(hp[0].port, 1);
+    ck_assert_str_eq(hp[1].host, "redis-b.example");
+    ck_assert_int_eq(hp[1].port, 65535);
+    ck_assert_str_eq(hp[2].host, "::1");
+    ck_assert_int_eq(hp[2].port, 6380);
+    /* An IPv6 address without brackets: the port follows the last colon. */
+    ck_assert_int_eq(config_hostports("fe80::1:5432", hp, 4, &n, err, sizeof err), 0);
+    ck_assert_str_eq(hp[0].host, "fe80::1");
+    ck_assert_int_eq(hp[0].port, 5432);
+}
+END_TEST
+
+START_TEST(test_config_hostports_rejects_bad_lists)
+{
+    static const char *const bad[] = {
+        "",          " ",       "a:1,",  ",a:1",    "a:1,,b:2", "host", "host:",         ":80",
+        "h:0",       "h:65536", "h:-1",  "h:+1",    "h:1x",     "h: 1", "h:99999999999", "[::1]",
+        "[::1]6380", "[]:1",    "a:1,b", "[::1:80",
+    };
+    struct config_hostport hp[4];
+    char host[CONFIG_HOST_MAX + 8];
+    size_t n = 99;
+    char err[128];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        ck_assert_msg(config_hostports(bad[i], hp, 4, &n, err, sizeof err) == -1, "accepted '%s'",
+                      bad[i]);
+        ck_assert_msg(err[0] != '\0', "no message for '%s'", bad[i]);
+    }
+    ck_assert_uint_eq(n, 99);
+    ck_assert_int_eq(config_hostports("a:1,b:2,c:3,d:4,e:5", hp, 4, &n, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "more than 4"));
+    /* The longest host fits; one byte more does not. */
+    memset(host, 'h', CONFIG_HOST_MAX - 1);
+    memcpy(host + CONFIG_HOST_MAX - 1, ":1", 3);
+    ck_assert_int_eq(config_hostports(host, hp, 4, &n, err, sizeof err), 0);
+    ck_assert_uint_eq(strlen(hp[0].host), CONFIG_HOST_MAX - 1);
+    memset(host, 'h', CONFIG_HOST_MAX);
+    memcpy(host + CONFIG_HOST_MAX, ":1", 3);
+    ck_assert_int_eq(config_hostports(host, hp, 4, &n, err, sizeof err), -1);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -128,6 +187,9 @@ static Suite *config_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("partitions");
     tcase_add_test(tc, test_config_partitions_default_and_bounds);
+    tc = tcase_create("hostports");
+    tcase_add_test(tc, test_config_hostports_parses_lists);
+    tcase_add_test(tc, test_config_hostports_rejects_bad_lists);
     suite_add_tcase(s, tc);
     return s;
 }

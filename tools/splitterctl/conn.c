@@ -2,38 +2,35 @@
 #include "splitterctl.h"
 
 #include "config.h"
+#include "sentinel.h"
 
 #include <string.h>
 
-/* A new connection, authenticated; NULL after printing why. */
+/* A new connection to the primary (through the sentinels when REDIS_SENTINELS
+   is set), authenticated; NULL after printing why. */
 redisContext *redis_open(void)
 {
+    struct sentinel_config sc;
+    char host[CONFIG_HOST_MAX];
     int port;
-    const char *host = config_str("REDIS_HOST", "127.0.0.1");
-    const char *pw = config_str("REDIS_PASSWORD", "");
-    struct timeval tv = {5, 0};
-    if (config_port("REDIS_PORT", 6380, &port) != 0)
+    redisContext *rd;
+
+    if (sentinel_config_load(&sc) != 0)
         return NULL;
-    redisContext *rd = redisConnectWithTimeout(host, port, tv);
-    if (!rd || rd->err) {
-        error("redis %s:%d: %s", host, port, rd ? rd->errstr : "out of memory");
-        if (rd)
-            redisFree(rd);
-        return NULL;
-    }
-    redisSetTimeout(rd, tv);
-    if (*pw) {
-        redisReply *r = redisCommand(rd, "AUTH %s", pw);
-        int ok = r && r->type != REDIS_REPLY_ERROR;
-        if (!ok)
-            error("redis: AUTH: %s", r ? r->str : rd->errstr);
-        if (r)
-            freeReplyObject(r);
-        if (!ok) {
-            redisFree(rd);
+    if (sc.n) {
+        rd = sentinel_connect(&sc, host, sizeof(host), &port);
+    } else {
+        if (config_port("REDIS_PORT", 6380, &port) != 0)
             return NULL;
-        }
+        snprintf(host, sizeof(host), "%s", config_str("REDIS_HOST", "127.0.0.1"));
+        rd = sentinel_dial(host, port, sc.password, 5000);
     }
+    if (!rd) {
+        error("redis: cannot connect (above)");
+        return NULL;
+    }
+    struct timeval tv = {5, 0};
+    redisSetTimeout(rd, tv);
     return rd;
 }
 

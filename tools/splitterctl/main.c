@@ -13,8 +13,8 @@
  *   splitterctl audit verify FILE [--head H]    check an exported ledger offline and replay it
  *
  * Configuration from the same environment variables as the services (REDIS_HOST, REDIS_PORT,
- * REDIS_PASSWORD, POSTGRES_*, SPLITTER_PARTITIONS). Blocking hiredis and libpq: one operator,
- * one connection each. Exit status 0; 1 on a failure or (replay) a difference; 2 on bad usage.
+ * REDIS_PASSWORD, REDIS_SENTINELS and REDIS_MASTER_NAME, POSTGRES_*, SPLITTER_PARTITIONS).
+ * Blocking hiredis and libpq: one operator, one connection each. Exit status 0; 1 on a failure or (replay) a difference; 2 on bad usage.
  */
 #include "splitterctl.h"
 
