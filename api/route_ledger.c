@@ -12,6 +12,7 @@
 #include "keys.h"
 #include "ledger.h"
 #include "log.h"
+#include "script.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -55,6 +56,7 @@ static const char accept_lua[] =
     "redis.call('EXPIRE', KEYS[2], 604800)\n"
     "if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[6], 'EX', 86400) end\n"
     "return {1, id, horizon}\n";
+static struct script accept_script = SCRIPT_INIT(accept_lua);
 
 /* A key Redis may have forgotten, in the ledger. $1 actor, $2 SHA-256 of the
    key, $3 true when Redis has no horizon. One row: the key's request hash,
@@ -401,9 +403,7 @@ static void accept_send(struct rctx *c, int checked)
 
     keys_stream(stream, sizeof(stream), keys_partition(c->group_id, api.cfg.partitions));
     keys_fmt(status_key, sizeof(status_key), "event", c->event_id);
-    const char *argv[16] = {"EVAL",
-                            accept_lua,
-                            "4",
+    const char *argv[14] = {"4",
                             stream,
                             status_key,
                             c->idem_key ? c->idem_key : "",
@@ -417,7 +417,7 @@ static void accept_send(struct rctx *c, int checked)
                             c->wait_s > 0 ? "1" : "",
                             checked ? "1" : "",
                             IDEM_TTL_S_TEXT "000"};
-    rcli_cmd_argv(c, on_accepted, 16, argv, NULL);
+    rcli_script(c, on_accepted, &accept_script, 14, argv, NULL);
     free(rec);
 }
 
