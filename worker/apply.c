@@ -1780,17 +1780,25 @@ static void publish(struct batch *b, const struct stream_entry *entries)
         }
         if (ev->wait && (ev->outcome == OUT_APPLIED || ev->outcome == OUT_REJECTED)) {
             int applied = ev->outcome == OUT_APPLIED;
+            char version[24] = "";
             bodies[i] = json_dump_compact(applied ? ev->result : ev->problem);
-            const char *argv[9] = {"1",
-                                   keys[i],
-                                   KEYS_STR(KEYS_EVENT_RESULT_TTL_S),
-                                   "status",
-                                   applied ? "applied" : "rejected",
-                                   applied ? "applied_at" : "problem",
-                                   applied ? b->applied_at : bodies[i],
-                                   "resource",
-                                   bodies[i]};
-            pipe_script(&pp, &outcome_script, applied ? 9 : 7, argv);
+            /* The resource's version beside it: the api sends the resource as
+               it is, with its ETag, without parsing it. */
+            json_t *jv = applied ? json_object_get(ev->result, "version") : NULL;
+            if (json_is_integer(jv))
+                snprintf(version, sizeof(version), "%lld", (long long)json_integer_value(jv));
+            const char *argv[11] = {"1",
+                                    keys[i],
+                                    KEYS_STR(KEYS_EVENT_RESULT_TTL_S),
+                                    "status",
+                                    applied ? "applied" : "rejected",
+                                    applied ? "applied_at" : "problem",
+                                    applied ? b->applied_at : bodies[i],
+                                    "resource",
+                                    bodies[i],
+                                    "version",
+                                    version};
+            pipe_script(&pp, &outcome_script, !applied ? 7 : version[0] ? 11 : 9, argv);
             continue;
         }
         del[n_del++] = keys[i];
