@@ -297,6 +297,15 @@ int rcli_up(void);
    the connection dropped). Takes a reference on c. */
 void rcli_cmd(struct rctx *c, rcli_cb cb, const char *fmt, ...);
 void rcli_cmd_argv(struct rctx *c, rcli_cb cb, int argc, const char **argv, const size_t *lens);
+struct script;
+/* Run script s by its digest: EVALSHA <sha> then the argc arguments of argv
+   (numkeys, keys, args; lens NULL for C strings), copied before it returns.
+   When Redis answers NOSCRIPT (it lost its scripts: the call did not run),
+   the script is loaded and the same call sent once more; cb then sees the
+   second reply. cb as for rcli_cmd_argv; c and cb may both be NULL (fire and
+   forget, still sent again on NOSCRIPT). s must outlive the call (a static). */
+void rcli_script(struct rctx *c, rcli_cb cb, struct script *s, int argc, const char **argv,
+                 const size_t *lens);
 /* Fire and forget. */
 void rcli_send(const char *fmt, ...);
 void rcli_send_argv(int argc, const char **argv, const size_t *lens);

@@ -31,6 +31,8 @@
 #include "cache.h"
 #include "keys.h"
 #include "log.h"
+#include "script.h"
+#include "view.h"
 #include "xalloc.h"
 
 #include <stdarg.h>
@@ -538,18 +540,38 @@ int rcli_up(void)
 }
 
 struct pending {
-    struct rctx *c;
-    rcli_cb cb;
+    struct rctx *c; /* NULL for a script sent without a callback */
+    rcli_cb cb;     /* NULL likewise */
+    /* Script calls only: the script, and the EVALSHA as sent (owned), sent
+       once more after a SCRIPT LOAD when Redis answers NOSCRIPT. */
+    struct script *script;
+    char *cmd;
+    size_t cmd_len;
+    int retried;
 };
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     struct pending *p = priv;
-    (void)ac;
-    cmd_waiting--;
+    redisReply *r = reply;
     cmd_progress_ms = uv_now(api.loop);
+    if (p->script && !p->retried && r && r->type == REDIS_REPLY_ERROR &&
+        script_missing(r->str, r->len)) {
+        /* Redis lost its scripts (restarted, or SCRIPT FLUSH): this call did
+           not run. Load the script and send the same call once more, behind
+           it on the same connection. */
+        p->retried = 1;
+        log_info("redis: script %.12s not loaded: loading it", p->script->sha);
+        const char *load[3] = {"SCRIPT", "LOAD", p->script->text};
+        if (redisAsyncCommandArgv(ac, NULL, NULL, 3, load, NULL) == REDIS_OK &&
+            redisAsyncFormattedCommand(ac, on_reply, p, p->cmd, p->cmd_len) == REDIS_OK)
+            return; /* still waiting: cmd_waiting unchanged */
+    }
     check_moved(reply);
-    p->cb(reply, p->c);
+    cmd_waiting--;
+    if (p->cb)
+        p->cb(reply, p->c);
+    free(p->cmd);
     free(p);
 }
 
@@ -568,7 +590,7 @@ void rcli_cmd(struct rctx *c, rcli_cb cb, const char *fmt, ...)
         cb(NULL, c);
         return;
     }
-    struct pending *p = xmalloc(sizeof(*p));
+    struct pending *p = xcalloc(1, sizeof(*p));
     p->c = c;
     p->cb = cb;
     va_start(ap, fmt);
@@ -589,12 +611,62 @@ void rcli_cmd_argv(struct rctx *c, rcli_cb cb, int argc, const char **argv, cons
         cb(NULL, c);
         return;
     }
-    struct pending *p = xmalloc(sizeof(*p));
+    struct pending *p = xcalloc(1, sizeof(*p));
     p->c = c;
     p->cb = cb;
     if (redisAsyncCommandArgv(cmd_conn.ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
         free(p);
         cb(NULL, c);
+        return;
+    }
+    sent();
+}
+
+void rcli_script(struct rctx *c, rcli_cb cb, struct script *s, int argc, const char **argv,
+                 const size_t *lens)
+{
+    const char *small[24], **full = small;
+    size_t small_lens[24], *full_lens = NULL;
+    struct pending *p;
+    char *cmd = NULL;
+    int len;
+
+    if (c)
+        rctx_ref(c);
+    if (!rcli_up()) {
+        if (cb)
+            cb(NULL, c);
+        return;
+    }
+    if (argc + 2 > 24)
+        full = xcalloc((size_t)argc + 2, sizeof(*full));
+    full[0] = "EVALSHA";
+    full[1] = script_sha(s);
+    memcpy(full + 2, argv, (size_t)argc * sizeof(*argv));
+    if (lens) {
+        full_lens = argc + 2 > 24 ? xcalloc((size_t)argc + 2, sizeof(*full_lens)) : small_lens;
+        full_lens[0] = 7;
+        full_lens[1] = 40;
+        memcpy(full_lens + 2, lens, (size_t)argc * sizeof(*lens));
+    }
+    len = redisFormatCommandArgv(&cmd, argc + 2, full, full_lens);
+    if (full != small)
+        free(full);
+    if (full_lens && full_lens != small_lens)
+        free(full_lens);
+    if (len < 0)
+        abort(); /* hiredis's allocation failed */
+    p = xcalloc(1, sizeof(*p));
+    p->c = c;
+    p->cb = cb;
+    p->script = s;
+    p->cmd = cmd;
+    p->cmd_len = (size_t)len;
+    if (redisAsyncFormattedCommand(cmd_conn.ac, on_reply, p, cmd, (size_t)len) != REDIS_OK) {
+        free(cmd);
+        free(p);
+        if (cb)
+            cb(NULL, c);
         return;
     }
     sent();
@@ -620,6 +692,7 @@ void rcli_view_tombstone(const char *group_id, const char *version)
 {
     char key[96];
     keys_fmt(key, sizeof(key), "view", group_id);
-    const char *argv[6] = {"EVAL", CACHE_VIEW_LUA, "1", key, version, CACHE_VIEW_TTL_TEXT};
-    rcli_send_argv(6, argv, NULL);
+    /* a tombstone: the version alone */
+    const char *argv[4] = {"1", key, version, CACHE_VIEW_TTL_TEXT};
+    rcli_script(NULL, NULL, &view_cache_script, 4, argv, NULL);
 }

@@ -19,6 +19,7 @@
 #include "keys.h"
 #include "log.h"
 #include "nfc.h"
+#include "script.h"
 #include "xalloc.h"
 
 #include <sodium.h>
@@ -35,6 +36,7 @@
     "local n = redis.call('INCR', KEYS[1])\n"                                                      \
     "if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end\n"          \
     "return {n, redis.call('TTL', KEYS[1])}\n"
+static struct script login_count_script = SCRIPT_INIT(LOGIN_COUNT_LUA);
 
 #define USER_JSON_SQL                                                                              \
     "json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'created_at',"                \
@@ -429,8 +431,8 @@ void route_login(struct rctx *c)
     sha256_hex(w->email, strlen(w->email), hash);
     keys_fmt(w->fail_key, sizeof(w->fail_key), "loginfail", hash);
     snprintf(window, sizeof(window), "%d", api.cfg.login_fail_window_s);
-    const char *argv[5] = {"EVAL", LOGIN_COUNT_LUA, "1", w->fail_key, window};
-    rcli_cmd_argv(c, on_login_counted, 5, argv, NULL);
+    const char *argv[3] = {"1", w->fail_key, window};
+    rcli_script(c, on_login_counted, &login_count_script, 3, argv, NULL);
 }
 
 /* --- logout and me ---------------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include "keys.h"
 #include "ledger.h"
 #include "log.h"
+#include "script.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -60,6 +61,7 @@ static const char accept_lua[] =
     "redis.call('EXPIRE', KEYS[2], tonumber(ARGV[10]))\n"
     "if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[6], 'EX', tonumber(ARGV[11])) end\n"
     "return {1, id, horizon}\n";
+static struct script accept_script = SCRIPT_INIT(accept_lua);
 
 /* A key Redis may have forgotten, in the ledger. $1 actor, $2 SHA-256 of the
    key, $3 true when Redis has no horizon. One row: the key's request hash,
@@ -255,9 +257,7 @@ static void accept_send(struct rctx *c, int checked)
 
     keys_stream(stream, sizeof(stream), keys_partition(c->group_id, api.cfg.partitions));
     keys_fmt(status_key, sizeof(status_key), "event", c->event_id);
-    const char *argv[18] = {"EVAL",
-                            accept_lua,
-                            "4",
+    const char *argv[16] = {"4",
                             stream,
                             status_key,
                             c->idem_key ? c->idem_key : "",
@@ -273,7 +273,7 @@ static void accept_send(struct rctx *c, int checked)
                             IDEM_TTL_S_TEXT "000",
                             KEYS_STR(KEYS_EVENT_STATUS_TTL_S),
                             IDEM_TTL_S_TEXT};
-    rcli_cmd_argv(c, on_accepted, 18, argv, NULL);
+    rcli_script(c, on_accepted, &accept_script, 16, argv, NULL);
     free(rec);
 }
 

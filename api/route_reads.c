@@ -58,7 +58,8 @@ static void on_view_db(PGresult *res, struct rctx *c)
     }
     /* Refill the cache; a newer view already there wins. */
     view_cache_command(&cmd, c->group_id, PQgetvalue(res, 0, 1), version, &v, m, (size_t)n);
-    rcli_send_argv(cmd.argc, cmd.argv, NULL);
+    rcli_script(NULL, NULL, &view_cache_script, cmd.argc - VIEW_CMD_ARGS, cmd.argv + VIEW_CMD_ARGS,
+                NULL);
     view_cmd_release(&cmd);
     const char *body = strcmp(c->type, "balances") == 0 ? v.balances : v.settlements;
     answer_body(c, version, body, strlen(body));

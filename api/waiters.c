@@ -59,12 +59,22 @@ static void applied_headers(struct rctx *c)
 
 static void answer_applied(struct rctx *c);
 
-/* The event is applied and the worker kept its resource for this request
-   (unreadable: PostgreSQL answers instead). */
-static void answer_with(struct rctx *c, const char *resource)
+/* The event is applied and the worker kept its resource (len bytes of
+   compact JSON) for this request, with its version (decimal, NULL from a
+   worker that did not write it): sent as it is. Unreadable: PostgreSQL
+   answers instead. */
+static void answer_with(struct rctx *c, const char *resource, size_t len, const char *version)
 {
-    json_t *res = json_loads(resource, 0, NULL);
+    char *end = NULL;
+    long long v = version ? strtoll(version, &end, 10) : 0;
     c->fetching_result = 1;
+    if (version && *version && end && *end == '\0' && v > 0) {
+        applied_headers(c);
+        add_etag(c, v);
+        respond_raw(c, event_is_create(c) ? 201 : 200, resource, len);
+        return;
+    }
+    json_t *res = json_loadb(resource, len, 0, NULL);
     if (!res) {
         answer_applied(c);
         return;
@@ -137,7 +147,8 @@ static void on_status_db(PGresult *res, struct rctx *c)
    answers. */
 static void on_status_for_wait(redisReply *r, struct rctx *c)
 {
-    const char *status = NULL, *resource = NULL, *problem = NULL;
+    const char *status = NULL, *resource = NULL, *problem = NULL, *version = NULL;
+    size_t resource_len = 0;
 
     if (!rctx_unref_live(c))
         return; /* answered, and c may be gone with this reference */
@@ -150,8 +161,11 @@ static void on_status_for_wait(redisReply *r, struct rctx *c)
             const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
             if (strcmp(k, "status") == 0)
                 status = v;
-            else if (strcmp(k, "resource") == 0)
+            else if (strcmp(k, "resource") == 0) {
                 resource = v;
+                resource_len = r->element[i + 1]->len;
+            } else if (strcmp(k, "version") == 0)
+                version = v;
             else if (strcmp(k, "problem") == 0)
                 problem = v;
         }
@@ -164,7 +178,7 @@ static void on_status_for_wait(redisReply *r, struct rctx *c)
     /* The outcome the worker kept for this waiting request. */
     if (status && strcmp(status, "applied") == 0 && resource) {
         c->checks_in_flight--;
-        answer_with(c, resource);
+        answer_with(c, resource, resource_len, version);
         return;
     }
     if (status && strcmp(status, "rejected") == 0 && problem) {

@@ -117,6 +117,8 @@ static void volume_text(const struct view_member *members, size_t n, char *buf, 
     snprintf(buf, size, "%lld:%lld", (long long)v.credit, (long long)v.debit);
 }
 
+struct script view_cache_script = SCRIPT_INIT(CACHE_VIEW_LUA);
+
 void view_cache_command(struct view_cmd *cmd, const char *group_id, const char *currency,
                         int64_t version, const struct view *v, const struct view_member *members,
                         size_t n)

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "script.h"
+
 struct view_member {
     const char *id;      /* borrowed */
     const char *name;    /* borrowed */
@@ -40,9 +42,16 @@ struct settle_transfer;
 int view_settle(const char *group_id, const struct view_member *members, size_t n,
                 struct settle_transfer **out, size_t *n_out);
 
+/* The script (shared/cache.h) that writes a view into the cache, for callers
+   that call it by its digest (shared/script.h). */
+extern struct script view_cache_script;
+
 /* The EVAL (shared/cache.h) that writes v, built by view_build from the same
-   members, into the cache. argv points into cmd, v and members, which must
-   outlive its use. */
+   members, into the cache. argv[0] and argv[1] are "EVAL" and the script's
+   text; argv + VIEW_CMD_ARGS are its arguments (numkeys, key, ...), to send
+   after EVALSHA with view_cache_script instead. argv points into cmd, v and
+   members, which must outlive its use. */
+#define VIEW_CMD_ARGS 2
 struct view_cmd {
     int argc;
     const char **argv; /* owned array */

@@ -2,6 +2,7 @@
 
 #include "keys.h"
 #include "log.h"
+#include "script.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -42,6 +43,9 @@ static const char release_lua[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then
                                   "end\n"
                                   "return 0\n";
 
+static struct script acquire_script = SCRIPT_INIT(acquire_lua);
+static struct script release_script = SCRIPT_INIT(release_lua);
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -71,7 +75,8 @@ static void release_one(struct worker *w, unsigned p)
     keys_lease(key, sizeof(key), p);
     snprintf(tok, sizeof(tok), "%lld", (long long)w->token[p]);
     snprintf(val, sizeof(val), "%s:%s", w->name, tok);
-    r = worker_redis(w, "EVAL %s 1 %s %s", release_lua, key, val);
+    const char *argv[3] = {"1", key, val};
+    r = worker_script(w, &release_script, 3, argv);
     if (r)
         freeReplyObject(r);
     log_info("lease: released partition %u", p);
@@ -149,8 +154,8 @@ void lease_rebalance(struct worker *w)
         keys_lease_token(tkey, sizeof(tkey), p);
         snprintf(floor, sizeof(floor), "%lld",
                  (long long)(w->part[p].floor > 0 ? w->part[p].floor : 0));
-        r = worker_redis(w, "EVAL %s 2 %s %s %s %s %s", acquire_lua, key, tkey, w->name, ttl_s,
-                         floor);
+        const char *argv[6] = {"2", key, tkey, w->name, ttl_s, floor};
+        r = worker_script(w, &acquire_script, 6, argv);
         if (!r)
             break;
         if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {

@@ -8,6 +8,7 @@
 #include "json.h"
 #include "keys.h"
 #include "log.h"
+#include "script.h"
 #include "view.h"
 #include "xalloc.h"
 
@@ -26,19 +27,63 @@ static void next_id(const char *id, char *out, size_t size)
 }
 
 /* A pipeline of commands given as argument vectors (no format strings to
-   parse), with what the replies are for. */
+   parse), with what the replies are for. Script calls go by digest; each
+   awaited reply has a slot in calls, in order, holding the call as sent when
+   it was a script's (to send again after NOSCRIPT), else nothing. */
+struct pipe_call {
+    struct script *script; /* NULL: not a script call, or sent again already */
+    char *cmd;             /* owned: the EVALSHA as formatted */
+    size_t len;
+};
 struct pipe {
     redisContext *rd;
     size_t sent;
+    struct pipe_call *calls; /* owned ring of cap slots: sent from head on */
+    size_t head, cap;
 };
+
+static void pipe_push(struct pipe *pp, struct script *s, char *cmd, size_t len)
+{
+    if (pp->sent == pp->cap) {
+        size_t cap = pp->cap ? 2 * pp->cap : 16;
+        struct pipe_call *calls = xcalloc(cap, sizeof(*calls));
+        for (size_t i = 0; i < pp->sent; i++)
+            calls[i] = pp->calls[(pp->head + i) % pp->cap];
+        free(pp->calls);
+        pp->calls = calls;
+        pp->cap = cap;
+        pp->head = 0;
+    }
+    pp->calls[(pp->head + pp->sent) % pp->cap] = (struct pipe_call){s, cmd, len};
+    pp->sent++;
+}
 
 static void pipe_cmd(struct pipe *pp, int argc, const char **argv, const size_t *lens)
 {
     redisAppendCommandArgv(pp->rd, argc, argv, lens);
-    pp->sent++;
+    pipe_push(pp, NULL, NULL, 0);
 }
 
-/* The next reply (NULL when the connection failed: the caller drops it). */
+/* EVALSHA of s with argc arguments (numkeys, keys, args; C strings). */
+static void pipe_script(struct pipe *pp, struct script *s, int argc, const char **argv)
+{
+    const char **full = xcalloc((size_t)argc + 2, sizeof(*full));
+    char *cmd = NULL;
+    full[0] = "EVALSHA";
+    full[1] = script_sha(s);
+    memcpy(full + 2, argv, (size_t)argc * sizeof(*argv));
+    int len = redisFormatCommandArgv(&cmd, argc + 2, full, NULL);
+    free(full);
+    if (len < 0)
+        abort(); /* hiredis's allocation failed */
+    redisAppendFormattedCommand(pp->rd, cmd, (size_t)len);
+    pipe_push(pp, s, cmd, (size_t)len);
+}
+
+/* The next reply (NULL when the connection failed: the caller drops it). A
+   script call Redis no longer knew (NOSCRIPT: it did not run) is sent again
+   behind a SCRIPT LOAD, at the end of the pipeline (read the replies before
+   sending what must follow it); its first reply is returned all the same. */
 static redisReply *pipe_reply(struct pipe *pp)
 {
     void *reply = NULL;
@@ -46,10 +91,30 @@ static redisReply *pipe_reply(struct pipe *pp)
         log_warn("redis: %s", pp->rd->errstr);
         return NULL;
     }
+    struct pipe_call call = pp->calls[pp->head];
+    pp->head = (pp->head + 1) % pp->cap;
     pp->sent--;
-    if (((redisReply *)reply)->type == REDIS_REPLY_ERROR)
-        log_warn("redis: %s", ((redisReply *)reply)->str);
+    redisReply *r = reply;
+    if (r->type == REDIS_REPLY_ERROR && call.script && script_missing(r->str, r->len)) {
+        const char *load[3] = {"SCRIPT", "LOAD", call.script->text};
+        log_info("redis: script %.12s not loaded: loading it", call.script->sha);
+        pipe_cmd(pp, 3, load, NULL);
+        redisAppendFormattedCommand(pp->rd, call.cmd, call.len);
+        pipe_push(pp, NULL, NULL, 0);
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        log_warn("redis: %s", r->str);
+    }
+    free(call.cmd);
     return reply;
+}
+
+/* Free what the calls still awaited hold. */
+static void pipe_release(struct pipe *pp)
+{
+    for (size_t i = 0; i < pp->sent; i++)
+        free(pp->calls[(pp->head + i) % pp->cap].cmd);
+    free(pp->calls);
+    memset(pp, 0, sizeof(*pp));
 }
 
 /* KEYS[1] a waited event's status hash; ARGV[1] its ttl (s), then field,
@@ -63,6 +128,7 @@ static const char outcome_lua[] = "redis.call('DEL', KEYS[1])\n"
                                   "end\n"
                                   "redis.call('EXPIRE', KEYS[1], ARGV[1])\n"
                                   "return 1\n";
+static struct script outcome_script = SCRIPT_INIT(outcome_lua);
 
 /* After the commit, in one pipeline: each touched group's view (version
    compare-and-set); the outcome of each event a request waits on (its
@@ -79,14 +145,13 @@ void publish(struct batch *b, const struct stream_entry *entries)
     const char **del = xcalloc(b->n_ev + 2, sizeof(*del));
     const char **ack = xcalloc(b->n_ev + 3, sizeof(*ack));
     struct strbuf done = {0};
-    struct pipe pp;
+    struct pipe pp = {0};
     size_t n_ack = 0, n_del = 0;
     int ok = 1;
 
     if (worker_redis_ensure(w) != 0)
         goto out; /* unacked: redelivered, recognised as recorded, published then */
     pp.rd = w->rd;
-    pp.sent = 0;
     for (size_t i = 0; i < b->n_groups; i++) {
         const struct group *g = &b->groups[i];
         const struct projection *pj = &g->proj;
@@ -105,7 +170,8 @@ void publish(struct batch *b, const struct stream_entry *entries)
         }
         if (view_build(pj->group_id, pj->currency, g->version, vm, pj->n_members, &v) == 0) {
             view_cache_command(&cmd, pj->group_id, pj->currency, g->version, &v, vm, pj->n_members);
-            pipe_cmd(&pp, cmd.argc, cmd.argv, NULL);
+            pipe_script(&pp, &view_cache_script, cmd.argc - VIEW_CMD_ARGS,
+                        cmd.argv + VIEW_CMD_ARGS);
             view_cmd_release(&cmd);
             view_release(&v);
         }
@@ -156,9 +222,13 @@ void publish(struct batch *b, const struct stream_entry *entries)
         if (ev->wait && (ev->outcome == OUT_APPLIED || ev->outcome == OUT_REJECTED)) {
             int applied = ev->outcome == OUT_APPLIED;
             bodies[i] = json_dump_compact(applied ? ev->result : ev->problem);
-            const char *argv[11] = {"EVAL",
-                                    outcome_lua,
-                                    "1",
+            char version[24] = "";
+            /* The resource's version beside it: the api sends the resource as
+               it is, with its ETag, without parsing it. */
+            json_t *jv = applied ? json_object_get(ev->result, "version") : NULL;
+            if (json_is_integer(jv))
+                snprintf(version, sizeof(version), "%lld", (long long)json_integer_value(jv));
+            const char *argv[11] = {"1",
                                     keys[i],
                                     KEYS_STR(KEYS_EVENT_RESULT_TTL_S),
                                     "status",
@@ -166,12 +236,25 @@ void publish(struct batch *b, const struct stream_entry *entries)
                                     applied ? "applied_at" : "problem",
                                     applied ? b->applied_at : bodies[i],
                                     "resource",
-                                    bodies[i]};
-            pipe_cmd(&pp, applied ? 11 : 9, argv, NULL);
+                                    bodies[i],
+                                    "version",
+                                    version};
+            pipe_script(&pp, &outcome_script, !applied ? 7 : version[0] ? 11 : 9, argv);
             continue;
         }
         del[n_del++] = keys[i];
     }
+    /* The views and outcomes must be in Redis before the announcement: a
+       waiter reads its outcome, and then the view, once it sees its event
+       named. A script call Redis answers NOSCRIPT is sent again here, so
+       their replies are read before the rest goes out (one round trip). */
+    while (ok && pp.sent > 0) {
+        redisReply *r = pipe_reply(&pp);
+        ok = r != NULL;
+        freeReplyObject(r);
+    }
+    if (!ok)
+        goto fail;
     if (n_del > 1)
         pipe_cmd(&pp, (int)n_del, del, NULL);
     if (done.len) {
@@ -199,10 +282,12 @@ void publish(struct batch *b, const struct stream_entry *entries)
         ok = r != NULL;
         freeReplyObject(r);
     }
+fail:
     if (!ok) {
         redisFree(w->rd);
         w->rd = NULL;
     }
+    pipe_release(&pp);
 out:
     for (size_t i = 0; i < b->n_ev; i++)
         free(bodies[i]);

@@ -1,6 +1,8 @@
 #include "worker.h"
 
 #include "log.h"
+#include "script.h"
+#include "xalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -83,4 +85,25 @@ redisReply *worker_redis_argv(struct worker *w, int argc, const char **argv, con
     if (worker_redis_ensure(w) != 0)
         return NULL;
     return checked(w, redisCommandArgv(w->rd, argc, argv, lens));
+}
+
+redisReply *worker_script(struct worker *w, struct script *s, int argc, const char **argv)
+{
+    const char **full = xcalloc((size_t)argc + 2, sizeof(*full));
+    redisReply *r;
+
+    full[0] = "EVALSHA";
+    full[1] = script_sha(s);
+    memcpy(full + 2, argv, (size_t)argc * sizeof(*argv));
+    r = worker_redis_argv(w, argc + 2, full, NULL);
+    if (r && r->type == REDIS_REPLY_ERROR && script_missing(r->str, r->len)) {
+        /* Redis lost its scripts: the call did not run. EVAL loads it. */
+        log_info("redis: script %.12s not loaded: sending it", s->sha);
+        freeReplyObject(r);
+        full[0] = "EVAL";
+        full[1] = s->text;
+        r = worker_redis_argv(w, argc + 2, full, NULL);
+    }
+    free(full);
+    return r;
 }

@@ -98,6 +98,11 @@ int worker_redis_ensure(struct worker *w);
    Returns the reply (caller frees) or NULL. Error replies are returned. */
 redisReply *worker_redis(struct worker *w, const char *fmt, ...);
 redisReply *worker_redis_argv(struct worker *w, int argc, const char **argv, const size_t *lens);
+struct script;
+/* Run script s by its digest (EVALSHA, then argc arguments: numkeys, keys,
+   args) like worker_redis_argv; when Redis answers NOSCRIPT (it lost its
+   scripts, and the call did not run), once more with its text (EVAL). */
+redisReply *worker_script(struct worker *w, struct script *s, int argc, const char **argv);
 
 /* --- lease.c ---------------------------------------------------------------- */
 

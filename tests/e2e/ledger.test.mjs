@@ -154,8 +154,12 @@ test('replace needs If-Match; a stale version is rejected 409; delete removes it
     assert.equal(put.json.version, 2);
     assert.equal(put.json.amount, 120);
     assert.equal(put.headers.get('etag'), '"2"');
-    // The waited answer is the expense as every read returns it.
-    assert.deepEqual(put.json, (await api('GET', url, { token: alice.token })).json);
+    // The waited answer is the expense as every read returns it, to the byte (the worker's
+    // copy is sent as it is).
+    const read = await api('GET', url, { token: alice.token });
+    assert.deepEqual(put.json, read.json);
+    assert.equal(put.text, read.text);
+    assert.equal(put.headers.get('etag'), read.headers.get('etag'));
     let after = byMember(await balances());
     assert.equal(after[A].balance - before[A].balance, 120 - 40 - (90 - 30));
 
