@@ -15,23 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-const BASE = process.env.BASE_URL;
-
-async function api(method, path, body, token, headers = {}) {
-    const res = await fetch(BASE + path, {
-        method,
-        headers: {
-            'Content-Type': 'application/json',
-            ...(token ? { Authorization: `Bearer ${token}` } : {}),
-            ...headers,
-        },
-        body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-    return text ? JSON.parse(text) : null;
-}
+import { agent, must as api } from './client.mjs';
 
 if (process.argv[2] !== 'group') {
     console.error('usage: node bench/curves.mjs group N DIR');
@@ -59,3 +43,4 @@ const file = join(process.argv[4], `curve-${n}-${g.id}.json`);
 writeFileSync(file, JSON.stringify(body));
 if (n > 1) await api('POST', `/api/v1/groups/${g.id}/expenses`, body, token, { Prefer: 'wait=30' });
 console.log(`CURVE_TOKEN=${token}\nCURVE_USER=${reg.user.id}\nCURVE_GROUP=${g.id}\nCURVE_BODY=${file}`);
+agent.destroy();

@@ -19,45 +19,8 @@
 // BASE_URL comes from the environment.
 
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
-
-const BASE = new URL(process.env.BASE_URL);
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-
-function request(method, path, body, token, headers = {}) {
-    const data = body ? JSON.stringify(body) : undefined;
-    return new Promise((resolve, reject) => {
-        const req = http.request(
-            {
-                host: BASE.hostname,
-                port: BASE.port,
-                path,
-                method,
-                agent,
-                headers: {
-                    ...(data ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(data) } : {}),
-                    ...(token ? { Authorization: `Bearer ${token}` } : {}),
-                    ...headers,
-                },
-            },
-            (res) => {
-                let text = '';
-                res.setEncoding('utf8');
-                res.on('data', (d) => (text += d));
-                res.on('end', () => resolve({ status: res.statusCode, text }));
-            },
-        );
-        req.on('error', reject);
-        req.end(data);
-    });
-}
-
-async function must(method, path, body, token, headers) {
-    const r = await request(method, path, body, token, headers);
-    if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
-    return r.text ? JSON.parse(r.text) : null;
-}
+import { agent, must, request } from './client.mjs';
 
 function expense(members, i) {
     const amount = 100 + (i % 9973);

@@ -496,13 +496,8 @@ bench_mixed() {
 }
 
 mixed_table() {
-    [[ ${#MIXED_ROWS[@]} -gt 0 ]] || return 0
-    echo
-    echo "Mixed load: ${BENCH_GROUPS:-1000} groups, $CONNECTIONS connections, ${DURATION}s per run, 30 % balances, 30 % settlements, 30 % pages of 50 expenses, 10 % expense writes (node client):"
-    echo
-    echo "| workers | kind | throughput | p50 | p99 | errors |"
-    echo "|---|---|---|---|---|---|"
-    printf '%s\n' "${MIXED_ROWS[@]}"
+    md_table "Mixed load: ${BENCH_GROUPS:-1000} groups, $CONNECTIONS connections, ${DURATION}s per run, 30 % balances, 30 % settlements, 30 % pages of 50 expenses, 10 % expense writes (node client):" \
+        "workers|kind|throughput|p50|p99|errors" "${MIXED_ROWS[@]}"
 }
 # ==== end of the mixed load ==============================================================
 
@@ -515,14 +510,17 @@ mixed_table() {
 CURVE_ROWS=()
 
 # curve_ms URL TOKEN [VIEW_GID]: median ms of 5 GETs; with VIEW_GID, its view deleted before each.
+# Answers other than 200 are named after the figure.
 curve_ms() {
-    local url=$1 token=$2 gid=${3:-} i t=()
+    local url=$1 token=$2 gid=${3:-} i code ms t=() bad=""
     for i in 1 2 3 4 5; do
         [[ -z $gid ]] || redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" DEL "splitter:view:$gid" >/dev/null
-        t+=("$(curl -s -o /dev/null -H "Authorization: Bearer $token" -w '%{time_total}' "$url" |
-            awk '{ printf "%.2f", $1 * 1000 }')")
+        read -r code ms < <(curl -s -o /dev/null -H "Authorization: Bearer $token" \
+            -w '%{http_code} %{time_total}\n' "$url")
+        t+=("$(awk -v s="$ms" 'BEGIN { printf "%.2f", s * 1000 }')")
+        [[ $code == 200 ]] || bad+=" $code"
     done
-    median "${t[@]}"
+    echo "$(median "${t[@]}") ms${bad:+ (answers not 200:$bad!)}"
 }
 
 # curve_seed MEMBERS EXPENSES: a new group seeded so; sets CURVE_* (bench/curves.mjs).
@@ -542,13 +540,13 @@ bench_curves() {
         cursor="$(curl -s -H "Authorization: Bearer $CURVE_TOKEN" "$g/expenses?limit=50" |
             sed -n 's/.*"next_cursor":"\([^"]*\)".*/\1/p')"
         page2="$(curve_ms "$g/expenses?limit=50&cursor=$cursor" "$CURVE_TOKEN")"
-        CURVE_ROWS+=("| expenses in one group (10 members) | $(fmt "$n") | balances cold $(curve_ms "$g/balances" "$CURVE_TOKEN" "$CURVE_GROUP") ms, cached $(curve_ms "$g/balances" "$CURVE_TOKEN") ms; first page of 50 expenses $page1 ms, second (cursor) $page2 ms |")
+        CURVE_ROWS+=("| expenses in one group (10 members) | $(fmt "$n") | balances cold $(curve_ms "$g/balances" "$CURVE_TOKEN" "$CURVE_GROUP"), cached $(curve_ms "$g/balances" "$CURVE_TOKEN"); first page of 50 expenses $page1, second (cursor) $page2 |")
     done
     for n in ${BENCH_CURVE_MEMBERS:-10 100 1000 10000}; do
         curve_seed "$n" 20
         g="$base/api/v1/groups/$CURVE_GROUP"
         bytes="$(curl -s -H "Authorization: Bearer $CURVE_TOKEN" "$g/settlements" | wc -c)"
-        CURVE_ROWS+=("| members of one group (20 expenses, every balance non-zero) | $(fmt "$n") | settlements cold $(curve_ms "$g/settlements" "$CURVE_TOKEN" "$CURVE_GROUP") ms, cached $(curve_ms "$g/settlements" "$CURVE_TOKEN") ms ($(fmt "$bytes") bytes) |")
+        CURVE_ROWS+=("| members of one group (20 expenses, every balance non-zero) | $(fmt "$n") | settlements cold $(curve_ms "$g/settlements" "$CURVE_TOKEN" "$CURVE_GROUP"), cached $(curve_ms "$g/settlements" "$CURVE_TOKEN") ($(fmt "$bytes") bytes) |")
     done
     # Accepting and applying an expense split between n members: accepted with the workers
     # stopped (nginx, api, Redis), then applied by 2 workers (Redis, workers, PostgreSQL); CPU
@@ -574,13 +572,8 @@ bench_curves() {
 }
 
 curve_table() {
-    [[ ${#CURVE_ROWS[@]} -gt 0 ]] || return 0
-    echo
-    echo "Cost curves (one request at a time through nginx, median of 5 unless a rate):"
-    echo
-    echo "| grows with | n | cost |"
-    echo "|---|---|---|"
-    printf '%s\n' "${CURVE_ROWS[@]}"
+    md_table "Cost curves (one request at a time through nginx, median of 5 unless a rate):" \
+        "grows with|n|cost" "${CURVE_ROWS[@]}"
 }
 # ==== end of the cost curves ==============================================================
 
@@ -628,13 +621,9 @@ bench_scaling() {
 }
 
 scaling_table() {
-    [[ ${#SCALING_ROWS[@]} -gt 0 ]] || return 0
-    echo
-    echo "Applied events by workers and partitions, beside the capacity model (docs/SCALING.md):"
-    echo
-    echo "| workers | partitions | applied | stack CPU per event | predicted | error | other work on the machine |"
-    echo "|---|---|---|---|---|---|---|"
-    printf '%s\n' "${SCALING_ROWS[@]}"
+    md_table "Applied events by workers and partitions, beside the capacity model (docs/SCALING.md):" \
+        "workers|partitions|applied|stack CPU per event|predicted|error|other work on the machine" \
+        "${SCALING_ROWS[@]}"
 }
 # ==== end of the capacity model check =====================================================
 
