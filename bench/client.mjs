@@ -8,6 +8,8 @@
 //                                                  throws on a status of 300 or more
 //   agent                                       -> the connections' agent: destroy() it at
 //                                                  the end, or its sockets keep node running
+//   expense(members, i, label)                  -> the i-th expense body of a benchmark: paid
+//                                                  by one member in turn, split equally
 
 import http from 'node:http';
 
@@ -47,4 +49,14 @@ export async function must(method, path, body, token, headers) {
     const r = await request(method, path, body, token, headers);
     if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${r.text}`);
     return r.text ? JSON.parse(r.text) : null;
+}
+
+export function expense(members, i, label = 'bench') {
+    const amount = 100 + (i % 9973);
+    return {
+        description: `${label} ${i}`,
+        amount,
+        paid_by: [{ member_id: members[i % members.length], amount }],
+        split: { mode: 'equal', members: members.map((member_id) => ({ member_id })) },
+    };
 }

@@ -21,7 +21,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { agent as apiAgent, request } from './client.mjs';
+import { agent as apiAgent, expense, request } from './client.mjs';
 
 const P = Number(process.env.SPLITTER_PARTITIONS ?? 16);
 
@@ -37,16 +37,6 @@ async function group(token, n) {
     for (let i = 1; i < n; i++)
         members.push((await api('POST', `/api/v1/groups/${g.json.id}/members`, { name: `m${i}` }, token)).json.id);
     return { id: g.json.id, members };
-}
-
-function expense(members, i) {
-    const amount = 100 + (i % 9973);
-    return {
-        description: `bench ${i}`,
-        amount,
-        paid_by: [{ member_id: members[i % members.length], amount }],
-        split: { mode: 'equal', members: members.map((m) => ({ member_id: m })) },
-    };
 }
 
 async function register() {

@@ -20,17 +20,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { agent, must, request } from './client.mjs';
-
-function expense(members, i) {
-    const amount = 100 + (i % 9973);
-    return {
-        description: `mixed ${i}`,
-        amount,
-        paid_by: [{ member_id: members[i % members.length], amount }],
-        split: { mode: 'equal', members: members.map((member_id) => ({ member_id })) },
-    };
-}
+import { agent, expense, must, request } from './client.mjs';
 
 // parallel N ITEMS FN: FN over ITEMS, N at a time.
 async function parallel(n, items, fn) {
@@ -57,7 +47,7 @@ async function setup(count, file) {
             members.push((await must('POST', `/api/v1/groups/${g.id}/members`, { name: `m${k}` }, token)).id);
         // The last write waits: once it is applied, so are the others of its group (one stream).
         for (let k = 0; k < 5; k++)
-            await must('POST', `/api/v1/groups/${g.id}/expenses`, expense(members, i + k), token,
+            await must('POST', `/api/v1/groups/${g.id}/expenses`, expense(members, i + k, 'mixed'), token,
                 k === 4 ? { Prefer: 'wait=30' } : {});
         groups.push({ id: g.id, members });
     });
@@ -84,7 +74,7 @@ async function run(file, seconds, connections) {
                     if (kind === 0) res = await request('GET', `/api/v1/groups/${g.id}/balances`, null, token);
                     else if (kind === 1) res = await request('GET', `/api/v1/groups/${g.id}/settlements`, null, token);
                     else if (kind === 2) res = await request('GET', `/api/v1/groups/${g.id}/expenses?limit=50`, null, token);
-                    else res = await request('POST', `/api/v1/groups/${g.id}/expenses`, expense(g.members, n++), token);
+                    else res = await request('POST', `/api/v1/groups/${g.id}/expenses`, expense(g.members, n++, 'mixed'), token);
                 } catch {
                     res = { status: 0 };
                 }
