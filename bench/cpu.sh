@@ -5,6 +5,7 @@
 #   ... run a load of N operations ...
 #   cpu_stop N "what"         snapshot again; append one row to CPU_ROWS and set CPU_US
 #   cpu_table                 print CPU_ROWS as a markdown table (nothing when empty)
+#   md_table TITLE COLUMNS ROW...  the same for any rows
 #
 # Components: nginx (master and workers), api, redis, workers (every worker-N, summed),
 # postgres (the postmaster and every backend and auxiliary process of the stack's cluster),
@@ -141,12 +142,19 @@ cpu_stop() {
     CPU_ROWS+=("| $what | $ops | ${CPU_US[seconds]} | ${CPU_US[nginx]} | ${CPU_US[api]} | ${CPU_US[redis]} | ${CPU_US[workers]} | ${CPU_US[postgres]} | **${CPU_US[stack]}** | ${CPU_US[loadgen]} | ${CPU_US[machine]} (${CPU_US[other]} % other work) |")
 }
 
+# md_table TITLE "COLUMN|COLUMN|..." ROW...: TITLE, then a markdown table of the ROWs (already
+# "| a | b |" lines); nothing at all without rows.
+md_table() {
+    local title=$1 columns=$2
+    shift 2
+    [[ $# -gt 0 ]] || return 0
+    printf '\n%s\n\n| %s |\n' "$title" "${columns//|/ | }"
+    printf '|%s|\n' "${columns//[!|]/}" | sed 's/|/|---/g; s/---$//'
+    printf '%s\n' "$@"
+}
+
 cpu_table() {
-    [[ ${#CPU_ROWS[@]} -gt 0 ]] || return 0
-    echo
-    echo "CPU µs per operation, by component (utime+stime from /proc, reaped children included; $(nproc) cores):"
-    echo
-    echo "| what | operations | seconds | nginx | api | redis | workers | postgres | stack | load generator | machine |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|"
-    printf '%s\n' "${CPU_ROWS[@]}"
+    md_table "CPU µs per operation, by component (utime+stime from /proc, reaped children included; $(nproc) cores):" \
+        "what|operations|seconds|nginx|api|redis|workers|postgres|stack|load generator|machine" \
+        "${CPU_ROWS[@]}"
 }

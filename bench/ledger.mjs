@@ -21,41 +21,14 @@ import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { agent as apiAgent, expense, request } from './client.mjs';
 
-const BASE = process.env.BASE_URL;
 const P = Number(process.env.SPLITTER_PARTITIONS ?? 16);
 
-// Requests over kept-alive connections with node:http: a far lighter load generator than
-// fetch(), which matters when it shares the cores with what it measures.
-const apiAgent = new http.Agent({ keepAlive: true, maxSockets: 2048 });
-function api(method, path, body, token, headers = {}) {
-    const data = body ? JSON.stringify(body) : undefined;
-    const url = new URL(BASE + path);
-    return new Promise((resolve, reject) => {
-        const req = http.request(
-            {
-                host: url.hostname,
-                port: url.port,
-                path: url.pathname + url.search,
-                method,
-                agent: apiAgent,
-                headers: {
-                    'Content-Type': 'application/json',
-                    ...(data ? { 'Content-Length': Buffer.byteLength(data) } : {}),
-                    ...(token ? { Authorization: `Bearer ${token}` } : {}),
-                    ...headers,
-                },
-            },
-            (res) => {
-                let text = '';
-                res.setEncoding('utf8');
-                res.on('data', (d) => (text += d));
-                res.on('end', () => resolve({ status: res.statusCode, json: text ? JSON.parse(text) : null }));
-            },
-        );
-        req.on('error', reject);
-        req.end(data);
-    });
+// The api's answer with its JSON body parsed.
+async function api(method, path, body, token, headers = {}) {
+    const r = await request(method, path, body, token, headers);
+    return { status: r.status, json: r.text ? JSON.parse(r.text) : null };
 }
 
 async function group(token, n) {
@@ -64,16 +37,6 @@ async function group(token, n) {
     for (let i = 1; i < n; i++)
         members.push((await api('POST', `/api/v1/groups/${g.json.id}/members`, { name: `m${i}` }, token)).json.id);
     return { id: g.json.id, members };
-}
-
-function expense(members, i) {
-    const amount = 100 + (i % 9973);
-    return {
-        description: `bench ${i}`,
-        amount,
-        paid_by: [{ member_id: members[i % members.length], amount }],
-        split: { mode: 'equal', members: members.map((m) => ({ member_id: m })) },
-    };
 }
 
 async function register() {

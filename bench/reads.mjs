@@ -8,23 +8,7 @@
 // BASE_URL comes from the environment.
 
 import { randomUUID } from 'node:crypto';
-
-const BASE = process.env.BASE_URL;
-
-async function api(method, path, body, token, headers = {}) {
-    const res = await fetch(BASE + path, {
-        method,
-        headers: {
-            'Content-Type': 'application/json',
-            ...(token ? { Authorization: `Bearer ${token}` } : {}),
-            ...headers,
-        },
-        body: body ? JSON.stringify(body) : undefined,
-    });
-    const text = await res.text();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
-    return text ? JSON.parse(text) : null;
-}
+import { agent, must as api } from './client.mjs';
 
 const reg = await api('POST', '/api/v1/auth/register', {
     email: `reader-${randomUUID()}@bench.test`,
@@ -49,3 +33,4 @@ console.log(`READ_TOKEN=${t}`);
 console.log(`READ_USER=${reg.user.id}`);
 console.log(`READ_GROUP=${g.id}`);
 console.log(`BIG_GROUP=${big.id}`);
+agent.destroy();

@@ -22,7 +22,8 @@ CREATE TEMP TABLE seed_m ON COMMIT DROP AS
 SELECT id, (row_number() OVER (ORDER BY position) - 1)::int AS k
 FROM members WHERE group_id = :'gid';
 
--- One paid_by/shares pair per payer.
+-- One paid_by/shares pair per payer: members 0 .. min(members - 1, expenses) pay (a shares
+-- array lists every member, so building one per member would be quadratic in the members).
 CREATE TEMP TABLE seed_v ON COMMIT DROP AS
 SELECT p.k, 100 * c.n AS amount,
        jsonb_build_array(jsonb_build_object('member_id', p.id, 'amount', 100 * c.n)) AS paid_by,
@@ -30,7 +31,8 @@ SELECT p.k, 100 * c.n AS amount,
                                             'paid', CASE WHEN m.id = p.id THEN 100 * c.n ELSE 0 END,
                                             'owed', 100) ORDER BY m.k)
         FROM seed_m m) AS shares
-FROM seed_m p, (SELECT count(*)::bigint AS n FROM seed_m) c;
+FROM seed_m p, (SELECT count(*)::bigint AS n FROM seed_m) c
+WHERE p.k <= :expenses;
 
 INSERT INTO expenses (id, group_id, description, amount, currency, exchange_rate,
                       amount_in_group_currency, date, category, paid_by, split, shares,
@@ -49,10 +51,10 @@ JOIN seed_v v ON v.k = i % (SELECT count(*) FROM seed_m)
 CROSS JOIN (SELECT currency FROM groups WHERE id = :'gid') g;
 
 UPDATE balances b
-SET paid = b.paid + v.amount * coalesce(t.times, 0),
+SET paid = b.paid + coalesce(v.amount * t.times, 0),
     owed = b.owed + 100 * :expenses
 FROM seed_m m
-JOIN seed_v v ON v.k = m.k
+LEFT JOIN seed_v v ON v.k = m.k
 LEFT JOIN (SELECT i % (SELECT count(*) FROM seed_m) AS k, count(*) AS times
            FROM generate_series(1, :expenses) i GROUP BY 1) t ON t.k = m.k
 WHERE b.group_id = :'gid' AND b.member_id = m.id;

@@ -12,7 +12,10 @@
 # BENCH_STREAMS (idle stream counts, default 1000,5000,10000),
 # BENCH_ONLY (space-separated stack benchmark names, e.g. "bench_applied_events bench_lag":
 # only those, after the raw limits, without the binaries).
-# bench_cpu (bench/cpu.sh) adds a second table: CPU µs per operation by component.
+# BENCH_GROUPS (groups of the mixed load, 1000), BENCH_CURVE_EXPENSES / BENCH_CURVE_MEMBERS /
+# BENCH_CURVE_SPLITS (the cost curves' sizes, see bench_curves).
+# bench_cpu (bench/cpu.sh) adds a table of CPU µs per operation by component; bench_mixed,
+# bench_curves and bench_scaling add one table each.
 set -euo pipefail
 
 # shellcheck source=scripts/lib.sh
@@ -454,6 +457,16 @@ bench_cpu() {
         -H "Authorization: Bearer $READ_TOKEN")"
     cpu_stop "$n" "cached balance read through nginx ($(fmt "$rate")/s, p99 $p99$(not_2xx "$bad"))"
 
+    cpu_start
+    read -r n bad rate p50 p99 <<<"$(wrk_counts "$base/api/v1/groups/$READ_GROUP/settlements" \
+        -H "Authorization: Bearer $READ_TOKEN")"
+    cpu_stop "$n" "cached settlement read through nginx ($(fmt "$rate")/s, p99 $p99$(not_2xx "$bad"))"
+
+    cpu_start
+    read -r n bad rate p50 p99 <<<"$(wrk_counts "$base/api/v1/groups/$READ_GROUP/expenses?limit=50" \
+        -H "Authorization: Bearer $READ_TOKEN")"
+    cpu_stop "$n" "page of expenses (5 of 5) through nginx ($(fmt "$rate")/s, p99 $p99$(not_2xx "$bad"))"
+
     scripts/stack.sh stop-workers >/dev/null
     cpu_start
     read -r n bad rate p50 p99 <<<"$(wrk_counts "$base/api/v1/groups/$BENCH_GROUP/expenses" -s "$lua")"
@@ -472,6 +485,166 @@ bench_cpu() {
 }
 # ==== end of CPU per operation ===========================================================
 
+# ==== mixed load: 90 % reads, 10 % writes over many groups (bench/mixed.mjs) ==============
+# BENCH_GROUPS groups (1000), BENCH_CONNECTIONS kept-alive connections, BENCH_DURATION seconds
+# per run, with 1, 2 and 4 workers (each run's CPU by component through bench/cpu.sh). node, not
+# wrk: wrk's Lua has no per-request clock to give each kind's p50 and p99.
+
+MIXED_ROWS=()
+
+bench_mixed() {
+    local file="$BENCH_STATE/mixed.json" k kind rate p50 p99 errors total out
+    node bench/mixed.mjs setup "${BENCH_GROUPS:-1000}" "$file"
+    for k in 1 2 4; do
+        scripts/stack.sh stop-workers >/dev/null
+        WORKERS=$k scripts/stack.sh up >/dev/null
+        leases_settled "$k"
+        cpu_start
+        out="$(node bench/mixed.mjs run "$file" "$DURATION" "$CONNECTIONS")"
+        total="$(awk '{ n += $2 } END { print n }' <<<"$out")"
+        cpu_stop "$total" "mixed load, $k worker(s): one request (90 % reads, 10 % writes)"
+        while read -r kind _ rate p50 p99 errors; do
+            MIXED_ROWS+=("| $k | ${kind/_/ } | $(fmt "$rate")/s | $p50 ms | $p99 ms | $errors |")
+        done <<<"$out"
+        MIXED_ROWS+=("| $k | **all** | **$(fmt "$(awk -v n="$total" -v s="$DURATION" 'BEGIN { print n / s }')")/s** | | | |")
+        drain_streams
+    done
+    scripts/stack.sh stop-workers >/dev/null
+    WORKERS=2 scripts/stack.sh up >/dev/null
+}
+
+mixed_table() {
+    md_table "Mixed load: ${BENCH_GROUPS:-1000} groups, $CONNECTIONS connections, ${DURATION}s per run, 30 % balances, 30 % settlements, 30 % pages of 50 expenses, 10 % expense writes (node client):" \
+        "workers|kind|throughput|p50|p99|errors" "${MIXED_ROWS[@]}"
+}
+# ==== end of the mixed load ==============================================================
+
+# ==== cost curves: how a read's and a write's cost grows with the work (bench/curves.mjs) ===
+# Groups seeded straight into PostgreSQL (bench/seed_group.sql); one request at a time through
+# nginx, median of 5 (curl, connection included), the view deleted before each cold read.
+# BENCH_CURVE_EXPENSES (1000 10000 100000), BENCH_CURVE_MEMBERS (10 100 1000 10000),
+# BENCH_CURVE_SPLITS (2 20 200).
+
+CURVE_ROWS=()
+
+# curve_ms URL TOKEN [VIEW_GID]: median ms of 5 GETs; with VIEW_GID, its view deleted before each.
+# Answers other than 200 are named after the figure.
+curve_ms() {
+    local url=$1 token=$2 gid=${3:-} i code ms t=() bad=""
+    for i in 1 2 3 4 5; do
+        [[ -z $gid ]] || redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" DEL "splitter:view:$gid" >/dev/null
+        read -r code ms < <(curl -s -o /dev/null -H "Authorization: Bearer $token" \
+            -w '%{http_code} %{time_total}\n' "$url")
+        t+=("$(awk -v s="$ms" 'BEGIN { printf "%.2f", s * 1000 }')")
+        [[ $code == 200 ]] || bad+=" $code"
+    done
+    echo "$(median "${t[@]}") ms${bad:+ (answers not 200:$bad!)}"
+}
+
+# curve_seed MEMBERS EXPENSES: a new group seeded so; sets CURVE_* (bench/curves.mjs).
+curve_seed() {
+    eval "$(node bench/curves.mjs group 1 "$BENCH_STATE")"
+    pg_exec -v gid="$CURVE_GROUP" -v uid="$CURVE_USER" -v members="$1" -v expenses="$2" \
+        -f bench/seed_group.sql >/dev/null
+}
+
+bench_curves() {
+    local base="http://127.0.0.1:$HTTP_PORT" n g cursor page1 page2 bytes lua n_req bad rate p50 p99
+    local accept apply queued
+    for n in ${BENCH_CURVE_EXPENSES:-1000 10000 100000}; do
+        curve_seed 10 "$n"
+        g="$base/api/v1/groups/$CURVE_GROUP"
+        page1="$(curve_ms "$g/expenses?limit=50" "$CURVE_TOKEN")"
+        cursor="$(curl -s -H "Authorization: Bearer $CURVE_TOKEN" "$g/expenses?limit=50" |
+            sed -n 's/.*"next_cursor":"\([^"]*\)".*/\1/p')"
+        page2="$(curve_ms "$g/expenses?limit=50&cursor=$cursor" "$CURVE_TOKEN")"
+        CURVE_ROWS+=("| expenses in one group (10 members) | $(fmt "$n") | balances cold $(curve_ms "$g/balances" "$CURVE_TOKEN" "$CURVE_GROUP"), cached $(curve_ms "$g/balances" "$CURVE_TOKEN"); first page of 50 expenses $page1, second (cursor) $page2 |")
+    done
+    for n in ${BENCH_CURVE_MEMBERS:-10 100 1000 10000}; do
+        curve_seed "$n" 20
+        g="$base/api/v1/groups/$CURVE_GROUP"
+        bytes="$(curl -s -H "Authorization: Bearer $CURVE_TOKEN" "$g/settlements" | wc -c)"
+        CURVE_ROWS+=("| members of one group (20 expenses, every balance non-zero) | $(fmt "$n") | settlements cold $(curve_ms "$g/settlements" "$CURVE_TOKEN" "$CURVE_GROUP"), cached $(curve_ms "$g/settlements" "$CURVE_TOKEN") ($(fmt "$bytes") bytes) |")
+    done
+    # Accepting and applying an expense split between n members: accepted with the workers
+    # stopped (nginx, api, Redis), then applied by 2 workers (Redis, workers, PostgreSQL); CPU
+    # per write of the whole stack from bench/cpu.sh.
+    lua="$BENCH_STATE/curve-expense.lua"
+    for n in ${BENCH_CURVE_SPLITS:-2 20 200}; do
+        eval "$(node bench/curves.mjs group "$n" "$BENCH_STATE")"
+        BENCH_TOKEN=$CURVE_TOKEN BENCH_BODY_FILE=$CURVE_BODY expense_lua "$lua"
+        scripts/stack.sh stop-workers >/dev/null
+        cpu_start
+        read -r n_req bad rate p50 p99 <<<"$(wrk_counts "$base/api/v1/groups/$CURVE_GROUP/expenses" -s "$lua")"
+        cpu_stop $((n_req - bad)) "expense split between $n accepted through nginx, workers stopped ($(fmt "$rate")/s, p99 $p99$(not_2xx "$bad"))"
+        accept="${CPU_US[stack]}"
+        queued=$((n_req - bad))
+        cpu_start
+        WORKERS=2 scripts/stack.sh up >/dev/null
+        WORKERS=2 node bench/ledger.mjs wait-applied "$queued" ||
+            { echo "bench.sh: the split-$n writes were not applied" >&2; FAILURES=$((FAILURES + 1)); }
+        cpu_stop "$queued" "expense split between $n applied, 2 workers started on the queue (one group)"
+        apply="${CPU_US[stack]}"
+        CURVE_ROWS+=("| members an expense is split between | $n | accepted $(fmt "$rate")/s through nginx (p99 $p99), stack CPU $accept µs a write; applied $(awk -v n="$queued" -v s="${CPU_US[seconds]}" 'BEGIN { printf "%.0f", n / s }')/s (one group: one worker), stack CPU $apply µs an event |")
+    done
+}
+
+curve_table() {
+    md_table "Cost curves (one request at a time through nginx, median of 5 unless a rate):" \
+        "grows with|n|cost" "${CURVE_ROWS[@]}"
+}
+# ==== end of the cost curves ==============================================================
+
+# ==== the capacity model checked: applied events with 1, 2, 4 workers and fewer partitions ==
+# Each run: BENCH_EVENTS / 2 events over 64 groups queued while the workers are stopped, then
+# k workers started on them (the clock and bench/cpu.sh from their start until all are applied).
+# The last run lowers SPLITTER_PARTITIONS to 2 (api and workers restarted; the streams are
+# empty between runs): 4 workers, of which only 2 can own a partition. docs/SCALING.md predicts
+# each rate from the CPU per event of the 1-worker run.
+
+SCALING_ROWS=()
+
+bench_scaling() {
+    local n=$((${BENCH_EVENTS:-40000} / 2)) run k p file rate c1 predicted
+    for run in 1:16 2:16 4:16 4:2; do
+        k=${run%%:*}
+        p=${run##*:}
+        file="$BENCH_STATE/scaling-$k-$p.resp"
+        scripts/stack.sh stop-workers >/dev/null
+        if [[ $p != "${SPLITTER_PARTITIONS:-16}" ]]; then
+            scripts/stack.sh stop api >/dev/null
+            SPLITTER_PARTITIONS=$p scripts/stack.sh up >/dev/null
+            scripts/stack.sh stop-workers >/dev/null
+        fi
+        SPLITTER_PARTITIONS=$p node bench/ledger.mjs events "$n" "$file"
+        redis-cli -h "$REDIS_HOST" -p "$REDIS_PORT" --pipe <"$file" >/dev/null
+        cpu_start
+        SPLITTER_PARTITIONS=$p WORKERS=$k scripts/stack.sh up >/dev/null
+        if ! WORKERS=$k node bench/ledger.mjs wait-applied "$n"; then
+            echo "bench.sh: $k worker(s) did not apply $n events" >&2
+            FAILURES=$((FAILURES + 1))
+        fi
+        cpu_stop "$n" "ledger event applied, $k worker(s) started on $(fmt "$n") queued, $p partitions"
+        rate="$(awk -v n="$n" -v s="${CPU_US[seconds]}" 'BEGIN { printf "%.0f", n / s }')"
+        [[ $run != 1:16 ]] || c1=${CPU_US[stack]}
+        # The model: min(workers, partitions, cores) streams of work, each event costing the
+        # 1-worker run's stack CPU; one worker is bounded by its own serial path at that cost.
+        predicted="$(awk -v k="$k" -v p="$p" -v c="$(nproc)" -v us="$c1" \
+            'BEGIN { m = k; if (p < m) m = p; if (c < m) m = c; printf "%.0f", m * 1e6 / us }')"
+        SCALING_ROWS+=("| $k | $p | $(fmt "$rate")/s | ${CPU_US[stack]} µs | $(fmt "$predicted")/s | $(awk -v a="$rate" -v b="$predicted" 'BEGIN { printf "%+.0f %%", 100 * (a - b) / b }') | ${CPU_US[other]} % |")
+    done
+    scripts/stack.sh stop-workers >/dev/null
+    scripts/stack.sh stop api >/dev/null
+    WORKERS=2 scripts/stack.sh up >/dev/null
+}
+
+scaling_table() {
+    md_table "Applied events by workers and partitions, beside the capacity model (docs/SCALING.md):" \
+        "workers|partitions|applied|stack CPU per event|predicted|error|other work on the machine" \
+        "${SCALING_ROWS[@]}"
+}
+# ==== end of the capacity model check =====================================================
+
 STACK_BENCHMARKS=(
     bench_proxy_overhead
     bench_balance_reads
@@ -482,6 +655,9 @@ STACK_BENCHMARKS=(
     bench_lag
     bench_streams
     bench_cpu
+    bench_mixed
+    bench_curves
+    bench_scaling
 )
 # ==== end of the stack benchmarks ========================================================
 
@@ -526,6 +702,9 @@ main() {
     echo "| what | figure | raw limit | ratio |"
     echo "|---|---|---|---|"
     printf '%s\n' "${ROWS[@]}"
+    mixed_table
+    curve_table
+    scaling_table
     cpu_table
     finish
     [[ $FAILURES -eq 0 ]] || die "$FAILURES benchmark(s) failed"
