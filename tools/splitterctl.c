@@ -11,6 +11,7 @@
  *   splitterctl replay --rebuild [--group ID]   rewrite the projection and cache from events
  *   splitterctl audit export --group ID         the group's ledger with its hash chain (JSON Lines)
  *   splitterctl audit verify FILE [--head H]    check an exported ledger offline and replay it
+ *   splitterctl migrate                         apply the pending schema migrations and exit
  *
  * Configuration from the same environment variables as the services (REDIS_HOST, REDIS_PORT,
  * REDIS_PASSWORD, POSTGRES_*, SPLITTER_PARTITIONS). Blocking hiredis and libpq: one operator,
@@ -59,7 +60,8 @@ static int usage(void)
           "       splitterctl top [--once]\n"
           "       splitterctl replay --verify|--rebuild [--group ID]\n"
           "       splitterctl audit export --group ID\n"
-          "       splitterctl audit verify FILE|- [--head HASH]\n",
+          "       splitterctl audit verify FILE|- [--head HASH]\n"
+          "       splitterctl migrate\n",
           stderr);
     return 2;
 }
@@ -1598,6 +1600,57 @@ static int audit_verify_file(const char *path, const char *head)
     return 0;
 }
 
+/* --- migrate ------------------------------------------------------------------------------- */
+
+/* The number of recorded migrations, 0 before the first; -1 on a failure. */
+static long migrations_recorded(PGconn *pg)
+{
+    PGresult *r = pq(pg,
+                     "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 "
+                     "ELSE (SELECT count(*) FROM schema_migrations) END",
+                     0, NULL);
+    if (!r)
+        return -1;
+    long n = atol(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return n;
+}
+
+/* The api and the workers apply pending migrations at start-up too (under the same advisory
+   lock); this applies them once, ahead of a rollout, and exits. Waits up to 60 s for
+   PostgreSQL, as the api does. */
+static int cmd_migrate(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 0)
+        return usage();
+    const char *dir = config_str("SPLITTER_MIGRATIONS_DIR", "postgres/migrations");
+    PGconn *pg = NULL;
+    for (int attempt = 0; attempt < 120 && !pg; attempt++) {
+        pg = pg_connect("splitterctl-migrate");
+        if (!pg)
+            usleep(500 * 1000);
+    }
+    if (!pg)
+        return error("migrate: PostgreSQL unreachable for 60 s");
+    int rc = 1;
+    long before = migrations_recorded(pg), after;
+    if (before < 0)
+        goto out;
+    if (pg_migrate(pg, dir) != 0) {
+        error("migrate: applying the migrations in '%s' failed", dir);
+        goto out;
+    }
+    after = migrations_recorded(pg);
+    if (after < 0)
+        goto out;
+    printf("migrate: %ld applied, %ld recorded (%s)\n", after - before, after, dir);
+    rc = 0;
+out:
+    PQfinish(pg);
+    return rc;
+}
+
 static int cmd_audit(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[0], "export") == 0 && strcmp(argv[1], "--group") == 0) {
@@ -1638,5 +1691,7 @@ int main(int argc, char **argv)
         return cmd_replay(argc - 2, argv + 2);
     if (strcmp(argv[1], "audit") == 0)
         return cmd_audit(argc - 2, argv + 2);
+    if (strcmp(argv[1], "migrate") == 0)
+        return cmd_migrate(argc - 2, argv + 2);
     return usage();
 }
