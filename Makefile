@@ -13,6 +13,7 @@
 #                   built by clang with ASan+UBSan into build/fuzz/, "N passed, M failed"
 #   make compose-test  boot docker-compose.yml on a private Docker engine and test it (root)
 #   make images     build the three images (IMAGE_REPO, IMAGE_TAG); make push pushes them
+#   make kubernetes-config  copy nginx/, postgres/ and redis/ files into deploy/kubernetes/
 #
 # SANITIZE=1 builds into build/asan with ASan+UBSan.
 
@@ -63,7 +64,7 @@ ALL_OBJ := $(call obj,$(SHARED_SRC) $(API_SRC) $(WORKER_SRC) $(TOOL_SRC) $(CTL_S
 
 
 .PHONY: all bins deps run up down logs test unit static e2e faults chaos failover asan valgrind lint format \
-        bench clean fuzz fuzz-bins compose-test images push
+        bench clean fuzz fuzz-bins compose-test images push kubernetes-config
 
 all: bins
 bins: $(API_BIN) $(WORKER_BIN) $(TOOL_BINS) $(UNIT_BINS) $(BENCH_BINS)
@@ -193,6 +194,12 @@ bench: deps
 	@BUILD=$(BUILD) scripts/bench.sh
 
 # --- containers ---------------------------------------------------------------
+# The Kubernetes manifests read copies of these files (kustomize loads nothing from outside
+# a kustomization's directory); tests/static/kubernetes.sh fails while a copy differs.
+kubernetes-config:
+	cp nginx/templates/default.conf.template deploy/kubernetes/base/config/
+	cp postgres/postgresql.conf redis/redis.conf deploy/kubernetes/overlays/in-cluster/config/
+
 # The Compose stack for real (tests/compose/run.sh): Docker, docker-compose and debootstrap
 # are installed when missing; ends with "N passed, M failed".
 compose-test:

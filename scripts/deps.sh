@@ -31,6 +31,8 @@ PACKAGES=(
     prometheus
     # a terminal for the e2e test of splitterctl top (tests/e2e/top.test.mjs)
     tmux
+    # kubectl, whose `kubectl kustomize` renders deploy/kubernetes/ (tests/static/kubernetes.sh)
+    kubernetes-client
 )
 
 # `make compose-test` only (the engine is started privately by tests/compose/engine.sh).
@@ -58,8 +60,9 @@ as_root() {
 }
 
 # Packages that count as present when their command is on PATH: NodeSource's nodejs bundles
-# npm and conflicts with Debian's npm package.
-declare -A SATISFIED_BY_COMMAND=([nodejs]=node [npm]=npm)
+# npm and conflicts with Debian's npm package; another kubectl (Kubernetes' own packages, a
+# cloud SDK's) owns /usr/bin/kubectl, which Debian's kubernetes-client would overwrite.
+declare -A SATISFIED_BY_COMMAND=([nodejs]=node [npm]=npm [kubernetes-client]=kubectl)
 
 missing_packages() {
     local pkg

@@ -8,6 +8,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,9 +22,14 @@ const API_PORT = env.API_PORT ?? '8081';
 const WORKER_PORT = Number(env.WORKER_METRICS_PORT ?? '9091');
 const WORKERS = Number(env.WORKERS ?? '2');
 
-/** Run splitterctl; returns {status, stdout, stderr}. */
+/** Run splitterctl (extra environment in opts.env); returns {status, stdout, stderr}. */
 function ctl(...args) {
-    const r = spawnSync(path.join(BUILD, 'bin', 'splitterctl'), args, { encoding: 'utf8', timeout: 60_000 });
+    const opts = typeof args.at(-1) === 'object' ? args.pop() : {};
+    const r = spawnSync(path.join(BUILD, 'bin', 'splitterctl'), args, {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...env, ...opts.env },
+    });
     if (r.error) throw r.error;
     return r;
 }
@@ -404,4 +411,40 @@ test('GET /groups/{gid}/events shows each change with before and after, oldest f
     assert.equal((await api('GET', `/api/v1/groups/${g.id}/events`, { token: stranger.token })).status, 404);
     assert.equal((await api('GET', `/api/v1/groups/${g.id}/events`)).status, 401);
     assert.equal((await api('GET', `/api/v1/groups/${g.id}/events?limit=0`, { token: alice.token })).status, 422);
+});
+
+test('splitterctl migrate applies the pending migrations once and exits (the upgrade job)', () => {
+    const migrations = path.join(ROOT, 'postgres', 'migrations');
+    const files = fs.readdirSync(migrations).filter((f) => f.endsWith('.sql'));
+    // The stack's api and workers migrated at start: nothing left to apply.
+    let r = ctl('migrate', { env: { SPLITTER_MIGRATIONS_DIR: migrations } });
+    assert.equal(r.status, 0, r.stderr);
+    const m = r.stdout.match(/^migrate: 0 applied, (\d+) recorded/);
+    assert.ok(m, r.stdout);
+    assert.ok(Number(m[1]) >= files.length, r.stdout);
+
+    // One more migration in a copy of the directory: applied once, then recorded.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'splitter-migrate-'));
+    const table = `ctl_migrate_${randomUUID().replaceAll('-', '')}`;
+    try {
+        for (const f of files) fs.copyFileSync(path.join(migrations, f), path.join(dir, f));
+        fs.writeFileSync(path.join(dir, `999_${table}.sql`), `CREATE TABLE ${table} (id int);\n`);
+        r = ctl('migrate', { env: { SPLITTER_MIGRATIONS_DIR: dir } });
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /^migrate: 1 applied, /);
+        assert.equal(psql(`SELECT to_regclass('${table}') IS NOT NULL`)[0][0], 't');
+        r = ctl('migrate', { env: { SPLITTER_MIGRATIONS_DIR: dir } });
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /^migrate: 0 applied, /);
+
+        // A migration that fails: exit status 1, nothing recorded for it.
+        fs.writeFileSync(path.join(dir, '9999_broken.sql'), 'CREATE TABLE;\n');
+        r = ctl('migrate', { env: { SPLITTER_MIGRATIONS_DIR: dir } });
+        assert.equal(r.status, 1, r.stdout);
+        assert.equal(psql("SELECT count(*) FROM schema_migrations WHERE version LIKE '9999_broken%'")[0][0], '0');
+    } finally {
+        psql(`DROP TABLE IF EXISTS ${table}; DELETE FROM schema_migrations WHERE version LIKE '999_${table}%'`);
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+    assert.equal(ctl('migrate', 'now').status, 2);
 });

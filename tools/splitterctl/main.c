@@ -11,10 +11,12 @@
  *   splitterctl replay --rebuild [--group ID]   rewrite the projection and cache from events
  *   splitterctl audit export --group ID         the group's ledger with its hash chain (JSON Lines)
  *   splitterctl audit verify FILE [--head H]    check an exported ledger offline and replay it
+ *   splitterctl migrate                         apply the pending schema migrations and exit
  *
  * Configuration from the same environment variables as the services (REDIS_HOST, REDIS_PORT,
  * REDIS_PASSWORD, REDIS_SENTINELS and REDIS_MASTER_NAME, POSTGRES_*, SPLITTER_PARTITIONS).
- * Blocking hiredis and libpq: one operator, one connection each. Exit status 0; 1 on a failure or (replay) a difference; 2 on bad usage.
+ * Blocking hiredis and libpq: one operator, one connection each. Exit status 0; 1 on a failure
+ * or (replay) a difference; 2 on bad usage.
  */
 #include "splitterctl.h"
 
@@ -36,7 +38,8 @@ int usage(void)
           "       splitterctl top [--once]\n"
           "       splitterctl replay --verify|--rebuild [--group ID]\n"
           "       splitterctl audit export --group ID\n"
-          "       splitterctl audit verify FILE|- [--head HASH]\n",
+          "       splitterctl audit verify FILE|- [--head HASH]\n"
+          "       splitterctl migrate\n",
           stderr);
     return 2;
 }
@@ -74,5 +77,7 @@ int main(int argc, char **argv)
         return cmd_replay(argc - 2, argv + 2);
     if (strcmp(argv[1], "audit") == 0)
         return cmd_audit(argc - 2, argv + 2);
+    if (strcmp(argv[1], "migrate") == 0)
+        return cmd_migrate(argc - 2, argv + 2);
     return usage();
 }
