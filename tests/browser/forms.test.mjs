@@ -121,27 +121,39 @@ test('an invalid form shows the problem body\'s errors next to the fields', asyn
         await page.locator('#save-expense').click();
         await page.locator('#exp-description-error', { hasText: 'Describe the expense' }).waitFor();
         assert.equal(await page.getByLabel('Description').getAttribute('aria-invalid'), 'true');
-        // Then one only the server knows: exact amounts that do not add up (422).
+        // Exact amounts that do not add up are caught before anything is sent.
+        const posts = [];
+        page.on('request', (r) => {
+            if (r.method() === 'POST' && /\/(expenses|payments)$/.test(r.url())) posts.push(r.url());
+        });
         await page.getByLabel('Description').fill('Bad split');
         await page.getByLabel('Amount', { exact: true }).fill('90');
         await page.check('#mode-exact');
         await page.locator('#split').getByLabel(/^Ana's amount/).fill('10');
         await page.locator('#split').getByLabel(/^Ben's amount/).fill('10');
         await page.locator('#split').getByLabel(/^Cleo's amount/).fill('10');
+        await page.locator('#save-expense').click();
+        await page.locator('#split-error', { hasText: 'The amounts must add up to the total.' }).waitFor();
+        assert.equal(posts.length, 0, 'nothing sent');
+        // Then one only the server knows: a payment from someone to themselves (422), its
+        // field error in a sentence next to the field.
+        await page.goto(`/#/groups/${group.id}/payments/new`);
+        await page.locator('#pay-to').selectOption(await page.locator('#pay-from').inputValue());
+        await page.locator('#pay-amount').fill('5');
         const [res] = await Promise.all([
-            page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/expenses')),
-            page.locator('#save-expense').click(),
+            page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/payments')),
+            page.locator('#save-payment').click(),
         ]);
         assert.equal(res.status(), 422);
         const problem = await res.json();
-        const msg = problem.errors.find((e) => e.field === 'split.members').message;
-        const inline = page.locator('#split-error');
+        assert.ok(problem.errors.some((e) => e.field === 'to_member'), JSON.stringify(problem));
+        const inline = page.locator('#pay-to-error');
         await inline.waitFor();
-        assert.equal((await inline.textContent()).toLowerCase(), msg.toLowerCase());
+        assert.equal(await inline.textContent(), 'Pick two different people.');
         const formAlert = page.locator('.form-alert[role="alert"]', { hasText: 'check the highlighted fields' });
         await formAlert.waitFor();
         assert.equal((await formAlert.textContent()).trim(), 'Please check the highlighted fields.');
-        assert.match(page.url(), /expenses\/new$/, 'stays on the form');
+        assert.match(page.url(), /payments\/new$/, 'stays on the form');
         await screenshot(page, '11-inline-error');
         assert.deepEqual(await a11yProblems(page), []);
         assert.equal(await paidTotal(), before);

@@ -3,6 +3,8 @@
 
 import { ApiError, get, request, session, setUnauthorizedHandler } from './api.js';
 import { clear, field, h, setFieldError, toast } from './dom.js';
+import { problemSentence } from './problems.js';
+import { initI18n, t } from './i18n.js';
 import { formAlert, navigate, onSubmit, page, startRoute } from './ui.js';
 import { CURRENCIES, formatMoney } from './money.js';
 import { groupView, inviteView, paymentView } from './group.js';
@@ -79,7 +81,7 @@ function authView(mode, query) {
             : { email: email.value.trim(), password: password.value };
         const r = await request('POST', `auth/${isRegister ? 'register' : 'login'}`, { body }).catch((e) => {
             if (e instanceof ApiError && e.status === 401) {
-                throw new ApiError(401, { title: 'Wrong email or password.', detail: 'Wrong email or password.' });
+                throw new ApiError(401, { title: 'Wrong email or password.', human: t('Wrong email or password.') });
             }
             throw e;
         });
@@ -143,7 +145,7 @@ async function groupsView() {
         }
     } catch (e) {
         clear(list);
-        list.append(h('li', { class: 'error' }, `Could not load your groups (${e.message}).`));
+        list.append(h('li', { class: 'error' }, `${t('Could not load your groups.')} ${problemSentence(e)}`));
     }
 }
 
@@ -189,7 +191,7 @@ async function route() {
         return notFound();
     } catch (e) {
         if (e instanceof ApiError && e.status === 401) return undefined;
-        const msg = e instanceof ApiError && e.status === 404 ? 'This group does not exist, or you are not a member.' : `Something went wrong: ${e.message}`;
+        const msg = e instanceof ApiError && e.status === 404 ? 'This group does not exist, or you are not a member.' : problemSentence(e);
         page('Error', h('section', {}, h('h1', {}, 'Could not open this page'), h('p', { class: 'error' }, msg),
             h('p', {}, h('a', { href: '#/' }, 'Back to your groups'))));
         return undefined;
@@ -204,9 +206,42 @@ setUnauthorizedHandler(() => {
     navigate(`#/login?next=${encodeURIComponent(next)}`);
 });
 
-window.addEventListener('hashchange', () => {
+// Back and Forward return to where the reader was in a page (a long list): each history entry
+// gets a key in history.state, the scroll position is kept per key, and restored once the page
+// is drawn again. A new entry starts at the top.
+const scrollSpots = new Map();
+let routing = false;
+history.scrollRestoration = 'manual';
+
+function historyKey() {
+    if (!history.state?.key) history.replaceState({ key: crypto.randomUUID() }, '');
+    return history.state.key;
+}
+
+window.addEventListener('scroll', () => {
+    if (!routing) scrollSpots.set(historyKey(), window.scrollY);
+}, { passive: true });
+
+/** Scroll to y, waiting up to 3 s for a list that loads as it scrolls to grow tall enough. */
+async function restoreScroll(y) {
+    const until = Date.now() + 3000;
+    for (;;) {
+        window.scrollTo(0, y);
+        if (Math.abs(window.scrollY - y) < 2 || Date.now() > until) return;
+        await new Promise((r) => setTimeout(r, 100));
+    }
+}
+
+window.addEventListener('hashchange', async () => {
     document.activeElement?.blur?.();
-    route();
+    routing = true;
+    const want = scrollSpots.get(historyKey()) ?? 0;
+    try {
+        await route();
+        await restoreScroll(want);
+    } finally {
+        routing = false;
+    }
 });
 
 // Refresh the stored user (and find out early whether the token still works).
@@ -216,4 +251,5 @@ if (session.token) {
         renderSessionNav();
     }).catch(() => {});
 }
+await initI18n();
 route();

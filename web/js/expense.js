@@ -9,7 +9,9 @@ import {
     parseRate, toInput,
 } from './money.js';
 import { CATEGORIES, expenseCache, loadGroup, myMember, remember } from './state.js';
-import { formAlert, navigate, onSubmit, page, routeAlive } from './ui.js';
+import { problemSentence } from './problems.js';
+import { t, tn } from './i18n.js';
+import { focusFirstInvalid, formAlert, navigate, onSubmit, page, routeAlive } from './ui.js';
 
 const MODES = [
     ['equal', 'Equally'],
@@ -177,6 +179,12 @@ export async function expenseView({ gid, eid }) {
                 return parseDecimal(r.val.value, { allowZero: mode === 'percent' }).hundredths ?? null;
             });
             if (weights.some((w) => w === null)) weights = null;
+            // Shares of a split that does not add up would not be what the server stores (it
+            // refuses the split): no preview until the percentages make 100 (the amounts, the
+            // total).
+            const sum = weights?.reduce((x, y) => x + y, 0n);
+            if (mode === 'percent' && sum !== 10000n) weights = null;
+            if (mode === 'exact' && (a.minor === undefined || sum !== a.minor)) weights = null;
         }
         const shares = total !== null && weights && weights.length ? apportion(total, weights) : null;
         for (const r of splitRows) r.preview.textContent = '';
@@ -268,6 +276,14 @@ export async function expenseView({ gid, eid }) {
                 return { member_id: r.m.id, value: p.text === undefined ? undefined : new RawNumber(p.text) };
             }),
         };
+        if (!errs.length && mode === 'percent') {
+            const sum = inc.reduce((t, r) => t + parseDecimal(r.val.value, { allowZero: true }).hundredths, 0n);
+            if (sum !== 10000n) errs.push([split, summary.textContent ? `${summary.textContent} ${t('The percentages must add up to 100%.')}` : t('The percentages must add up to 100%.')]);
+        }
+        if (!errs.length && mode === 'exact') {
+            const sum = inc.reduce((t, r) => t + parseAmount(r.val.value, c, { allowZero: true }).minor, 0n);
+            if (sum !== a.minor) errs.push([split, `${summary.textContent} ${t('The amounts must add up to the total.')}`]);
+        }
         return { body, errs };
     }
 
@@ -315,8 +331,7 @@ export async function expenseView({ gid, eid }) {
         const { body, errs } = build();
         if (errs.length) {
             for (const [el, msg] of errs) setFieldError(el, msg);
-            const first = errs[0][0];
-            (first.tagName === 'FIELDSET' ? first.querySelector('input') : first)?.focus();
+            focusFirstInvalid(form);
             return;
         }
         const text = toJSON(body);
@@ -328,7 +343,7 @@ export async function expenseView({ gid, eid }) {
                 : await write('POST', `groups/${gid}/expenses`, body, { key: pending.key });
         } catch (e) {
             if (e instanceof ApiError && e.status === 409 && existing) {
-                throw new ApiError(409, { ...e.problem, detail: 'Someone changed this expense meanwhile. Reload the page to edit the latest version.', errors: [] });
+                throw new ApiError(409, { ...e.problem, human: t('Someone changed this expense meanwhile. Reload the page to edit the latest version.'), errors: [] });
             }
             throw e;
         }
@@ -355,7 +370,7 @@ export async function expenseView({ gid, eid }) {
                             navigate(back);
                         } catch (e) {
                             ev.target.disabled = false;
-                            toast(`Could not delete: ${e.message}`, 'error');
+                            toast(`${t('Could not delete.')} ${problemSentence(e)}`, 'error');
                         }
                     },
                 }, 'Yes, delete it'),

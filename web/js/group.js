@@ -5,10 +5,12 @@
 import { ApiError, get, getAll, isMissingRoute, request, write } from './api.js';
 import { canVerify, shortHash, verifyChain } from './chain.js';
 import { balanceChart, barList, columns, spendingSeries } from './charts.js';
-import { clear, field, formatDate, formatDateTime, h, setFieldError, todayISO, toast } from './dom.js';
+import { clear, field, formatDate, formatDateTime, h, initial, setFieldError, todayISO, toast } from './dom.js';
 import { follow } from './live.js';
 import { big, formatMoney, parseAmount, toInput } from './money.js';
 import { loadGroup, memberName, myMember, remember } from './state.js';
+import { problemSentence } from './problems.js';
+import { t, tn } from './i18n.js';
 import { formAlert, navigate, onSubmit, page, routeAlive } from './ui.js';
 
 const TABS = [
@@ -106,7 +108,7 @@ export async function groupView(gid, tab) {
         } catch (e) {
             if (e instanceof ApiError && e.status === 401) return;
             clear(body);
-            body.append(h('p', { class: 'error' }, `Could not load this section: ${e.message}`));
+            body.append(h('p', { class: 'error' }, `${t('Could not load this section.')} ${problemSentence(e)}`));
         }
     })();
     await painting;
@@ -170,7 +172,7 @@ async function overview(group) {
                 } catch (e) {
                     btn.disabled = false;
                     btn.removeAttribute('aria-busy');
-                    toast(`Could not record the payment: ${e.message}`, 'error');
+                    toast(`${t('Could not record the payment.')} ${problemSentence(e)}`, 'error');
                 }
             },
         }, 'Mark as paid');
@@ -195,7 +197,7 @@ function expenseItem(group, e) {
     const foreign = e.currency && e.currency !== cur;
     return h('li', {},
         h('a', { href: `#/groups/${group.id}/expenses/${e.id}`, class: 'expense-link', 'aria-label': `Edit ${e.description}, ${formatMoney(e.amount_in_group_currency ?? e.amount, cur)}` },
-            h('span', { class: 'cat-dot', dataset: { cat: e.category ?? '' }, 'aria-hidden': 'true' }, (e.category || '•').slice(0, 1).toUpperCase()),
+            h('span', { class: 'cat-dot', dataset: { cat: e.category ?? '' }, 'aria-hidden': 'true' }, initial(e.category || '•')),
             h('span', { class: 'main' },
                 h('span', { class: 'desc' }, e.description),
                 h('span', { class: 'meta muted' }, [formatDate(e.date), e.category, payers ? `paid by ${payers}` : null, `split ${e.split?.mode ?? ''}`].filter(Boolean).join(' · '))),
@@ -238,7 +240,7 @@ async function expenses(group) {
         more.hidden = !cursor;
         more.disabled = false;
     }
-    more.addEventListener('click', () => load().catch((e) => toast(e.message, 'error')));
+    more.addEventListener('click', () => load().catch((e) => toast(problemSentence(e), 'error')));
     try {
         try {
             ({ items: payments } = await getAll(`groups/${group.id}/payments`, { maxPages: 5 }));
@@ -357,7 +359,7 @@ async function activity(group) {
                         fresh.querySelector('h2')?.focus?.();
                     } catch (err) {
                         btn.disabled = false;
-                        toast(err instanceof ApiError && err.status === 409 ? 'This changed meanwhile; reload to see the latest.' : `Could not undo: ${err.message}`, 'error');
+                        toast(err instanceof ApiError && err.status === 409 ? t('This changed meanwhile; reload to see the latest.') : `${t('Could not undo.')} ${problemSentence(err)}`, 'error');
                     }
                 },
             }, 'Undo')
@@ -446,7 +448,7 @@ async function members(group) {
             const r = await request('POST', `groups/${group.id}/invites`);
             showInvite(box, inviteLink(r.data.token, group, member), member?.name);
         } catch (e) {
-            toast(`Could not create an invite: ${e.message}`, 'error');
+            toast(`${t('Could not create an invite.')} ${problemSentence(e)}`, 'error');
         } finally {
             btn.disabled = false;
         }
@@ -454,7 +456,7 @@ async function members(group) {
     const me = myMember(group);
     const list = h('ul', { class: 'member-list', id: 'member-list' }, group.members.map((m) => {
         const li = h('li', {},
-            h('span', { class: 'avatar', 'aria-hidden': 'true' }, m.name.slice(0, 1).toUpperCase()),
+            h('span', { class: 'avatar', 'aria-hidden': 'true' }, initial(m.name)),
             h('span', { class: 'who' }, m.name, me && me.id === m.id ? h('span', { class: 'you' }, ' (you)') : null),
             h('span', { class: 'muted small' }, m.user_id ? 'has an account' : 'no account yet'));
         if (!m.user_id) {
@@ -509,7 +511,7 @@ async function exportCsv(group, btn) {
         setTimeout(() => URL.revokeObjectURL(url), 10_000);
         toast('CSV downloaded.');
     } catch (e) {
-        toast(isMissingRoute(e) ? 'CSV export is not available from this server yet.' : `Could not export: ${e.message}`, 'error');
+        toast(isMissingRoute(e) ? 'CSV export is not available from this server yet.' : `${t('Could not export.')} ${problemSentence(e)}`, 'error');
     } finally {
         btn.disabled = false;
     }
@@ -567,7 +569,7 @@ export async function paymentView(gid, query, pid = null) {
             toast(r.status === 'queued' ? 'Payment saved; balances update in a moment.' : existing ? 'Payment updated.' : 'Payment recorded.');
         } catch (e) {
             if (e instanceof ApiError && e.status === 409 && existing) {
-                throw new ApiError(409, { ...e.problem, detail: 'Someone changed this payment meanwhile. Reload the page to edit the latest version.', errors: [] });
+                throw new ApiError(409, { ...e.problem, human: t('Someone changed this payment meanwhile. Reload the page to edit the latest version.'), errors: [] });
             }
             throw e;
         }
@@ -590,7 +592,7 @@ export async function paymentView(gid, query, pid = null) {
                             navigate(back);
                         } catch (e) {
                             btn.disabled = false;
-                            toast(`Could not delete: ${e.message}`, 'error');
+                            toast(`${t('Could not delete.')} ${problemSentence(e)}`, 'error');
                         }
                     },
                 }, 'Yes, delete it'),
@@ -644,7 +646,7 @@ export async function inviteView(token, query, { loggedIn }) {
             clear(alert);
             const msg = e instanceof ApiError && e.status === 404 ? 'This invite link is invalid or has expired. Ask for a new one.'
                 : e instanceof ApiError && e.status === 409 ? `${as ?? 'That member'} already has an account, or you are already in this group. Join as a new member instead.`
-                    : e.message;
+                    : problemSentence(e);
             alert.append(h('p', {}, msg));
             alert.hidden = false;
         }
