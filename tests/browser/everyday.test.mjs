@@ -6,26 +6,15 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { a11yProblems, api, launch, openPage, registerUser, settled, waitForRoute } from './lib.mjs';
+import { SIZES, a11yProblems, addEntry, api, launch, loggedInAs, openPage, openRoute, registerUser, waitForRoute } from './lib.mjs';
 
-const SIZES = [
-    ['desktop', { viewport: { width: 1280, height: 900 } }],
-    ['phone', { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }],
-];
 const FAMILY = '👩‍👩‍👧';
 const LONG = `Bartholomew${'x'.repeat(89)}`;
-const wait = { Prefer: 'wait=5' };
 
 let browser;
 let ana; // {user, token}
 let trip; // group: Ana, Ben, Cleo; many expenses
 let names; // group: Ana, the family emoji, a long unbroken name
-
-async function addExpense(gid, token, body) {
-    const r = await api('POST', `/api/v1/groups/${gid}/expenses`, { token, headers: wait, body });
-    assert.ok(r.status === 201 || r.status === 202, r.text);
-    return r.json;
-}
 
 before(async () => {
     browser = await launch();
@@ -42,7 +31,7 @@ before(async () => {
     for (let i = 0; i < 60; i++) {
         const month = String(9 + Math.floor(i / 20)).padStart(2, "0");
         const day = String(1 + (i % 20)).padStart(2, '0');
-        await addExpense(trip.id, token, {
+        await addEntry(trip.id, token, {
             description: `Coffee ${i + 1}`, amount: 300 + i, date: `2026-${month}-${day}`,
             paid_by: [{ member_id: i % 2 ? b : a, amount: 300 + i }],
             split: { mode: 'equal', members: [{ member_id: a }, { member_id: b }, { member_id: c }] },
@@ -54,7 +43,7 @@ before(async () => {
     }
     names = (await api('GET', `/api/v1/groups/${g.json.id}`, { token })).json;
     const [n0, n1, n2] = names.members.map((m) => m.id);
-    await addExpense(names.id, token, {
+    await addEntry(names.id, token, {
         description: `Dinner with ${LONG}`, amount: 9000, date: '2026-11-20',
         paid_by: [{ member_id: n2, amount: 9000 }],
         split: { mode: 'equal', members: [{ member_id: n0 }, { member_id: n1 }, { member_id: n2 }] },
@@ -65,33 +54,15 @@ after(async () => {
     await browser?.close();
 });
 
-/** A page of the given size logged in as Ana. */
-async function loggedIn(opts) {
-    const ctx = await openPage(browser, { locale: 'en-US', ...opts });
-    await ctx.context.addInitScript(([token, user]) => {
-        if (!localStorage.getItem('splitter.token')) {
-            localStorage.setItem('splitter.token', token);
-            localStorage.setItem('splitter.user', JSON.stringify(user));
-        }
-    }, [ana.token, ana.user]);
-    return ctx;
-}
-
-async function open(page, hash) {
-    await page.goto(`/${hash}`);
-    await page.locator('h1').waitFor();
-    await settled(page);
-}
-
 for (const [size, opts] of SIZES) {
     test(`${size}: percentages that do not make 100 show no shares and are not sent`, async () => {
-        const { context, page, assertClean } = await loggedIn(opts);
+        const { context, page, assertClean } = await loggedInAs(browser, ana, opts);
         try {
             const posts = [];
             page.on('request', (r) => {
                 if (r.method() === 'POST' && r.url().endsWith('/expenses')) posts.push(r.url());
             });
-            await open(page, `#/groups/${trip.id}/expenses/new`);
+            await openRoute(page, `#/groups/${trip.id}/expenses/new`);
             await page.getByLabel('Description').fill('Museum');
             await page.getByLabel('Amount', { exact: true }).fill('90');
             await page.check('#mode-percent');
@@ -118,20 +89,20 @@ for (const [size, opts] of SIZES) {
     });
 
     test(`${size}: an initial is a whole grapheme; long names stay inside the page`, async () => {
-        const { context, page, assertClean } = await loggedIn(opts);
+        const { context, page, assertClean } = await loggedInAs(browser, ana, opts);
         try {
-            await open(page, `#/groups/${names.id}/members`);
+            await openRoute(page, `#/groups/${names.id}/members`);
             const avatars = await page.locator('#member-list .avatar').allTextContents();
             assert.deepEqual(avatars, ['A', FAMILY, 'B']);
             const width = opts.viewport.width;
             for (const tab of ['', '/members', '/expenses', '/activity']) {
-                await open(page, `#/groups/${names.id}${tab}`);
+                await openRoute(page, `#/groups/${names.id}${tab}`);
                 const wide = await page.evaluate(() => document.documentElement.scrollWidth);
                 assert.ok(wide <= width, `#/groups/…${tab}: the page is ${wide}px wide in a ${width}px window`);
             }
-            await open(page, `#/groups/${names.id}/expenses/new`);
+            await openRoute(page, `#/groups/${names.id}/expenses/new`);
             assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= width, 'expense form');
-            await open(page, '#/');
+            await openRoute(page, '#/');
             assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= width, 'groups');
             assertClean();
         } finally {
@@ -140,9 +111,9 @@ for (const [size, opts] of SIZES) {
     });
 
     test(`${size}: every group tab, Members too, is on screen`, async () => {
-        const { context, page, assertClean } = await loggedIn(opts);
+        const { context, page, assertClean } = await loggedInAs(browser, ana, opts);
         try {
-            await open(page, `#/groups/${trip.id}`);
+            await openRoute(page, `#/groups/${trip.id}`);
             for (const t of ['overview', 'expenses', 'insights', 'activity', 'members']) {
                 const box = await page.locator(`#tab-link-${t}`).boundingBox();
                 assert.ok(box && box.x >= 0 && box.x + box.width <= opts.viewport.width, `${t} tab at ${JSON.stringify(box)}`);
@@ -156,9 +127,9 @@ for (const [size, opts] of SIZES) {
     });
 
     test(`${size}: a server error reads as a sentence and takes the focus`, async () => {
-        const { context, page, assertClean } = await loggedIn(opts);
+        const { context, page, assertClean } = await loggedInAs(browser, ana, opts);
         try {
-            await open(page, `#/groups/${trip.id}/payments/new`);
+            await openRoute(page, `#/groups/${trip.id}/payments/new`);
             const ben = trip.members[1].id;
             await page.locator('#pay-from').selectOption(ben);
             await page.locator('#pay-to').selectOption(ben);
@@ -196,9 +167,9 @@ for (const [size, opts] of SIZES) {
     });
 
     test(`${size}: a success message does not linger onto the next form`, async () => {
-        const { context, page, assertClean } = await loggedIn(opts);
+        const { context, page, assertClean } = await loggedInAs(browser, ana, opts);
         try {
-            await open(page, `#/groups/${names.id}/expenses/new`);
+            await openRoute(page, `#/groups/${names.id}/expenses/new`);
             await page.getByLabel('Description').fill(`Taxi ${size}`);
             await page.getByLabel('Amount', { exact: true }).fill('12');
             await page.locator('#save-expense').click();
@@ -215,9 +186,9 @@ for (const [size, opts] of SIZES) {
     });
 
     test(`${size}: Back returns to the same place in a long list`, async () => {
-        const { context, page, assertClean } = await loggedIn(opts);
+        const { context, page, assertClean } = await loggedInAs(browser, ana, opts);
         try {
-            await open(page, `#/groups/${trip.id}/expenses`);
+            await openRoute(page, `#/groups/${trip.id}/expenses`);
             const link = page.locator('#expense-list a', { hasText: 'Coffee 20' });
             await link.scrollIntoViewIfNeeded();
             const y = await page.evaluate(() => window.scrollY);

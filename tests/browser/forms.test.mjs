@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { a11yProblems, api, BASE_URL, launch, openPage, registerUser, screenshot, settled, waitFor, waitForRoute } from './lib.mjs';
+import { a11yProblems, api, BASE_URL, launch, loggedInAs, openPage, registerUser, screenshot, settled, waitFor, waitForRoute } from './lib.mjs';
 
 let browser;
 let ana; // {user, token}
@@ -27,18 +27,6 @@ after(async () => {
     await browser?.close();
 });
 
-/** A page logged in as Ana (the token put where the client keeps it). */
-async function loggedIn(opts) {
-    const ctx = await openPage(browser, { locale: 'en-US', ...opts });
-    await ctx.context.addInitScript(([token, user]) => {
-        if (!localStorage.getItem('splitter.token')) {
-            localStorage.setItem('splitter.token', token);
-            localStorage.setItem('splitter.user', JSON.stringify(user));
-        }
-    }, [ana.token, ana.user]);
-    return ctx;
-}
-
 async function paidTotal() {
     const r = await api('GET', `/api/v1/groups/${group.id}/balances`, { token: ana.token });
     assert.equal(r.status, 200, r.text);
@@ -52,7 +40,7 @@ async function expenseCount(description) {
 }
 
 test('a double click on "save" creates one expense', async () => {
-    const { context, page, assertClean } = await loggedIn();
+    const { context, page, assertClean } = await loggedInAs(browser, ana);
     try {
         const before = await paidTotal();
         const posts = [];
@@ -78,7 +66,7 @@ test('a double click on "save" creates one expense', async () => {
 });
 
 test('a retry after a lost answer reuses the Idempotency-Key: still one expense', async () => {
-    const { context, page, assertClean, allow } = await loggedIn();
+    const { context, page, assertClean, allow } = await loggedInAs(browser, ana);
     allow(/^Failed to load resource: net::ERR_CONNECTION_RESET/);
     try {
         const before = await paidTotal();
@@ -113,7 +101,7 @@ test('a retry after a lost answer reuses the Idempotency-Key: still one expense'
 });
 
 test('an invalid form shows the problem body\'s errors next to the fields', async () => {
-    const { context, page, assertClean } = await loggedIn();
+    const { context, page, assertClean } = await loggedInAs(browser, ana);
     try {
         const before = await paidTotal();
         await page.goto(`/#/groups/${group.id}/expenses/new`);
@@ -177,7 +165,7 @@ test('an invalid form shows the problem body\'s errors next to the fields', asyn
 });
 
 test('keyboard only: Tab walks the add-expense form in order, Enter submits', async () => {
-    const { context, page, assertClean } = await loggedIn();
+    const { context, page, assertClean } = await loggedInAs(browser, ana);
     try {
         const before = await paidTotal();
         await page.goto(`/#/groups/${group.id}/expenses/new`);
@@ -218,7 +206,7 @@ test('keyboard only: Tab walks the add-expense form in order, Enter submits', as
 });
 
 test('phone: 375×812, nothing wider than the screen, touch-sized controls', async () => {
-    const { context, page, assertClean } = await loggedIn({ viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    const { context, page, assertClean } = await loggedInAs(browser, ana, { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
     try {
         for (const [hash, name] of [
             [`#/groups/${group.id}`, '12-phone-overview'],
@@ -253,7 +241,7 @@ test('static files under the CSP: manifest, icons, module scripts; no errors on 
     assert.doesNotMatch(html, /\sstyle=/, 'no inline style');
     assert.doesNotMatch(html, /https?:\/\//, 'nothing from another origin');
 
-    const { context, page, assertClean } = await loggedIn();
+    const { context, page, assertClean } = await loggedInAs(browser, ana);
     try {
         await page.goto('/#/');
         await page.getByRole('heading', { name: 'Your groups' }).waitFor();

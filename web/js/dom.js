@@ -1,6 +1,8 @@
 // Tiny DOM builders. Text always goes in through textContent / text nodes, never innerHTML, so
 // names and descriptions typed by users can never become markup.
 
+import { currentLocale } from './i18n.js';
+
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 function apply(el, attrs, isSvg) {
@@ -130,11 +132,11 @@ export function formatDate(iso) {
     if (!iso) return '';
     const d = /^\d{4}-\d\d-\d\d$/.test(iso) ? new Date(`${iso}T00:00:00`) : new Date(iso);
     if (Number.isNaN(d.getTime())) return iso;
-    return d.toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+    return d.toLocaleDateString(currentLocale(), { year: 'numeric', month: 'short', day: 'numeric' });
 }
 
 export function formatDateTime(iso) {
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return iso ?? '';
-    return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+    return d.toLocaleString(currentLocale(), { dateStyle: 'medium', timeStyle: 'short' });
 }
