@@ -48,19 +48,27 @@ export function problemSentence(err) {
         if (kind) return t(TYPES[kind]);
         return t('That did not work (error {status}). Try again.', { status: err.status });
     }
-    return navigator.onLine === false ? t('You seem to be offline. Try again.') : t('Could not reach splitter. Try again.');
+    return globalThis.navigator?.onLine === false ? t('You seem to be offline. Try again.') : t('Could not reach splitter. Try again.');
 }
 
 // Field errors: the server's message patterns, most specific first. `f` is the field's last
-// name (`split.members[2].value` -> "value"), `path` the whole of it.
+// name (`split.members[2].value` -> "value"); each gives a message of the catalogues, or
+// [message, placeholders].
 const FIELD_RULES = [
     [/must differ from from_member/, () => 'Pick two different people.'],
     [/percentages must sum to exactly 100/, () => 'The percentages must add up to 100%.'],
     [/exact values must sum to the expense amount/, () => 'The amounts must add up to the total.'],
     [/amounts must sum to the expense amount/, () => 'What the payers paid must add up to the total.'],
-    [/overflow/, () => 'That amount is too large.'],
+    [/overflow|too large/, () => 'That amount is too large.'],
+    [/cursor|other filters/, () => 'The list changed meanwhile. Reload the page.'],
+    [/cannot be compared reliably/, () => 'This contains a character splitter cannot compare reliably. Use plain letters.'],
+    [/array of 1 to \d+ members/, () => 'Pick at least one person to split with.'],
+    [/array of 1 to \d+ payers/, () => 'Tick who paid.'],
+    [/at most (\d+) characters/, (f, m) => ['Use at most {max} characters.', { max: m[1] }]],
+    [/must not be before from/, () => 'Pick a date on or after the first one.'],
+    [/member id|lowercase UUID/, () => 'Pick someone from the list.'],
     [/is not a member of this group/, () => 'This person is not in the group.'],
-    [/names a (member|payer) twice/, () => 'Someone is listed twice.'],
+    [/names a (member|payer) twice|appears more than once/, () => 'Someone is listed twice.'],
     [/is required when currency differs/, () => 'Enter the exchange rate.'],
     [/must be 1 when currency is the group's/, () => 'The exchange rate of the group’s own currency is 1.'],
     [/was used with a different request/, () => 'This form was already sent with other values. Reload the page and try again.'],
@@ -85,8 +93,9 @@ export function fieldSentence(e) {
     for (const [re, fn] of FIELD_RULES) {
         const m = re.exec(msg);
         if (m) {
-            const text = fn(f, m);
-            return t(text, m[2] ? { min: m[1], max: m[2] } : undefined);
+            const r = fn(f, m);
+            const [text, vars] = Array.isArray(r) ? r : [r, m[2] ? { min: m[1], max: m[2] } : undefined];
+            return t(text, vars);
         }
     }
     return t('This value is not accepted. Check it and try again.');

@@ -335,4 +335,8 @@ export default {
     "Enter a number with at most 2 decimals.": "Gib eine Zahl mit höchstens 2 Nachkommastellen ein.",
     "Pick how to split.": "Wähle, wie aufgeteilt wird.",
     "Remove the invisible or special characters.": "Entferne die unsichtbaren oder Sonderzeichen.",
+    "The list changed meanwhile. Reload the page.": "Die Liste hat sich inzwischen geändert. Lade die Seite neu.",
+    "Pick someone from the list.": "Wähle jemanden aus der Liste.",
+    "This contains a character splitter cannot compare reliably. Use plain letters.": "Das enthält ein Zeichen, das splitter nicht zuverlässig vergleichen kann. Verwende einfache Buchstaben.",
+    "Tick who paid.": "Hake an, wer bezahlt hat.",
 };

@@ -335,4 +335,8 @@ export default {
     "Enter a number with at most 2 decimals.": "Escribe un número con como máximo 2 decimales.",
     "Pick how to split.": "Elige cómo dividir.",
     "Remove the invisible or special characters.": "Quita los caracteres invisibles o especiales.",
+    "The list changed meanwhile. Reload the page.": "La lista cambió mientras tanto. Recarga la página.",
+    "Pick someone from the list.": "Elige a alguien de la lista.",
+    "This contains a character splitter cannot compare reliably. Use plain letters.": "Contiene un carácter que splitter no puede comparar con fiabilidad. Usa letras sencillas.",
+    "Tick who paid.": "Marca quién pagó.",
 };

@@ -335,4 +335,8 @@ export default {
     "Enter a number with at most 2 decimals.": "Saisissez un nombre avec au plus 2 décimales.",
     "Pick how to split.": "Choisissez comment répartir.",
     "Remove the invisible or special characters.": "Retirez les caractères invisibles ou spéciaux.",
+    "The list changed meanwhile. Reload the page.": "La liste a changé entre-temps. Rechargez la page.",
+    "Pick someone from the list.": "Choisissez quelqu’un dans la liste.",
+    "This contains a character splitter cannot compare reliably. Use plain letters.": "Ce texte contient un caractère que splitter ne peut pas comparer de façon fiable. Utilisez des lettres simples.",
+    "Tick who paid.": "Cochez qui a payé.",
 };

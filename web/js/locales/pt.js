@@ -335,4 +335,8 @@ export default {
     "Enter a number with at most 2 decimals.": "Escreve um número com no máximo 2 casas decimais.",
     "Pick how to split.": "Escolhe como dividir.",
     "Remove the invisible or special characters.": "Remove os caracteres invisíveis ou especiais.",
+    "The list changed meanwhile. Reload the page.": "A lista mudou entretanto. Recarrega a página.",
+    "Pick someone from the list.": "Escolhe alguém da lista.",
+    "This contains a character splitter cannot compare reliably. Use plain letters.": "Isto contém um carácter que o splitter não consegue comparar com segurança. Usa letras simples.",
+    "Tick who paid.": "Marca quem pagou.",
 };
