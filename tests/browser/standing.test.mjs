@@ -65,7 +65,13 @@ for (const [size, opts] of SIZES) {
             assert.ok(mine > 0n, 'Ana paid more coffees than her share');
             await openRoute(page, `#/groups/${trip.id}`);
             assert.equal(await page.locator('#my-standing .standing').textContent(), `You are owed ${euro(mine)}`);
+            // The transfers that settle it, as who pays me.
+            const set = await api('GET', `/api/v1/groups/${trip.id}/settlements`, { token: ana.token });
+            const name = (mid) => trip.members.find((m) => m.id === mid).name;
+            assert.deepEqual(await page.locator('#my-standing .standing-lines li').allTextContents(),
+                set.json.transfers.filter((x) => x.to === trip.members[0].id).map((x) => `${name(x.from)} pays you ${euro(BigInt(x.amount))}`));
             await openRoute(page, `#/groups/${flat.id}`);
+            assert.deepEqual(await page.locator('#my-standing .standing-lines li').allTextContents(), [`You pay Ben ${euro(25000n)}`]);
             assert.equal(await page.locator('#my-standing .standing').textContent(), `You owe ${euro(25000n)}`);
 
             await openRoute(page, `#/groups/${trip.id}/expenses`);

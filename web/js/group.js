@@ -130,15 +130,20 @@ function balanceDetail(b, cur) {
     return parts.join(' · ');
 }
 
-/** "You are owed €206.15" / "You owe …" / "You are settled up": the reader's own balance. */
-function myStanding(balance, cur) {
+/** "You are owed €206.15" / "You owe …" / "You are settled up": the reader's own balance, and
+ * the suggested transfers that settle it ("Ben pays you €30.00"). */
+function myStanding(group, me, balance, transfers, cur) {
+    const mine = transfers.filter((x) => x.from === me.id || x.to === me.id);
     const text = balance > 0n ? t('You are owed {amount}', { amount: formatMoney(balance, cur) })
         : balance < 0n ? t('You owe {amount}', { amount: formatMoney(-balance, cur) })
             : t('You are settled up');
     return h('section', { class: 'card my-standing', id: 'my-standing', 'aria-label': t('Where you stand') },
         h('p', { class: ['standing', balance > 0n ? 'pos' : balance < 0n ? 'neg' : 'zero'] }, text),
         h('p', { class: 'muted small' }, balance === 0n ? t('Nothing to pay, nothing to get back in this group.')
-            : balance > 0n ? t('Others in this group owe you this in all.') : t('You owe this to others in this group in all.')));
+            : balance > 0n ? t('Others in this group owe you this in all.') : t('You owe this to others in this group in all.')),
+        mine.length ? h('ul', { class: 'standing-lines' }, mine.map((x) => h('li', {}, x.to === me.id
+            ? t('{name} pays you {amount}', { name: memberName(group, x.from), amount: formatMoney(x.amount, cur) })
+            : t('You pay {name} {amount}', { name: memberName(group, x.to), amount: formatMoney(x.amount, cur) })))) : null);
 }
 
 /**
@@ -175,7 +180,7 @@ async function overview(group) {
     const me = myMember(group);
     const out = [];
     const mine = me ? rows.find((b) => b.member_id === me.id) : null;
-    if (mine) out.push(myStanding(mine.balance, cur));
+    if (mine) out.push(myStanding(group, me, mine.balance, set.transfers ?? [], cur));
     if (group.members.length < 2) {
         out.push(h('div', { class: 'card callout' },
             h('p', {}, t('Add the people you share costs with first.')),

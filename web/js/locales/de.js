@@ -339,4 +339,6 @@ export default {
     "Pick someone from the list.": "Wähle jemanden aus der Liste.",
     "This contains a character splitter cannot compare reliably. Use plain letters.": "Das enthält ein Zeichen, das splitter nicht zuverlässig vergleichen kann. Verwende einfache Buchstaben.",
     "Tick who paid.": "Hake an, wer bezahlt hat.",
+    "{name} pays you {amount}": "{name} zahlt dir {amount}",
+    "You pay {name} {amount}": "Du zahlst {name} {amount}",
 };

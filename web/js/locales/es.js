@@ -339,4 +339,6 @@ export default {
     "Pick someone from the list.": "Elige a alguien de la lista.",
     "This contains a character splitter cannot compare reliably. Use plain letters.": "Contiene un carácter que splitter no puede comparar con fiabilidad. Usa letras sencillas.",
     "Tick who paid.": "Marca quién pagó.",
+    "{name} pays you {amount}": "{name} te paga {amount}",
+    "You pay {name} {amount}": "Pagas {amount} a {name}",
 };

@@ -339,4 +339,6 @@ export default {
     "Pick someone from the list.": "Choisissez quelqu’un dans la liste.",
     "This contains a character splitter cannot compare reliably. Use plain letters.": "Ce texte contient un caractère que splitter ne peut pas comparer de façon fiable. Utilisez des lettres simples.",
     "Tick who paid.": "Cochez qui a payé.",
+    "{name} pays you {amount}": "{name} vous paie {amount}",
+    "You pay {name} {amount}": "Vous payez {amount} à {name}",
 };

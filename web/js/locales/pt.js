@@ -339,4 +339,6 @@ export default {
     "Pick someone from the list.": "Escolhe alguém da lista.",
     "This contains a character splitter cannot compare reliably. Use plain letters.": "Isto contém um carácter que o splitter não consegue comparar com segurança. Usa letras simples.",
     "Tick who paid.": "Marca quem pagou.",
+    "{name} pays you {amount}": "{name} paga-te {amount}",
+    "You pay {name} {amount}": "Pagas {amount} a {name}",
 };
