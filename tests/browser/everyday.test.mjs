@@ -6,7 +6,10 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { SIZES, a11yProblems, addEntry, api, launch, loggedInAs, openPage, openRoute, registerUser, waitForRoute } from './lib.mjs';
+import {
+    SIZES, a11yProblems, addCoffees, addEntry, createGroup, launch, loggedInAs, openPage, openRoute, registerUser, waitForRoute,
+    watchPosts,
+} from './lib.mjs';
 
 const FAMILY = '👩‍👩‍👧';
 const LONG = `Bartholomew${'x'.repeat(89)}`;
@@ -20,28 +23,9 @@ before(async () => {
     browser = await launch();
     ana = await registerUser({ name: 'Ana' });
     const token = ana.token;
-    let g = await api('POST', '/api/v1/groups', { token, body: { name: 'Lisbon trip', currency: 'EUR' } });
-    assert.equal(g.status, 201, g.text);
-    for (const name of ['Ben', 'Cleo']) {
-        assert.equal((await api('POST', `/api/v1/groups/${g.json.id}/members`, { token, body: { name } })).status, 201);
-    }
-    trip = (await api('GET', `/api/v1/groups/${g.json.id}`, { token })).json;
-    const [a, b, c] = trip.members.map((m) => m.id);
-    // 60 expenses over three months: a list longer than one page.
-    for (let i = 0; i < 60; i++) {
-        const month = String(9 + Math.floor(i / 20)).padStart(2, "0");
-        const day = String(1 + (i % 20)).padStart(2, '0');
-        await addEntry(trip.id, token, {
-            description: `Coffee ${i + 1}`, amount: 300 + i, date: `2026-${month}-${day}`,
-            paid_by: [{ member_id: i % 2 ? b : a, amount: 300 + i }],
-            split: { mode: 'equal', members: [{ member_id: a }, { member_id: b }, { member_id: c }] },
-        });
-    }
-    g = await api('POST', '/api/v1/groups', { token, body: { name: 'Names', currency: 'EUR' } });
-    for (const name of [`${FAMILY} Family`, LONG]) {
-        assert.equal((await api('POST', `/api/v1/groups/${g.json.id}/members`, { token, body: { name } })).status, 201);
-    }
-    names = (await api('GET', `/api/v1/groups/${g.json.id}`, { token })).json;
+    trip = await createGroup(token, 'Lisbon trip', ['Ben', 'Cleo']);
+    await addCoffees(trip, token); // a list longer than one page
+    names = await createGroup(token, 'Names', [`${FAMILY} Family`, LONG]);
     const [n0, n1, n2] = names.members.map((m) => m.id);
     await addEntry(names.id, token, {
         description: `Dinner with ${LONG}`, amount: 9000, date: '2026-11-20',
@@ -58,10 +42,7 @@ for (const [size, opts] of SIZES) {
     test(`${size}: percentages that do not make 100 show no shares and are not sent`, async () => {
         const { context, page, assertClean } = await loggedInAs(browser, ana, opts);
         try {
-            const posts = [];
-            page.on('request', (r) => {
-                if (r.method() === 'POST' && r.url().endsWith('/expenses')) posts.push(r.url());
-            });
+            const posts = watchPosts(page, /\/expenses$/);
             await openRoute(page, `#/groups/${trip.id}/expenses/new`);
             await page.getByLabel('Description').fill('Museum');
             await page.getByLabel('Amount', { exact: true }).fill('90');

@@ -4,7 +4,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { a11yProblems, api, BASE_URL, launch, loggedInAs, openPage, registerUser, screenshot, settled, waitFor, waitForRoute } from './lib.mjs';
+import {
+    a11yProblems, api, BASE_URL, launch, loggedInAs, openPage, registerUser, screenshot, settled, waitFor, waitForRoute, watchPosts,
+} from './lib.mjs';
 
 let browser;
 let ana; // {user, token}
@@ -110,10 +112,7 @@ test('an invalid form shows the problem body\'s errors next to the fields', asyn
         await page.locator('#exp-description-error', { hasText: 'Describe the expense' }).waitFor();
         assert.equal(await page.getByLabel('Description').getAttribute('aria-invalid'), 'true');
         // Exact amounts that do not add up are caught before anything is sent.
-        const posts = [];
-        page.on('request', (r) => {
-            if (r.method() === 'POST' && /\/(expenses|payments)$/.test(r.url())) posts.push(r.url());
-        });
+        const posts = watchPosts(page, /\/(expenses|payments)$/);
         await page.getByLabel('Description').fill('Bad split');
         await page.getByLabel('Amount', { exact: true }).fill('90');
         await page.check('#mode-exact');

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SIZES, a11yProblems, addEntry, api, launch, loggedInAs, registerUser, settled } from './lib.mjs';
+import { SIZES, a11yProblems, addEntry, createGroup, launch, loggedInAs, registerUser, settled } from './lib.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const JS = join(here, '..', '..', 'web', 'js');
@@ -55,14 +55,13 @@ let gid;
 before(async () => {
     browser = await launch();
     ana = await registerUser({ name: 'Ana' });
-    const g = await api('POST', '/api/v1/groups', { token: ana.token, body: { name: 'Viagem', currency: 'EUR' } });
-    assert.equal(g.status, 201, g.text);
-    gid = g.json.id;
-    const ben = (await api('POST', `/api/v1/groups/${gid}/members`, { token: ana.token, body: { name: 'Ben' } })).json.id;
+    const g = await createGroup(ana.token, 'Viagem', ['Ben']);
+    gid = g.id;
+    const [me, ben] = g.members.map((m) => m.id);
     await addEntry(gid, ana.token, {
         description: 'Jantar', amount: 123456, date: '2026-11-20',
-        paid_by: [{ member_id: g.json.members[0].id, amount: 123456 }],
-        split: { mode: 'equal', members: [{ member_id: g.json.members[0].id }, { member_id: ben }] },
+        paid_by: [{ member_id: me, amount: 123456 }],
+        split: { mode: 'equal', members: [{ member_id: me }, { member_id: ben }] },
     });
 });
 

@@ -129,6 +129,47 @@ export async function addEntry(gid, token, body, kind = 'expenses') {
     return r.json;
 }
 
+/** A group made by `token`'s user with members (without accounts) of these names; returns
+ * the group resource, its creator first among the members. */
+export async function createGroup(token, name, memberNames = [], currency = 'EUR') {
+    const g = await api('POST', '/api/v1/groups', { token, body: { name, currency } });
+    if (g.status !== 201) throw new Error(`POST groups answered ${g.status}: ${g.text}`);
+    for (const m of memberNames) {
+        const r = await api('POST', `/api/v1/groups/${g.json.id}/members`, { token, body: { name: m } });
+        if (r.status !== 201) throw new Error(`POST members answered ${r.status}: ${r.text}`);
+    }
+    return (await api('GET', `/api/v1/groups/${g.json.id}`, { token })).json;
+}
+
+/**
+ * `n` coffees in a group of three or more, 20 a month from September 2026: "Coffee i" costs
+ * 3.00 + (i - 1) cents, paid by the first member when i is odd and the second when even,
+ * split equally between the first three; every third (i = 1, 4, 7…) is "transport", the
+ * rest "food".
+ */
+export async function addCoffees(group, token, n = 60) {
+    const [a, b, c] = group.members.map((m) => m.id);
+    for (let i = 0; i < n; i++) {
+        const month = String(9 + Math.floor(i / 20)).padStart(2, '0');
+        const day = String(1 + (i % 20)).padStart(2, '0');
+        await addEntry(group.id, token, {
+            description: `Coffee ${i + 1}`, amount: 300 + i, date: `2026-${month}-${day}`,
+            category: i % 3 ? 'food' : 'transport',
+            paid_by: [{ member_id: i % 2 ? b : a, amount: 300 + i }],
+            split: { mode: 'equal', members: [{ member_id: a }, { member_id: b }, { member_id: c }] },
+        });
+    }
+}
+
+/** The URLs of the POSTs the page sends to URLs matching `re`, as they go. */
+export function watchPosts(page, re) {
+    const posts = [];
+    page.on('request', (r) => {
+        if (r.method() === 'POST' && re.test(r.url())) posts.push(r.url());
+    });
+    return posts;
+}
+
 export async function tokenOf(page) {
     return page.evaluate(() => localStorage.getItem('splitter.token'));
 }

@@ -6,7 +6,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { a11yProblems, addEntry, api, DOC_SCREENSHOT_DIR, launch, loggedInAs, registerUser, screenshot, settled } from './lib.mjs';
+import { a11yProblems, addEntry, createGroup, DOC_SCREENSHOT_DIR, launch, loggedInAs, registerUser, screenshot, settled } from './lib.mjs';
 
 const SIZES = [
     ['desktop', { viewport: { width: 1280, height: 900 } }],
@@ -21,13 +21,9 @@ before(async () => {
     browser = await launch();
     ana = await registerUser({ name: 'Ana' });
     const token = ana.token;
-    const g = await api('POST', '/api/v1/groups', { token, body: { name: 'Lisbon trip', currency: 'EUR' } });
-    assert.equal(g.status, 201, g.text);
-    gid = g.json.id;
-    const id = { Ana: g.json.members[0].id };
-    for (const name of ['Ben', 'Cleo', 'Dário', 'Eva']) {
-        id[name] = (await api('POST', `/api/v1/groups/${gid}/members`, { token, body: { name } })).json.id;
-    }
+    const g = await createGroup(token, 'Lisbon trip', ['Ben', 'Cleo', 'Dário', 'Eva']);
+    gid = g.id;
+    const id = Object.fromEntries(g.members.map((m) => [m.name, m.id]));
     const all = Object.values(id).map((member_id) => ({ member_id }));
     const expenses = [
         { description: 'Flights', amount: 64500, date: '2026-09-28', category: 'travel', paid_by: [{ member_id: id.Ana, amount: 64500 }], split: { mode: 'equal', members: all } },

@@ -6,7 +6,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { SIZES, a11yProblems, addEntry, api, launch, loggedInAs, openRoute, registerUser } from './lib.mjs';
+import { SIZES, a11yProblems, addCoffees, addEntry, api, createGroup, launch, loggedInAs, openRoute, registerUser } from './lib.mjs';
 
 const euro = (minor) => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'EUR' }).format(`${minor / 100n}.${String(minor % 100n).padStart(2, '0')}`);
 
@@ -15,31 +15,12 @@ let ana;
 let trip; // Ana, Ben, Cleo: 60 coffees over three months
 let flat; // Ana, Ben: one expense Ben paid
 
-async function newGroup(name, members) {
-    const g = await api('POST', '/api/v1/groups', { token: ana.token, body: { name, currency: 'EUR' } });
-    assert.equal(g.status, 201, g.text);
-    for (const m of members) {
-        assert.equal((await api('POST', `/api/v1/groups/${g.json.id}/members`, { token: ana.token, body: { name: m } })).status, 201);
-    }
-    return (await api('GET', `/api/v1/groups/${g.json.id}`, { token: ana.token })).json;
-}
-
 before(async () => {
     browser = await launch();
     ana = await registerUser({ name: 'Ana' });
-    trip = await newGroup('Lisbon trip', ['Ben', 'Cleo']);
-    const [a, b, c] = trip.members.map((m) => m.id);
-    for (let i = 0; i < 60; i++) {
-        const month = String(9 + Math.floor(i / 20)).padStart(2, '0');
-        const day = String(1 + (i % 20)).padStart(2, '0');
-        await addEntry(trip.id, ana.token, {
-            description: `Coffee ${i + 1}`, amount: 300 + i, date: `2026-${month}-${day}`,
-            category: i % 3 ? 'food' : 'transport',
-            paid_by: [{ member_id: i % 2 ? b : a, amount: 300 + i }],
-            split: { mode: 'equal', members: [{ member_id: a }, { member_id: b }, { member_id: c }] },
-        });
-    }
-    flat = await newGroup('Flat', ['Ben']);
+    trip = await createGroup(ana.token, 'Lisbon trip', ['Ben', 'Cleo']);
+    await addCoffees(trip, ana.token);
+    flat = await createGroup(ana.token, 'Flat', ['Ben']);
     await addEntry(flat.id, ana.token, {
         description: 'Rent', amount: 50000, date: '2026-11-01',
         paid_by: [{ member_id: flat.members[1].id, amount: 50000 }],
