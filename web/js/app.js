@@ -24,7 +24,7 @@ function renderSessionNav() {
     const user = session.user;
     if (session.token && user) {
         nav.append(
-            h('a', { href: '#/friends', class: 'btn btn-ghost', id: 'friends-link' }, t('Friends')),
+            h('a', { href: '#/friends', class: 'btn btn-ghost', id: 'friends-link', 'aria-current': location.hash.startsWith('#/friends') ? 'page' : undefined }, t('Friends')),
             h('span', { class: 'whoami', title: user.email }, user.name),
             h('button', { type: 'button', class: 'btn btn-ghost', id: 'logout', onclick: logout }, t('Log out')));
     } else {
