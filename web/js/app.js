@@ -5,7 +5,7 @@ import { ApiError, get, request, session, setUnauthorizedHandler } from './api.j
 import { clear, field, h, setFieldError, toast } from './dom.js';
 import { problemSentence } from './problems.js';
 import { LANGUAGES, currentLang, initI18n, setLanguage, t } from './i18n.js';
-import { formAlert, navigate, onSubmit, page, routeAlive, startRoute } from './ui.js';
+import { formAlert, navigate, onSubmit, page, restoreScroll, routeAlive, startRoute } from './ui.js';
 import { CURRENCIES, big, formatMoney } from './money.js';
 import { groupView, inviteView, paymentView } from './group.js';
 import { expenseView } from './expense.js';
@@ -293,16 +293,6 @@ function historyKey() {
 window.addEventListener('scroll', () => {
     if (!routing) scrollSpots.set(historyKey(), window.scrollY);
 }, { passive: true });
-
-/** Scroll to y, waiting up to 3 s for a list that loads as it scrolls to grow tall enough. */
-async function restoreScroll(y) {
-    const until = Date.now() + 3000;
-    for (;;) {
-        window.scrollTo(0, y);
-        if (Math.abs(window.scrollY - y) < 2 || Date.now() > until) return;
-        await new Promise((r) => setTimeout(r, 100));
-    }
-}
 
 window.addEventListener('hashchange', async () => {
     document.activeElement?.blur?.();

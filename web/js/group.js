@@ -11,7 +11,7 @@ import { apportion, big, formatMoney, parseAmount, toInput } from './money.js';
 import { CATEGORIES, loadGroup, memberName, myMember, remember } from './state.js';
 import { problemSentence } from './problems.js';
 import { currentLocale, t } from './i18n.js';
-import { formAlert, navigate, onSubmit, page, routeAlive } from './ui.js';
+import { formAlert, navigate, onSubmit, page, restoreScroll, routeAlive } from './ui.js';
 
 const TABS = [
     ['overview', 'Overview'],
@@ -73,14 +73,24 @@ export async function groupView(gid, tab, query = new URLSearchParams()) {
             if (!timer) timer = setTimeout(repaint, 0);
             return;
         }
+        // Someone typing in a form of the tab (the list's search) keeps what they typed and the
+        // focus: the repaint waits until they leave it.
+        if (document.activeElement?.closest?.('form') && body.contains(document.activeElement)) {
+            timer = setTimeout(repaint, REPAINT_DELAY_MS * 4);
+            return;
+        }
         painting = (async () => {
             try {
                 const fresh = await loadGroup(gid);
                 const content = await render(fresh);
                 if (!alive()) return;
                 group = fresh;
+                // The reader stays where they were in the page (a list loads its pages again
+                // as the scroll comes back).
+                const y = window.scrollY;
                 clear(body);
                 body.append(...[content].flat());
+                if (y > 0) restoreScroll(y, alive);
             } catch {
                 // The next event, or a reload, tries again.
             }

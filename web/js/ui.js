@@ -22,6 +22,19 @@ export function routeAlive() {
     return () => mine === routeSeq;
 }
 
+/**
+ * Scroll to y, waiting up to 3 s for a list that loads as it scrolls to grow tall enough; stops
+ * early once `alive()` says the page was left.
+ */
+export async function restoreScroll(y, alive = () => true) {
+    const until = Date.now() + 3000;
+    for (;;) {
+        window.scrollTo(0, y);
+        if (Math.abs(window.scrollY - y) < 2 || Date.now() > until || !alive()) return;
+        await new Promise((r) => setTimeout(r, 100));
+    }
+}
+
 export function navigate(hash) {
     if (location.hash === hash) window.dispatchEvent(new HashChangeEvent('hashchange'));
     else location.hash = hash;
