@@ -133,7 +133,7 @@ export function spendingSeries(expenses) {
     const byDay = new Map();
     for (const e of expenses) {
         const v = big(e.amount_in_group_currency ?? e.amount);
-        const cat = (e.category || 'uncategorised').trim() || 'uncategorised';
+        const cat = (e.category || '').trim() || t('uncategorised');
         byCat.set(cat, (byCat.get(cat) ?? 0n) + v);
         const day = String(e.date ?? e.created_at ?? '').slice(0, 10);
         byDay.set(day, (byDay.get(day) ?? 0n) + v);

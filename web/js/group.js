@@ -10,7 +10,7 @@ import { follow } from './live.js';
 import { apportion, big, formatMoney, parseAmount, toInput } from './money.js';
 import { CATEGORIES, loadGroup, memberName, myMember, remember } from './state.js';
 import { problemSentence } from './problems.js';
-import { currentLocale, t } from './i18n.js';
+import { currentLocale, t, tn } from './i18n.js';
 import { formAlert, navigate, onSubmit, page, restoreScroll, routeAlive } from './ui.js';
 
 const TABS = [
@@ -436,7 +436,7 @@ async function insights(group) {
     return [
         h('section', { class: 'card stat-row', 'aria-label': t('Totals') },
             h('div', { class: 'stat' }, h('span', { class: 'stat-value' }, formatMoney(total, group.currency)), h('span', { class: 'muted' }, t('spent in all'))),
-            h('div', { class: 'stat' }, h('span', { class: 'stat-value' }, String(items.length)), h('span', { class: 'muted' }, items.length === 1 ? 'expense' : 'expenses'))),
+            h('div', { class: 'stat' }, h('span', { class: 'stat-value' }, String(items.length)), h('span', { class: 'muted' }, tn(items.length, 'expense', 'expenses')))),
         h('section', { class: 'card', 'aria-labelledby': 'h-cat' }, h('h2', { id: 'h-cat' }, t('By category')), barList(t('Spending by category'), categories, group.currency, 'chart-categories')),
         h('section', { class: 'card', 'aria-labelledby': 'h-time' }, h('h2', { id: 'h-time' }, t('Over time')), columns(t('Spending over time'), time, group.currency, 'chart-time')),
     ];
@@ -567,7 +567,7 @@ async function chainStatus(group, res) {
     }
     box.dataset.state = res.complete ? 'verified' : 'partial';
     box.append(t('Ledger head'), ' ', code(res.items.at(-1).hash), ` · ✓ ${res.complete
-        ? t('hash chain verified over all {n} changes.', { n: r.count })
+        ? tn(r.count, 'hash chain verified over its {n} change.', 'hash chain verified over all {n} changes.')
         : t('hash chain verified up to the {n} changes loaded (the rest is not loaded).', { n: r.count })}`);
     return box;
 }

@@ -261,7 +261,7 @@ export default {
     "Delete this payment": "Diese Zahlung löschen",
     "Edit payment": "Zahlung bearbeiten",
     "Change the amount (a partial payment), the people or the date; saved changes replace the payment for everyone.": "Ändere den Betrag (eine Teilzahlung), die Personen oder das Datum; gespeicherte Änderungen ersetzen die Zahlung für alle.",
-    "Someone paid someone back, outside splitter: the payer’s balance rises, the receiver’s falls.": "Jemand hat jemandem etwas zurückgezahlt, außerhalb von splitter: Das Saldo des Zahlenden steigt, das des Empfängers sinkt.",
+    "Someone paid someone back, outside splitter: the payer’s balance rises, the receiver’s falls.": "Jemand hat jemandem etwas zurückgezahlt, außerhalb von splitter: Der Saldo des Zahlenden steigt, der des Empfängers sinkt.",
     "You have been invited to join {group} on splitter as {name}.": "Du wurdest eingeladen, {group} auf splitter als {name} beizutreten.",
     "a group": "einer Gruppe",
     "You have been invited to join {group} on splitter.": "Du wurdest eingeladen, {group} auf splitter beizutreten.",
@@ -341,4 +341,8 @@ export default {
     "Tick who paid.": "Hake an, wer bezahlt hat.",
     "{name} pays you {amount}": "{name} zahlt dir {amount}",
     "You pay {name} {amount}": "Du zahlst {name} {amount}",
+    "expense": "Ausgabe",
+    "expenses": "Ausgaben",
+    "uncategorised": "ohne Kategorie",
+    "hash chain verified over its {n} change.": "Hash-Kette über {n} Änderung geprüft.",
 };

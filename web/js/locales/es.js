@@ -341,4 +341,8 @@ export default {
     "Tick who paid.": "Marca quién pagó.",
     "{name} pays you {amount}": "{name} te paga {amount}",
     "You pay {name} {amount}": "Pagas {amount} a {name}",
+    "expense": "gasto",
+    "expenses": "gastos",
+    "uncategorised": "sin categoría",
+    "hash chain verified over its {n} change.": "cadena de hashes verificada en su {n} cambio.",
 };

@@ -341,4 +341,8 @@ export default {
     "Tick who paid.": "Cochez qui a payé.",
     "{name} pays you {amount}": "{name} vous paie {amount}",
     "You pay {name} {amount}": "Vous payez {amount} à {name}",
+    "expense": "dépense",
+    "expenses": "dépenses",
+    "uncategorised": "sans catégorie",
+    "hash chain verified over its {n} change.": "chaîne de hachage vérifiée sur sa {n} modification.",
 };

@@ -341,4 +341,8 @@ export default {
     "Tick who paid.": "Marca quem pagou.",
     "{name} pays you {amount}": "{name} paga-te {amount}",
     "You pay {name} {amount}": "Pagas {amount} a {name}",
+    "expense": "despesa",
+    "expenses": "despesas",
+    "uncategorised": "sem categoria",
+    "hash chain verified over its {n} change.": "cadeia de hashes verificada na sua {n} alteração.",
 };
