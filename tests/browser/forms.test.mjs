@@ -4,7 +4,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { a11yProblems, api, BASE_URL, launch, openPage, registerUser, screenshot, settled, waitFor, waitForRoute } from './lib.mjs';
+import {
+    a11yProblems, api, BASE_URL, launch, loggedInAs, openPage, registerUser, screenshot, settled, waitFor, waitForRoute, watchPosts,
+} from './lib.mjs';
 
 let browser;
 let ana; // {user, token}
@@ -27,18 +29,6 @@ after(async () => {
     await browser?.close();
 });
 
-/** A page logged in as Ana (the token put where the client keeps it). */
-async function loggedIn(opts) {
-    const ctx = await openPage(browser, { locale: 'en-US', ...opts });
-    await ctx.context.addInitScript(([token, user]) => {
-        if (!localStorage.getItem('splitter.token')) {
-            localStorage.setItem('splitter.token', token);
-            localStorage.setItem('splitter.user', JSON.stringify(user));
-        }
-    }, [ana.token, ana.user]);
-    return ctx;
-}
-
 async function paidTotal() {
     const r = await api('GET', `/api/v1/groups/${group.id}/balances`, { token: ana.token });
     assert.equal(r.status, 200, r.text);
@@ -52,7 +42,7 @@ async function expenseCount(description) {
 }
 
 test('a double click on "save" creates one expense', async () => {
-    const { context, page, assertClean } = await loggedIn();
+    const { context, page, assertClean } = await loggedInAs(browser, ana);
     try {
         const before = await paidTotal();
         const posts = [];
@@ -78,7 +68,7 @@ test('a double click on "save" creates one expense', async () => {
 });
 
 test('a retry after a lost answer reuses the Idempotency-Key: still one expense', async () => {
-    const { context, page, assertClean, allow } = await loggedIn();
+    const { context, page, assertClean, allow } = await loggedInAs(browser, ana);
     allow(/^Failed to load resource: net::ERR_CONNECTION_RESET/);
     try {
         const before = await paidTotal();
@@ -113,7 +103,7 @@ test('a retry after a lost answer reuses the Idempotency-Key: still one expense'
 });
 
 test('an invalid form shows the problem body\'s errors next to the fields', async () => {
-    const { context, page, assertClean } = await loggedIn();
+    const { context, page, assertClean } = await loggedInAs(browser, ana);
     try {
         const before = await paidTotal();
         await page.goto(`/#/groups/${group.id}/expenses/new`);
@@ -121,27 +111,36 @@ test('an invalid form shows the problem body\'s errors next to the fields', asyn
         await page.locator('#save-expense').click();
         await page.locator('#exp-description-error', { hasText: 'Describe the expense' }).waitFor();
         assert.equal(await page.getByLabel('Description').getAttribute('aria-invalid'), 'true');
-        // Then one only the server knows: exact amounts that do not add up (422).
+        // Exact amounts that do not add up are caught before anything is sent.
+        const posts = watchPosts(page, /\/(expenses|payments)$/);
         await page.getByLabel('Description').fill('Bad split');
         await page.getByLabel('Amount', { exact: true }).fill('90');
         await page.check('#mode-exact');
         await page.locator('#split').getByLabel(/^Ana's amount/).fill('10');
         await page.locator('#split').getByLabel(/^Ben's amount/).fill('10');
         await page.locator('#split').getByLabel(/^Cleo's amount/).fill('10');
+        await page.locator('#save-expense').click();
+        await page.locator('#split-error', { hasText: 'The amounts must add up to the total.' }).waitFor();
+        assert.equal(posts.length, 0, 'nothing sent');
+        // Then one only the server knows: a payment from someone to themselves (422), its
+        // field error in a sentence next to the field.
+        await page.goto(`/#/groups/${group.id}/payments/new`);
+        await page.locator('#pay-to').selectOption(await page.locator('#pay-from').inputValue());
+        await page.locator('#pay-amount').fill('5');
         const [res] = await Promise.all([
-            page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/expenses')),
-            page.locator('#save-expense').click(),
+            page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/payments')),
+            page.locator('#save-payment').click(),
         ]);
         assert.equal(res.status(), 422);
         const problem = await res.json();
-        const msg = problem.errors.find((e) => e.field === 'split.members').message;
-        const inline = page.locator('#split-error');
+        assert.ok(problem.errors.some((e) => e.field === 'to_member'), JSON.stringify(problem));
+        const inline = page.locator('#pay-to-error');
         await inline.waitFor();
-        assert.equal((await inline.textContent()).toLowerCase(), msg.toLowerCase());
+        assert.equal(await inline.textContent(), 'Pick two different people.');
         const formAlert = page.locator('.form-alert[role="alert"]', { hasText: 'check the highlighted fields' });
         await formAlert.waitFor();
         assert.equal((await formAlert.textContent()).trim(), 'Please check the highlighted fields.');
-        assert.match(page.url(), /expenses\/new$/, 'stays on the form');
+        assert.match(page.url(), /payments\/new$/, 'stays on the form');
         await screenshot(page, '11-inline-error');
         assert.deepEqual(await a11yProblems(page), []);
         assert.equal(await paidTotal(), before);
@@ -165,7 +164,7 @@ test('an invalid form shows the problem body\'s errors next to the fields', asyn
 });
 
 test('keyboard only: Tab walks the add-expense form in order, Enter submits', async () => {
-    const { context, page, assertClean } = await loggedIn();
+    const { context, page, assertClean } = await loggedInAs(browser, ana);
     try {
         const before = await paidTotal();
         await page.goto(`/#/groups/${group.id}/expenses/new`);
@@ -206,7 +205,7 @@ test('keyboard only: Tab walks the add-expense form in order, Enter submits', as
 });
 
 test('phone: 375×812, nothing wider than the screen, touch-sized controls', async () => {
-    const { context, page, assertClean } = await loggedIn({ viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    const { context, page, assertClean } = await loggedInAs(browser, ana, { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
     try {
         for (const [hash, name] of [
             [`#/groups/${group.id}`, '12-phone-overview'],
@@ -241,7 +240,7 @@ test('static files under the CSP: manifest, icons, module scripts; no errors on 
     assert.doesNotMatch(html, /\sstyle=/, 'no inline style');
     assert.doesNotMatch(html, /https?:\/\//, 'nothing from another origin');
 
-    const { context, page, assertClean } = await loggedIn();
+    const { context, page, assertClean } = await loggedInAs(browser, ana);
     try {
         await page.goto('/#/');
         await page.getByRole('heading', { name: 'Your groups' }).waitFor();

@@ -72,9 +72,13 @@ export async function openPage(browser, { viewport = { width: 1280, height: 900 
     };
 }
 
-export async function screenshot(page, name, { fullPage = true } = {}) {
-    mkdirSync(SCREENSHOT_DIR, { recursive: true });
-    await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}.png`), fullPage });
+// DOC_SCREENSHOTS=1: screens.test.mjs writes the screenshots shown in docs/WEB.md to
+// docs/img/web/ (committed); otherwise they go with the others to SCREENSHOT_DIR.
+export const DOC_SCREENSHOT_DIR = process.env.DOC_SCREENSHOTS === '1' ? join(here, '..', '..', 'docs', 'img', 'web') : SCREENSHOT_DIR;
+
+export async function screenshot(page, name, { fullPage = true, dir = SCREENSHOT_DIR } = {}) {
+    mkdirSync(dir, { recursive: true });
+    await page.screenshot({ path: join(dir, `${name}.png`), fullPage });
 }
 
 /** Register through the UI; returns {email, password, name}. */
@@ -88,6 +92,82 @@ export async function registerViaUI(page, name, { next } = {}) {
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.locator('#logout').waitFor();
     return { email, password, name };
+}
+
+/** The two window sizes the everyday tests run at. */
+export const SIZES = [
+    ['desktop', { viewport: { width: 1280, height: 900 } }],
+    ['phone', { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 }],
+];
+
+/**
+ * A page (openPage's, English unless opts.locale says otherwise) logged in as `who` ({token,
+ * user}, from registerUser): the token put where the client keeps it.
+ */
+export async function loggedInAs(browser, who, opts = {}) {
+    const ctx = await openPage(browser, { locale: 'en-US', ...opts });
+    await ctx.context.addInitScript(([token, user]) => {
+        if (!localStorage.getItem('splitter.token')) {
+            localStorage.setItem('splitter.token', token);
+            localStorage.setItem('splitter.user', JSON.stringify(user));
+        }
+    }, [who.token, who.user]);
+    return ctx;
+}
+
+/** Go to a hash route and wait until its page is drawn. */
+export async function openRoute(page, hash) {
+    await page.goto(`/${hash}`);
+    await page.locator('h1').waitFor();
+    await settled(page);
+}
+
+/** POST an expense (or a payment, with kind 'payments') through the API; waits for it applied. */
+export async function addEntry(gid, token, body, kind = 'expenses') {
+    const r = await api('POST', `/api/v1/groups/${gid}/${kind}`, { token, headers: { Prefer: 'wait=5' }, body });
+    if (r.status !== 201 && r.status !== 202) throw new Error(`POST ${kind} answered ${r.status}: ${r.text}`);
+    return r.json;
+}
+
+/** A group made by `token`'s user with members (without accounts) of these names; returns
+ * the group resource, its creator first among the members. */
+export async function createGroup(token, name, memberNames = [], currency = 'EUR') {
+    const g = await api('POST', '/api/v1/groups', { token, body: { name, currency } });
+    if (g.status !== 201) throw new Error(`POST groups answered ${g.status}: ${g.text}`);
+    for (const m of memberNames) {
+        const r = await api('POST', `/api/v1/groups/${g.json.id}/members`, { token, body: { name: m } });
+        if (r.status !== 201) throw new Error(`POST members answered ${r.status}: ${r.text}`);
+    }
+    return (await api('GET', `/api/v1/groups/${g.json.id}`, { token })).json;
+}
+
+/**
+ * `n` coffees in a group of three or more, 20 a month from September 2026: "Coffee i" costs
+ * 3.00 + (i - 1) cents, paid by the first member when i is odd and the second when even,
+ * split equally between the first three; every third (i = 1, 4, 7…) is "transport", the
+ * rest "food".
+ */
+export async function addCoffees(group, token, n = 60) {
+    const [a, b, c] = group.members.map((m) => m.id);
+    for (let i = 0; i < n; i++) {
+        const month = String(9 + Math.floor(i / 20)).padStart(2, '0');
+        const day = String(1 + (i % 20)).padStart(2, '0');
+        await addEntry(group.id, token, {
+            description: `Coffee ${i + 1}`, amount: 300 + i, date: `2026-${month}-${day}`,
+            category: i % 3 ? 'food' : 'transport',
+            paid_by: [{ member_id: i % 2 ? b : a, amount: 300 + i }],
+            split: { mode: 'equal', members: [{ member_id: a }, { member_id: b }, { member_id: c }] },
+        });
+    }
+}
+
+/** The URLs of the POSTs the page sends to URLs matching `re`, as they go. */
+export function watchPosts(page, re) {
+    const posts = [];
+    page.on('request', (r) => {
+        if (r.method() === 'POST' && re.test(r.url())) posts.push(r.url());
+    });
+    return posts;
 }
 
 export async function tokenOf(page) {

@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, groupIdOf, launch, openPage, registerViaUI, screenshot, tokenOf, waitForRoute } from './lib.mjs';
+import { addEntry, api, groupIdOf, launch, openPage, registerViaUI, screenshot, tokenOf, waitForRoute } from './lib.mjs';
 
 const OVERVIEW = /^#\/groups\/[0-9a-f-]{36}$/;
 
@@ -81,6 +81,35 @@ test("another member's expense shows on the open overview, expense list and acti
     ana.assertClean();
     ben.assertClean();
 });
+
+test('a live change waits while the reader types in the list\'s search, then shows', async () => {
+    await openGroup(ben.page, 'expenses');
+    await ben.page.getByText('Museum').waitFor();
+    const search = ben.page.getByLabel('Search', { exact: true });
+    await search.click();
+    await search.pressSequentially('ferr');
+    await addEntryAsAna('Late taxi', 800);
+    // Ana's expense is applied; Ben's half-typed search and its focus stay as they were.
+    await ben.page.waitForTimeout(1500);
+    assert.equal(await search.inputValue(), 'ferr');
+    assert.equal(await ben.page.evaluate(() => document.activeElement?.id), 'filter-q');
+    assert.equal(await ben.page.getByText('Late taxi').count(), 0, 'not repainted under the typing');
+    // Leaving the field lets the list catch up.
+    await ben.page.locator('#h-expenses').click();
+    await ben.page.getByText('Late taxi').waitFor({ timeout: 10_000 });
+    ana.assertClean();
+    ben.assertClean();
+});
+
+/** Ana adds an equal expense of `minor` cents through the API (applied). */
+async function addEntryAsAna(description, minor) {
+    const token = await tokenOf(ana.page);
+    const g = (await api('GET', `/api/v1/groups/${gid}`, { token })).json;
+    await addEntry(gid, token, {
+        description, amount: minor, paid_by: [{ member_id: g.members[0].id, amount: minor }],
+        split: { mode: 'equal', members: g.members.map((m) => ({ member_id: m.id })) },
+    });
+}
 
 test('the stream ends when the page leaves the group, and no request outlives it', async () => {
     await openGroup(ben.page);

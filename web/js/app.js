@@ -3,8 +3,10 @@
 
 import { ApiError, get, request, session, setUnauthorizedHandler } from './api.js';
 import { clear, field, h, setFieldError, toast } from './dom.js';
-import { formAlert, navigate, onSubmit, page, startRoute } from './ui.js';
-import { CURRENCIES, formatMoney } from './money.js';
+import { problemSentence } from './problems.js';
+import { LANGUAGES, currentLang, initI18n, setLanguage, t } from './i18n.js';
+import { formAlert, navigate, onSubmit, page, restoreScroll, routeAlive, startRoute } from './ui.js';
+import { CURRENCIES, big, formatMoney } from './money.js';
 import { groupView, inviteView, paymentView } from './group.js';
 import { expenseView } from './expense.js';
 
@@ -22,12 +24,13 @@ function renderSessionNav() {
     const user = session.user;
     if (session.token && user) {
         nav.append(
+            h('a', { href: '#/friends', class: 'btn btn-ghost', id: 'friends-link', 'aria-current': location.hash.startsWith('#/friends') ? 'page' : undefined }, t('Friends')),
             h('span', { class: 'whoami', title: user.email }, user.name),
-            h('button', { type: 'button', class: 'btn btn-ghost', id: 'logout', onclick: logout }, 'Log out'));
+            h('button', { type: 'button', class: 'btn btn-ghost', id: 'logout', onclick: logout }, t('Log out')));
     } else {
         nav.append(
-            h('a', { href: '#/login', class: 'btn btn-ghost' }, 'Log in'),
-            h('a', { href: '#/register', class: 'btn btn-ghost' }, 'Register'));
+            h('a', { href: '#/login', class: 'btn btn-ghost' }, t('Log in')),
+            h('a', { href: '#/register', class: 'btn btn-ghost' }, t('Register')));
     }
 }
 
@@ -39,7 +42,7 @@ async function logout() {
     }
     session.clear();
     renderSessionNav();
-    toast('You are logged out.');
+    toast(t('You are logged out.'));
     navigate('#/login');
 }
 
@@ -56,17 +59,17 @@ function authView(mode, query) {
     });
     const form = h('form', { class: 'card form auth-form', novalidate: true },
         formAlert(),
-        isRegister ? field({ label: 'Your name', control: name, name: 'name', hint: 'How your friends know you.' }) : null,
-        field({ label: 'Email', control: email, name: 'email' }),
-        field({ label: 'Password', control: password, name: 'password', hint: isRegister ? 'At least 8 characters.' : undefined }),
+        isRegister ? field({ label: t('Your name'), control: name, name: 'name', hint: t('How your friends know you.') }) : null,
+        field({ label: t('Email'), control: email, name: 'email' }),
+        field({ label: t('Password'), control: password, name: 'password', hint: isRegister ? t('At least 8 characters.') : undefined }),
         h('div', { class: 'actions' },
-            h('button', { type: 'submit', class: 'btn btn-primary' }, isRegister ? 'Create account' : 'Log in')));
+            h('button', { type: 'submit', class: 'btn btn-primary' }, isRegister ? t('Create account') : t('Log in'))));
     onSubmit(form, async () => {
         const errs = [];
-        if (isRegister && !name.value.trim()) errs.push([name, 'Enter your name']);
-        if (!email.value.trim() || !email.validity.valid) errs.push([email, 'Enter a valid email address']);
+        if (isRegister && !name.value.trim()) errs.push([name, t('Enter your name')]);
+        if (!email.value.trim() || !email.validity.valid) errs.push([email, t('Enter a valid email address')]);
         if (!password.value || (isRegister && new TextEncoder().encode(password.value).length < 8)) {
-            errs.push([password, isRegister ? 'Use at least 8 characters' : 'Enter your password']);
+            errs.push([password, isRegister ? t('Use at least 8 characters') : t('Enter your password')]);
         }
         for (const el of form.querySelectorAll('[aria-invalid="true"]')) setFieldError(el, null);
         if (errs.length) {
@@ -79,59 +82,59 @@ function authView(mode, query) {
             : { email: email.value.trim(), password: password.value };
         const r = await request('POST', `auth/${isRegister ? 'register' : 'login'}`, { body }).catch((e) => {
             if (e instanceof ApiError && e.status === 401) {
-                throw new ApiError(401, { title: 'Wrong email or password.', detail: 'Wrong email or password.' });
+                throw new ApiError(401, { title: 'Wrong email or password.', human: t('Wrong email or password.') });
             }
             throw e;
         });
         session.set(r.data.token, r.data.user);
         renderSessionNav();
-        toast(isRegister ? `Welcome, ${r.data.user.name}!` : `Welcome back, ${r.data.user.name}.`);
+        toast(isRegister ? t('Welcome, {name}!', { name: r.data.user.name }) : t('Welcome back, {name}.', { name: r.data.user.name }));
         navigate(next.startsWith('#/') ? next : '#/');
     });
     const other = isRegister
-        ? h('p', { class: 'muted center' }, 'Already have an account? ', h('a', { href: `#/login?next=${encodeURIComponent(next)}` }, 'Log in'))
-        : h('p', { class: 'muted center' }, 'New here? ', h('a', { href: `#/register?next=${encodeURIComponent(next)}` }, 'Create an account'));
-    page(isRegister ? 'Create an account' : 'Log in',
+        ? h('p', { class: 'muted center' }, t('Already have an account? '), h('a', { href: `#/login?next=${encodeURIComponent(next)}` }, t('Log in')))
+        : h('p', { class: 'muted center' }, t('New here? '), h('a', { href: `#/register?next=${encodeURIComponent(next)}` }, t('Create an account')));
+    page(isRegister ? t('Create an account') : t('Log in'),
         h('section', { class: 'narrow' },
-            h('h1', {}, isRegister ? 'Create an account' : 'Log in'),
-            h('p', { class: 'lead' }, 'Share expenses with friends, flatmates or a trip, and settle up with the fewest transfers.'),
+            h('h1', {}, isRegister ? t('Create an account') : t('Log in')),
+            h('p', { class: 'lead' }, t('Share expenses with friends, flatmates or a trip, and settle up with the fewest transfers.')),
             form, other));
 }
 
 // --- groups ----------------------------------------------------------------------------
 
 async function groupsView() {
-    const list = h('ul', { class: 'group-list', id: 'group-list' }, h('li', { class: 'muted' }, 'Loading…'));
-    const name = h('input', { type: 'text', required: true, maxlength: 100, autocomplete: 'off', placeholder: 'Lisbon trip' });
+    const list = h('ul', { class: 'group-list', id: 'group-list' }, h('li', { class: 'muted' }, t('Loading…')));
+    const name = h('input', { type: 'text', required: true, maxlength: 100, autocomplete: 'off', placeholder: t('Lisbon trip') });
     const currency = h('select', {}, CURRENCIES.map((c) => h('option', { value: c }, c)));
     currency.value = guessCurrency();
     const form = h('form', { class: 'card form inline-form', id: 'create-group', novalidate: true },
-        h('h2', {}, 'New group'),
+        h('h2', {}, t('New group')),
         formAlert(),
         h('div', { class: 'row' },
-            field({ label: 'Group name', control: name, name: 'name', className: 'grow' }),
-            field({ label: 'Currency', control: currency, name: 'currency' })),
-        h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create group')));
+            field({ label: t('Group name'), control: name, name: 'name', className: 'grow' }),
+            field({ label: t('Currency'), control: currency, name: 'currency' })),
+        h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, t('Create group'))));
     onSubmit(form, async () => {
         if (!name.value.trim()) {
-            setFieldError(name, 'Give the group a name');
+            setFieldError(name, t('Give the group a name'));
             name.focus();
             return;
         }
         const r = await request('POST', 'groups', { body: { name: name.value.trim(), currency: currency.value } });
-        toast(`Group “${r.data.name}” created.`);
+        toast(t('Group “{name}” created.', { name: r.data.name }));
         navigate(`#/groups/${r.data.id}/members`);
     });
-    page('Your groups',
+    page(t('Your groups'),
         h('section', {},
-            h('h1', {}, 'Your groups'),
+            h('h1', {}, t('Your groups')),
             list),
         form);
     try {
         const data = await get('groups?limit=200');
         clear(list);
         if (!data.items.length) {
-            list.append(h('li', { class: 'empty' }, 'No groups yet. Create one below for a trip, a flat or a dinner club.'));
+            list.append(h('li', { class: 'empty' }, t('No groups yet. Create one below for a trip, a flat or a dinner club.')));
         }
         for (const g of data.items) {
             const bal = BigInt(g.my_balance ?? 0);
@@ -139,12 +142,62 @@ async function groupsView() {
                 h('a', { href: `#/groups/${g.id}`, class: 'group-link' },
                     h('span', { class: 'group-name' }, g.name),
                     h('span', { class: ['amount', bal > 0n ? 'pos' : bal < 0n ? 'neg' : 'zero'] },
-                        bal === 0n ? 'settled up' : `${bal > 0n ? 'you are owed' : 'you owe'} ${formatMoney(bal < 0n ? -bal : bal, g.currency)}`))));
+                        bal === 0n ? t('settled up') : t(bal > 0n ? 'you are owed {amount}' : 'you owe {amount}', { amount: formatMoney(bal < 0n ? -bal : bal, g.currency) })))));
         }
     } catch (e) {
         clear(list);
-        list.append(h('li', { class: 'error' }, `Could not load your groups (${e.message}).`));
+        list.append(h('li', { class: 'error' }, `${t('Could not load your groups.')} ${problemSentence(e)}`));
     }
+}
+
+// --- friends: where I stand with each person, across all my groups -------------------------
+
+/** "owes you €12.50" / "you owe €3.00" / "settled up" for one amount (positive: they owe me). */
+function owesText(amount, currency) {
+    const v = big(amount);
+    if (v === 0n) return t('settled up');
+    return v > 0n ? t('owes you {amount}', { amount: formatMoney(v, currency) })
+        : t('you owe {amount}', { amount: formatMoney(-v, currency) });
+}
+
+const owesClass = (amount) => ['amount', big(amount) > 0n ? 'pos' : big(amount) < 0n ? 'neg' : 'zero'];
+
+async function friendsView() {
+    const alive = routeAlive();
+    const data = await get('me/balances');
+    if (!alive()) return;
+    const people = data.people ?? [];
+    const list = h('ul', { class: 'friend-list', id: 'friend-list' });
+    if (!people.length) list.append(h('li', { class: 'empty' }, t('Nobody yet: the people you share a group with show here.')));
+    for (const p of people) {
+        const totals = (p.totals ?? []).filter((x) => big(x.amount) !== 0n);
+        list.append(h('li', { dataset: { person: p.user_id ?? p.member_id ?? '' } },
+            h('div', { class: 'friend-head' },
+                h('span', { class: 'friend-name' }, p.name),
+                totals.length
+                    ? totals.map((x) => h('span', { class: owesClass(x.amount) }, owesText(x.amount, x.currency)))
+                    : h('span', { class: 'amount zero' }, t('settled up'))),
+            h('ul', { class: 'friend-groups' }, (p.groups ?? []).map((g) => h('li', {},
+                h('a', { href: `#/groups/${g.group_id}` }, g.name),
+                h('span', { class: [...owesClass(g.amount), 'small'] }, owesText(g.amount, g.currency)))))));
+    }
+    const all = new Map();
+    for (const p of people) {
+        for (const x of p.totals ?? []) all.set(x.currency, (all.get(x.currency) ?? 0n) + big(x.amount));
+    }
+    const overall = [...all].filter(([, v]) => v !== 0n);
+    page(t('Friends'),
+        h('section', {},
+            h('h1', {}, t('Friends')),
+            h('p', { class: 'lead' }, t('What you and each person owe each other, over all your groups.')),
+            h('section', { class: 'card my-standing', id: 'my-standing', 'aria-label': t('Where you stand') },
+                overall.length
+                    ? overall.map(([c, v]) => h('p', { class: ['standing', v > 0n ? 'pos' : 'neg'] },
+                        v > 0n ? t('You are owed {amount}', { amount: formatMoney(v, c) }) : t('You owe {amount}', { amount: formatMoney(-v, c) })))
+                    : h('p', { class: 'standing zero' }, t('You are settled up'))),
+            h('section', { class: 'card', 'aria-labelledby': 'h-people' },
+                h('h2', { id: 'h-people' }, t('People')),
+                list)));
 }
 
 function guessCurrency() {
@@ -158,7 +211,27 @@ function guessCurrency() {
 }
 
 function notFound() {
-    page('Not found', h('section', {}, h('h1', {}, 'Page not found'), h('p', {}, h('a', { href: '#/' }, 'Back to your groups'))));
+    page(t('Not found'), h('section', {}, h('h1', {}, t('Page not found')), h('p', {}, h('a', { href: '#/' }, t('Back to your groups')))));
+}
+
+// --- the shell: its static words in the reader's language, and the language switch ---------
+
+function shell() {
+    document.getElementById('skip-link').textContent = t('Skip to content');
+    document.querySelector('.brand')?.setAttribute('aria-label', t('splitter, your groups'));
+    document.getElementById('session-nav')?.setAttribute('aria-label', t('Account'));
+    const boot = document.getElementById('boot');
+    if (boot) boot.textContent = t('Loading…');
+    const footer = document.querySelector('.footer');
+    if (!footer) return;
+    clear(footer);
+    const select = h('select', { id: 'lang-switch', class: 'lang-switch' },
+        LANGUAGES.map(([code, name]) => h('option', { value: code, lang: code }, name)));
+    select.value = currentLang();
+    select.addEventListener('change', () => setLanguage(select.value));
+    footer.append(
+        h('p', {}, t('splitter is open source · amounts are exact to the cent')),
+        h('p', { class: 'lang-row' }, h('label', { for: 'lang-switch' }, t('Language')), ' ', select));
 }
 
 // --- router ----------------------------------------------------------------------------
@@ -180,18 +253,19 @@ async function route() {
     }
     try {
         if (!first) return await groupsView();
+        if (first === 'friends') return await friendsView();
         if (first === 'invite' && id) return await inviteView(id, query, { loggedIn: true });
         if (first === 'groups' && id) {
             if (sub === 'expenses' && subId) return await expenseView({ gid: id, eid: subId === 'new' ? null : subId });
             if (sub === 'payments' && subId) return await paymentView(id, query, subId === 'new' ? null : subId);
-            return await groupView(id, sub || 'overview');
+            return await groupView(id, sub || 'overview', query);
         }
         return notFound();
     } catch (e) {
         if (e instanceof ApiError && e.status === 401) return undefined;
-        const msg = e instanceof ApiError && e.status === 404 ? 'This group does not exist, or you are not a member.' : `Something went wrong: ${e.message}`;
-        page('Error', h('section', {}, h('h1', {}, 'Could not open this page'), h('p', { class: 'error' }, msg),
-            h('p', {}, h('a', { href: '#/' }, 'Back to your groups'))));
+        const msg = e instanceof ApiError && e.status === 404 ? t('This group does not exist, or you are not a member.') : problemSentence(e);
+        page(t('Error'), h('section', {}, h('h1', {}, t('Could not open this page')), h('p', { class: 'error' }, msg),
+            h('p', {}, h('a', { href: '#/' }, t('Back to your groups')))));
         return undefined;
     }
 }
@@ -199,14 +273,37 @@ async function route() {
 setUnauthorizedHandler(() => {
     session.clear();
     renderSessionNav();
-    toast('Your session has ended. Please log in again.', 'error');
+    toast(t('Your session has ended. Please log in again.'), 'error');
     const next = location.hash || '#/';
     navigate(`#/login?next=${encodeURIComponent(next)}`);
 });
 
-window.addEventListener('hashchange', () => {
+// Back and Forward return to where the reader was in a page (a long list): each history entry
+// gets a key in history.state, the scroll position is kept per key, and restored once the page
+// is drawn again. A new entry starts at the top.
+const scrollSpots = new Map();
+let routing = false;
+history.scrollRestoration = 'manual';
+
+function historyKey() {
+    if (!history.state?.key) history.replaceState({ key: crypto.randomUUID() }, '');
+    return history.state.key;
+}
+
+window.addEventListener('scroll', () => {
+    if (!routing) scrollSpots.set(historyKey(), window.scrollY);
+}, { passive: true });
+
+window.addEventListener('hashchange', async () => {
     document.activeElement?.blur?.();
-    route();
+    routing = true;
+    const want = scrollSpots.get(historyKey()) ?? 0;
+    try {
+        await route();
+        await restoreScroll(want);
+    } finally {
+        routing = false;
+    }
 });
 
 // Refresh the stored user (and find out early whether the token still works).
@@ -216,4 +313,6 @@ if (session.token) {
         renderSessionNav();
     }).catch(() => {});
 }
+await initI18n();
+shell();
 route();

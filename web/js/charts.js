@@ -3,6 +3,7 @@
 // CSS classes (the CSP forbids inline styles), so dark mode applies to charts too. Each chart
 // is role="img" with a text alternative listing every value.
 
+import { currentLocale, t } from './i18n.js';
 import { h, s } from './dom.js';
 import { big, formatMoney } from './money.js';
 
@@ -36,10 +37,10 @@ export function balanceChart(rows, currency) {
     const mid = labelW + (W - labelW) / 2;
     const half = (W - labelW) / 2 - 8;
     const H = data.length * rowH + 12;
-    const summary = data.map((d) => `${d.name}: ${d.v > 0n ? 'is owed' : d.v < 0n ? 'owes' : 'settled'} ${formatMoney(abs(d.v), currency)}`).join('; ');
+    const summary = data.map((d) => `${d.name}: ${t(d.v > 0n ? 'is owed {amount}' : d.v < 0n ? 'owes {amount}' : 'settled {amount}', { amount: formatMoney(abs(d.v), currency) })}`).join('; ');
     const svg = s('svg', {
         viewBox: `0 0 ${W} ${H}`, class: 'chart-svg', role: 'img',
-        'aria-label': `Balances: ${summary}`, preserveAspectRatio: 'xMinYMin meet',
+        'aria-label': `${t('Balances')}: ${summary}`, preserveAspectRatio: 'xMinYMin meet',
     });
     svg.append(s('line', { x1: mid, x2: mid, y1: 0, y2: H, class: 'axis' }));
     data.forEach((d, i) => {
@@ -61,7 +62,7 @@ export function balanceChart(rows, currency) {
         g.append(s('text', { x: vx, y: y + rowH / 2, class: `bar-value ${cls}-text`, 'text-anchor': anchor, 'dominant-baseline': 'middle' }, label));
         svg.append(g);
     });
-    return figure('Who is owed, who owes', svg, `Balances. ${summary}.`, 'chart-balances');
+    return figure(t('Who is owed, who owes'), svg, `${t('Balances')}. ${summary}.`, 'chart-balances');
 }
 
 /** Horizontal bars, largest first: [{label, value: bigint}]. */
@@ -75,7 +76,7 @@ export function barList(title, items, currency, className) {
     const barMax = W - labelW - 110;
     const H = Math.max(1, data.length) * rowH + 8;
     const summary = data.map((d) => `${d.label}: ${formatMoney(d.value, currency)}`).join('; ');
-    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart-svg', role: 'img', 'aria-label': `${title}: ${summary || 'nothing yet'}` });
+    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart-svg', role: 'img', 'aria-label': `${title}: ${summary || t('nothing yet')}` });
     data.forEach((d, i) => {
         const y = 4 + i * rowH;
         const len = Math.max(2, ratio(d.value, max) * barMax);
@@ -101,7 +102,7 @@ export function columns(title, items, currency, className) {
     const slot = (W - 20) / n;
     const barW = Math.min(56, slot * 0.7);
     const summary = items.map((d) => `${d.label}: ${formatMoney(d.value, currency)}`).join('; ');
-    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart-svg', role: 'img', 'aria-label': `${title}: ${summary || 'nothing yet'}` });
+    const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart-svg', role: 'img', 'aria-label': `${title}: ${summary || t('nothing yet')}` });
     svg.append(s('line', { x1: 10, x2: W - 10, y1: H - bottom, y2: H - bottom, class: 'axis' }));
     const every = Math.ceil(items.length / Math.max(3, Math.floor(W / 60)));
     items.forEach((d, i) => {
@@ -132,7 +133,7 @@ export function spendingSeries(expenses) {
     const byDay = new Map();
     for (const e of expenses) {
         const v = big(e.amount_in_group_currency ?? e.amount);
-        const cat = (e.category || 'uncategorised').trim() || 'uncategorised';
+        const cat = (e.category || '').trim() || t('uncategorised');
         byCat.set(cat, (byCat.get(cat) ?? 0n) + v);
         const day = String(e.date ?? e.created_at ?? '').slice(0, 10);
         byDay.set(day, (byDay.get(day) ?? 0n) + v);
@@ -144,12 +145,12 @@ export function spendingSeries(expenses) {
         const byMonth = new Map();
         for (const d of days) byMonth.set(d.slice(0, 7), (byMonth.get(d.slice(0, 7)) ?? 0n) + byDay.get(d));
         time = [...byMonth.entries()].map(([m, value]) => ({
-            label: new Date(`${m}-01T00:00:00`).toLocaleDateString(undefined, { month: 'short', year: '2-digit' }),
+            label: new Date(`${m}-01T00:00:00`).toLocaleDateString(currentLocale(), { month: 'short', year: '2-digit' }),
             value,
         }));
     } else {
         time = days.map((d) => ({
-            label: new Date(`${d}T00:00:00`).toLocaleDateString(undefined, { month: 'short', day: 'numeric' }),
+            label: new Date(`${d}T00:00:00`).toLocaleDateString(currentLocale(), { month: 'short', day: 'numeric' }),
             value: byDay.get(d),
         }));
     }

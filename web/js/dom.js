@@ -1,6 +1,8 @@
 // Tiny DOM builders. Text always goes in through textContent / text nodes, never innerHTML, so
 // names and descriptions typed by users can never become markup.
 
+import { currentLocale } from './i18n.js';
+
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 function apply(el, attrs, isSvg) {
@@ -75,20 +77,49 @@ export function setFieldError(control, message) {
     return true;
 }
 
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/** The first user-perceived character of `text`, upper-cased ("👩‍👩‍👧 Kids" -> the whole family
+ * emoji, never half of a surrogate pair); '' for an empty text. */
+export function initial(text) {
+    const s = String(text ?? '').trim();
+    for (const { segment } of graphemes.segment(s)) return segment.toLocaleUpperCase();
+    return '';
+}
+
 export function clear(el) {
     while (el.firstChild) el.firstChild.remove();
 }
 
 let toastTimer;
-/** A short status message, announced politely to screen readers. */
+let toastPages = 0;
+/** A short status message, announced politely to screen readers. It stays for the page it is
+ * shown on and the one a form navigates to after it ("Expense added." above the balances), and
+ * goes with the navigation after that, so it never lingers onto the next form. */
 export function toast(message, kind = 'ok') {
     const t = document.getElementById('toast');
     if (!t) return;
     t.textContent = message;
     t.dataset.kind = kind;
     t.classList.add('show');
+    toastPages = 0;
     clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => t.classList.remove('show'), 4000);
+    toastTimer = setTimeout(hideToast, 4000);
+}
+
+function hideToast() {
+    const t = document.getElementById('toast');
+    t?.classList.remove('show');
+    if (t) t.textContent = '';
+}
+
+/** Called for each navigation (see toast). */
+export function toastNavigated() {
+    toastPages += 1;
+    if (toastPages > 1) {
+        clearTimeout(toastTimer);
+        hideToast();
+    }
 }
 
 export function todayISO() {
@@ -101,11 +132,11 @@ export function formatDate(iso) {
     if (!iso) return '';
     const d = /^\d{4}-\d\d-\d\d$/.test(iso) ? new Date(`${iso}T00:00:00`) : new Date(iso);
     if (Number.isNaN(d.getTime())) return iso;
-    return d.toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+    return d.toLocaleDateString(currentLocale(), { year: 'numeric', month: 'short', day: 'numeric' });
 }
 
 export function formatDateTime(iso) {
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return iso ?? '';
-    return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+    return d.toLocaleString(currentLocale(), { dateStyle: 'medium', timeStyle: 'short' });
 }

@@ -5,11 +5,13 @@
 import { ApiError, get, isMissingRoute, toJSON, write } from './api.js';
 import { clear, field, h, nextId, setFieldError, todayISO, toast } from './dom.js';
 import {
-    CURRENCIES, RawNumber, apportion, convert, exponent, formatMoney, parseAmount, parseDecimal,
+    CURRENCIES, RawNumber, apportion, convert, exponent, formatMoney, formatPercent, parseAmount, parseDecimal,
     parseRate, toInput,
 } from './money.js';
 import { CATEGORIES, expenseCache, loadGroup, myMember, remember } from './state.js';
-import { formAlert, navigate, onSubmit, page, routeAlive } from './ui.js';
+import { problemSentence } from './problems.js';
+import { t, tn } from './i18n.js';
+import { focusFirstInvalid, formAlert, navigate, onSubmit, page, routeAlive } from './ui.js';
 
 const MODES = [
     ['equal', 'Equally'],
@@ -41,7 +43,7 @@ export async function expenseView({ gid, eid }) {
     const back = `#/groups/${gid}`;
 
     // --- the basic fields ---------------------------------------------------------------
-    const desc = h('input', { type: 'text', id: 'exp-description', required: true, maxlength: 200, autocomplete: 'off', placeholder: 'Dinner, taxi, tickets…' });
+    const desc = h('input', { type: 'text', id: 'exp-description', required: true, maxlength: 200, autocomplete: 'off', placeholder: t('Dinner, taxi, tickets…') });
     const amount = h('input', { type: 'text', id: 'exp-amount', inputmode: 'decimal', autocomplete: 'off', required: true, placeholder: '0.00' });
     const currencies = [gcur, ...CURRENCIES.filter((c) => c !== gcur)];
     if (existing && !currencies.includes(existing.currency)) currencies.push(existing.currency);
@@ -52,7 +54,7 @@ export async function expenseView({ gid, eid }) {
     const category = h('input', { type: 'text', id: 'exp-category', list: 'exp-categories', autocomplete: 'off', maxlength: 50, placeholder: 'food' });
     const catList = h('datalist', { id: 'exp-categories' }, CATEGORIES.map((c) => h('option', { value: c })));
 
-    const rateField = field({ label: 'Exchange rate', control: rate, name: 'exchange_rate', hint: rateHint });
+    const rateField = field({ label: t('Exchange rate'), control: rate, name: 'exchange_rate', hint: rateHint });
     rateField.classList.add('rate-field');
 
     // --- paid by ------------------------------------------------------------------------
@@ -60,7 +62,7 @@ export async function expenseView({ gid, eid }) {
         const check = h('input', { type: 'checkbox', id: `payer-${i}`, class: 'payer-check', dataset: { member: m.id } });
         const amt = h('input', { type: 'text', id: `payer-amount-${i}`, class: 'payer-amount', inputmode: 'decimal', autocomplete: 'off', placeholder: '0.00' });
         const amtWrap = h('span', { class: 'row-amount' },
-            h('label', { for: amt.id, class: 'visually-hidden' }, `Amount paid by ${m.name}`),
+            h('label', { for: amt.id, class: 'visually-hidden' }, t('Amount paid by {name}', { name: m.name })),
             amt,
             h('span', { class: 'unit', 'aria-hidden': 'true' }, ''));
         const err = h('p', { class: 'field-error', id: `${amt.id}-error`, hidden: true });
@@ -72,8 +74,8 @@ export async function expenseView({ gid, eid }) {
     });
     const payersError = h('p', { class: 'field-error', id: 'payers-error', hidden: true });
     const payers = h('fieldset', { class: 'group-box', id: 'payers', 'aria-describedby': 'payers-error' },
-        h('legend', {}, 'Paid by'),
-        h('p', { class: 'hint', id: 'payers-hint' }, 'Tick everyone who paid; with several payers, say how much each paid.'),
+        h('legend', {}, t('Paid by')),
+        h('p', { class: 'hint', id: 'payers-hint' }, t('Tick everyone who paid; with several payers, say how much each paid.')),
         h('ul', { class: 'member-rows' }, payerRows.map((r) => r.row)),
         payersError);
 
@@ -81,12 +83,12 @@ export async function expenseView({ gid, eid }) {
     const modeName = nextId('mode');
     const modeRadios = MODES.map(([value, label]) => {
         const r = h('input', { type: 'radio', name: modeName, value, id: `mode-${value}` });
-        return { value, r, el: h('span', { class: 'seg' }, r, h('label', { for: r.id }, label)) };
+        return { value, r, el: h('span', { class: 'seg' }, r, h('label', { for: r.id }, t(label))) };
     });
     const splitRows = members.map((m, i) => {
         const check = h('input', { type: 'checkbox', id: `split-${i}`, class: 'split-check', checked: true, dataset: { member: m.id } });
         const val = h('input', { type: 'text', id: `split-value-${i}`, class: 'split-value', inputmode: 'decimal', autocomplete: 'off' });
-        const valLabel = h('label', { for: val.id, class: 'visually-hidden' }, `${m.name}'s part`);
+        const valLabel = h('label', { for: val.id, class: 'visually-hidden' }, t('{name}’s part', { name: m.name }));
         const unit = h('span', { class: 'unit', 'aria-hidden': 'true' });
         const preview = h('output', { class: 'preview', id: `split-preview-${i}`, for: val.id });
         const err = h('p', { class: 'field-error', id: `${val.id}-error`, hidden: true });
@@ -100,8 +102,8 @@ export async function expenseView({ gid, eid }) {
     const splitError = h('p', { class: 'field-error', id: 'split-error', hidden: true });
     const summary = h('p', { class: 'split-summary', id: 'split-summary', 'aria-live': 'polite' });
     const split = h('fieldset', { class: 'group-box', id: 'split', 'aria-describedby': 'split-error split-summary' },
-        h('legend', {}, 'Split'),
-        h('div', { class: 'segmented', role: 'radiogroup', 'aria-label': 'Split mode' }, modeRadios.map((x) => x.el)),
+        h('legend', {}, t('Split')),
+        h('div', { class: 'segmented', role: 'radiogroup', 'aria-label': t('Split mode') }, modeRadios.map((x) => x.el)),
         h('ul', { class: 'member-rows' }, splitRows.map((r) => r.row)),
         summary,
         splitError);
@@ -146,7 +148,7 @@ export async function expenseView({ gid, eid }) {
         clear(rateHint);
         const a = parseAmount(amount.value, c);
         const rt = foreign ? parseRate(rate.value) : { text: '1' };
-        rateHint.append(foreign ? `${gcur} per 1 ${c}` : '');
+        rateHint.append(foreign ? t('{group} per 1 {currency}', { group: gcur, currency: c }) : '');
         let total = null; // in group currency
         if (a.minor !== undefined && rt.text) {
             total = foreign ? convert(a.minor, c, rt.text, gcur) : a.minor;
@@ -162,8 +164,9 @@ export async function expenseView({ gid, eid }) {
         for (const r of splitRows) {
             r.valWrap.hidden = mode === 'equal';
             r.val.disabled = !r.check.checked;
-            r.unit.textContent = mode === 'exact' ? c : mode === 'percent' ? '%' : mode === 'shares' ? 'shares' : '';
-            r.valLabel.textContent = `${r.m.name}'s ${mode === 'exact' ? `amount in ${c}` : mode === 'percent' ? 'percentage' : 'shares'}`;
+            r.unit.textContent = mode === 'exact' ? c : mode === 'percent' ? '%' : mode === 'shares' ? t('shares') : '';
+            r.valLabel.textContent = mode === 'exact' ? t('{name}\'s amount in {currency}', { name: r.m.name, currency: c })
+                : mode === 'percent' ? t('{name}\'s percentage', { name: r.m.name }) : t('{name}\'s shares', { name: r.m.name });
             r.val.placeholder = mode === 'exact' ? '0.00' : mode === 'percent' ? '0' : '1';
             r.row.classList.toggle('excluded', !r.check.checked);
         }
@@ -177,27 +180,33 @@ export async function expenseView({ gid, eid }) {
                 return parseDecimal(r.val.value, { allowZero: mode === 'percent' }).hundredths ?? null;
             });
             if (weights.some((w) => w === null)) weights = null;
+            // Shares of a split that does not add up would not be what the server stores (it
+            // refuses the split): no preview until the percentages make 100 (the amounts, the
+            // total).
+            const sum = weights?.reduce((x, y) => x + y, 0n);
+            if (mode === 'percent' && sum !== 10000n) weights = null;
+            if (mode === 'exact' && (a.minor === undefined || sum !== a.minor)) weights = null;
         }
         const shares = total !== null && weights && weights.length ? apportion(total, weights) : null;
         for (const r of splitRows) r.preview.textContent = '';
         if (shares) inc.forEach((r, i) => { r.preview.textContent = formatMoney(shares[i], gcur); });
         // the summary line
         let text = '';
-        if (!inc.length) text = 'Pick at least one person to split with.';
-        else if (mode === 'equal') text = total !== null ? `Split equally between ${inc.length} ${inc.length === 1 ? 'person' : 'people'}.` : '';
+        if (!inc.length) text = t('Pick at least one person to split with.');
+        else if (mode === 'equal') text = total !== null ? tn(inc.length, 'Split equally between {n} person.', 'Split equally between {n} people.') : '';
         else if (mode === 'exact' && a.minor !== undefined) {
-            const sum = inc.reduce((t, r) => t + (parseAmount(r.val.value, c, { allowZero: true }).minor ?? 0n), 0n);
+            const sum = inc.reduce((acc, r) => acc + (parseAmount(r.val.value, c, { allowZero: true }).minor ?? 0n), 0n);
             const left = a.minor - sum;
-            text = left === 0n ? `Adds up to ${formatMoney(a.minor, c)}.`
-                : left > 0n ? `${formatMoney(left, c)} of ${formatMoney(a.minor, c)} still to assign.`
-                    : `${formatMoney(-left, c)} more than ${formatMoney(a.minor, c)}.`;
+            const whole = formatMoney(a.minor, c);
+            text = left === 0n ? t('Adds up to {total}.', { total: whole })
+                : left > 0n ? t('{left} of {total} still to assign.', { left: formatMoney(left, c), total: whole })
+                    : t('{over} more than {total}.', { over: formatMoney(-left, c), total: whole });
         } else if (mode === 'percent') {
-            const sum = inc.reduce((t, r) => t + (parseDecimal(r.val.value, { allowZero: true }).hundredths ?? 0n), 0n);
+            const sum = inc.reduce((acc, r) => acc + (parseDecimal(r.val.value, { allowZero: true }).hundredths ?? 0n), 0n);
             const left = 10000n - sum;
-            const pct = (v) => `${v / 100n}${v % 100n ? `.${String(v % 100n).padStart(2, '0')}` : ''}%`;
-            text = left === 0n ? 'Adds up to 100%.' : left > 0n ? `${pct(left)} still to assign.` : `${pct(-left)} over 100%.`;
+                        text = left === 0n ? t('Adds up to 100%.') : left > 0n ? t('{pct} still to assign.', { pct: formatPercent(left) }) : t('{pct} over 100%.', { pct: formatPercent(-left) });
         } else if (mode === 'shares') {
-            text = shares ? 'Each pays in proportion to their shares.' : 'Give everyone a number of shares (1, 2, 0.5…).';
+            text = shares ? t('Each pays in proportion to their shares.') : t('Give everyone a number of shares (1, 2, 0.5…).');
         }
         summary.textContent = text;
     }
@@ -226,7 +235,7 @@ export async function expenseView({ gid, eid }) {
         const c = cur();
         const body = {};
         const d = desc.value.trim();
-        if (!d) errs.push([desc, 'Describe the expense']);
+        if (!d) errs.push([desc, t('Describe the expense')]);
         body.description = d;
         const a = parseAmount(amount.value, c);
         if (a.error) errs.push([amount, a.error]);
@@ -237,12 +246,12 @@ export async function expenseView({ gid, eid }) {
             if (rt.error) errs.push([rate, rt.error]);
             body.exchange_rate = rt.text;
         }
-        if (!date.value) errs.push([date, 'Pick a date']);
+        if (!date.value) errs.push([date, t('Pick a date')]);
         body.date = date.value;
         if (category.value.trim()) body.category = category.value.trim();
         const ps = payersChecked();
         sentPayers = ps;
-        if (!ps.length) errs.push([payers, 'Tick who paid']);
+        if (!ps.length) errs.push([payers, t('Tick who paid')]);
         if (ps.length === 1) body.paid_by = [{ member_id: ps[0].m.id, amount: a.minor }];
         else {
             body.paid_by = ps.map((r) => {
@@ -253,7 +262,7 @@ export async function expenseView({ gid, eid }) {
         }
         const inc = included();
         sentSplit = inc;
-        if (!inc.length) errs.push([split, 'Pick at least one person to split with']);
+        if (!inc.length) errs.push([split, t('Pick at least one person to split with')]);
         body.split = {
             mode,
             members: inc.map((r) => {
@@ -268,6 +277,14 @@ export async function expenseView({ gid, eid }) {
                 return { member_id: r.m.id, value: p.text === undefined ? undefined : new RawNumber(p.text) };
             }),
         };
+        if (!errs.length && mode === 'percent') {
+            const sum = inc.reduce((acc, r) => acc + parseDecimal(r.val.value, { allowZero: true }).hundredths, 0n);
+            if (sum !== 10000n) errs.push([split, summary.textContent ? `${summary.textContent} ${t('The percentages must add up to 100%.')}` : t('The percentages must add up to 100%.')]);
+        }
+        if (!errs.length && mode === 'exact') {
+            const sum = inc.reduce((acc, r) => acc + parseAmount(r.val.value, c, { allowZero: true }).minor, 0n);
+            if (sum !== a.minor) errs.push([split, `${summary.textContent} ${t('The amounts must add up to the total.')}`]);
+        }
         return { body, errs };
     }
 
@@ -292,31 +309,30 @@ export async function expenseView({ gid, eid }) {
     // One Idempotency-Key per submission: a double click or a retry of the same body reuses it
     // (the server answers the first result again); a changed form gets a new one.
     let pending = { text: null, key: null };
-    const save = h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-expense' }, existing ? 'Save changes' : 'Add expense');
+    const save = h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-expense' }, existing ? t('Save changes') : t('Add expense'));
     const form = h('form', { class: 'card form expense-form', id: 'expense-form', novalidate: true },
         formAlert(),
-        field({ label: 'Description', control: desc, name: 'description' }),
+        field({ label: t('Description'), control: desc, name: 'description' }),
         h('div', { class: 'row' },
-            field({ label: 'Amount', control: amount, name: 'amount', className: 'grow' }),
-            field({ label: 'Currency', control: currency, name: 'currency' })),
+            field({ label: t('Amount'), control: amount, name: 'amount', className: 'grow' }),
+            field({ label: t('Currency'), control: currency, name: 'currency' })),
         rateField,
         h('div', { class: 'row' },
-            field({ label: 'Date', control: date, name: 'date', className: 'grow' }),
-            field({ label: 'Category', control: category, name: 'category', className: 'grow', hint: 'Optional' })),
+            field({ label: t('Date'), control: date, name: 'date', className: 'grow' }),
+            field({ label: t('Category'), control: category, name: 'category', className: 'grow', hint: t('Optional') })),
         catList,
         payers,
         split,
         h('div', { class: 'actions' },
             save,
-            h('a', { href: back, class: 'btn btn-ghost' }, 'Cancel')));
+            h('a', { href: back, class: 'btn btn-ghost' }, t('Cancel'))));
 
     onSubmit(form, async () => {
         for (const el of form.querySelectorAll('[aria-invalid="true"]')) setFieldError(el, null);
         const { body, errs } = build();
         if (errs.length) {
             for (const [el, msg] of errs) setFieldError(el, msg);
-            const first = errs[0][0];
-            (first.tagName === 'FIELDSET' ? first.querySelector('input') : first)?.focus();
+            focusFirstInvalid(form);
             return;
         }
         const text = toJSON(body);
@@ -328,12 +344,12 @@ export async function expenseView({ gid, eid }) {
                 : await write('POST', `groups/${gid}/expenses`, body, { key: pending.key });
         } catch (e) {
             if (e instanceof ApiError && e.status === 409 && existing) {
-                throw new ApiError(409, { ...e.problem, detail: 'Someone changed this expense meanwhile. Reload the page to edit the latest version.', errors: [] });
+                throw new ApiError(409, { ...e.problem, human: t('Someone changed this expense meanwhile. Reload the page to edit the latest version.'), errors: [] });
             }
             throw e;
         }
         if (r.data && r.data.id && r.data.description !== undefined) remember(r.data);
-        toast(r.status === 'queued' ? 'Saved. It will show in a moment.' : existing ? 'Expense updated.' : 'Expense added.');
+        toast(r.status === 'queued' ? t('Saved. It will show in a moment.') : existing ? t('Expense updated.') : t('Expense added.'));
         navigate(back);
     }, { fieldMap });
 
@@ -342,7 +358,7 @@ export async function expenseView({ gid, eid }) {
     if (existing) {
         const delKey = crypto.randomUUID();
         const confirmBox = h('div', { class: 'confirm', hidden: true, role: 'group', 'aria-labelledby': 'confirm-delete-text' },
-            h('p', { id: 'confirm-delete-text' }, `Delete “${existing.description}”? It disappears from the balances; the activity log keeps it.`),
+            h('p', { id: 'confirm-delete-text' }, t('Delete “{what}”? It disappears from the balances; the activity log keeps it.', { what: existing.description })),
             h('div', { class: 'actions' },
                 h('button', {
                     type: 'button', class: 'btn btn-danger', id: 'confirm-delete',
@@ -351,27 +367,27 @@ export async function expenseView({ gid, eid }) {
                         try {
                             await write('DELETE', `groups/${gid}/expenses/${existing.id}`, undefined, { key: delKey });
                             expenseCache.delete(existing.id);
-                            toast('Expense deleted.');
+                            toast(t('Expense deleted.'));
                             navigate(back);
                         } catch (e) {
                             ev.target.disabled = false;
-                            toast(`Could not delete: ${e.message}`, 'error');
+                            toast(`${t('Could not delete.')} ${problemSentence(e)}`, 'error');
                         }
                     },
-                }, 'Yes, delete it'),
-                h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => { confirmBox.hidden = true; delBtn.focus(); } }, 'Keep it')));
+                }, t('Yes, delete it')),
+                h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => { confirmBox.hidden = true; delBtn.focus(); } }, t('Keep it'))));
         const delBtn = h('button', {
             type: 'button', class: 'btn btn-danger-ghost', id: 'delete-expense',
             onclick: () => { confirmBox.hidden = false; confirmBox.querySelector('#confirm-delete').focus(); },
-        }, 'Delete expense');
-        del = h('section', { class: 'danger-zone', 'aria-label': 'Delete this expense' }, delBtn, confirmBox);
+        }, t('Delete expense'));
+        del = h('section', { class: 'danger-zone', 'aria-label': t('Delete this expense') }, delBtn, confirmBox);
     }
 
-    const title = existing ? `Edit “${existing.description}”` : 'Add an expense';
+    const title = existing ? t('Edit “{what}”', { what: existing.description }) : t('Add an expense');
     page(title,
-        h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: back }, `← ${group.name}`)),
-        h('h1', {}, existing ? 'Edit expense' : 'Add an expense'),
-        existing ? h('p', { class: 'muted' }, `Amounts in ${exponent(existing.currency ?? gcur) === 0 ? 'whole units' : 'decimals'} of ${existing.currency ?? gcur}. Saved changes replace the expense for everyone.`) : null,
+        h('nav', { class: 'crumbs', 'aria-label': t('Breadcrumb') }, h('a', { href: back }, `← ${group.name}`)),
+        h('h1', {}, existing ? t('Edit expense') : t('Add an expense')),
+        existing ? h('p', { class: 'muted' }, t(exponent(existing.currency ?? gcur) === 0 ? 'Amounts in whole units of {currency}. Saved changes replace the expense for everyone.' : 'Amounts in decimals of {currency}. Saved changes replace the expense for everyone.', { currency: existing.currency ?? gcur })) : null,
         form, del);
     refresh();
 }

@@ -5,11 +5,13 @@
 import { ApiError, get, getAll, isMissingRoute, request, write } from './api.js';
 import { canVerify, shortHash, verifyChain } from './chain.js';
 import { balanceChart, barList, columns, spendingSeries } from './charts.js';
-import { clear, field, formatDate, formatDateTime, h, setFieldError, todayISO, toast } from './dom.js';
+import { clear, field, formatDate, formatDateTime, h, initial, setFieldError, todayISO, toast } from './dom.js';
 import { follow } from './live.js';
-import { big, formatMoney, parseAmount, toInput } from './money.js';
-import { loadGroup, memberName, myMember, remember } from './state.js';
-import { formAlert, navigate, onSubmit, page, routeAlive } from './ui.js';
+import { apportion, big, formatMoney, parseAmount, toInput } from './money.js';
+import { CATEGORIES, loadGroup, memberName, myMember, remember } from './state.js';
+import { problemSentence } from './problems.js';
+import { currentLocale, t, tn } from './i18n.js';
+import { formAlert, navigate, onSubmit, page, restoreScroll, routeAlive } from './ui.js';
 
 const TABS = [
     ['overview', 'Overview'],
@@ -19,42 +21,46 @@ const TABS = [
     ['members', 'Members'],
 ];
 
+// How each split mode reads in a list row.
+const SPLIT_WORDS = { equal: 'split equally', exact: 'split by amounts', percent: 'split by percent', shares: 'split by shares' };
+
 const abs = (v) => (v < 0n ? -v : v);
 
 function unavailable(what) {
-    return h('p', { class: 'notice' }, `${what} is not available from this server yet.`);
+    return h('p', { class: 'notice' }, t('{what} is not available from this server yet.', { what }));
 }
 
 function loading() {
-    return h('p', { class: 'muted loading' }, 'Loading…');
+    return h('p', { class: 'muted loading' }, t('Loading…'));
 }
 
 // Tabs that show the ledger: repainted when another member's change arrives on the stream.
 const LIVE_TABS = new Set(['overview', 'expenses', 'insights', 'activity']);
 const REPAINT_DELAY_MS = 250;
 
-export async function groupView(gid, tab) {
+export async function groupView(gid, tab, query = new URLSearchParams()) {
     const alive = routeAlive();
     let group = await loadGroup(gid);
     if (!alive()) return;
-    if (!TABS.some(([t]) => t === tab)) tab = 'overview';
+    if (!TABS.some(([key]) => key === tab)) tab = 'overview';
     const base = `#/groups/${gid}`;
     const body = h('div', { class: 'tab-body', id: `tab-${tab}` }, loading());
-    const liveState = h('span', { class: 'live-state', id: 'live-state', title: 'Changes by other members appear here as they happen' });
+    const liveState = h('span', { class: 'live-state', id: 'live-state', title: t('Changes by other members appear here as they happen') });
     const header = h('header', { class: 'group-header' },
         h('div', { class: 'group-title' },
             h('h1', {}, group.name),
-            h('span', { class: 'badge', title: 'Group currency' }, group.currency),
+            h('span', { class: 'badge', title: t('Group currency') }, group.currency),
             liveState),
         h('div', { class: 'group-actions' },
-            h('a', { href: `${base}/expenses/new`, class: 'btn btn-primary', id: 'add-expense' }, '+ Add expense'),
-            h('a', { href: `${base}/payments/new`, class: 'btn btn-secondary', id: 'record-payment' }, 'Record a payment'),
-            h('button', { type: 'button', class: 'btn btn-ghost', id: 'export-csv', onclick: (ev) => exportCsv(group, ev.currentTarget) }, 'Export CSV')));
-    const tabs = h('nav', { class: 'tabs', 'aria-label': 'Group sections' },
-        h('ul', {}, TABS.map(([t, label]) => h('li', {},
-            h('a', { href: t === 'overview' ? base : `${base}/${t}`, 'aria-current': t === tab ? 'page' : undefined, id: `tab-link-${t}` }, label)))));
-    page(tab === 'overview' ? group.name : `${TABS.find(([t]) => t === tab)[1]} · ${group.name}`, header, tabs, body);
-    const render = { overview, expenses, insights, activity, members }[tab];
+            h('a', { href: `${base}/expenses/new`, class: 'btn btn-primary', id: 'add-expense' }, t('+ Add expense')),
+            h('a', { href: `${base}/payments/new`, class: 'btn btn-secondary', id: 'record-payment' }, t('Record a payment')),
+            h('button', { type: 'button', class: 'btn btn-ghost', id: 'export-csv', onclick: (ev) => exportCsv(group, ev.currentTarget) }, t('Export CSV'))));
+    const tabs = h('nav', { class: 'tabs', 'aria-label': t('Group sections') },
+        h('ul', {}, TABS.map(([key, label]) => h('li', {},
+            h('a', { href: key === 'overview' ? base : `${base}/${key}`, 'aria-current': key === tab ? 'page' : undefined, id: `tab-link-${key}` }, t(label))))));
+    page(tab === 'overview' ? group.name : `${t(TABS.find(([key]) => key === tab)[1])} · ${group.name}`, header, tabs, body);
+    const view = { overview, expenses, insights, activity, members }[tab];
+    const render = (g) => view(g, query);
 
     // Follow the group's events while this page is shown; connect before the first read, so a
     // change made between that read and the connect cannot slip through.
@@ -67,14 +73,24 @@ export async function groupView(gid, tab) {
             if (!timer) timer = setTimeout(repaint, 0);
             return;
         }
+        // Someone typing in a form of the tab (the list's search) keeps what they typed and the
+        // focus: the repaint waits until they leave it.
+        if (document.activeElement?.closest?.('form') && body.contains(document.activeElement)) {
+            timer = setTimeout(repaint, REPAINT_DELAY_MS * 4);
+            return;
+        }
         painting = (async () => {
             try {
                 const fresh = await loadGroup(gid);
                 const content = await render(fresh);
                 if (!alive()) return;
                 group = fresh;
+                // The reader stays where they were in the page (a list loads its pages again
+                // as the scroll comes back).
+                const y = window.scrollY;
                 clear(body);
                 body.append(...[content].flat());
+                if (y > 0) restoreScroll(y, alive);
             } catch {
                 // The next event, or a reload, tries again.
             }
@@ -88,7 +104,7 @@ export async function groupView(gid, tab) {
         },
         onState: (state) => {
             liveState.dataset.state = state;
-            liveState.textContent = state === 'live' ? 'Live' : state === 'reconnecting' ? 'Reconnecting…' : '';
+            liveState.textContent = state === 'live' ? t('Live') : state === 'reconnecting' ? t('Reconnecting…') : '';
         },
     });
     window.addEventListener('hashchange', live.stop, { once: true });
@@ -106,7 +122,7 @@ export async function groupView(gid, tab) {
         } catch (e) {
             if (e instanceof ApiError && e.status === 401) return;
             clear(body);
-            body.append(h('p', { class: 'error' }, `Could not load this section: ${e.message}`));
+            body.append(h('p', { class: 'error' }, `${t('Could not load this section.')} ${problemSentence(e)}`));
         }
     })();
     await painting;
@@ -118,10 +134,50 @@ export async function groupView(gid, tab) {
 /** "paid … · share … · sent … · received …": the parts of a balance (paid - owed + sent -
  * received), payments shown when there are any, so the row adds up. */
 function balanceDetail(b, cur) {
-    const parts = [`paid ${formatMoney(b.paid, cur)}`, `share ${formatMoney(b.owed, cur)}`];
-    if (big(b.sent) !== 0n) parts.push(`sent ${formatMoney(b.sent, cur)}`);
-    if (big(b.received) !== 0n) parts.push(`received ${formatMoney(b.received, cur)}`);
+    const parts = [t('paid {amount}', { amount: formatMoney(b.paid, cur) }), t('share {amount}', { amount: formatMoney(b.owed, cur) })];
+    if (big(b.sent) !== 0n) parts.push(t('sent {amount}', { amount: formatMoney(b.sent, cur) }));
+    if (big(b.received) !== 0n) parts.push(t('received {amount}', { amount: formatMoney(b.received, cur) }));
     return parts.join(' · ');
+}
+
+/** "You are owed €206.15" / "You owe …" / "You are settled up": the reader's own balance, and
+ * the suggested transfers that settle it ("Ben pays you €30.00"). */
+function myStanding(group, me, balance, transfers, cur) {
+    const mine = transfers.filter((x) => x.from === me.id || x.to === me.id);
+    const text = balance > 0n ? t('You are owed {amount}', { amount: formatMoney(balance, cur) })
+        : balance < 0n ? t('You owe {amount}', { amount: formatMoney(-balance, cur) })
+            : t('You are settled up');
+    return h('section', { class: 'card my-standing', id: 'my-standing', 'aria-label': t('Where you stand') },
+        h('p', { class: ['standing', balance > 0n ? 'pos' : balance < 0n ? 'neg' : 'zero'] }, text),
+        h('p', { class: 'muted small' }, balance === 0n ? t('Nothing to pay, nothing to get back in this group.')
+            : balance > 0n ? t('Others in this group owe you this in all.') : t('You owe this to others in this group in all.')),
+        mine.length ? h('ul', { class: 'standing-lines' }, mine.map((x) => h('li', {}, x.to === me.id
+            ? t('{name} pays you {amount}', { name: memberName(group, x.from), amount: formatMoney(x.amount, cur) })
+            : t('You pay {name} {amount}', { name: memberName(group, x.to), amount: formatMoney(x.amount, cur) })))) : null);
+}
+
+/**
+ * What an expense means for the reader, in the group currency: paid (their part of the payers,
+ * converted with the server's rule: the converted total apportioned by what each paid) minus
+ * their share. null when they are neither a payer nor in the split.
+ */
+export function myPart(e, meId) {
+    if (!meId) return null;
+    const payers = e.paid_by ?? [];
+    const total = big(e.amount_in_group_currency ?? e.amount);
+    const pi = payers.findIndex((p) => p.member_id === meId);
+    const share = (e.shares ?? []).find((x) => x.member_id === meId);
+    if (pi < 0 && !share) return null;
+    const paid = pi < 0 ? 0n : apportion(total, payers.map((p) => big(p.amount)))[pi];
+    return paid - (share ? big(share.amount) : 0n);
+}
+
+function myPartText(e, meId, cur) {
+    const v = myPart(e, meId);
+    if (v === null) return h('span', { class: 'mine muted small' }, t('not involved'));
+    if (v === 0n) return h('span', { class: 'mine muted small' }, t('no balance'));
+    return h('span', { class: ['mine', 'small', v > 0n ? 'pos' : 'neg'] },
+        v > 0n ? t('you lent {amount}', { amount: formatMoney(v, cur) }) : t('you borrowed {amount}', { amount: formatMoney(-v, cur) }));
 }
 
 async function overview(group) {
@@ -133,55 +189,57 @@ async function overview(group) {
     const rows = bal.balances.map((b) => ({ ...b, balance: big(b.balance) }));
     const me = myMember(group);
     const out = [];
+    const mine = me ? rows.find((b) => b.member_id === me.id) : null;
+    if (mine) out.push(myStanding(group, me, mine.balance, set.transfers ?? [], cur));
     if (group.members.length < 2) {
         out.push(h('div', { class: 'card callout' },
-            h('p', {}, 'Add the people you share costs with first.'),
-            h('a', { href: `#/groups/${group.id}/members`, class: 'btn btn-secondary' }, 'Add members')));
+            h('p', {}, t('Add the people you share costs with first.')),
+            h('a', { href: `#/groups/${group.id}/members`, class: 'btn btn-secondary' }, t('Add members'))));
     }
     const list = h('ul', { class: 'balance-list', id: 'balance-list' }, rows.map((b) => h('li', { dataset: { member: b.member_id } },
-        h('span', { class: 'who' }, b.name, me && b.member_id === me.id ? h('span', { class: 'you' }, ' (you)') : null),
+        h('span', { class: 'who' }, b.name, me && b.member_id === me.id ? h('span', { class: 'you' }, ` (${t('you')})`) : null),
         h('span', { class: 'detail muted' }, balanceDetail(b, cur)),
         h('span', { class: ['amount', b.balance > 0n ? 'pos' : b.balance < 0n ? 'neg' : 'zero'] },
-            b.balance === 0n ? 'settled' : `${b.balance > 0n ? 'gets back' : 'owes'} ${formatMoney(abs(b.balance), cur)}`))));
+            b.balance === 0n ? t('settled') : t(b.balance > 0n ? 'gets back {amount}' : 'owes {amount}', { amount: formatMoney(abs(b.balance), cur) })))));
     out.push(h('section', { class: 'card', 'aria-labelledby': 'h-balances' },
-        h('h2', { id: 'h-balances' }, 'Balances'),
+        h('h2', { id: 'h-balances' }, t('Balances')),
         rows.length ? balanceChart(rows, cur) : null,
         list));
 
     const transfers = set.transfers ?? [];
     const tlist = h('ul', { class: 'transfer-list', id: 'transfer-list' });
-    if (!transfers.length) tlist.append(h('li', { class: 'empty' }, 'Everyone is settled up.'));
-    for (const t of transfers) {
-        const from = memberName(group, t.from);
-        const to = memberName(group, t.to);
-        const what = `${from} pays ${to} ${formatMoney(t.amount, cur)}`;
+    if (!transfers.length) tlist.append(h('li', { class: 'empty' }, t('Everyone is settled up.')));
+    for (const tr of transfers) {
+        const from = memberName(group, tr.from);
+        const to = memberName(group, tr.to);
+        const what = t('{from} pays {to} {amount}', { from, to, amount: formatMoney(tr.amount, cur) });
         const key = crypto.randomUUID(); // one per suggested transfer shown: double clicks pay once
         const btn = h('button', {
-            type: 'button', class: 'btn btn-secondary btn-small mark-paid', 'aria-label': `Mark as paid: ${what}`,
+            type: 'button', class: 'btn btn-secondary btn-small mark-paid', 'aria-label': t('Mark as paid: {what}', { what }),
             onclick: async () => {
                 btn.disabled = true;
                 btn.setAttribute('aria-busy', 'true');
                 try {
                     const r = await write('POST', `groups/${group.id}/payments`, {
-                        from_member: t.from, to_member: t.to, amount: big(t.amount), date: todayISO(), note: 'Settle up',
+                        from_member: tr.from, to_member: tr.to, amount: big(tr.amount), date: todayISO(), note: t('Settle up'),
                     }, { key });
-                    toast(r.status === 'queued' ? 'Payment recorded; balances update in a moment.' : `Recorded: ${what}.`);
+                    toast(r.status === 'queued' ? t('Payment recorded; balances update in a moment.') : t('Recorded: {what}.', { what }));
                     navigate(`#/groups/${group.id}`);
                 } catch (e) {
                     btn.disabled = false;
                     btn.removeAttribute('aria-busy');
-                    toast(`Could not record the payment: ${e.message}`, 'error');
+                    toast(`${t('Could not record the payment.')} ${problemSentence(e)}`, 'error');
                 }
             },
-        }, 'Mark as paid');
+        }, t('Mark as paid'));
         tlist.append(h('li', {},
-            h('span', { class: 'transfer' }, h('strong', {}, from), ' pays ', h('strong', {}, to)),
-            h('span', { class: 'amount' }, formatMoney(t.amount, cur)),
+            h('span', { class: 'transfer' }, t('{from} pays {to}', { from, to })),
+            h('span', { class: 'amount' }, formatMoney(tr.amount, cur)),
             btn));
     }
     out.push(h('section', { class: 'card', 'aria-labelledby': 'h-settle' },
-        h('h2', { id: 'h-settle' }, 'Who pays whom'),
-        h('p', { class: 'muted' }, 'The fewest transfers that settle every balance.'),
+        h('h2', { id: 'h-settle' }, t('Who pays whom')),
+        h('p', { class: 'muted' }, t('The fewest transfers that settle every balance.')),
         tlist));
     return out;
 }
@@ -193,67 +251,173 @@ function expenseItem(group, e) {
     remember(e);
     const payers = (e.paid_by ?? []).map((p) => memberName(group, p.member_id)).join(', ');
     const foreign = e.currency && e.currency !== cur;
+    const mine = myPartText(e, myMember(group)?.id, cur);
     return h('li', {},
-        h('a', { href: `#/groups/${group.id}/expenses/${e.id}`, class: 'expense-link', 'aria-label': `Edit ${e.description}, ${formatMoney(e.amount_in_group_currency ?? e.amount, cur)}` },
-            h('span', { class: 'cat-dot', dataset: { cat: e.category ?? '' }, 'aria-hidden': 'true' }, (e.category || '•').slice(0, 1).toUpperCase()),
+        h('a', { href: `#/groups/${group.id}/expenses/${e.id}`, class: 'expense-link', 'aria-label': `${t('Edit {what}', { what: e.description })}, ${formatMoney(e.amount_in_group_currency ?? e.amount, cur)}, ${mine.textContent}` },
+            h('span', { class: 'cat-dot', dataset: { cat: e.category ?? '' }, 'aria-hidden': 'true' }, initial(e.category || '•')),
             h('span', { class: 'main' },
                 h('span', { class: 'desc' }, e.description),
-                h('span', { class: 'meta muted' }, [formatDate(e.date), e.category, payers ? `paid by ${payers}` : null, `split ${e.split?.mode ?? ''}`].filter(Boolean).join(' · '))),
+                h('span', { class: 'meta muted' }, [formatDate(e.date), e.category, payers ? t('paid by {names}', { names: payers }) : null, t(SPLIT_WORDS[e.split?.mode] ?? 'split')].filter(Boolean).join(' · '))),
             h('span', { class: 'amounts' },
                 h('span', { class: 'amount' }, formatMoney(e.amount_in_group_currency ?? e.amount, cur)),
-                foreign ? h('span', { class: 'muted small' }, formatMoney(e.amount, e.currency)) : null)));
+                foreign ? h('span', { class: 'muted small' }, formatMoney(e.amount, e.currency)) : null,
+                mine)));
 }
 
 function paymentItem(group, p) {
     const cur = group.currency;
-    const who = `${memberName(group, p.from_member)} paid ${memberName(group, p.to_member)}`;
+    const me = myMember(group);
+    const who = t('{from} paid {to}', { from: memberName(group, p.from_member), to: memberName(group, p.to_member) });
     return h('li', { class: 'payment-entry' },
-        h('a', { href: `#/groups/${group.id}/payments/${p.id}`, class: 'expense-link', 'aria-label': `Edit payment: ${who}, ${formatMoney(p.amount, cur)}` },
-            h('span', { class: 'cat-dot', dataset: { cat: 'payment' }, 'aria-hidden': 'true' }, '⇄'),
+        h('a', { href: `#/groups/${group.id}/payments/${p.id}`, class: 'expense-link', 'aria-label': `${t('Edit payment: {who}', { who })}, ${formatMoney(p.amount, cur)}` },
+            h('span', { class: 'cat-dot', dataset: { cat: t('payment') }, 'aria-hidden': 'true' }, '⇄'),
             h('span', { class: 'main' },
                 h('span', { class: 'desc' }, who),
-                h('span', { class: 'meta muted' }, [formatDate(p.date), 'payment', p.note].filter(Boolean).join(' · '))),
+                h('span', { class: 'meta muted' }, [formatDate(p.date), t('payment'), p.note].filter(Boolean).join(' · '))),
             h('span', { class: 'amounts' },
-                h('span', { class: 'amount' }, formatMoney(p.amount, cur)))));
+                h('span', { class: 'amount' }, formatMoney(p.amount, cur)),
+                me && p.from_member === me.id ? h('span', { class: 'mine small pos' }, t('you paid')) : null,
+                me && p.to_member === me.id ? h('span', { class: 'mine small neg' }, t('you received')) : null)));
 }
 
-async function expenses(group) {
+/** The list's filters as the query of the tab's hash gives them (the API's names). */
+const FILTERS = ['q', 'payer', 'member', 'category', 'from', 'to'];
+
+function filterForm(group, query) {
+    const opts = (label) => [h('option', { value: '' }, label), ...group.members.map((m) => h('option', { value: m.id }, m.name))];
+    const q = h('input', { type: 'search', id: 'filter-q', autocomplete: 'off', maxlength: 200, value: query.get('q') ?? '', placeholder: t('Dinner, taxi…') });
+    const payer = h('select', { id: 'filter-payer' }, opts(t('Anyone')));
+    payer.value = query.get('payer') ?? '';
+    const member = h('select', { id: 'filter-member' }, opts(t('Anyone')));
+    member.value = query.get('member') ?? '';
+    const category = h('input', { type: 'text', id: 'filter-category', list: 'filter-categories', autocomplete: 'off', maxlength: 50, value: query.get('category') ?? '' });
+    const from = h('input', { type: 'date', id: 'filter-from', value: query.get('from') ?? '' });
+    const to = h('input', { type: 'date', id: 'filter-to', value: query.get('to') ?? '' });
+    const more = FILTERS.slice(1).some((k) => query.get(k));
+    const active = FILTERS.some((k) => query.get(k));
+    const form = h('form', { class: 'filter-form', id: 'expense-filter', role: 'search', novalidate: true },
+        h('div', { class: 'row row-end' },
+            field({ label: t('Search'), control: q, name: 'q', className: 'grow' }),
+            h('button', { type: 'submit', class: 'btn btn-secondary' }, t('Search'))),
+        h('details', { open: more || undefined },
+            h('summary', {}, t('More filters')),
+            h('div', { class: 'row' },
+                field({ label: t('Paid by'), control: payer, name: 'payer', className: 'grow' }),
+                field({ label: t('Shared by'), control: member, name: 'member', className: 'grow' }),
+                field({ label: t('Category'), control: category, name: 'category', className: 'grow' })),
+            h('datalist', { id: 'filter-categories' }, CATEGORIES.map((c) => h('option', { value: c }))),
+            h('div', { class: 'row' },
+                field({ label: t('From'), control: from, name: 'from', className: 'grow' }),
+                field({ label: t('To'), control: to, name: 'to', className: 'grow' }))),
+        active ? h('p', {}, h('a', { href: `#/groups/${group.id}/expenses`, id: 'clear-filters' }, t('Clear the filters'))) : null);
+    form.addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        setFieldError(to, null);
+        if (from.value && to.value && from.value > to.value) {
+            setFieldError(to, t('Pick a date on or after the first one.'));
+            to.focus();
+            return;
+        }
+        const qs = new URLSearchParams();
+        const values = { q: q.value.trim(), payer: payer.value, member: member.value, category: category.value.trim(), from: from.value, to: to.value };
+        for (const k of FILTERS) if (values[k]) qs.set(k, values[k]);
+        const text = qs.toString();
+        navigate(`#/groups/${group.id}/expenses${text ? `?${text}` : ''}`);
+    });
+    return { form, active };
+}
+
+const monthFormat = () => new Intl.DateTimeFormat(currentLocale(), { month: 'long', year: 'numeric', timeZone: 'UTC' });
+
+/** "November 2026" for "2026-11-20". */
+function monthLabel(date) {
+    const [y, m] = String(date).split('-').map(Number);
+    if (!y || !m) return '';
+    return monthFormat().format(new Date(Date.UTC(y, m - 1, 1)));
+}
+
+async function expenses(group, query = new URLSearchParams()) {
     const list = h('ul', { class: 'expense-list', id: 'expense-list' });
-    const more = h('button', { type: 'button', class: 'btn btn-ghost', hidden: true }, 'Load more');
+    const status = h('p', { class: 'list-status muted', id: 'list-status', 'aria-live': 'polite' });
+    const retry = h('button', { type: 'button', class: 'btn btn-ghost', id: 'list-retry', hidden: true }, t('Try again'));
+    const sentinel = h('div', { class: 'list-sentinel', 'aria-hidden': 'true' });
+    const { form, active } = filterForm(group, query);
+    const filters = new URLSearchParams();
+    for (const k of FILTERS) if (query.get(k)) filters.set(k, query.get(k));
     let cursor = null;
+    let done = false;
+    let loading = null;
+    let month = null;
     // Payments are listed among the expenses by date: each page of expenses brings the
-    // payments dated on or after its last expense; the last page brings the rest.
+    // payments dated on or after its last expense; the last page brings the rest. The filters
+    // are the expense list's; with any of them set, payments are left out.
     let payments = [];
+    const add = (date, item) => {
+        const m = String(date).slice(0, 7);
+        if (m !== month) {
+            month = m;
+            list.append(h('li', { class: 'month-header' }, h('h3', {}, monthLabel(date))));
+        }
+        list.append(item);
+    };
     async function load() {
-        more.disabled = true;
-        const data = await get(`groups/${group.id}/expenses?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        const qs = new URLSearchParams(filters);
+        qs.set('limit', '50');
+        if (cursor) qs.set('cursor', cursor);
+        const data = await get(`groups/${group.id}/expenses?${qs}`);
         cursor = data.next_cursor;
+        done = !cursor;
         const floor = cursor && data.items.length ? data.items[data.items.length - 1].date : '';
         for (const e of data.items) {
-            while (payments.length && payments[0].date > e.date) list.append(paymentItem(group, payments.shift()));
-            list.append(expenseItem(group, e));
+            while (payments.length && payments[0].date > e.date) add(payments[0].date, paymentItem(group, payments.shift()));
+            add(e.date, expenseItem(group, e));
         }
-        while (payments.length && payments[0].date >= floor) list.append(paymentItem(group, payments.shift()));
-        if (!list.children.length) list.append(h('li', { class: 'empty' }, 'No expenses yet.'));
-        more.hidden = !cursor;
-        more.disabled = false;
+        while (payments.length && payments[0].date >= floor) add(payments[0].date, paymentItem(group, payments.shift()));
+        if (!list.children.length) list.append(h('li', { class: 'empty' }, active ? t('Nothing matches these filters.') : t('No expenses yet.')));
+        status.textContent = done ? '' : t('Scroll for more…');
     }
-    more.addEventListener('click', () => load().catch((e) => toast(e.message, 'error')));
+    // Load as the reader scrolls: the next page when the end of the list comes near.
+    const near = () => sentinel.isConnected && sentinel.getBoundingClientRect().top < window.innerHeight + 800;
+    const next = () => {
+        if (loading || done) return;
+        retry.hidden = true;
+        status.textContent = t('Loading more…');
+        loading = load().then(() => {
+            loading = null;
+            if (near()) next();
+        }, (e) => {
+            loading = null;
+            status.textContent = `${t('Could not load more.')} ${problemSentence(e)}`;
+            retry.hidden = false;
+        });
+    };
+    retry.addEventListener('click', next);
+    const observer = new IntersectionObserver((entries) => {
+        if (entries.some((x) => x.isIntersecting)) next();
+    }, { rootMargin: '0px 0px 800px 0px' });
+    window.addEventListener('hashchange', () => observer.disconnect(), { once: true });
     try {
-        try {
-            ({ items: payments } = await getAll(`groups/${group.id}/payments`, { maxPages: 5 }));
-        } catch (e) {
-            if (!isMissingRoute(e)) throw e;
+        if (!active) {
+            try {
+                ({ items: payments } = await getAll(`groups/${group.id}/payments`, { maxPages: 5 }));
+            } catch (e) {
+                if (!isMissingRoute(e)) throw e;
+            }
         }
         await load();
     } catch (e) {
-        if (isMissingRoute(e)) return h('section', { class: 'card' }, h('h2', {}, 'Expenses'), unavailable('The list of expenses'));
-        throw e;
+        if (isMissingRoute(e)) return h('section', { class: 'card' }, h('h2', {}, t('Expenses')), unavailable(t('The list of expenses')));
+        if (e instanceof ApiError && e.status === 422) {
+            list.append(h('li', { class: 'error' }, `${t('These filters are not valid.')} ${problemSentence(e)}`));
+            done = true;
+        } else throw e;
     }
+    if (!done) observer.observe(sentinel);
     return h('section', { class: 'card', 'aria-labelledby': 'h-expenses' },
-        h('h2', { id: 'h-expenses' }, 'Expenses and payments'),
-        h('p', { class: 'muted' }, 'Newest first. Open one to edit or delete it.'),
-        list, more);
+        h('h2', { id: 'h-expenses' }, t('Expenses and payments')),
+        form,
+        h('p', { class: 'muted' }, active ? t('Expenses matching the filters, newest first.') : t('Newest first. Open one to edit or delete it.')),
+        list, sentinel, status, retry);
 }
 
 // --- insights ------------------------------------------------------------------------------
@@ -263,18 +427,18 @@ async function insights(group) {
     try {
         ({ items } = await getAll(`groups/${group.id}/expenses`, { maxPages: 10 }));
     } catch (e) {
-        if (isMissingRoute(e)) return h('section', { class: 'card' }, h('h2', {}, 'Insights'), unavailable('Spending by category and over time'));
+        if (isMissingRoute(e)) return h('section', { class: 'card' }, h('h2', {}, t('Insights')), unavailable(t('Spending by category and over time')));
         throw e;
     }
-    if (!items.length) return h('section', { class: 'card' }, h('h2', {}, 'Insights'), h('p', { class: 'empty' }, 'Add expenses to see where the money goes.'));
+    if (!items.length) return h('section', { class: 'card' }, h('h2', {}, t('Insights')), h('p', { class: 'empty' }, t('Add expenses to see where the money goes.')));
     const { categories, time } = spendingSeries(items);
-    const total = items.reduce((t, e) => t + big(e.amount_in_group_currency ?? e.amount), 0n);
+    const total = items.reduce((sum, e) => sum + big(e.amount_in_group_currency ?? e.amount), 0n);
     return [
-        h('section', { class: 'card stat-row', 'aria-label': 'Totals' },
-            h('div', { class: 'stat' }, h('span', { class: 'stat-value' }, formatMoney(total, group.currency)), h('span', { class: 'muted' }, 'spent in all')),
-            h('div', { class: 'stat' }, h('span', { class: 'stat-value' }, String(items.length)), h('span', { class: 'muted' }, items.length === 1 ? 'expense' : 'expenses'))),
-        h('section', { class: 'card', 'aria-labelledby': 'h-cat' }, h('h2', { id: 'h-cat' }, 'By category'), barList('Spending by category', categories, group.currency, 'chart-categories')),
-        h('section', { class: 'card', 'aria-labelledby': 'h-time' }, h('h2', { id: 'h-time' }, 'Over time'), columns('Spending over time', time, group.currency, 'chart-time')),
+        h('section', { class: 'card stat-row', 'aria-label': t('Totals') },
+            h('div', { class: 'stat' }, h('span', { class: 'stat-value' }, formatMoney(total, group.currency)), h('span', { class: 'muted' }, t('spent in all'))),
+            h('div', { class: 'stat' }, h('span', { class: 'stat-value' }, String(items.length)), h('span', { class: 'muted' }, tn(items.length, 'expense', 'expenses')))),
+        h('section', { class: 'card', 'aria-labelledby': 'h-cat' }, h('h2', { id: 'h-cat' }, t('By category')), barList(t('Spending by category'), categories, group.currency, 'chart-categories')),
+        h('section', { class: 'card', 'aria-labelledby': 'h-time' }, h('h2', { id: 'h-time' }, t('Over time')), columns(t('Spending over time'), time, group.currency, 'chart-time')),
     ];
 }
 
@@ -291,25 +455,27 @@ function describeEvent(group, ev, actorName, names) {
     if (eid && d.description) names.set(eid, d.description);
     else if (eid && names.has(eid)) d.description = names.get(eid);
     const money = (amount, currency) => (amount === undefined || amount === null ? '' : ` (${formatMoney(amount, currency || group.currency)})`);
-    const paid = (x) => `${memberName(group, x.from_member)} paid ${memberName(group, x.to_member)}${money(x.amount)}`;
-    const what = d.description ? `“${d.description}”` : 'an expense';
+    const paid = (x) => `${t('{from} paid {to}', { from: memberName(group, x.from_member), to: memberName(group, x.to_member) })}${money(x.amount)}`;
+    const what = d.description ? `“${d.description}”` : t('an expense');
+    const actor = actorName;
     switch (ev.type) {
         case 'expense.created':
-            return `${actorName} added “${d.description ?? 'an expense'}”${money(d.amount, d.currency)}`;
+            return t('{actor} added {what}', { actor, what }) + money(d.amount, d.currency);
         case 'expense.replaced':
-            return `${actorName} edited “${d.description ?? 'an expense'}”${money(d.amount, d.currency)}`;
+            return t('{actor} edited {what}', { actor, what }) + money(d.amount, d.currency);
         case 'expense.deleted':
-            return `${actorName} deleted ${what}`;
+            return t('{actor} deleted {what}', { actor, what });
         case 'expense.reverted':
-            return p.data?.restore ? `${actorName} undid a change: ${what} is back${money(d.amount, d.currency)}` : `${actorName} undid a change: ${what} removed`;
+            return p.data?.restore ? t('{actor} undid a change: {what} is back', { actor, what }) + money(d.amount, d.currency)
+                : t('{actor} undid a change: {what} removed', { actor, what });
         case 'payment.created':
-            return `${actorName} recorded that ${paid(d)}`;
+            return t('{actor} recorded that {payment}', { actor, payment: paid(d) });
         case 'payment.replaced':
-            return `${actorName} changed a payment: ${paid(d)}`;
+            return t('{actor} changed a payment: {payment}', { actor, payment: paid(d) });
         case 'payment.deleted':
-            return ev.before ? `${actorName} deleted the payment: ${paid(ev.before)}` : `${actorName} deleted a payment`;
+            return ev.before ? t('{actor} deleted the payment: {payment}', { actor, payment: paid(ev.before) }) : t('{actor} deleted a payment', { actor });
         case 'payment.reverted':
-            return p.data?.restore ? `${actorName} undid a change: ${paid(d)}` : `${actorName} undid a change: a payment removed`;
+            return p.data?.restore ? t('{actor} undid a change: {payment}', { actor, payment: paid(d) }) : t('{actor} undid a change: a payment removed', { actor });
         default:
             return `${actorName}: ${ev.type}`;
     }
@@ -320,47 +486,47 @@ async function activity(group) {
     try {
         res = await getAll(`groups/${group.id}/events`, { maxPages: 10 });
     } catch (e) {
-        if (isMissingRoute(e)) return h('section', { class: 'card' }, h('h2', {}, 'Activity'), unavailable('The activity log'));
+        if (isMissingRoute(e)) return h('section', { class: 'card' }, h('h2', {}, t('Activity')), unavailable(t('The activity log')));
         throw e;
     }
     const byUser = new Map(group.members.filter((m) => m.user_id).map((m) => [m.user_id, m.name]));
     const list = h('ol', { class: 'activity-list', id: 'activity-list', reversed: true });
     // Oldest first to follow each expense's description; shown newest first.
     const names = new Map();
-    const texts = res.items.map((ev) => describeEvent(group, ev, byUser.get(ev.actor) ?? 'Someone', names));
+    const texts = res.items.map((ev) => describeEvent(group, ev, byUser.get(ev.actor) ?? t('Someone'), names));
     // Undo is offered on the last change of each expense or payment (an older one would be
     // refused: the resource changed since). Its version is the number of events that touched it.
     const versions = new Map();
     const last = new Map();
     for (const ev of res.items) {
-        const t = targetOf(ev);
-        if (!t) continue;
-        versions.set(t, (versions.get(t) ?? 0) + 1);
-        last.set(t, ev.event_id);
+        const target = targetOf(ev);
+        if (!target) continue;
+        versions.set(target, (versions.get(target) ?? 0) + 1);
+        last.set(target, ev.event_id);
     }
-    if (!res.items.length) list.append(h('li', { class: 'empty' }, 'Nothing has happened yet.'));
+    if (!res.items.length) list.append(h('li', { class: 'empty' }, t('Nothing has happened yet.')));
     for (let i = res.items.length - 1; i >= 0; i--) {
         const ev = res.items[i];
-        const t = targetOf(ev);
-        const undo = res.complete && t && last.get(t) === ev.event_id
+        const target = targetOf(ev);
+        const undo = res.complete && target && last.get(target) === ev.event_id
             ? h('button', {
-                type: 'button', class: 'btn btn-ghost btn-small undo', 'aria-label': `Undo: ${texts[i]}`,
+                type: 'button', class: 'btn btn-ghost btn-small undo', 'aria-label': t('Undo: {what}', { what: texts[i] }),
                 onclick: async (e) => {
                     const btn = e.currentTarget;
                     btn.disabled = true;
                     try {
-                        await write('POST', `groups/${group.id}/events/${ev.event_id}/revert`, undefined, { ifMatch: versions.get(t) });
-                        toast('Undone.');
+                        await write('POST', `groups/${group.id}/events/${ev.event_id}/revert`, undefined, { ifMatch: versions.get(target) });
+                        toast(t('Undone.'));
                         const section = list.closest('section');
                         const fresh = await activity(group);
                         section.replaceWith(fresh);
                         fresh.querySelector('h2')?.focus?.();
                     } catch (err) {
                         btn.disabled = false;
-                        toast(err instanceof ApiError && err.status === 409 ? 'This changed meanwhile; reload to see the latest.' : `Could not undo: ${err.message}`, 'error');
+                        toast(err instanceof ApiError && err.status === 409 ? t('This changed meanwhile; reload to see the latest.') : `${t('Could not undo.')} ${problemSentence(err)}`, 'error');
                     }
                 },
-            }, 'Undo')
+            }, t('Undo'))
             : null;
         list.append(h('li', { class: `ev ev-${String(ev.type).replace(/\W/g, '-')}` },
             h('span', { class: 'ev-text' }, texts[i]),
@@ -368,10 +534,10 @@ async function activity(group) {
             undo));
     }
     return h('section', { class: 'card', 'aria-labelledby': 'h-activity' },
-        h('h2', { id: 'h-activity', tabindex: '-1' }, 'Activity'),
-        h('p', { class: 'muted' }, 'Every change to the ledger, newest first. Nothing is ever erased from it; Undo adds a change that reverses the last one.'),
+        h('h2', { id: 'h-activity', tabindex: '-1' }, t('Activity')),
+        h('p', { class: 'muted' }, t('Every change to the ledger, newest first. Nothing is ever erased from it; Undo adds a change that reverses the last one.')),
         await chainStatus(group, res),
-        res.complete ? null : h('p', { class: 'muted' }, 'Showing the first part of a long history.'),
+        res.complete ? null : h('p', { class: 'muted' }, t('Showing the first part of a long history.')),
         list);
 }
 
@@ -382,27 +548,27 @@ async function chainStatus(group, res) {
     const code = (hash) => h('code', { class: 'mono', id: 'chain-head', title: hash }, shortHash(hash));
     if (!canVerify()) {
         box.dataset.state = 'unchecked';
-        box.append('Ledger head ', code(res.items.at(-1).hash), ' · not checked: this browser needs HTTPS to compute SHA-256.');
+        box.append(t('Ledger head'), ' ', code(res.items.at(-1).hash), ` · ${t('not checked: this browser needs HTTPS to compute SHA-256.')}`);
         return box;
     }
     const r = await verifyChain(group.id, res.items);
     if (!r.ok) {
         box.dataset.state = 'broken';
         box.classList.add('error');
-        box.append(`The ledger's hash chain is broken at event #${r.at.seq} (${r.why}): the stored history was changed.`);
+        box.append(t('The ledger’s hash chain is broken at event #{seq} ({why}): the stored history was changed.', { seq: r.at.seq, why: r.why }));
         return box;
     }
     // The group was read before its log, so the log reaches the group's head.
     if (res.complete && group.head_hash && !res.items.some((ev) => ev.hash === group.head_hash)) {
         box.dataset.state = 'broken';
         box.classList.add('error');
-        box.append(`The group's head hash ${shortHash(group.head_hash)} is not in its ledger: the stored history was changed.`);
+        box.append(t('The group’s head hash {hash} is not in its ledger: the stored history was changed.', { hash: shortHash(group.head_hash) }));
         return box;
     }
     box.dataset.state = res.complete ? 'verified' : 'partial';
-    box.append('Ledger head ', code(res.items.at(-1).hash), res.complete
-        ? ` · ✓ hash chain verified over all ${r.count} changes.`
-        : ` · ✓ hash chain verified up to the ${r.count} changes loaded (the rest is not loaded).`);
+    box.append(t('Ledger head'), ' ', code(res.items.at(-1).hash), ` · ✓ ${res.complete
+        ? tn(r.count, 'hash chain verified over its {n} change.', 'hash chain verified over all {n} changes.')
+        : t('hash chain verified up to the {n} changes loaded (the rest is not loaded).', { n: r.count })}`);
     return box;
 }
 
@@ -421,19 +587,19 @@ function showInvite(box, url, who) {
     clear(box);
     const input = h('input', { type: 'text', readonly: true, value: url, id: 'invite-url', class: 'mono' });
     box.append(h('div', { class: 'invite-box' },
-        field({ label: who ? `Invite link for ${who}` : 'Invite link', control: input, name: 'invite', hint: 'Anyone with this link can join the group for 7 days. Share it like a key.' }),
+        field({ label: who ? t('Invite link for {name}', { name: who }) : t('Invite link'), control: input, name: 'invite', hint: t('Anyone with this link can join the group for 7 days. Share it like a key.') }),
         h('button', {
             type: 'button', class: 'btn btn-secondary', id: 'copy-invite',
             onclick: async () => {
                 try {
                     await navigator.clipboard.writeText(url);
-                    toast('Link copied.');
+                    toast(t('Link copied.'));
                 } catch {
                     input.select();
-                    toast('Select the link and copy it.');
+                    toast(t('Select the link and copy it.'));
                 }
             },
-        }, 'Copy link')));
+        }, t('Copy link'))));
     input.focus();
     input.select();
 }
@@ -446,7 +612,7 @@ async function members(group) {
             const r = await request('POST', `groups/${group.id}/invites`);
             showInvite(box, inviteLink(r.data.token, group, member), member?.name);
         } catch (e) {
-            toast(`Could not create an invite: ${e.message}`, 'error');
+            toast(`${t('Could not create an invite.')} ${problemSentence(e)}`, 'error');
         } finally {
             btn.disabled = false;
         }
@@ -454,11 +620,11 @@ async function members(group) {
     const me = myMember(group);
     const list = h('ul', { class: 'member-list', id: 'member-list' }, group.members.map((m) => {
         const li = h('li', {},
-            h('span', { class: 'avatar', 'aria-hidden': 'true' }, m.name.slice(0, 1).toUpperCase()),
-            h('span', { class: 'who' }, m.name, me && me.id === m.id ? h('span', { class: 'you' }, ' (you)') : null),
-            h('span', { class: 'muted small' }, m.user_id ? 'has an account' : 'no account yet'));
+            h('span', { class: 'avatar', 'aria-hidden': 'true' }, initial(m.name)),
+            h('span', { class: 'who' }, m.name, me && me.id === m.id ? h('span', { class: 'you' }, ` (${t('you')})`) : null),
+            h('span', { class: 'muted small' }, m.user_id ? t('has an account') : t('no account yet')));
         if (!m.user_id) {
-            const b = h('button', { type: 'button', class: 'btn btn-ghost btn-small invite-member', 'aria-label': `Invite ${m.name}`, onclick: () => makeInvite(m, b) }, 'Invite');
+            const b = h('button', { type: 'button', class: 'btn btn-ghost btn-small invite-member', 'aria-label': t('Invite {name}', { name: m.name }), onclick: () => makeInvite(m, b) }, t('Invite'));
             li.append(b);
         }
         return li;
@@ -467,28 +633,28 @@ async function members(group) {
     const form = h('form', { class: 'form inline-form', id: 'add-member', novalidate: true },
         formAlert(),
         h('div', { class: 'row row-end' },
-            field({ label: 'Name', control: name, name: 'name', className: 'grow', hint: 'People without an account can join later through an invite.' }),
-            h('button', { type: 'submit', class: 'btn btn-primary' }, 'Add member')));
+            field({ label: t('Name'), control: name, name: 'name', className: 'grow', hint: t('People without an account can join later through an invite.') }),
+            h('button', { type: 'submit', class: 'btn btn-primary' }, t('Add member'))));
     onSubmit(form, async () => {
         if (!name.value.trim()) {
-            setFieldError(name, 'Enter a name');
+            setFieldError(name, t('Enter a name'));
             name.focus();
             return;
         }
         const r = await request('POST', `groups/${group.id}/members`, { body: { name: name.value.trim() } });
-        toast(`${r.data.name} added.`);
+        toast(t('{name} added.', { name: r.data.name }));
         await groupView(group.id, 'members');
         document.getElementById('member-name')?.focus();
     });
-    const general = h('button', { type: 'button', class: 'btn btn-secondary', id: 'invite-anyone', onclick: () => makeInvite(null, general) }, 'Create an invite link');
+    const general = h('button', { type: 'button', class: 'btn btn-secondary', id: 'invite-anyone', onclick: () => makeInvite(null, general) }, t('Create an invite link'));
     return [
         h('section', { class: 'card', 'aria-labelledby': 'h-members' },
-            h('h2', { id: 'h-members' }, 'Members'),
+            h('h2', { id: 'h-members' }, t('Members')),
             list,
             form),
         h('section', { class: 'card', 'aria-labelledby': 'h-invite' },
-            h('h2', { id: 'h-invite' }, 'Invite'),
-            h('p', { class: 'muted' }, 'Send someone a link to join. To hand over a member without an account (with their expenses), use “Invite” next to their name.'),
+            h('h2', { id: 'h-invite' }, t('Invite')),
+            h('p', { class: 'muted' }, t('Send someone a link to join. To hand over a member without an account (with their expenses), use “Invite” next to their name.')),
             general, box),
     ];
 }
@@ -507,9 +673,9 @@ async function exportCsv(group, btn) {
         a.click();
         a.remove();
         setTimeout(() => URL.revokeObjectURL(url), 10_000);
-        toast('CSV downloaded.');
+        toast(t('CSV downloaded.'));
     } catch (e) {
-        toast(isMissingRoute(e) ? 'CSV export is not available from this server yet.' : `Could not export: ${e.message}`, 'error');
+        toast(isMissingRoute(e) ? t('CSV export is not available from this server yet.') : `${t('Could not export.')} ${problemSentence(e)}`, 'error');
     } finally {
         btn.disabled = false;
     }
@@ -535,20 +701,20 @@ export async function paymentView(gid, query, pid = null) {
         value: existing ? toInput(existing.amount, cur) : undefined,
     });
     const date = h('input', { type: 'date', id: 'pay-date', value: existing?.date ?? todayISO() });
-    const note = h('input', { type: 'text', id: 'pay-note', maxlength: 200, autocomplete: 'off', placeholder: 'Bank transfer', value: existing?.note ?? undefined });
+    const note = h('input', { type: 'text', id: 'pay-note', maxlength: 200, autocomplete: 'off', placeholder: t('Bank transfer'), value: existing?.note ?? undefined });
     let pending = { text: null, key: null };
     const form = h('form', { class: 'card form', id: 'payment-form', novalidate: true },
         formAlert(),
         h('div', { class: 'row' },
-            field({ label: 'From (who paid)', control: from, name: 'from_member', className: 'grow' }),
-            field({ label: 'To (who received)', control: to, name: 'to_member', className: 'grow' })),
+            field({ label: t('From (who paid)'), control: from, name: 'from_member', className: 'grow' }),
+            field({ label: t('To (who received)'), control: to, name: 'to_member', className: 'grow' })),
         h('div', { class: 'row' },
-            field({ label: `Amount (${cur})`, control: amount, name: 'amount', className: 'grow' }),
-            field({ label: 'Date', control: date, name: 'date', className: 'grow' })),
-        field({ label: 'Note', control: note, name: 'note', hint: 'Optional' }),
+            field({ label: t('Amount ({currency})', { currency: cur }), control: amount, name: 'amount', className: 'grow' }),
+            field({ label: t('Date'), control: date, name: 'date', className: 'grow' })),
+        field({ label: t('Note'), control: note, name: 'note', hint: t('Optional') }),
         h('div', { class: 'actions' },
-            h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-payment' }, existing ? 'Save payment' : 'Record payment'),
-            h('a', { href: back, class: 'btn btn-ghost' }, 'Cancel')));
+            h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-payment' }, existing ? t('Save payment') : t('Record payment')),
+            h('a', { href: back, class: 'btn btn-ghost' }, t('Cancel'))));
     onSubmit(form, async () => {
         const a = parseAmount(amount.value, cur);
         if (a.error) {
@@ -564,10 +730,10 @@ export async function paymentView(gid, query, pid = null) {
             const r = existing
                 ? await write('PUT', `groups/${gid}/payments/${existing.id}`, body, { key: pending.key, ifMatch: existing.version })
                 : await write('POST', `groups/${gid}/payments`, body, { key: pending.key });
-            toast(r.status === 'queued' ? 'Payment saved; balances update in a moment.' : existing ? 'Payment updated.' : 'Payment recorded.');
+            toast(r.status === 'queued' ? t('Payment saved; balances update in a moment.') : existing ? t('Payment updated.') : t('Payment recorded.'));
         } catch (e) {
             if (e instanceof ApiError && e.status === 409 && existing) {
-                throw new ApiError(409, { ...e.problem, detail: 'Someone changed this payment meanwhile. Reload the page to edit the latest version.', errors: [] });
+                throw new ApiError(409, { ...e.problem, human: t('Someone changed this payment meanwhile. Reload the page to edit the latest version.'), errors: [] });
             }
             throw e;
         }
@@ -577,7 +743,7 @@ export async function paymentView(gid, query, pid = null) {
     if (existing) {
         const delKey = crypto.randomUUID();
         const confirmBox = h('div', { class: 'confirm', hidden: true, role: 'group', 'aria-labelledby': 'confirm-delete-text' },
-            h('p', { id: 'confirm-delete-text' }, 'Delete this payment? It disappears from the balances; the activity log keeps it.'),
+            h('p', { id: 'confirm-delete-text' }, t('Delete this payment? It disappears from the balances; the activity log keeps it.')),
             h('div', { class: 'actions' },
                 h('button', {
                     type: 'button', class: 'btn btn-danger', id: 'confirm-delete',
@@ -586,28 +752,28 @@ export async function paymentView(gid, query, pid = null) {
                         btn.disabled = true;
                         try {
                             await write('DELETE', `groups/${gid}/payments/${existing.id}`, undefined, { key: delKey, ifMatch: existing.version });
-                            toast('Payment deleted.');
+                            toast(t('Payment deleted.'));
                             navigate(back);
                         } catch (e) {
                             btn.disabled = false;
-                            toast(`Could not delete: ${e.message}`, 'error');
+                            toast(`${t('Could not delete.')} ${problemSentence(e)}`, 'error');
                         }
                     },
-                }, 'Yes, delete it'),
-                h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => { confirmBox.hidden = true; delBtn.focus(); } }, 'Keep it')));
+                }, t('Yes, delete it')),
+                h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => { confirmBox.hidden = true; delBtn.focus(); } }, t('Keep it'))));
         const delBtn = h('button', {
             type: 'button', class: 'btn btn-danger-ghost', id: 'delete-payment',
             onclick: () => { confirmBox.hidden = false; confirmBox.querySelector('#confirm-delete').focus(); },
-        }, 'Delete payment');
-        del = h('section', { class: 'danger-zone', 'aria-label': 'Delete this payment' }, delBtn, confirmBox);
+        }, t('Delete payment'));
+        del = h('section', { class: 'danger-zone', 'aria-label': t('Delete this payment') }, delBtn, confirmBox);
     }
-    const title = existing ? 'Edit payment' : 'Record a payment';
+    const title = existing ? t('Edit payment') : t('Record a payment');
     page(`${title} · ${group.name}`,
-        h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: back }, `← ${group.name}`)),
+        h('nav', { class: 'crumbs', 'aria-label': t('Breadcrumb') }, h('a', { href: back }, `← ${group.name}`)),
         h('h1', {}, title),
         h('p', { class: 'muted' }, existing
-            ? 'Change the amount (a partial payment), the people or the date; saved changes replace the payment for everyone.'
-            : 'Someone paid someone back, outside splitter: the payer’s balance rises, the receiver’s falls.'),
+            ? t('Change the amount (a partial payment), the people or the date; saved changes replace the payment for everyone.')
+            : t('Someone paid someone back, outside splitter: the payer’s balance rises, the receiver’s falls.')),
         form, del);
 }
 
@@ -618,17 +784,17 @@ export async function inviteView(token, query, { loggedIn }) {
     const claim = query.get('claim');
     const as = query.get('as');
     const here = location.hash;
-    const intro = h('p', { class: 'lead' },
-        'You have been invited to join ', groupName ? h('strong', {}, groupName) : 'a group', ' on splitter',
-        claim && as ? [' as ', h('strong', {}, as)] : null, '.');
+    const intro = h('p', { class: 'lead' }, claim && as
+        ? t('You have been invited to join {group} on splitter as {name}.', { group: groupName || t('a group'), name: as })
+        : t('You have been invited to join {group} on splitter.', { group: groupName || t('a group') }));
     if (!loggedIn) {
         page('Invitation', h('section', { class: 'narrow' },
-            h('h1', {}, 'Join a group'), intro,
+            h('h1', {}, t('Join a group')), intro,
             h('div', { class: 'card' },
-                h('p', {}, 'Log in or create an account to accept.'),
+                h('p', {}, t('Log in or create an account to accept.')),
                 h('div', { class: 'actions' },
-                    h('a', { class: 'btn btn-primary', href: `#/register?next=${encodeURIComponent(here)}` }, 'Create an account'),
-                    h('a', { class: 'btn btn-secondary', href: `#/login?next=${encodeURIComponent(here)}` }, 'Log in')))));
+                    h('a', { class: 'btn btn-primary', href: `#/register?next=${encodeURIComponent(here)}` }, t('Create an account')),
+                    h('a', { class: 'btn btn-secondary', href: `#/login?next=${encodeURIComponent(here)}` }, t('Log in'))))));
         return;
     }
     const alert = formAlert();
@@ -637,28 +803,28 @@ export async function inviteView(token, query, { loggedIn }) {
         alert.hidden = true;
         try {
             const r = await request('POST', `invites/${encodeURIComponent(token)}/accept`, { body: memberId ? { member_id: memberId } : {} });
-            toast(`Welcome to ${r.data.name}!`);
+            toast(t('Welcome to {name}!', { name: r.data.name }));
             navigate(`#/groups/${r.data.id}`);
         } catch (e) {
             btn.disabled = false;
             clear(alert);
-            const msg = e instanceof ApiError && e.status === 404 ? 'This invite link is invalid or has expired. Ask for a new one.'
-                : e instanceof ApiError && e.status === 409 ? `${as ?? 'That member'} already has an account, or you are already in this group. Join as a new member instead.`
-                    : e.message;
+            const msg = e instanceof ApiError && e.status === 404 ? t('This invite link is invalid or has expired. Ask for a new one.')
+                : e instanceof ApiError && e.status === 409 ? t('{name} already has an account, or you are already in this group. Join as a new member instead.', { name: as ?? t('That member') })
+                    : problemSentence(e);
             alert.append(h('p', {}, msg));
             alert.hidden = false;
         }
     };
     const buttons = [];
     if (claim && as) {
-        const b1 = h('button', { type: 'button', class: 'btn btn-primary', id: 'accept-claim', onclick: () => accept(claim, b1) }, `Join as ${as}`);
+        const b1 = h('button', { type: 'button', class: 'btn btn-primary', id: 'accept-claim', onclick: () => accept(claim, b1) }, t('Join as {name}', { name: as }));
         buttons.push(b1);
     }
-    const b2 = h('button', { type: 'button', class: claim ? 'btn btn-secondary' : 'btn btn-primary', id: 'accept-new', onclick: () => accept(null, b2) }, claim ? 'Join as a new member' : 'Join the group');
+    const b2 = h('button', { type: 'button', class: claim ? 'btn btn-secondary' : 'btn btn-primary', id: 'accept-new', onclick: () => accept(null, b2) }, claim ? t('Join as a new member') : t('Join the group'));
     buttons.push(b2);
     page('Invitation', h('section', { class: 'narrow' },
-        h('h1', {}, 'Join a group'), intro,
+        h('h1', {}, t('Join a group')), intro,
         h('div', { class: 'card' }, alert,
-            claim && as ? h('p', { class: 'muted' }, `Joining as ${as} makes their expenses and balance yours.`) : null,
+            claim && as ? h('p', { class: 'muted' }, t('Joining as {name} makes their expenses and balance yours.', { name: as })) : null,
             h('div', { class: 'actions' }, buttons))));
 }

@@ -3,6 +3,8 @@
 // Number(); display goes through Intl.NumberFormat with the decimal *string*, which formats it
 // exactly (Intl.NumberFormat v3).
 
+import { currentLocale, t } from './i18n.js';
+
 // ISO 4217 minor-unit exponents that are not 2. Everything else is 2.
 const EXPONENTS = {
     BHD: 3, IQD: 3, JOD: 3, KWD: 3, LYD: 3, OMR: 3, TND: 3,
@@ -47,22 +49,22 @@ const MAX_I64 = (1n << 63n) - 1n;
 export function parseAmount(text, currency, { allowZero = false } = {}) {
     const exp = exponent(currency);
     let s = String(text ?? '').trim().replace(/[\s\u00a0\u202f']/g, '');
-    if (s === '') return { error: 'Enter an amount' };
+    if (s === '') return { error: t('Enter an amount') };
     // One separator: "." or "," as the decimal point. Grouping separators are not guessed.
     if (!/^\d+([.,]\d*)?$/.test(s) && !/^[.,]\d+$/.test(s)) {
-        return { error: 'Enter a number like 12.50' };
+        return { error: t('Enter a number like 12.50') };
     }
     s = s.replace(',', '.');
     const [intPart, frac = ''] = s.split('.');
     if (frac.length > exp) {
         return {
-            error: exp === 0 ? `${currency} has no minor unit: enter a whole amount`
-                : `${currency} has at most ${exp} decimal${exp === 1 ? '' : 's'}`,
+            error: exp === 0 ? t('{currency} has no minor unit: enter a whole amount', { currency })
+                : t('{currency} has at most {n} decimals', { currency, n: exp }),
         };
     }
     const minor = BigInt(intPart || '0') * 10n ** BigInt(exp) + BigInt((frac.padEnd(exp, '0')) || '0');
-    if (minor > MAX_I64) return { error: 'That amount is too large' };
-    if (minor === 0n && !allowZero) return { error: 'The amount must be more than zero' };
+    if (minor > MAX_I64) return { error: t('That amount is too large') };
+    if (minor === 0n && !allowZero) return { error: t('The amount must be more than zero') };
     return { minor };
 }
 
@@ -90,12 +92,12 @@ function formatter(currency, signDisplay) {
     if (!f) {
         const exp = exponent(currency);
         try {
-            f = new Intl.NumberFormat(undefined, {
+            f = new Intl.NumberFormat(currentLocale(), {
                 style: 'currency', currency, signDisplay,
                 minimumFractionDigits: exp, maximumFractionDigits: exp,
             });
         } catch {
-            f = new Intl.NumberFormat(undefined, { minimumFractionDigits: exp, maximumFractionDigits: exp });
+            f = new Intl.NumberFormat(currentLocale(), { minimumFractionDigits: exp, maximumFractionDigits: exp });
         }
         formatters.set(key, f);
     }
@@ -107,26 +109,35 @@ export function formatMoney(minor, currency, { sign = 'auto' } = {}) {
     return formatter(currency, sign).format(toDecimal(minor, currency));
 }
 
+/** Hundredths of a percent as a percentage in the reader's locale: 1050n -> "10.5%". */
+export function formatPercent(hundredths) {
+    const v = big(hundredths);
+    const neg = v < 0n;
+    const a = neg ? -v : v;
+    const text = `${neg ? '-' : ''}${a / 10000n}.${String(a % 10000n).padStart(4, '0')}`;
+    return new Intl.NumberFormat(currentLocale(), { style: 'percent', maximumFractionDigits: 2 }).format(text);
+}
+
 /**
  * A positive decimal with at most `maxDecimals` digits after the point (percent, shares):
  * returns the canonical text or an error. Sent as a JSON number with exactly this text.
  */
 export function parseDecimal(text, { maxDecimals = 2, allowZero = false } = {}) {
     const s = String(text ?? '').trim().replace(',', '.');
-    if (s === '') return { error: 'Required' };
+    if (s === '') return { error: t('Required') };
     const re = new RegExp(`^\\d+(\\.\\d{1,${maxDecimals}})?$`);
-    if (!re.test(s)) return { error: `A number with at most ${maxDecimals} decimals` };
+    if (!re.test(s)) return { error: t('A number with at most {n} decimals', { n: maxDecimals }) };
     const [i, f = ''] = s.split('.');
     const canonical = `${BigInt(i)}${f ? `.${f}` : ''}`;
-    if (!allowZero && /^0(\.0*)?$/.test(canonical)) return { error: 'Must be more than zero' };
+    if (!allowZero && /^0(\.0*)?$/.test(canonical)) return { error: t('Must be more than zero') };
     return { text: canonical, hundredths: BigInt(i) * 100n + BigInt(f.padEnd(2, '0').slice(0, 2) || '0') };
 }
 
 /** An exchange rate: a positive decimal string ("1.0825"), kept as text. */
 export function parseRate(text) {
     const s = String(text ?? '').trim().replace(',', '.');
-    if (s === '') return { error: 'Enter the exchange rate' };
-    if (!/^\d+(\.\d+)?$/.test(s) || /^0+(\.0+)?$/.test(s)) return { error: 'Enter a positive number like 1.0825' };
+    if (s === '') return { error: t('Enter the exchange rate') };
+    if (!/^\d+(\.\d+)?$/.test(s) || /^0+(\.0+)?$/.test(s)) return { error: t('Enter a positive number like 1.0825') };
     return { text: s };
 }
 

@@ -2,7 +2,8 @@
 // submit once at a time and show RFC 9457 problems inline.
 
 import { ApiError } from './api.js';
-import { clear, h, setFieldError } from './dom.js';
+import { clear, h, setFieldError, toastNavigated } from './dom.js';
+import { fieldSentence, looseFieldSentence, problemSentence } from './problems.js';
 
 const main = () => document.getElementById('main');
 
@@ -10,6 +11,7 @@ let routeSeq = 0;
 /** Called by the router for each navigation. */
 export function startRoute() {
     routeSeq += 1;
+    toastNavigated();
 }
 /**
  * For a view, before its first await: a function telling whether the view is still the one
@@ -18,6 +20,19 @@ export function startRoute() {
 export function routeAlive() {
     const mine = routeSeq;
     return () => mine === routeSeq;
+}
+
+/**
+ * Scroll to y, waiting up to 3 s for a list that loads as it scrolls to grow tall enough; stops
+ * early once `alive()` says the page was left.
+ */
+export async function restoreScroll(y, alive = () => true) {
+    const until = Date.now() + 3000;
+    for (;;) {
+        window.scrollTo(0, y);
+        if (Math.abs(window.scrollY - y) < 2 || Date.now() > until || !alive()) return;
+        await new Promise((r) => setTimeout(r, 100));
+    }
 }
 
 export function navigate(hash) {
@@ -43,7 +58,9 @@ export function page(title, ...children) {
     }
 }
 
-/** Show a problem's field errors inline; the rest (or the title) in the form's alert. */
+/** Show a problem's field errors inline, in sentences for people; the rest (or a sentence for
+ * the problem) in the form's alert. Focus then goes to the first invalid field, or to the alert
+ * when no field can take it, so the reader lands on what needs fixing. */
 export function showProblem(form, err, fieldMap = (f) => form.querySelector(`[name="${CSS.escape(f)}"]`)) {
     const alert = form.querySelector('.form-alert');
     for (const el of form.querySelectorAll('[aria-invalid="true"]')) setFieldError(el, null);
@@ -51,13 +68,10 @@ export function showProblem(form, err, fieldMap = (f) => form.querySelector(`[na
     if (err instanceof ApiError) {
         for (const e of err.errors) {
             const el = e.field ? fieldMap(e.field) : null;
-            if (!(el && setFieldError(el, capitalise(e.message)))) rest.push(e.field ? `${e.field}: ${e.message}` : e.message);
+            if (!(el && setFieldError(el, fieldSentence(e)))) rest.push(looseFieldSentence(e));
         }
     }
-    let msg = err instanceof ApiError
-        ? (err.errors.length ? 'Please check the highlighted fields.' : (err.problem.detail || err.problem.title || `Error ${err.status}`))
-        : navigator.onLine === false ? 'You seem to be offline. Try again.' : 'Could not reach splitter. Try again.';
-    if (err instanceof ApiError && err.status === 429) msg = 'Too many attempts. Wait a moment and try again.';
+    const msg = err instanceof ApiError && err.problem.human ? err.problem.human : problemSentence(err);
     if (alert) {
         clear(alert);
         alert.append(h('p', {}, msg));
@@ -65,14 +79,25 @@ export function showProblem(form, err, fieldMap = (f) => form.querySelector(`[na
         if (rest.length) alert.append(h('ul', {}, rest.map((r) => h('li', {}, r))));
         alert.hidden = false;
     }
-    const first = form.querySelector('[aria-invalid="true"]');
-    if (first) first.focus();
+    focusFirstInvalid(form, alert);
 }
 
-export const capitalise = (t) => (t ? t[0].toUpperCase() + t.slice(1) : t);
+/** Focus the first invalid control (the first control inside an invalid fieldset), else the
+ * form's alert. */
+export function focusFirstInvalid(form, alert = form.querySelector('.form-alert')) {
+    const first = form.querySelector('[aria-invalid="true"]');
+    let target = first;
+    if (first && first.tagName === 'FIELDSET') {
+        // A value to type in before a box to tick; neither when hidden or disabled.
+        const usable = (sel) => [...first.querySelectorAll(sel)].find((el) => !el.disabled && el.offsetParent !== null);
+        target = usable('input[type="text"], select, textarea') ?? usable('input');
+    }
+    if (target) target.focus();
+    else if (alert && !alert.hidden) alert.focus();
+}
 
 export function formAlert() {
-    return h('div', { class: 'form-alert', role: 'alert', hidden: true });
+    return h('div', { class: 'form-alert', role: 'alert', tabindex: '-1', hidden: true });
 }
 
 /** Wire a form: one submission at a time, button busy state, errors shown inline. */
