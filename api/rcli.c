@@ -463,7 +463,8 @@ static void round_start(void)
     }
     snprintf(replicas, sizeof(replicas), "%d", api.cfg.redis_wait_replicas);
     snprintf(timeout, sizeof(timeout), "%d", api.cfg.redis_wait_timeout_ms);
-    if (redisAsyncCommand(wait_conn.ac, on_fence, NULL, "INCR " KEYS_REPLICATION_FENCE) != REDIS_OK ||
+    if (redisAsyncCommand(wait_conn.ac, on_fence, NULL, "INCR " KEYS_REPLICATION_FENCE) !=
+            REDIS_OK ||
         redisAsyncCommand(wait_conn.ac, on_round, list, "WAIT %s %s", replicas, timeout) !=
             REDIS_OK) {
         release_waiters(list, 0);

@@ -250,7 +250,8 @@ void route_payment_write(struct rctx *c)
         event_accept(c);
         return;
     }
-    event_set_type(c, strcmp(c->method, "PUT") == 0 ? EVENT_PAYMENT_REPLACED : EVENT_PAYMENT_DELETED);
+    event_set_type(c,
+                   strcmp(c->method, "PUT") == 0 ? EVENT_PAYMENT_REPLACED : EVENT_PAYMENT_DELETED);
     const char *p2[2] = {c->target_id, c->group_id};
     pg_query(c, on_payment_version,
              "SELECT version, deleted FROM payments WHERE id = $1 AND group_id = $2", 2, p2);

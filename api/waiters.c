@@ -52,7 +52,8 @@ static void applied_headers(struct rctx *c)
     if (event_is_create(c)) {
         char loc[128];
         snprintf(loc, sizeof(loc), "/api/v1/groups/%s/%s/%s", c->group_id,
-                 event_kind_of(event_type_of_request(c)) == EVENT_PAYMENT ? "payments" : "expenses", c->target_id);
+                 event_kind_of(event_type_of_request(c)) == EVENT_PAYMENT ? "payments" : "expenses",
+                 c->target_id);
         add_header(c, H2O_TOKEN_LOCATION, loc);
     }
 }
@@ -99,7 +100,7 @@ static void answer_applied(struct rctx *c)
     const char *p[2] = {c->target_id, c->group_id};
     applied_headers(c);
     c->kind = event_kind_of(event_type_of_request(c)) == EVENT_EXPENSE ? &expense_resource
-                                                                      : &payment_resource;
+                                                                       : &payment_resource;
     c->result_status = event_is_create(c) ? 201 : 200;
     pg_query(c, on_applied_resource, c->kind->applied_sql, 2, p);
 }
