@@ -57,7 +57,6 @@ int config_partitions(unsigned *out)
     return 0;
 }
 
-
 /* Parse one entry [s, e) of a host list into hp. 0, or -1 with err set. */
 static int parse_hostport(const char *s, const char *e, struct config_hostport *hp, char *err,
                           size_t err_size)
