@@ -187,6 +187,7 @@ static Suite *config_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("partitions");
     tcase_add_test(tc, test_config_partitions_default_and_bounds);
+    suite_add_tcase(s, tc);
     tc = tcase_create("hostports");
     tcase_add_test(tc, test_config_hostports_parses_lists);
     tcase_add_test(tc, test_config_hostports_rejects_bad_lists);
