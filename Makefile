@@ -3,7 +3,7 @@
 #   make            build everything (build/bin/api, worker, settle, ...)
 #   make run        deps, build, start the local stack, follow the logs, stop on Ctrl-C
 #   make test       deps, build, unit + static + e2e + fault tests, "N passed, M failed"
-#   make e2e FILE=tests/e2e/x.test.mjs   one e2e file against a private stack
+#   make e2e FILE=tests/e2e/x.test.mjs   one e2e (or tests/browser/) file against a private stack
 #   make asan       unit and e2e tests under ASan+UBSan (build/asan/)
 #   make chaos      one fault per test (Redis flushed or lost, a worker stopped, PostgreSQL
 #                   down, a row lock, the api killed, Redis full) under a retried write load
@@ -162,7 +162,8 @@ unit: bins
 static: deps
 	@BUILD=$(BUILD) scripts/test.sh static
 
-# make e2e FILE=tests/e2e/x.test.mjs runs only that file (several: FILE="a b") against a private stack.
+# make e2e FILE=tests/e2e/x.test.mjs runs only that file (several: FILE="a b"; tests/browser/
+# files too) against a private stack.
 e2e: bins
 	@BUILD=$(BUILD) E2E_FILES="$(FILE)" scripts/test.sh e2e
 

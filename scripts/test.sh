@@ -251,7 +251,14 @@ BROWSER_FAILED=0
 e2e_browser() {
     [[ ${BROWSER:-1} == 1 && $SANITIZE != 1 && $VALGRIND != 1 ]] || return 0
     local -a files=()
-    mapfile -t files < <(find tests/browser -maxdepth 1 -type f -name '*.test.mjs' 2>/dev/null | sort)
+    local f
+    if [[ -n ${E2E_FILES:-} ]]; then
+        for f in $E2E_FILES; do
+            [[ $f != tests/browser/* ]] || files+=("$f")
+        done
+    else
+        mapfile -t files < <(find tests/browser -maxdepth 1 -type f -name '*.test.mjs' 2>/dev/null | sort)
+    fi
     [[ ${#files[@]} -gt 0 ]] || return 0
     BROWSER_RAN=1
     local dir=tests/browser tap="$E2E_STATE/browser.tap" rc fail
@@ -318,13 +325,14 @@ section_e2e() {
     export PGPASSWORD="$POSTGRES_PASSWORD"
 
     # E2E_FILES (`make e2e FILE=...`): only these files (tests/e2e/serial/ ones run serially as
-    # below), and no browser tests; else every file.
+    # below, tests/browser/ ones in chromium); else every file.
     local -a files=() serial=()
     local f
     if [[ -n ${E2E_FILES:-} ]]; then
         for f in $E2E_FILES; do
             case $f in
                 tests/e2e/serial/*) serial+=("$f") ;;
+                tests/browser/*) ;; # e2e_browser runs these
                 *) files+=("$f") ;;
             esac
         done
@@ -361,7 +369,7 @@ section_e2e() {
             E2E_FAILED=$((E2E_FAILED + 1))
         fi
     fi
-    [[ -n ${E2E_FILES:-} ]] || e2e_browser
+    e2e_browser
     # tests/e2e/serial/ stops parts of the shared stack (Redis): after the files above, one
     # file at a time, so nothing else runs meanwhile.
     if [[ ${#serial[@]} -gt 0 ]]; then
