@@ -4,13 +4,10 @@
  */
 #include "api.h"
 
-#include "xalloc.h"
-
-#include <string.h>
-
+/* Redis answered first: c->answer_status is 200 when it did, 503 when it is down. */
 static void health_answer(struct rctx *c, int pg_ok)
 {
-    int redis_ok = c->scratch && strcmp(c->scratch, "ok") == 0;
+    int redis_ok = c->answer_status == 200;
     int ok = pg_ok && redis_ok;
     json_t *body = json_pack("{s:s, s:{s:s, s:s}}", "status", ok ? "ok" : "degraded", "checks",
                              "postgres", pg_ok ? "ok" : "down", "redis", redis_ok ? "ok" : "down");
@@ -27,8 +24,7 @@ static void on_redis(redisReply *r, struct rctx *c)
 {
     if (!rctx_unref_live(c))
         return;
-    free(c->scratch);
-    c->scratch = xstrdup(r && r->type == REDIS_REPLY_STATUS ? "ok" : "down");
+    c->answer_status = r && r->type == REDIS_REPLY_STATUS ? 200 : 503;
     pg_query(c, on_pg, "SELECT 1", 0, NULL);
 }
 

@@ -6,36 +6,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { randomInt } from 'node:crypto';
-import { BASE_URL } from './lib.mjs';
+import { BASE_URL, rawRequest } from './lib.mjs';
 
 const base = new URL(BASE_URL);
 const loopback = ['127.0.0.1', 'localhost'].includes(base.hostname);
 const source = `127.${randomInt(1, 255)}.${randomInt(1, 255)}.${randomInt(2, 255)}`;
 
 function post(path, body, localAddress) {
-    return new Promise((resolve, reject) => {
-        const req = http.request(
-            {
-                host: base.hostname,
-                port: base.port,
-                path,
-                method: 'POST',
-                localAddress,
-                agent: false,
-                headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
-            },
-            (res) => {
-                let text = '';
-                res.setEncoding('utf8');
-                res.on('data', (d) => (text += d));
-                res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }));
-            },
-        );
-        req.on('error', reject);
-        req.end(body);
-    });
+    return rawRequest('POST', path, { headers: { 'Content-Type': 'application/json' }, body, localAddress });
 }
 
 test('a burst on /api/v1/auth/login from one address gets 429 problems', { skip: !loopback && 'BASE_URL is not on loopback' }, async () => {
@@ -59,11 +38,6 @@ test('a burst on /api/v1/auth/login from one address gets 429 problems', { skip:
     const other = await post('/api/v1/auth/login', body, '127.0.0.1');
     assert.equal(other.status, 422, other.text);
     // Nor are routes outside /api/v1/auth/.
-    const health = await new Promise((resolve, reject) => {
-        http.get({ host: base.hostname, port: base.port, path: '/api/health', localAddress: source, agent: false }, (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode));
-        }).on('error', reject);
-    });
-    assert.equal(health, 200);
+    const health = await rawRequest('GET', '/api/health', { localAddress: source });
+    assert.equal(health.status, 200, health.text);
 });

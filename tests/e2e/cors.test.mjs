@@ -7,29 +7,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { BASE_URL, registerUser } from './lib.mjs';
+import { rawRequest, registerUser } from './lib.mjs';
 
-const base = new URL(BASE_URL);
 const ALLOWED = 'https://client.example';
 const ALLOWED_WITH_PORT = 'http://127.0.0.1:5173';
 
 function request(method, path, headers = {}, body = undefined) {
-    return new Promise((resolve, reject) => {
-        const h = { ...headers };
-        if (body !== undefined) h['Content-Length'] = Buffer.byteLength(body);
-        const req = http.request(
-            { host: base.hostname, port: base.port, path, method, agent: false, headers: h },
-            (res) => {
-                let text = '';
-                res.setEncoding('utf8');
-                res.on('data', (d) => (text += d));
-                res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }));
-            },
-        );
-        req.on('error', reject);
-        req.end(body);
-    });
+    return rawRequest(method, path, { headers, body });
 }
 
 function preflight(origin, path = '/api/v1/groups', method = 'POST') {

@@ -3,6 +3,7 @@
 // stack's own variables (REDIS_HOST/PORT/PASSWORD, POSTGRES_HOST/PORT/DB/USER/PASSWORD, ...).
 // Run by hand against `make up`: BASE_URL defaults to the default local stack.
 
+import http from 'node:http';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -166,6 +167,31 @@ export async function lockGroupRow(gid) {
         },
     };
 }
+
+/**
+ * One request on a fresh connection with node:http, nothing added: for tests of the proxy
+ * itself (preflights, rate limits by source address). headers go out as given; a body (a
+ * string) gets its Content-Length. Resolves `{status, headers, text}`.
+ */
+export function rawRequest(method, path, { headers = {}, body, localAddress, baseUrl = BASE_URL } = {}) {
+    const base = new URL(baseUrl);
+    return new Promise((resolve, reject) => {
+        const h = { ...headers };
+        if (body !== undefined) h['Content-Length'] = Buffer.byteLength(body);
+        const req = http.request(
+            { host: base.hostname, port: base.port, path, method, localAddress, agent: false, headers: h },
+            (res) => {
+                let text = '';
+                res.setEncoding('utf8');
+                res.on('data', (d) => (text += d));
+                res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text }));
+            },
+        );
+        req.on('error', reject);
+        req.end(body);
+    });
+}
+
 
 /** A fresh, valid e-mail address. */
 export function uniqueEmail(prefix = 'user') {
