@@ -122,10 +122,17 @@ export async function openRoute(page, hash) {
     await settled(page);
 }
 
-/** POST an expense (or a payment, with kind 'payments') through the API; waits for it applied. */
+/** POST an expense (or a payment, with kind 'payments') through the API; waits for it applied
+ * (past the Prefer: wait bound too, when a loaded machine applies it later). */
 export async function addEntry(gid, token, body, kind = 'expenses') {
     const r = await api('POST', `/api/v1/groups/${gid}/${kind}`, { token, headers: { Prefer: 'wait=5' }, body });
-    if (r.status !== 201 && r.status !== 202) throw new Error(`POST ${kind} answered ${r.status}: ${r.text}`);
+    if (r.status === 201) return r.json;
+    if (r.status !== 202) throw new Error(`POST ${kind} answered ${r.status}: ${r.text}`);
+    const ev = await waitFor(async () => {
+        const e = await api('GET', `/api/v1/events/${r.json.event_id}`, { token });
+        return e.json?.status !== 'queued' && e.json;
+    }, { timeoutMs: 60_000, intervalMs: 100, what: `event ${r.json.event_id} applied` });
+    if (ev.status !== 'applied') throw new Error(`POST ${kind}: event ${ev.status}: ${JSON.stringify(ev.problem)}`);
     return r.json;
 }
 
