@@ -53,12 +53,16 @@ self.addEventListener('activate', (event) => {
     })());
 });
 
-/** Network first; a 200 refreshes the cache; the cache answers when the network fails. */
-async function staticFirst(request) {
+/**
+ * Network first; a 200 refreshes the cache (after the answer is handed over: the page does
+ * not wait for the cache); the cache answers when the network fails.
+ */
+async function staticFirst(event) {
+    const request = event.request;
     const cache = await caches.open(SHELL_CACHE);
     try {
         const res = await fetch(request);
-        if (res.status === 200 && res.type === 'basic') await cache.put(request, res.clone());
+        if (res.status === 200 && res.type === 'basic') event.waitUntil(cache.put(request, res.clone()));
         return res;
     } catch (err) {
         const hit = await cache.match(request, { ignoreSearch: request.mode === 'navigate' }) ??
@@ -69,15 +73,19 @@ async function staticFirst(request) {
 }
 
 /** Network first for a group's reads; offline, the last answer marked as an offline copy. */
-async function dataFirst(request) {
+async function dataFirst(event) {
+    const request = event.request;
     try {
         const res = await fetch(request);
         if (res.status === 200) {
-            const headers = new Headers(res.headers);
-            headers.set('X-Splitter-Fetched-At', new Date().toISOString());
-            const copy = new Response(await res.clone().blob(), { status: 200, statusText: res.statusText, headers });
-            const cache = await caches.open(DATA_CACHE);
-            await cache.put(request.url, copy);
+            const fetchedAt = new Date().toISOString();
+            const body = res.clone();
+            event.waitUntil((async () => {
+                const headers = new Headers(body.headers);
+                headers.set('X-Splitter-Fetched-At', fetchedAt);
+                const copy = new Response(await body.blob(), { status: 200, statusText: body.statusText, headers });
+                await (await caches.open(DATA_CACHE)).put(request.url, copy);
+            })());
         }
         return res;
     } catch (err) {
@@ -96,13 +104,9 @@ self.addEventListener('fetch', (event) => {
     const url = new URL(request.url);
     if (url.origin !== self.location.origin) return;
     if (url.pathname.startsWith('/api/')) {
-        if (DATA_PATHS.some((re) => re.test(url.pathname))) event.respondWith(dataFirst(request));
+        if (DATA_PATHS.some((re) => re.test(url.pathname))) event.respondWith(dataFirst(event));
         return;
     }
     if (url.pathname === '/sw.js') return;
-    event.respondWith(staticFirst(request));
-});
-
-self.addEventListener('message', (event) => {
-    if (event.data?.type === 'forget-data') event.waitUntil(caches.delete(DATA_CACHE));
+    event.respondWith(staticFirst(event));
 });

@@ -71,6 +71,11 @@ async function seeOnline(page, gid) {
     await page.locator('#tab-link-overview').click();
     await page.locator('#balance-list').waitFor();
     await settled(page);
+    // The service worker keeps each answer just after handing it over.
+    await page.waitForFunction(async (id) => {
+        const keys = (await (await caches.open('splitter-data')).keys()).map((r) => r.url);
+        return ['', '/balances', '/settlements', '/expenses?', '/payments?'].every((p) => keys.some((u) => u.includes(`/groups/${id}${p}`)));
+    }, gid);
 }
 
 for (const [size, opts] of SIZES) {

@@ -1,14 +1,14 @@
 // Writes made offline: an IndexedDB queue of expense and payment writes, sent in order when
 // the connection returns, each exactly once.
 //
-// A write that cannot reach the server (offline, a network error, or a 502/503/504 after the
-// retries of api.js) is kept here with its method, path, JSON body, If-Match and its
-// Idempotency-Key, the one key it was first sent with (or a new one, made once, when it was
-// never sent). Replays send that same key, so a replay whose answer is lost after the server
-// accepted it is answered with the first result and applied once (the server remembers a key
-// for 24 hours). A 4xx problem removes the write and is shown to the reader; 5xx and network
-// failures keep it, in order, for the next attempt: on `online`, on start, every 20 s while
-// something waits, or "Send now".
+// A write that cannot reach the server (offline, a network error, or a 5xx after the retries
+// of api.js), or one made while earlier writes of its group still wait, is kept here with its
+// method, path, JSON body, If-Match and its Idempotency-Key: the one key it was first sent
+// with (or a new one, made once, when it was never sent). Replays send that same key, so a
+// replay whose answer is lost after the server accepted it is answered with the first result
+// and applied once (the server remembers a key for 24 hours). A 4xx problem removes the write
+// and is shown to the reader; 5xx and network failures keep it, in order, for the next
+// attempt: on `online`, on start, every 20 s while something waits, or "Send now".
 
 import { ApiError, JSONText, session, toJSON, write } from './api.js';
 
@@ -99,7 +99,8 @@ export function isTransient(e) {
 export async function writeOrQueue(method, path, body, { key, ifMatch } = {}, what = {}) {
     const k = key ?? crypto.randomUUID();
     const text = body === undefined ? null : toJSON(body);
-    if (navigator.onLine !== false && !(await waiting(what.group)).length) {
+    const behind = (await waiting(what.group)).length > 0;
+    if (navigator.onLine !== false && !behind) {
         try {
             return await write(method, path, text === null ? undefined : new JSONText(text), { key: k, ifMatch });
         } catch (e) {
@@ -113,7 +114,9 @@ export async function writeOrQueue(method, path, body, { key, ifMatch } = {}, wh
     };
     entry.seq = await tx('readwrite', (s) => s.add(entry));
     notify({ type: 'queued', entry });
-    schedule();
+    // Online behind others: send them all now; after a failure: at the next attempt.
+    if (behind && navigator.onLine !== false) flush();
+    else schedule();
     return { status: 'waiting', entry };
 }
 
