@@ -115,10 +115,12 @@ export async function loggedInAs(browser, who, opts = {}) {
     return ctx;
 }
 
-/** Go to a hash route and wait until its page is drawn. */
+/** Go to a hash route and wait until its page is drawn (not the heading of the page before:
+ * a change of hash alone keeps the document). */
 export async function openRoute(page, hash) {
+    await page.evaluate(() => document.querySelector('h1')?.setAttribute('data-left', '')).catch(() => {});
     await page.goto(`/${hash}`);
-    await page.locator('h1').waitFor();
+    await page.locator('h1:not([data-left])').waitFor();
     await settled(page);
 }
 

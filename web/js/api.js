@@ -45,10 +45,17 @@ export class ApiError extends Error {
     }
 }
 
+/** A request body already written as JSON text (a write kept in the offline queue). */
+export class JSONText {
+    constructor(text) {
+        this.text = text;
+    }
+}
+
 /** JSON text with BigInt and RawNumber written as exact digits. */
 export function toJSON(v) {
     if (typeof v === 'bigint') return v.toString();
-    if (v instanceof RawNumber) return v.text;
+    if (v instanceof RawNumber || v instanceof JSONText) return v.text;
     if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
     if (Array.isArray(v)) return `[${v.map(toJSON).join(',')}]`;
     const parts = [];
@@ -75,6 +82,13 @@ export function setUnauthorizedHandler(fn) {
     onUnauthorized = fn;
 }
 
+// An answer the service worker gave from its cache while offline carries the time it was
+// fetched (web/sw.js); the page says it shows an offline copy.
+let onOfflineCopy = () => {};
+export function setOfflineCopyHandler(fn) {
+    onOfflineCopy = fn;
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -96,6 +110,8 @@ export async function request(method, path, { body, headers = {}, raw = false } 
     if (raw && res.ok) return { status: res.status, headers: res.headers, response: res };
     const text = res.status === 204 || res.status === 304 ? '' : await res.text();
     const type = res.headers.get('content-type') ?? '';
+    const copy = res.headers.get('X-Splitter-Offline-Copy');
+    if (copy !== null) onOfflineCopy(copy);
     let data = null;
     if (text && /^application\/(problem\+)?json/.test(type)) {
         try {

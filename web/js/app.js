@@ -4,11 +4,12 @@
 import { ApiError, get, request, session, setUnauthorizedHandler } from './api.js';
 import { clear, field, h, setFieldError, toast } from './dom.js';
 import { problemSentence } from './problems.js';
-import { LANGUAGES, currentLang, initI18n, setLanguage, t } from './i18n.js';
+import { LANGUAGES, currentLang, initI18n, setLanguage, t, tn } from './i18n.js';
 import { formAlert, navigate, onSubmit, page, restoreScroll, routeAlive, startRoute } from './ui.js';
 import { CURRENCIES, big, formatMoney } from './money.js';
 import { groupView, inviteView, paymentView } from './group.js';
 import { expenseView } from './expense.js';
+import { beforeLogout, forgetData, startOffline } from './offline.js';
 
 /** Parse "#/groups/abc/expenses?x=1" into {parts, query}. */
 function currentRoute() {
@@ -35,6 +36,7 @@ function renderSessionNav() {
 }
 
 async function logout() {
+    const lost = await beforeLogout();
     try {
         await request('POST', 'auth/logout');
     } catch {
@@ -42,7 +44,7 @@ async function logout() {
     }
     session.clear();
     renderSessionNav();
-    toast(t('You are logged out.'));
+    toast(lost ? `${t('You are logged out.')} ${tn(lost, '{n} change that could not be sent was discarded.', '{n} changes that could not be sent were discarded.')}` : t('You are logged out.'));
     navigate('#/login');
 }
 
@@ -272,6 +274,7 @@ async function route() {
 
 setUnauthorizedHandler(() => {
     session.clear();
+    forgetData();
     renderSessionNav();
     toast(t('Your session has ended. Please log in again.'), 'error');
     const next = location.hash || '#/';
@@ -315,4 +318,5 @@ if (session.token) {
 }
 await initI18n();
 shell();
+startOffline();
 route();

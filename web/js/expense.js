@@ -2,7 +2,8 @@
 // four split modes, a foreign currency with its rate, and a live preview of each member's
 // share computed with the server's own rounding rule.
 
-import { ApiError, get, isMissingRoute, toJSON, write } from './api.js';
+import { ApiError, get, isMissingRoute, toJSON } from './api.js';
+import { writeOrQueue } from './queue.js';
 import { clear, field, h, nextId, setFieldError, todayISO, toast } from './dom.js';
 import {
     CURRENCIES, RawNumber, apportion, convert, exponent, formatMoney, formatPercent, parseAmount, parseDecimal,
@@ -338,10 +339,14 @@ export async function expenseView({ gid, eid }) {
         const text = toJSON(body);
         if (text !== pending.text) pending = { text, key: crypto.randomUUID() };
         let r;
+        const what = {
+            group: gid, kind: 'expense', action: existing ? 'update' : 'create',
+            preview: { description: body.description, amount: String(body.amount), currency: body.currency ?? gcur, date: body.date, category: body.category },
+        };
         try {
             r = existing
-                ? await write('PUT', `groups/${gid}/expenses/${existing.id}`, body, { key: pending.key, ifMatch: existing.version })
-                : await write('POST', `groups/${gid}/expenses`, body, { key: pending.key });
+                ? await writeOrQueue('PUT', `groups/${gid}/expenses/${existing.id}`, body, { key: pending.key, ifMatch: existing.version }, what)
+                : await writeOrQueue('POST', `groups/${gid}/expenses`, body, { key: pending.key }, what);
         } catch (e) {
             if (e instanceof ApiError && e.status === 409 && existing) {
                 throw new ApiError(409, { ...e.problem, human: t('Someone changed this expense meanwhile. Reload the page to edit the latest version.'), errors: [] });
@@ -349,7 +354,7 @@ export async function expenseView({ gid, eid }) {
             throw e;
         }
         if (r.data && r.data.id && r.data.description !== undefined) remember(r.data);
-        toast(r.status === 'queued' ? t('Saved. It will show in a moment.') : existing ? t('Expense updated.') : t('Expense added.'));
+        toast(r.status === 'waiting' ? t('Saved on this device; it is sent when the connection returns.') : r.status === 'queued' ? t('Saved. It will show in a moment.') : existing ? t('Expense updated.') : t('Expense added.'));
         navigate(back);
     }, { fieldMap });
 
@@ -365,9 +370,12 @@ export async function expenseView({ gid, eid }) {
                     onclick: async (ev) => {
                         ev.currentTarget.disabled = true;
                         try {
-                            await write('DELETE', `groups/${gid}/expenses/${existing.id}`, undefined, { key: delKey });
+                            const r = await writeOrQueue('DELETE', `groups/${gid}/expenses/${existing.id}`, undefined, { key: delKey }, {
+                                group: gid, kind: 'expense', action: 'delete',
+                                preview: { description: existing.description, amount: String(existing.amount), currency: existing.currency ?? gcur, date: existing.date },
+                            });
                             expenseCache.delete(existing.id);
-                            toast(t('Expense deleted.'));
+                            toast(r.status === 'waiting' ? t('Saved on this device; it is sent when the connection returns.') : t('Expense deleted.'));
                             navigate(back);
                         } catch (e) {
                             ev.target.disabled = false;

@@ -12,6 +12,8 @@ import { CATEGORIES, loadGroup, memberName, myMember, remember } from './state.j
 import { problemSentence } from './problems.js';
 import { currentLocale, t, tn } from './i18n.js';
 import { formAlert, navigate, onSubmit, page, restoreScroll, routeAlive } from './ui.js';
+import { waitingPanel, waitingRows } from './offline.js';
+import { writeOrQueue } from './queue.js';
 
 const TABS = [
     ['overview', 'Overview'],
@@ -58,7 +60,7 @@ export async function groupView(gid, tab, query = new URLSearchParams()) {
     const tabs = h('nav', { class: 'tabs', 'aria-label': t('Group sections') },
         h('ul', {}, TABS.map(([key, label]) => h('li', {},
             h('a', { href: key === 'overview' ? base : `${base}/${key}`, 'aria-current': key === tab ? 'page' : undefined, id: `tab-link-${key}` }, t(label))))));
-    page(tab === 'overview' ? group.name : `${t(TABS.find(([key]) => key === tab)[1])} · ${group.name}`, header, tabs, body);
+    page(tab === 'overview' ? group.name : `${t(TABS.find(([key]) => key === tab)[1])} · ${group.name}`, header, waitingPanel(gid), tabs, body);
     const view = { overview, expenses, insights, activity, members }[tab];
     const render = (g) => view(g, query);
 
@@ -220,10 +222,12 @@ async function overview(group) {
                 btn.disabled = true;
                 btn.setAttribute('aria-busy', 'true');
                 try {
-                    const r = await write('POST', `groups/${group.id}/payments`, {
-                        from_member: tr.from, to_member: tr.to, amount: big(tr.amount), date: todayISO(), note: t('Settle up'),
-                    }, { key });
-                    toast(r.status === 'queued' ? t('Payment recorded; balances update in a moment.') : t('Recorded: {what}.', { what }));
+                    const date = todayISO();
+                    const r = await writeOrQueue('POST', `groups/${group.id}/payments`, {
+                        from_member: tr.from, to_member: tr.to, amount: big(tr.amount), date, note: t('Settle up'),
+                    }, { key }, { group: group.id, kind: 'payment', preview: { from, to, amount: String(tr.amount), currency: cur, date } });
+                    toast(r.status === 'waiting' ? t('Saved on this device; it is sent when the connection returns.')
+                        : r.status === 'queued' ? t('Payment recorded; balances update in a moment.') : t('Recorded: {what}.', { what }));
                     navigate(`#/groups/${group.id}`);
                 } catch (e) {
                     btn.disabled = false;
@@ -373,7 +377,7 @@ async function expenses(group, query = new URLSearchParams()) {
             add(e.date, expenseItem(group, e));
         }
         while (payments.length && payments[0].date >= floor) add(payments[0].date, paymentItem(group, payments.shift()));
-        if (!list.children.length) list.append(h('li', { class: 'empty' }, active ? t('Nothing matches these filters.') : t('No expenses yet.')));
+        if (!list.querySelector('li:not(.waiting-entry)')) list.append(h('li', { class: 'empty' }, active ? t('Nothing matches these filters.') : t('No expenses yet.')));
         status.textContent = done ? '' : t('Scroll for more…');
     }
     // Load as the reader scrolls: the next page when the end of the list comes near.
@@ -396,6 +400,8 @@ async function expenses(group, query = new URLSearchParams()) {
         if (entries.some((x) => x.isIntersecting)) next();
     }, { rootMargin: '0px 0px 800px 0px' });
     window.addEventListener('hashchange', () => observer.disconnect(), { once: true });
+    // New expenses and payments still waiting to be sent head the list (not with filters).
+    if (!active) list.append(...await waitingRows(group.id));
     try {
         if (!active) {
             try {
@@ -726,11 +732,16 @@ export async function paymentView(gid, query, pid = null) {
         if (note.value.trim()) body.note = note.value.trim();
         const text = JSON.stringify({ ...body, amount: String(body.amount) });
         if (text !== pending.text) pending = { text, key: crypto.randomUUID() };
+        const what = {
+            group: gid, kind: 'payment', action: existing ? 'update' : 'create',
+            preview: { from: memberName(group, body.from_member), to: memberName(group, body.to_member), amount: String(body.amount), currency: cur, date: body.date },
+        };
         try {
             const r = existing
-                ? await write('PUT', `groups/${gid}/payments/${existing.id}`, body, { key: pending.key, ifMatch: existing.version })
-                : await write('POST', `groups/${gid}/payments`, body, { key: pending.key });
-            toast(r.status === 'queued' ? t('Payment saved; balances update in a moment.') : existing ? t('Payment updated.') : t('Payment recorded.'));
+                ? await writeOrQueue('PUT', `groups/${gid}/payments/${existing.id}`, body, { key: pending.key, ifMatch: existing.version }, what)
+                : await writeOrQueue('POST', `groups/${gid}/payments`, body, { key: pending.key }, what);
+            toast(r.status === 'waiting' ? t('Saved on this device; it is sent when the connection returns.')
+                : r.status === 'queued' ? t('Payment saved; balances update in a moment.') : existing ? t('Payment updated.') : t('Payment recorded.'));
         } catch (e) {
             if (e instanceof ApiError && e.status === 409 && existing) {
                 throw new ApiError(409, { ...e.problem, human: t('Someone changed this payment meanwhile. Reload the page to edit the latest version.'), errors: [] });
@@ -751,8 +762,11 @@ export async function paymentView(gid, query, pid = null) {
                         const btn = ev.currentTarget;
                         btn.disabled = true;
                         try {
-                            await write('DELETE', `groups/${gid}/payments/${existing.id}`, undefined, { key: delKey, ifMatch: existing.version });
-                            toast(t('Payment deleted.'));
+                            const r = await writeOrQueue('DELETE', `groups/${gid}/payments/${existing.id}`, undefined, { key: delKey, ifMatch: existing.version }, {
+                                group: gid, kind: 'payment', action: 'delete',
+                                preview: { from: memberName(group, existing.from_member), to: memberName(group, existing.to_member), amount: String(existing.amount), currency: cur, date: existing.date },
+                            });
+                            toast(r.status === 'waiting' ? t('Saved on this device; it is sent when the connection returns.') : t('Payment deleted.'));
                             navigate(back);
                         } catch (e) {
                             btn.disabled = false;
