@@ -414,6 +414,8 @@ void route_register(struct rctx *c);
 void route_login(struct rctx *c);
 void route_logout(struct rctx *c);
 void route_me(struct rctx *c);
+/* POST /me/credentials: a guest adds an email and password (route_auth.c). */
+void route_me_credentials(struct rctx *c);
 void route_groups_create(struct rctx *c);
 /* Answer 200 with the group resource: text is its JSON from PostgreSQL, head the hex
    head of its hash chain (shared/chain.h), or NULL before its first event (then absent). */
@@ -423,6 +425,8 @@ void route_group_get(struct rctx *c);
 void route_members_create(struct rctx *c);
 void route_invites_create(struct rctx *c);
 void route_invite_accept(struct rctx *c);
+/* POST /invites/{token}/accept without Authorization (route_guests.c): join as a guest. */
+void route_guest_join(struct rctx *c);
 void route_expense_write(struct rctx *c);
 /* POST, PUT and DELETE of payments. */
 void route_payment_write(struct rctx *c);
@@ -438,6 +442,21 @@ void route_group_events(struct rctx *c);
 void route_group_stream(struct rctx *c);
 void route_event_get(struct rctx *c);
 void route_export(struct rctx *c);
+
+/* --- route_auth.c: what the account routes share ------------------------------------- */
+
+/* The user resource of a users row aliased u, as JSON text. A guest has no
+   email (null) and "guest": true. */
+#define USER_JSON_SQL                                                                              \
+    "json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'guest', u.email IS NULL,"    \
+    " 'created_at', rfc3339(u.created_at))::text"
+/* Start a session for body's "user" (body: an object, stolen): its token is
+   added to body as "token", and body answers status once Redis holds the
+   session (503 if it cannot). */
+void session_issue(struct rctx *c, json_t *body, int status);
+/* The "name" of body: a string of 1 to 100 characters without NUL. 0, or -1
+   with the reason recorded in f. */
+int auth_get_name(const json_t *body, struct fields *f);
 
 /* The audit-log columns, in the order audit_item reads them, of an events
    row aliased x. */

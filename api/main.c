@@ -79,6 +79,7 @@ static const struct route routes[] = {
     {"POST", {"auth", "login"}, 2, route_login, ROUTE_OWN},
     {"POST", {"auth", "logout"}, 2, route_logout, ROUTE_OWN},
     {"GET", {"me"}, 1, route_me, ROUTE_OWN},
+    {"POST", {"me", "credentials"}, 2, route_me_credentials, ROUTE_OWN},
     {"POST", {"groups"}, 1, route_groups_create, ROUTE_OWN},
     {"GET", {"groups"}, 1, route_groups_list, ROUTE_OWN},
     {"GET", {"groups", "*"}, 2, route_group_get, ROUTE_OWN},

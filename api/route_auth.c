@@ -1,5 +1,10 @@
 /*
- * Accounts: register, log in, log out, me.
+ * Accounts: register, log in, log out, me, and a guest's credentials.
+ *
+ * A guest account (route_guests.c) has neither email nor password; its
+ * session token is its only key. POST /me/credentials gives it both, in
+ * place: the same user, its memberships and tokens, now a full account.
+ * Login looks accounts up by email, so it never finds a guest.
  *
  * Passwords are hashed with argon2id (libsodium, interactive limits) on
  * libuv's thread pool, never on the loop. A token is 32 random bytes in
@@ -38,10 +43,6 @@
     "return {n, redis.call('TTL', KEYS[1])}\n"
 static struct script login_count_script = SCRIPT_INIT(LOGIN_COUNT_LUA);
 
-#define USER_JSON_SQL                                                                              \
-    "json_build_object('id', u.id, 'email', u.email, 'name', u.name, 'created_at',"                \
-    " rfc3339(u.created_at))::text"
-
 /* Work done off the loop. */
 struct pw_work {
     uv_work_t req;
@@ -57,6 +58,7 @@ struct pw_work {
 
 static const char *const register_keys[] = {"email", "password", "name", NULL};
 static const char *const login_keys[] = {"email", "password", NULL};
+static const char *const credentials_keys[] = {"email", "password", NULL};
 
 /* A well-formed dummy hash so unknown emails cost as much as wrong passwords. */
 static char dummy_hash[crypto_pwhash_STRBYTES];
@@ -163,12 +165,11 @@ static void on_session_set(redisReply *r, struct rctx *c)
         respond_problem(c, PROBLEM_UNAVAILABLE, "the session store is unavailable", NULL);
         return;
     }
-    /* c->data: {"user": ..., "token": ...} */
+    /* c->data: {"user": ..., "token": ..., ...} */
     respond_json(c, c->answer_status, json_incref(c->data));
 }
 
-/* Create a session for user (a JSON object, stolen) and answer status. */
-static void issue_token(struct rctx *c, json_t *user, int status)
+void session_issue(struct rctx *c, json_t *body, int status)
 {
     unsigned char raw[32];
     char token[64], hash[65], key[128];
@@ -178,13 +179,21 @@ static void issue_token(struct rctx *c, json_t *user, int status)
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sha256_hex(token, strlen(token), hash);
     keys_fmt(key, sizeof(key), "session", hash);
+    json_object_set_new(body, "token", json_string(token));
     json_decref(c->data);
-    c->data = json_pack("{s:o, s:s}", "user", user, "token", token);
+    c->data = body;
     c->answer_status = status;
     rcli_cmd(c, on_session_set, "SET %s %s EX %d", key,
-             json_string_value(json_object_get(user, "id")), KEYS_SESSION_TTL_S);
+             json_string_value(json_object_get(json_object_get(body, "user"), "id")),
+             KEYS_SESSION_TTL_S);
     sodium_memzero(raw, sizeof(raw));
     sodium_memzero(token, sizeof(token));
+}
+
+/* Create a session for user (a JSON object, stolen) and answer status. */
+static void issue_token(struct rctx *c, json_t *user, int status)
+{
+    session_issue(c, json_pack("{s:o}", "user", user), status);
 }
 
 /* --- register ------------------------------------------------------------------------- */
@@ -243,7 +252,7 @@ static void after_hash(uv_work_t *req, int status)
              4, p);
 }
 
-static int get_name(const json_t *body, struct fields *f)
+int auth_get_name(const json_t *body, struct fields *f)
 {
     const json_t *v = json_object_get(body, "name");
     size_t n;
@@ -279,7 +288,7 @@ void route_register(struct rctx *c)
     c->work = w;
     get_email(c->doc.root, email, &f);
     get_password(c->doc.root, w->password, NULL, &f);
-    get_name(c->doc.root, &f);
+    auth_get_name(c->doc.root, &f);
     if (f.n) {
         respond_problem(c, PROBLEM_VALIDATION, "the registration is not valid", &f);
         return;
@@ -347,7 +356,9 @@ static void find_user(struct rctx *c)
     struct pw_work *w = c->work;
     const char *p[1] = {w->email};
     pg_query(c, on_user_found,
-             "SELECT u.password_hash, " USER_JSON_SQL " FROM users u WHERE u.email = $1", 1, p);
+             "SELECT u.password_hash, " USER_JSON_SQL " FROM users u WHERE u.email = $1"
+             " AND u.password_hash IS NOT NULL",
+             1, p);
 }
 
 static void on_delay_closed(uv_handle_t *h)
@@ -483,4 +494,96 @@ static void me_authed(struct rctx *c)
 void route_me(struct rctx *c)
 {
     auth_then(c, me_authed);
+}
+
+/* --- a guest's credentials ----------------------------------------------------------------- */
+
+static void on_credentials_set(PGresult *res, struct rctx *c)
+{
+    const char *state;
+    if (!rctx_unref_live(c))
+        return;
+    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (state && strcmp(state, "23505") == 0) {
+        respond_problem(c, PROBLEM_EMAIL_TAKEN, "an account with this email already exists", NULL);
+        return;
+    }
+    if (respond_db_failed(c, res))
+        return;
+    if (PQntuples(res) == 0) {
+        /* Another request gave this guest credentials meanwhile. */
+        respond_problem(c, PROBLEM_CONFLICT, "this account already has an email and password",
+                        NULL);
+        return;
+    }
+    respond_json_text(c, 200, PQgetvalue(res, 0, 0));
+}
+
+static void after_credentials_hash(uv_work_t *req, int status)
+{
+    struct pw_work *w = req->data;
+    struct rctx *c = w->c;
+    (void)status;
+    if (!rctx_unref_live(c))
+        return;
+    rctx_deadline_restart(c);
+    if (!w->ok) {
+        respond_problem(c, PROBLEM_INTERNAL, "the password could not be hashed", NULL);
+        return;
+    }
+    /* Still a guest: two requests racing set the credentials once. */
+    const char *p[3] = {c->user_id, w->email, w->hash};
+    pg_query(c, on_credentials_set,
+             "UPDATE users AS u SET email = $2, password_hash = $3 WHERE u.id = $1"
+             " AND u.email IS NULL AND u.password_hash IS NULL RETURNING " USER_JSON_SQL,
+             3, p);
+}
+
+static void on_credentials_user(PGresult *res, struct rctx *c)
+{
+    struct pw_work *w = c->work;
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
+        return;
+    if (PQntuples(res) == 0) {
+        respond_problem(c, PROBLEM_UNAUTHORIZED, "the account no longer exists", NULL);
+        return;
+    }
+    if (PQgetvalue(res, 0, 0)[0] != 't') {
+        respond_problem(c, PROBLEM_CONFLICT, "this account already has an email and password",
+                        NULL);
+        return;
+    }
+    w->c = c;
+    w->req.data = w;
+    rctx_ref(c);
+    rctx_deadline_pause(c);
+    uv_queue_work(api.loop, &w->req, hash_work, after_credentials_hash);
+}
+
+static void credentials_authed(struct rctx *c)
+{
+    struct fields f = {0};
+    struct pw_work *w;
+
+    if (req_parse_body(c, 0) != 0 || req_reject_unknown(c, credentials_keys) != 0)
+        return;
+    w = xcalloc(1, sizeof(*w));
+    c->work = w;
+    get_email(c->doc.root, w->email, &f);
+    get_password(c->doc.root, w->password, NULL, &f);
+    if (f.n) {
+        sodium_memzero(w->password, sizeof(w->password));
+        respond_problem(c, PROBLEM_VALIDATION, "the credentials are not valid", &f);
+        return;
+    }
+    /* Only a guest may: checked before the costly hash, and again by the UPDATE. */
+    const char *p[1] = {c->user_id};
+    pg_query(c, on_credentials_user,
+             "SELECT u.email IS NULL AND u.password_hash IS NULL FROM users u WHERE u.id = $1", 1,
+             p);
+}
+
+void route_me_credentials(struct rctx *c)
+{
+    auth_then(c, credentials_authed);
 }

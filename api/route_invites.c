@@ -250,5 +250,11 @@ static void invite_accept_authed(struct rctx *c)
 
 void route_invite_accept(struct rctx *c)
 {
+    size_t len;
+    /* No Authorization at all: someone without an account joins as a guest. */
+    if (!req_header(c, H2O_TOKEN_AUTHORIZATION, &len)) {
+        route_guest_join(c);
+        return;
+    }
     auth_then(c, invite_accept_authed);
 }

@@ -52,7 +52,8 @@ test('register answers 201 {user, token}; the email is trimmed and lower-cased',
     const r = await register({ email: `  ${local}@Example.TEST\t`, password: PASSWORD, name: 'Zoë' });
     assert.equal(r.status, 201, r.text);
     assert.deepEqual(Object.keys(r.json).sort(), ['token', 'user']);
-    assert.deepEqual(Object.keys(r.json.user).sort(), ['created_at', 'email', 'id', 'name']);
+    assert.deepEqual(Object.keys(r.json.user).sort(), ['created_at', 'email', 'guest', 'id', 'name']);
+    assert.equal(r.json.user.guest, false);
     assert.equal(r.json.user.email, `${local.toLowerCase()}@example.test`);
     assert.equal(r.json.user.name, 'Zoë');
     assert.match(r.json.user.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);

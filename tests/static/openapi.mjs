@@ -285,6 +285,8 @@ const FIELDS = [
     ['api/route_groups.c', 'member_keys', schemas.MemberCreateRequest],
     ['api/route_invites.c', 'create_keys', schemas.InviteCreateRequest],
     ['api/route_invites.c', 'accept_keys', schemas.InviteAcceptRequest],
+    ['api/route_guests.c', 'join_keys', schemas.GuestJoinRequest],
+    ['api/route_auth.c', 'credentials_keys', schemas.CredentialsRequest],
     ['shared/ledger.c', 'expense_keys', schemas.ExpenseRequest],
     ['shared/ledger.c', 'payer_keys', schemas.Payer],
     ['shared/ledger.c', 'payment_keys', schemas.PaymentRequest],

@@ -23,10 +23,11 @@ function renderSessionNav() {
     const nav = document.getElementById('session-nav');
     clear(nav);
     const user = session.user;
+    renderGuestBanner(session.token && user?.guest);
     if (session.token && user) {
         nav.append(
             h('a', { href: '#/friends', class: 'btn btn-ghost', id: 'friends-link', 'aria-current': location.hash.startsWith('#/friends') ? 'page' : undefined }, t('Friends')),
-            h('span', { class: 'whoami', title: user.email }, user.name),
+            h('a', { href: '#/account', class: 'whoami', id: 'account-link', title: user.email ?? t('Guest account') }, user.name),
             h('button', { type: 'button', class: 'btn btn-ghost', id: 'logout', onclick: logout }, t('Log out')));
     } else {
         nav.append(
@@ -35,7 +36,25 @@ function renderSessionNav() {
     }
 }
 
+/** For a guest, a gentle reminder above every page that this browser is its only key. */
+function renderGuestBanner(show) {
+    let banner = document.getElementById('guest-banner');
+    if (!show) {
+        banner?.remove();
+        return;
+    }
+    if (banner) return;
+    banner = h('div', { class: 'guest-banner', id: 'guest-banner', role: 'note' },
+        h('p', {}, t('Keep this account on other devices: add an email and password.'), ' ',
+            h('a', { href: '#/account' }, t('Add email and password'))));
+    document.getElementById('main').before(banner);
+}
+
 async function logout() {
+    // A guest's token is its only key: logging out loses the account for good.
+    if (session.user?.guest && !window.confirm(t('You joined as a guest, without an email or password. If you log out, you cannot get back into this account. Log out anyway?'))) {
+        return;
+    }
     const lost = await beforeLogout();
     try {
         await request('POST', 'auth/logout');
@@ -101,6 +120,54 @@ function authView(mode, query) {
             h('h1', {}, isRegister ? t('Create an account') : t('Log in')),
             h('p', { class: 'lead' }, t('Share expenses with friends, flatmates or a trip, and settle up with the fewest transfers.')),
             form, other));
+}
+
+// --- the account: a guest adds an email and password ------------------------------------
+
+function accountView() {
+    const user = session.user ?? {};
+    if (!user.guest) {
+        page(t('Account'), h('section', { class: 'narrow' },
+            h('h1', {}, t('Account')),
+            h('div', { class: 'card' },
+                h('p', {}, user.name),
+                h('p', { class: 'muted' }, user.email ?? ''))));
+        return;
+    }
+    const email = h('input', { type: 'email', autocomplete: 'email', required: true, inputmode: 'email' });
+    const password = h('input', { type: 'password', required: true, minlength: 8, autocomplete: 'new-password' });
+    const form = h('form', { class: 'card form', id: 'credentials-form', novalidate: true },
+        formAlert(),
+        field({ label: t('Email'), control: email, name: 'email' }),
+        field({ label: t('Password'), control: password, name: 'password', hint: t('At least 8 characters.') }),
+        h('div', { class: 'actions' },
+            h('button', { type: 'submit', class: 'btn btn-primary' }, t('Save email and password'))));
+    onSubmit(form, async () => {
+        const errs = [];
+        if (!email.value.trim() || !email.validity.valid) errs.push([email, t('Enter a valid email address')]);
+        if (new TextEncoder().encode(password.value).length < 8) errs.push([password, t('Use at least 8 characters')]);
+        for (const el of form.querySelectorAll('[aria-invalid="true"]')) setFieldError(el, null);
+        if (errs.length) {
+            for (const [el, m] of errs) setFieldError(el, m);
+            errs[0][0].focus();
+            return;
+        }
+        const r = await request('POST', 'me/credentials', { body: { email: email.value.trim(), password: password.value } }).catch((e) => {
+            if (e instanceof ApiError && e.status === 409 && /email-taken$/.test(e.problem.type ?? '')) {
+                throw new ApiError(409, { ...e.problem, human: t('An account with this email already exists.') });
+            }
+            throw e;
+        });
+        session.setUser(r.data);
+        renderSessionNav();
+        toast(t('Saved. You can now log in with this email on any device.'));
+        navigate('#/');
+    });
+    page(t('Account'), h('section', { class: 'narrow' },
+        h('h1', {}, t('Account')),
+        h('p', { class: 'lead' }, t('You joined as a guest, {name}: only this browser can open your account.', { name: user.name })),
+        h('p', {}, t('Keep this account on other devices: add an email and password.')),
+        form));
 }
 
 // --- groups ----------------------------------------------------------------------------
@@ -256,6 +323,7 @@ async function route() {
     try {
         if (!first) return await groupsView();
         if (first === 'friends') return await friendsView();
+        if (first === 'account') return accountView();
         if (first === 'invite' && id) return await inviteView(id, query, { loggedIn: true });
         if (first === 'groups' && id) {
             if (sub === 'expenses' && subId) return await expenseView({ gid: id, eid: subId === 'new' ? null : subId });

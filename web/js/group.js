@@ -2,7 +2,7 @@
 // insights (spending charts), activity log, members and invites; the payment form; accepting
 // an invite.
 
-import { ApiError, get, getAll, isMissingRoute, request, write } from './api.js';
+import { ApiError, get, getAll, isMissingRoute, request, session, write } from './api.js';
 import { canVerify, shortHash, verifyChain } from './chain.js';
 import { balanceChart, barList, columns, spendingSeries } from './charts.js';
 import { clear, field, formatDate, formatDateTime, h, initial, setFieldError, todayISO, toast } from './dom.js';
@@ -793,6 +793,53 @@ export async function paymentView(gid, query, pid = null) {
 
 // --- invites ---------------------------------------------------------------------------------
 
+/**
+ * Joining without an account: as the member the link names (claim, as), or under a typed name.
+ * The server makes a guest account whose token this browser keeps like any other; one POST per
+ * click (each successful join is a new guest, so nothing retries it).
+ */
+function guestJoinCard(token, claim, as) {
+    const joined = (r) => {
+        session.set(r.data.token, r.data.user);
+        toast(t('Welcome to {name}!', { name: r.data.group.name }));
+        navigate(`#/groups/${r.data.group.id}`);
+    };
+    const join = (body) => request('POST', `invites/${encodeURIComponent(token)}/accept`, { body }).catch((e) => {
+        if (e instanceof ApiError && e.status === 404) {
+            throw new ApiError(404, { ...e.problem, human: t('This invite link is invalid or has expired. Ask for a new one.') });
+        }
+        if (e instanceof ApiError && e.status === 409) {
+            throw new ApiError(409, { ...e.problem, human: t('{name} already has an account. Join under your own name instead.', { name: as ?? t('That member') }) });
+        }
+        throw e;
+    });
+    const claimForm = claim && as ? h('form', { class: 'form', id: 'guest-claim-form', novalidate: true },
+        formAlert(),
+        h('div', { class: 'actions' },
+            h('button', { type: 'submit', class: 'btn btn-primary', id: 'guest-claim' }, t('Join as {name}', { name: as })))) : null;
+    if (claimForm) onSubmit(claimForm, async () => joined(await join({ member_id: claim })));
+    const name = h('input', { type: 'text', autocomplete: 'name', required: true, maxlength: 100 });
+    const nameForm = h('form', { class: 'form', id: 'guest-name-form', novalidate: true },
+        formAlert(),
+        field({ label: t('Your name'), control: name, name: 'name', hint: t('How your friends know you.') }),
+        h('div', { class: 'actions' },
+            h('button', { type: 'submit', class: claimForm ? 'btn btn-secondary' : 'btn btn-primary', id: 'guest-join' }, t('Join with this name'))));
+    onSubmit(nameForm, async () => {
+        if (!name.value.trim()) {
+            setFieldError(name, t('Enter your name'));
+            name.focus();
+            return;
+        }
+        joined(await join({ name: name.value.trim() }));
+    });
+    return h('div', { class: 'card', id: 'guest-join-card' },
+        h('h2', {}, t('Join without an account')),
+        h('p', { class: 'muted' }, t('No email or password needed: this browser keeps you signed in. You can add an email and password later to use other devices.')),
+        claimForm,
+        claimForm ? h('p', { class: 'muted' }, t('Or join under another name:')) : null,
+        nameForm);
+}
+
 export async function inviteView(token, query, { loggedIn }) {
     const groupName = query.get('group');
     const claim = query.get('claim');
@@ -804,10 +851,11 @@ export async function inviteView(token, query, { loggedIn }) {
     if (!loggedIn) {
         page('Invitation', h('section', { class: 'narrow' },
             h('h1', {}, t('Join a group')), intro,
+            guestJoinCard(token, claim, as),
             h('div', { class: 'card' },
-                h('p', {}, t('Log in or create an account to accept.')),
+                h('p', {}, t('Or log in or create an account to accept.')),
                 h('div', { class: 'actions' },
-                    h('a', { class: 'btn btn-primary', href: `#/register?next=${encodeURIComponent(here)}` }, t('Create an account')),
+                    h('a', { class: 'btn btn-secondary', href: `#/register?next=${encodeURIComponent(here)}` }, t('Create an account')),
                     h('a', { class: 'btn btn-secondary', href: `#/login?next=${encodeURIComponent(here)}` }, t('Log in'))))));
         return;
     }
