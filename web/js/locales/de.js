@@ -349,7 +349,6 @@ export default {
     "You are offline.": "Du bist offline.",
     "Expenses and payments you save are sent when the connection returns.": "Ausgaben und Zahlungen, die du speicherst, werden gesendet, sobald die Verbindung zurück ist.",
     "Not saved: {what}. {why}": "Nicht gespeichert: {what}. {why}",
-    "an expense": "eine Ausgabe",
     "new": "neu",
     "change": "Änderung",
     "deletion": "Löschung",

@@ -349,7 +349,6 @@ export default {
     "You are offline.": "Estás sin conexión.",
     "Expenses and payments you save are sent when the connection returns.": "Los gastos y pagos que guardes se envían cuando vuelva la conexión.",
     "Not saved: {what}. {why}": "No guardado: {what}. {why}",
-    "an expense": "un gasto",
     "new": "nuevo",
     "change": "cambio",
     "deletion": "eliminación",

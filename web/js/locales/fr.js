@@ -349,7 +349,6 @@ export default {
     "You are offline.": "Vous êtes hors ligne.",
     "Expenses and payments you save are sent when the connection returns.": "Les dépenses et paiements que vous enregistrez sont envoyés au retour de la connexion.",
     "Not saved: {what}. {why}": "Non enregistré : {what}. {why}",
-    "an expense": "une dépense",
     "new": "nouveau",
     "change": "modification",
     "deletion": "suppression",

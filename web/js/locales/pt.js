@@ -349,7 +349,6 @@ export default {
     "You are offline.": "Estás offline.",
     "Expenses and payments you save are sent when the connection returns.": "As despesas e pagamentos que guardares são enviados quando a ligação voltar.",
     "Not saved: {what}. {why}": "Não guardado: {what}. {why}",
-    "an expense": "uma despesa",
     "new": "novo",
     "change": "alteração",
     "deletion": "eliminação",
