@@ -341,6 +341,7 @@ static int parse_item_split(const struct json_doc *doc, const json_t *isplit, co
         const json_t *v;
         snprintf(mpath, sizeof(mpath), "%s.members[%zu]", path, k);
         snprintf(vpath, sizeof(vpath), "%s.value", mpath);
+        it->member[k] = SIZE_MAX; /* matches no other member until it is read */
         if (!json_is_object(p)) {
             fields_add(f, mpath, "must be an object");
             bad = 1;
