@@ -115,6 +115,9 @@ for (const [size, opts] of SIZES) {
 
             // Opened again, the editor holds the bill and previews the same shares.
             await openRoute(page, `#/groups/${group.id}/expenses/${x.id}`);
+            // Only the hash changes: wait for the edit page itself.
+            await page.getByRole('heading', { name: 'Edit expense' }).waitFor();
+            await page.locator('#item-list > li').nth(13).waitFor();
             assert.equal(await page.locator('#item-list > li').count(), 14);
             assert.equal(await page.locator('#charge-tax').inputValue(), '12.5');
             assert.equal(await page.locator('#charge-tip').inputValue(), '15.00');
@@ -126,3 +129,30 @@ for (const [size, opts] of SIZES) {
         }
     });
 }
+
+test('an item without a price or anyone to share it is not sent; the problems show on the item', async () => {
+    const { context, page, assertClean } = await loggedInAs(browser, ana);
+    try {
+        const posts = [];
+        page.on('request', (r) => {
+            if (r.method() === 'POST' && r.url().endsWith('/expenses')) posts.push(r.url());
+        });
+        await openRoute(page, `#/groups/${group.id}/expenses/new`);
+        await page.getByLabel('Description').fill('Snacks');
+        await page.check('#mode-items');
+        const row = page.locator('#item-list > li').first();
+        await row.locator('.item-name').fill('Crisps');
+        for (const n of NAMES) await row.getByRole('button', { name: n, exact: true }).click();
+        await page.locator('#split-summary', { hasText: 'Give each item a name, a price and who shares it.' }).waitFor();
+        await page.locator('#save-expense').click();
+        const priceError = page.locator(`#${await row.locator('.item-price').getAttribute('id')}-error`);
+        await priceError.waitFor();
+        assert.match(await priceError.textContent(), /Enter an amount/);
+        assert.match(await row.locator('.item-who + .field-error, .item-errors .field-error').last().textContent(), /Pick who shares this item/);
+        assert.equal(await row.locator('.item-price').getAttribute('aria-invalid'), 'true');
+        assert.deepEqual(posts, [], 'nothing is sent');
+        assertClean();
+    } finally {
+        await context.close();
+    }
+});
