@@ -293,7 +293,9 @@ void route_expenses_list(struct rctx *c)
              "  AND ($7::text IS NULL OR EXISTS (SELECT 1 FROM json_array_elements(x.paid_by) p"
              "   WHERE p->>'member_id' = $7))"
              "  AND ($8::text IS NULL OR EXISTS (SELECT 1 FROM"
-             "   json_array_elements(x.split->'members') s WHERE s->>'member_id' = $8))"
+             "   json_array_elements(x.split->'members') s WHERE s->>'member_id' = $8)"
+             "   OR EXISTS (SELECT 1 FROM json_array_elements(x.split->'items') i,"
+             "   json_array_elements(i->'split'->'members') s WHERE s->>'member_id' = $8))"
              "  AND ($9::text IS NULL OR lower(x.category) = lower($9))"
              "  AND ($10::date IS NULL OR x.date >= $10::date)"
              "  AND ($11::date IS NULL OR x.date <= $11::date)"
@@ -371,8 +373,9 @@ void route_expense_write(struct rctx *c)
     }
     for (size_t i = 0; i < e.n_split; i++) {
         if (!access_is_member(c, e.split[i].member_id)) {
-            char path[64];
-            snprintf(path, sizeof(path), "split.members[%zu].member_id", i);
+            char sp[64], path[96];
+            ledger_split_path(&e, i, sp, sizeof(sp));
+            snprintf(path, sizeof(path), "%s.member_id", sp);
             fields_add(&f, path, "is not a member of this group");
         }
     }

@@ -3,10 +3,12 @@
  * the parts sum to the total and each lies within one unit above the floor of
  * its exact share. split_expense: on success owed and paid each sum to the
  * converted total, every part is >= 0, and equal splits differ by at most one
- * unit; a refusal names a field.
+ * unit; a refusal names a field. items_apportion (shared/items.c): on success
+ * the parts are >= 0 and sum to the total, and a member on no line gets 0.
  */
 #include "fuzz.h"
 
+#include "items.h"
 #include "split.h"
 
 #define MAX_N 24
@@ -86,12 +88,56 @@ static void check_expense(struct fuzz_bytes *b)
         FUZZ_CHECK(hi - lo <= 1);
 }
 
+#define MAX_LINES 8
+
+static void check_items(struct fuzz_bytes *b)
+{
+    struct items_line lines[MAX_LINES];
+    size_t member[MAX_LINES][MAX_N];
+    int64_t weight[MAX_LINES][MAX_N], owed[MAX_N];
+    int on_a_line[MAX_N] = {0};
+    struct split_error err;
+    size_t n_lines = (size_t)fuzz_u64(b, 1) % MAX_LINES + 1;
+    size_t n_members = (size_t)fuzz_u64(b, 1) % MAX_N + 1;
+    int64_t total = (int64_t)(fuzz_u64(b, 8) >> (fuzz_u64(b, 1) % 64));
+
+    for (size_t i = 0; i < n_lines; i++) {
+        size_t n = (size_t)fuzz_u64(b, 1) % MAX_N + 1;
+        for (size_t k = 0; k < n; k++) {
+            member[i][k] = (size_t)fuzz_u64(b, 1) % n_members;
+            weight[i][k] = (int64_t)(fuzz_u64(b, 8) >> (fuzz_u64(b, 1) % 64));
+            on_a_line[member[i][k]] = 1;
+        }
+        lines[i] = (struct items_line){(int64_t)(fuzz_u64(b, 8) >> (fuzz_u64(b, 1) % 64)),
+                                       (int64_t)(fuzz_u64(b, 4) >> (fuzz_u64(b, 1) % 32)), n,
+                                       member[i], weight[i]};
+    }
+    if (items_apportion(total, lines, n_lines, n_members, owed, &err) != 0) {
+        FUZZ_CHECK(err.field != NULL);
+        return;
+    }
+    __int128 sum = 0;
+    for (size_t m = 0; m < n_members; m++) {
+        FUZZ_CHECK(owed[m] >= 0);
+        FUZZ_CHECK(on_a_line[m] || owed[m] == 0);
+        sum += owed[m];
+    }
+    FUZZ_CHECK(sum == total);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fuzz_bytes b = {data, size};
-    if (fuzz_u64(&b, 1) & 1)
+    switch (fuzz_u64(&b, 1) % 3) {
+    case 0:
         check_apportion(&b);
-    else
+        break;
+    case 1:
         check_expense(&b);
+        break;
+    default:
+        check_items(&b);
+        break;
+    }
     return 0;
 }

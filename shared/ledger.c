@@ -2,6 +2,7 @@
 
 #include "event.h"
 
+#include "items.h"
 #include "split.h"
 #include "xalloc.h"
 
@@ -193,14 +194,19 @@ static const char *const expense_keys[] = {"description",   "amount", "currency"
                                            "paid_by",       "split",  NULL};
 static const char *const payer_keys[] = {"member_id", "amount", NULL};
 static const char *const split_keys[] = {"mode", "members", NULL};
+static const char *const items_split_keys[] = {"mode", "items", "charges", NULL};
 static const char *const part_keys[] = {"member_id", "value", NULL};
-static const char *const mode_names[] = {"equal", "exact", "percent", "shares"};
+static const char *const mode_names[] = {"equal", "exact", "percent", "shares", "items"};
+static const char *const item_keys[] = {"name", "price", "quantity", "split", NULL};
+static const char *const item_split_keys[] = {"mode", "members", NULL};
+static const char *const charge_keys[] = {"kind", "amount", "percent", NULL};
+static const char *const charge_kinds[] = {"tax", "tip", "service"};
 
 static int check_unknown(const json_t *obj, const char *path, const char *const *allowed,
                          struct fields *f)
 {
     const char *k = json_unknown_key(obj, allowed);
-    char p[128];
+    char p[256];
     if (!k)
         return 0;
     snprintf(p, sizeof(p), "%s%s%s", path, *path ? "." : "", k);
@@ -261,6 +267,290 @@ static int parse_payers(const json_t *body, struct ledger_expense *e, struct fie
     return 0;
 }
 
+/* The index of member id in e->split, appended (first seen at item, pos) when
+   new; SIZE_MAX when the bill already has LEDGER_MAX_MEMBERS members. */
+static size_t item_member(struct ledger_expense *e, const char *id, int item, int pos)
+{
+    for (size_t k = 0; k < e->n_split; k++)
+        if (strcmp(e->split[k].member_id, id) == 0)
+            return k;
+    if (e->n_split == LEDGER_MAX_MEMBERS)
+        return SIZE_MAX;
+    struct ledger_part *p = &e->split[e->n_split];
+    memcpy(p->member_id, id, UUID_STR_SIZE);
+    p->item = item;
+    p->pos = pos;
+    return e->n_split++;
+}
+
+/* A positive integer quantity, 1 when absent. 0, or -1 with the error recorded. */
+static int get_quantity(const json_t *item, const char *path, int64_t *out, struct fields *f)
+{
+    const json_t *v = json_object_get(item, "quantity");
+    if (!v || json_is_null(v)) {
+        *out = 1;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+        json_integer_value(v) > LEDGER_QUANTITY_MAX) {
+        fields_add(f, path, "must be an integer from 1 to %d", LEDGER_QUANTITY_MAX);
+        return -1;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* One item's "split": its mode and members into it, the members also into e's
+   member list. 0, or -1 with the errors recorded. */
+static int parse_item_split(const struct json_doc *doc, const json_t *isplit, const char *ipath,
+                            int index, struct ledger_expense *e, struct ledger_item *it,
+                            struct fields *f)
+{
+    const json_t *mode, *arr, *p;
+    char path[96], sub[128];
+    size_t n, k;
+    int bad = 0;
+
+    snprintf(path, sizeof(path), "%s.split", ipath);
+    if (!json_is_object(isplit)) {
+        fields_add(f, path, isplit ? "must be an object" : "is required");
+        return -1;
+    }
+    if (check_unknown(isplit, path, item_split_keys, f) != 0)
+        return -1;
+    mode = json_object_get(isplit, "mode");
+    snprintf(sub, sizeof(sub), "%s.mode", path);
+    if (!json_is_string(mode) || (strcmp(json_string_value(mode), "equal") != 0 &&
+                                  strcmp(json_string_value(mode), "shares") != 0)) {
+        fields_add(f, sub, "must be equal or shares");
+        return -1;
+    }
+    it->shares = strcmp(json_string_value(mode), "shares") == 0;
+    arr = json_object_get(isplit, "members");
+    snprintf(sub, sizeof(sub), "%s.members", path);
+    if (!json_is_array(arr) || (n = json_array_size(arr)) == 0 || n > LEDGER_MAX_MEMBERS) {
+        fields_add(f, sub, "must be an array of 1 to %d members", LEDGER_MAX_MEMBERS);
+        return -1;
+    }
+    it->member = xcalloc(n, sizeof(*it->member));
+    it->weight = xcalloc(n, sizeof(*it->weight));
+    it->n = n;
+    json_array_foreach(arr, k, p)
+    {
+        char mpath[128], vpath[144], id[UUID_STR_SIZE];
+        const json_t *v;
+        snprintf(mpath, sizeof(mpath), "%s.members[%zu]", path, k);
+        snprintf(vpath, sizeof(vpath), "%s.value", mpath);
+        it->member[k] = SIZE_MAX; /* matches no other member until it is read */
+        if (!json_is_object(p)) {
+            fields_add(f, mpath, "must be an object");
+            bad = 1;
+            continue;
+        }
+        if (check_unknown(p, mpath, part_keys, f) != 0 || get_member_id(p, mpath, id, f) != 0) {
+            bad = 1;
+            continue;
+        }
+        it->member[k] = item_member(e, id, index, (int)k);
+        if (it->member[k] == SIZE_MAX) {
+            fields_add(f, mpath, "the bill names more than %d members", LEDGER_MAX_MEMBERS);
+            return -1;
+        }
+        for (size_t j = 0; j < k; j++) {
+            if (it->member[j] == it->member[k]) {
+                fields_add(f, mpath, "names a member twice");
+                bad = 1;
+            }
+        }
+        v = json_object_get(p, "value");
+        if (!it->shares) {
+            if (v) {
+                fields_add(f, vpath, "must be absent in equal mode");
+                bad = 1;
+            }
+            it->weight[k] = 1;
+        } else if (!v) {
+            fields_add(f, vpath, "is required");
+            bad = 1;
+        } else if (get_hundredths(doc, v, vpath, &it->weight[k], f) != 0) {
+            bad = 1;
+        } else if (it->weight[k] == 0) {
+            fields_add(f, vpath, "must be positive");
+            bad = 1;
+        }
+    }
+    return bad ? -1 : 0;
+}
+
+static int parse_charges(const struct json_doc *doc, const json_t *split, struct ledger_expense *e,
+                         struct fields *f)
+{
+    const json_t *arr = json_object_get(split, "charges"), *c;
+    size_t n, j;
+    int bad = 0;
+
+    if (!arr || json_is_null(arr))
+        return 0;
+    if (!json_is_array(arr) || (n = json_array_size(arr)) > LEDGER_MAX_CHARGES) {
+        fields_add(f, "split.charges", "must be an array of at most %d charges",
+                   LEDGER_MAX_CHARGES);
+        return -1;
+    }
+    e->charges = xcalloc(n + 1, sizeof(*e->charges));
+    e->n_charges = n;
+    json_array_foreach(arr, j, c)
+    {
+        struct ledger_charge *ch = &e->charges[j];
+        char path[48], sub[64];
+        const json_t *kind, *amount, *percent;
+        size_t k;
+        snprintf(path, sizeof(path), "split.charges[%zu]", j);
+        if (!json_is_object(c)) {
+            fields_add(f, path, "must be an object");
+            bad = 1;
+            continue;
+        }
+        if (check_unknown(c, path, charge_keys, f) != 0) {
+            bad = 1;
+            continue;
+        }
+        kind = json_object_get(c, "kind");
+        for (k = 0; k < 3 && !(json_is_string(kind) &&
+                               strcmp(json_string_value(kind), charge_kinds[k]) == 0);
+             k++)
+            ;
+        if (k == 3) {
+            snprintf(sub, sizeof(sub), "%s.kind", path);
+            fields_add(f, sub, "must be one of tax, tip, service");
+            bad = 1;
+            continue;
+        }
+        ch->kind = (enum ledger_charge_kind)k;
+        amount = json_object_get(c, "amount");
+        percent = json_object_get(c, "percent");
+        if (!amount == !percent) {
+            fields_add(f, path, "needs exactly one of amount and percent");
+            bad = 1;
+            continue;
+        }
+        if (amount) {
+            snprintf(sub, sizeof(sub), "%s.amount", path);
+            if (get_amount(c, "amount", sub, &ch->value, f) != 0)
+                bad = 1;
+            continue;
+        }
+        ch->is_percent = 1;
+        snprintf(sub, sizeof(sub), "%s.percent", path);
+        if (get_hundredths(doc, percent, sub, &ch->value, f) != 0) {
+            bad = 1;
+        } else if (ch->value == 0) {
+            fields_add(f, sub, "must be positive");
+            bad = 1;
+        }
+    }
+    return bad ? -1 : 0;
+}
+
+/* The lines of e in the form shared/items takes; caller frees. */
+static struct items_line *item_lines(const struct ledger_expense *e)
+{
+    struct items_line *l = xcalloc(e->n_items + 1, sizeof(*l));
+    for (size_t i = 0; i < e->n_items; i++)
+        l[i] = (struct items_line){e->items[i].price, e->items[i].quantity, e->items[i].n,
+                                   e->items[i].member, e->items[i].weight};
+    return l;
+}
+
+/* split.items and split.charges of an itemised bill; e->split gets its members
+   in the order they first appear. The bill's total must be the amount. 0, or
+   -1 with the errors recorded. */
+static int parse_items(const struct json_doc *doc, const json_t *split, struct ledger_expense *e,
+                       struct fields *f)
+{
+    const json_t *arr = json_object_get(split, "items"), *it;
+    struct items_line *lines = NULL;
+    struct items_charge *charges = NULL;
+    struct split_error err = {0};
+    int64_t subtotal, total;
+    size_t n, i;
+    int bad = 0, rc = -1;
+
+    if (!json_is_array(arr) || (n = json_array_size(arr)) == 0 || n > LEDGER_MAX_ITEMS) {
+        fields_add(f, "split.items", "must be an array of 1 to %d items", LEDGER_MAX_ITEMS);
+        return -1;
+    }
+    e->items = xcalloc(n, sizeof(*e->items));
+    e->n_items = n;
+    e->split = xcalloc(LEDGER_MAX_MEMBERS, sizeof(*e->split));
+    json_array_foreach(arr, i, it)
+    {
+        struct ledger_item *x = &e->items[i];
+        char path[48], sub[80];
+        const char *name;
+        snprintf(path, sizeof(path), "split.items[%zu]", i);
+        if (!json_is_object(it)) {
+            fields_add(f, path, "must be an object");
+            bad = 1;
+            continue;
+        }
+        if (check_unknown(it, path, item_keys, f) != 0) {
+            bad = 1;
+            continue;
+        }
+        snprintf(sub, sizeof(sub), "%s.name", path);
+        name = get_string(it, "name", sub, 1, 1, LEDGER_ITEM_NAME_MAX, f);
+        if (name)
+            x->name = xstrdup(name);
+        else
+            bad = 1;
+        snprintf(sub, sizeof(sub), "%s.price", path);
+        if (get_amount(it, "price", sub, &x->price, f) != 0)
+            bad = 1;
+        snprintf(sub, sizeof(sub), "%s.quantity", path);
+        if (get_quantity(it, sub, &x->quantity, f) != 0)
+            bad = 1;
+        if (parse_item_split(doc, json_object_get(it, "split"), path, (int)i, e, x, f) != 0)
+            bad = 1;
+    }
+    if (parse_charges(doc, split, e, f) != 0 || bad)
+        return -1;
+
+    lines = item_lines(e);
+    charges = xcalloc(e->n_charges + 1, sizeof(*charges));
+    for (size_t j = 0; j < e->n_charges; j++)
+        charges[j] = (struct items_charge){e->charges[j].is_percent, e->charges[j].value};
+    int64_t *amounts = xcalloc(e->n_charges + 1, sizeof(*amounts));
+    if (items_total(lines, e->n_items, charges, e->n_charges, &subtotal, amounts, &total, &err) !=
+        0) {
+        char path[64];
+        snprintf(path, sizeof(path), "%s[%ld]", err.field, err.index);
+        fields_add(f, err.index >= 0 ? path : err.field, "%s", err.message);
+        goto out;
+    }
+    for (size_t j = 0; j < e->n_charges; j++)
+        e->charges[j].amount = amounts[j];
+    if (total != e->amount) {
+        fields_add(f, "amount",
+                   "must equal the items' subtotal %lld plus the charges %lld, that is %lld",
+                   (long long)subtotal, (long long)(total - subtotal), (long long)total);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(amounts);
+    free(charges);
+    free(lines);
+    return rc;
+}
+
+void ledger_split_path(const struct ledger_expense *e, size_t i, char *buf, size_t size)
+{
+    if (e->mode == LEDGER_ITEMS)
+        snprintf(buf, size, "split.items[%d].split.members[%d]", e->split[i].item, e->split[i].pos);
+    else
+        snprintf(buf, size, "split.members[%zu]", i);
+}
+
 static int parse_split(const struct json_doc *doc, const json_t *body, struct ledger_expense *e,
                        struct fields *f)
 {
@@ -277,21 +567,24 @@ static int parse_split(const struct json_doc *doc, const json_t *body, struct le
         fields_add(f, "split", "must be an object");
         return -1;
     }
-    if (check_unknown(split, "split", split_keys, f) != 0)
-        return -1;
     mode = json_object_get(split, "mode");
     if (!json_is_string(mode)) {
-        fields_add(f, "split.mode", "must be one of equal, exact, percent, shares");
+        fields_add(f, "split.mode", "must be one of equal, exact, percent, shares, items");
         return -1;
     }
-    for (i = 0; i < 4; i++)
+    for (i = 0; i < 5; i++)
         if (strcmp(json_string_value(mode), mode_names[i]) == 0)
             break;
-    if (i == 4) {
-        fields_add(f, "split.mode", "must be one of equal, exact, percent, shares");
+    if (i == 5) {
+        fields_add(f, "split.mode", "must be one of equal, exact, percent, shares, items");
         return -1;
     }
     e->mode = (enum ledger_split_mode)i;
+    if (check_unknown(split, "split", e->mode == LEDGER_ITEMS ? items_split_keys : split_keys, f) !=
+        0)
+        return -1;
+    if (e->mode == LEDGER_ITEMS)
+        return parse_items(doc, split, e, f);
     arr = json_object_get(split, "members");
     if (!json_is_array(arr) || (n = json_array_size(arr)) == 0 || n > LEDGER_MAX_MEMBERS) {
         fields_add(f, "split.members", "must be an array of 1 to %d members", LEDGER_MAX_MEMBERS);
@@ -340,6 +633,8 @@ static int parse_split(const struct json_doc *doc, const json_t *body, struct le
                 e->split[i].value = json_integer_value(v);
             }
             break;
+        case LEDGER_ITEMS:
+            break;
         case LEDGER_PERCENT:
         case LEDGER_SHARES:
             if (!v) {
@@ -379,7 +674,8 @@ static int compute(struct ledger_expense *e, int group_exp, int own_exp, struct 
     int64_t *paid = xcalloc(e->n_paid, sizeof(*paid));
     int64_t *owed = xcalloc(e->n_split, sizeof(*owed));
     int64_t *paid_out = xcalloc(e->n_paid, sizeof(*paid_out));
-    static const enum split_mode modes[] = {SPLIT_EQUAL, SPLIT_EXACT, SPLIT_PERCENT, SPLIT_SHARES};
+    static const enum split_mode modes[] = {SPLIT_EQUAL, SPLIT_EXACT, SPLIT_PERCENT, SPLIT_SHARES,
+                                            SPLIT_EQUAL};
     struct split_error err = {0};
     int rc = -1;
 
@@ -395,7 +691,7 @@ static int compute(struct ledger_expense *e, int group_exp, int own_exp, struct 
         .group_exp = group_exp,
         .rate = &e->rate,
         .mode = modes[e->mode],
-        .values = e->mode == LEDGER_EQUAL ? NULL : values,
+        .values = e->mode == LEDGER_EQUAL || e->mode == LEDGER_ITEMS ? NULL : values,
         .n_members = e->n_split,
         .paid = paid,
         .n_payers = e->n_paid,
@@ -408,6 +704,17 @@ static int compute(struct ledger_expense *e, int group_exp, int own_exp, struct 
             snprintf(path, sizeof(path), "%s", err.field ? err.field : "");
         fields_add(f, path, "%s", err.message);
         goto out;
+    }
+    /* An itemised bill: the conversion and the payers as above, the owed
+       shares by the items (shared/items). */
+    if (e->mode == LEDGER_ITEMS) {
+        struct items_line *lines = item_lines(e);
+        int r = items_apportion(e->amount_group, lines, e->n_items, e->n_split, owed, &err);
+        free(lines);
+        if (r != 0) {
+            fields_add(f, err.field ? err.field : "split.items", "%s", err.message);
+            goto out;
+        }
     }
     for (size_t i = 0; i < e->n_paid; i++)
         e->paid[i].computed = paid_out[i];
@@ -511,11 +818,14 @@ struct ledger_share *ledger_merge_shares(const struct ledger_expense *e,
         const struct ledger_part *part = payer ? &e->paid[k] : &e->split[k - e->n_paid];
         size_t mi = member_of(part->member_id, ctx);
         if (mi == SIZE_MAX) {
-            char path[64];
+            char path[96];
             if (payer)
                 snprintf(path, sizeof(path), "paid_by[%zu].member_id", k);
-            else
-                snprintf(path, sizeof(path), "split.members[%zu].member_id", k - e->n_paid);
+            else {
+                char sp[64];
+                ledger_split_path(e, k - e->n_paid, sp, sizeof(sp));
+                snprintf(path, sizeof(path), "%s.member_id", sp);
+            }
             fields_add(f, path, "is not a member of this group");
             unknown = 1;
             continue;
@@ -620,7 +930,52 @@ void ledger_expense_release(struct ledger_expense *e)
     free(e->category);
     free(e->paid);
     free(e->split);
+    for (size_t i = 0; i < e->n_items; i++) {
+        free(e->items[i].name);
+        free(e->items[i].member);
+        free(e->items[i].weight);
+    }
+    free(e->items);
+    free(e->charges);
     memset(e, 0, sizeof(*e));
+}
+
+/* Hundredths as an exact decimal string ("12.50"). New reference. */
+static json_t *hundredths_json(int64_t h)
+{
+    struct decimal d = {h, 2};
+    char buf[32];
+    decimal_format(&d, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+/* An itemised bill's split in normal form: every item with its quantity,
+   every charge with its kind and amount or percent. New reference. */
+static json_t *items_to_json(const struct ledger_expense *e)
+{
+    json_t *items = json_array(), *charges = json_array();
+    for (size_t i = 0; i < e->n_items; i++) {
+        const struct ledger_item *it = &e->items[i];
+        json_t *members = json_array();
+        for (size_t k = 0; k < it->n; k++) {
+            json_t *m = json_pack("{s:s}", "member_id", e->split[it->member[k]].member_id);
+            if (it->shares)
+                json_object_set_new(m, "value", hundredths_json(it->weight[k]));
+            json_array_append_new(members, m);
+        }
+        json_array_append_new(
+            items, json_pack("{s:s, s:I, s:I, s:{s:s, s:o}}", "name", it->name, "price",
+                             (json_int_t)it->price, "quantity", (json_int_t)it->quantity, "split",
+                             "mode", it->shares ? "shares" : "equal", "members", members));
+    }
+    for (size_t j = 0; j < e->n_charges; j++) {
+        const struct ledger_charge *c = &e->charges[j];
+        json_array_append_new(
+            charges, json_pack("{s:s, s:o}", "kind", charge_kinds[c->kind],
+                               c->is_percent ? "percent" : "amount",
+                               c->is_percent ? hundredths_json(c->value) : json_integer(c->value)));
+    }
+    return json_pack("{s:s, s:o, s:o}", "mode", "items", "items", items, "charges", charges);
 }
 
 json_t *ledger_expense_to_json(const struct ledger_expense *e)
@@ -650,8 +1005,13 @@ json_t *ledger_expense_to_json(const struct ledger_expense *e)
     json_object_set_new(o, "date", json_string(e->date));
     json_object_set_new(o, "category", e->category ? json_string(e->category) : json_null());
     json_object_set_new(o, "paid_by", paid);
-    json_object_set_new(o, "split",
-                        json_pack("{s:s, s:o}", "mode", mode_names[e->mode], "members", members));
+    if (e->mode == LEDGER_ITEMS) {
+        json_decref(members);
+        json_object_set_new(o, "split", items_to_json(e));
+    } else {
+        json_object_set_new(
+            o, "split", json_pack("{s:s, s:o}", "mode", mode_names[e->mode], "members", members));
+    }
     return o;
 }
 
@@ -677,27 +1037,77 @@ static json_t *decimal_string_to_json(const char *s)
     return num;
 }
 
+/* obj's decimal string under key back to the number the client sent. */
+static void number_back(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (json_is_string(v)) {
+        json_t *num = decimal_string_to_json(json_string_value(v));
+        if (num)
+            json_object_set_new(obj, key, num);
+    }
+}
+
+/* The split members of content's split (borrowed) in their order: split.members, or for an
+   itemised bill each member once, in the order of first appearance across the items. New
+   reference (an array of the member objects, borrowed ones). */
+static json_t *split_members(const json_t *split)
+{
+    const json_t *mode = json_object_get(split, "mode");
+    json_t *out = json_array();
+    const json_t *it, *m, *x;
+    size_t i, k, j;
+
+    if (!json_is_string(mode) || strcmp(json_string_value(mode), "items") != 0) {
+        json_array_extend(out, json_object_get(split, "members"));
+        return out;
+    }
+    json_array_foreach(json_object_get(split, "items"), i, it)
+    {
+        json_array_foreach(json_object_get(json_object_get(it, "split"), "members"), k, m)
+        {
+            const char *id = json_string_value(json_object_get(m, "member_id"));
+            int seen = 0;
+            json_array_foreach(out, j, x)
+            {
+                const char *xid = json_string_value(json_object_get(x, "member_id"));
+                if (id && xid && strcmp(id, xid) == 0)
+                    seen = 1;
+            }
+            if (!seen)
+                json_array_append(out, (json_t *)m);
+        }
+    }
+    return out;
+}
+
 json_t *ledger_expense_resource(const json_t *content, const struct ledger_expense_meta *m,
                                 const struct ledger_owed *owed, size_t n_owed)
 {
     json_t *r = json_deep_copy(content);
     json_t *shares = json_array();
-    const json_t *members = json_object_get(json_object_get(content, "split"), "members");
-    size_t i;
+    json_t *split = json_object_get(r, "split");
+    json_t *members = split_members(json_object_get(content, "split"));
+    size_t i, j;
     const json_t *sm;
-    json_t *out_members = json_object_get(json_object_get(r, "split"), "members");
-    json_t *om;
+    json_t *om, *it;
 
     /* Percent and shares values travel and rest as exact decimal strings
        ("33.33"); the resource gives them back as the numbers the client sent. */
-    json_array_foreach(out_members, i, om)
+    json_array_foreach(json_object_get(split, "members"), i, om)
     {
-        json_t *v = json_object_get(om, "value");
-        if (json_is_string(v)) {
-            json_t *num = decimal_string_to_json(json_string_value(v));
-            if (num)
-                json_object_set_new(om, "value", num);
+        number_back(om, "value");
+    }
+    json_array_foreach(json_object_get(split, "items"), i, it)
+    {
+        json_array_foreach(json_object_get(json_object_get(it, "split"), "members"), j, om)
+        {
+            number_back(om, "value");
         }
+    }
+    json_array_foreach(json_object_get(split, "charges"), i, om)
+    {
+        number_back(om, "percent");
     }
 
     json_array_foreach(members, i, sm)
@@ -711,6 +1121,7 @@ json_t *ledger_expense_resource(const json_t *content, const struct ledger_expen
         json_array_append_new(shares, json_pack("{s:s, s:I}", "member_id", mid ? mid : "", "amount",
                                                 (json_int_t)amount));
     }
+    json_decref(members);
     json_object_set_new(r, "id", json_string(m->id));
     json_object_set_new(r, "group_id", json_string(m->group_id));
     json_object_set_new(r, "amount_in_group_currency", json_integer(m->amount_group));

@@ -26,13 +26,41 @@
 #define LEDGER_NOTE_MAX 500
 #define LEDGER_RATE_MAX_SCALE 12 /* fraction digits of an exchange rate */
 #define LEDGER_VALUE_MAX 1000000 /* largest percent or shares value */
+#define LEDGER_MAX_ITEMS 200     /* lines of an itemised bill */
+#define LEDGER_MAX_CHARGES 10    /* tax, tip and service charges of an itemised bill */
+#define LEDGER_ITEM_NAME_MAX 100
+#define LEDGER_QUANTITY_MAX 1000000
 
-enum ledger_split_mode { LEDGER_EQUAL, LEDGER_EXACT, LEDGER_PERCENT, LEDGER_SHARES };
+enum ledger_split_mode { LEDGER_EQUAL, LEDGER_EXACT, LEDGER_PERCENT, LEDGER_SHARES, LEDGER_ITEMS };
 
 struct ledger_part {
     char member_id[UUID_STR_SIZE];
-    int64_t value;    /* payer: amount; exact: minor units; percent/shares: hundredths */
+    int64_t value;    /* payer: amount; exact: minor units; percent/shares: hundredths;
+                         items: 0 */
     int64_t computed; /* payer: paid in group currency; split: owed in group currency */
+    int item, pos;    /* items mode: where the member first appears,
+                         split.items[item].split.members[pos] */
+};
+
+/* One line of an itemised bill (split mode "items"). Owns name, member and
+   weight. */
+struct ledger_item {
+    char *name;
+    int64_t price, quantity; /* minor units of the expense currency; >= 1 */
+    int shares;              /* 0: split equally, 1: by shares */
+    size_t n;                /* members sharing it */
+    size_t *member;          /* n indexes into the expense's split (its members) */
+    int64_t *weight;         /* n weights: 1 each (equal) or hundredths of shares */
+};
+
+enum ledger_charge_kind { LEDGER_TAX, LEDGER_TIP, LEDGER_SERVICE };
+
+/* One charge of an itemised bill: an amount, or a percentage of the subtotal. */
+struct ledger_charge {
+    enum ledger_charge_kind kind;
+    int is_percent;
+    int64_t value;  /* minor units, or hundredths of a percent */
+    int64_t amount; /* the charge in minor units of the expense currency */
 };
 
 /* A valid expense. Owns description, category, paid and split. */
@@ -46,9 +74,17 @@ struct ledger_expense {
     char *category;      /* NULL when absent */
     enum ledger_split_mode mode;
     size_t n_paid, n_split;
-    struct ledger_part *paid, *split;
+    struct ledger_part *paid, *split; /* items mode: split lists the members in the
+                                         order they first appear across the items */
+    size_t n_items, n_charges;        /* items mode only, else 0 */
+    struct ledger_item *items;
+    struct ledger_charge *charges;
     int64_t amount_group; /* amount converted to the group currency */
 };
+
+/* The request field that names e's split member i into buf ("split.members[2]", or
+   "split.items[3].split.members[1]" for an itemised bill: where it first appears). */
+void ledger_split_path(const struct ledger_expense *e, size_t i, char *buf, size_t size);
 
 /* One member's part in an expense, in group-currency minor units: what the
    member paid and what the member owes (the rows of expenses.shares). */

@@ -273,7 +273,7 @@ await test('the ledger writes are the routes that accept events (event_accept, a
 
 const schemas = doc.components?.schemas ?? {};
 function keyList(file, name) {
-    const m = stripComments(read(file)).match(new RegExp(`${name}\\[\\]\\s*=\\s*\\{([^}]*)\\}`));
+    const m = stripComments(read(file)).match(new RegExp(`(?<![A-Za-z0-9_])${name}\\[\\]\\s*=\\s*\\{([^}]*)\\}`));
     if (!m) throw new Error(`no ${name}[] in ${file}`);
     return [...m[1].matchAll(/"([^"]*)"/g)].map((s) => s[1]).sort();
 }
@@ -290,6 +290,9 @@ const FIELDS = [
     ['shared/ledger.c', 'expense_keys', schemas.ExpenseRequest],
     ['shared/ledger.c', 'payer_keys', schemas.Payer],
     ['shared/ledger.c', 'payment_keys', schemas.PaymentRequest],
+    ['shared/ledger.c', 'item_keys', schemas.Item],
+    ['shared/ledger.c', 'item_split_keys', schemas.ItemSplit],
+    ['shared/ledger.c', 'charge_keys', schemas.Charge],
 ];
 await test('request schemas list exactly the fields the code accepts, and refuse others', () => {
     const p = [];
@@ -303,7 +306,7 @@ await test('request schemas list exactly the fields the code accepts, and refuse
     return p;
 });
 
-const SPLITS = { equal: 'EqualSplit', exact: 'ExactSplit', percent: 'PercentSplit', shares: 'SharesSplit' };
+const SPLITS = { equal: 'EqualSplit', exact: 'ExactSplit', percent: 'PercentSplit', shares: 'SharesSplit', items: 'ItemsSplit' };
 await test('split modes and their member fields match shared/ledger.c', () => {
     const p = [];
     const modes = keyList('shared/ledger.c', 'mode_names');
@@ -312,9 +315,15 @@ await test('split modes and their member fields match shared/ledger.c', () => {
     if (JSON.stringify(modes) !== JSON.stringify(mapping)) p.push(`modes [${modes}], discriminator mapping [${mapping}]`);
     const splitKeys = keyList('shared/ledger.c', 'split_keys');
     const partKeys = keyList('shared/ledger.c', 'part_keys');
+    const itemsKeys = keyList('shared/ledger.c', 'items_split_keys');
     for (const mode of modes) {
         const s = resolve(schemas[SPLITS[mode]] ?? {});
         if (s.properties?.mode?.const !== mode) p.push(`${SPLITS[mode]}.mode is not const '${mode}'`);
+        if (mode === 'items') {
+            // An itemised bill: its own keys; items and charges are checked with the request fields.
+            if (JSON.stringify(propsOf(s)) !== JSON.stringify(itemsKeys)) p.push(`${SPLITS[mode]} has [${propsOf(s)}], items_split_keys is [${itemsKeys}]`);
+            continue;
+        }
         if (JSON.stringify(propsOf(s)) !== JSON.stringify(splitKeys)) p.push(`${SPLITS[mode]} has [${propsOf(s)}], split_keys is [${splitKeys}]`);
         const item = resolve(resolve(s.properties?.members)?.items);
         const fields = propsOf(item);
@@ -334,8 +343,14 @@ await test('bounds match shared/ledger.h (lengths, member counts, rate decimals)
     expect('PaymentRequest.note maxLength', schemas.PaymentRequest?.properties?.note?.oneOf?.find((s) => s.type === 'string')?.maxLength, define(h, 'LEDGER_NOTE_MAX'));
     const maxMembers = define(h, 'LEDGER_MAX_MEMBERS');
     expect('ExpenseRequest.paid_by.maxItems', x.paid_by?.maxItems, maxMembers);
-    for (const name of Object.values(SPLITS))
+    for (const name of Object.values(SPLITS).filter((n) => n !== 'ItemsSplit'))
         expect(`${name}.members.maxItems`, resolve(schemas[name]?.properties?.members)?.maxItems, maxMembers);
+    const items = schemas.ItemsSplit?.properties ?? {};
+    expect('ItemsSplit.items.maxItems', items.items?.maxItems, define(h, 'LEDGER_MAX_ITEMS'));
+    expect('ItemsSplit.charges.maxItems', items.charges?.maxItems, define(h, 'LEDGER_MAX_CHARGES'));
+    expect('ItemSplit.members.maxItems', schemas.ItemSplit?.properties?.members?.maxItems, maxMembers);
+    expect('Item.name.maxLength', schemas.Item?.properties?.name?.maxLength, define(h, 'LEDGER_ITEM_NAME_MAX'));
+    expect('Item.quantity.maximum', schemas.Item?.properties?.quantity?.maximum, define(h, 'LEDGER_QUANTITY_MAX'));
     const scale = schemas.ExchangeRate?.pattern?.match(/\{1,(\d+)\}/)?.[1];
     expect('ExchangeRate pattern decimals', Number(scale), define(h, 'LEDGER_RATE_MAX_SCALE'));
     const money = schemas.Money ?? {};

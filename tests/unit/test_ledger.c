@@ -218,6 +218,65 @@ START_TEST(test_ledger_expense_normal_form_round_trips)
 }
 END_TEST
 
+/* An itemised bill: members in the order they first appear (B, A, C), the shares from
+   shared/items, the normal form round-trips, and every refusal names its field. */
+#define ITEMS_BILL(amount, charges)                                                                \
+    "{'description':'Dinner','amount':" amount ",'paid_by':[{'member_id':'" A "','amount':" amount \
+    "}],'split':{'mode':'items','items':["                                                         \
+    "{'name':'Wine','price':1200,'quantity':2,'split':{'mode':'shares','members':["                \
+    "{'member_id':'" B "','value':1.5},{'member_id':'" A "','value':'0.5'}]}},"                    \
+    "{'name':'Bread','price':300,'split':{'mode':'equal','members':[{'member_id':'" C              \
+    "'},{'member_id':'" A "'}]}}],'charges':" charges "}}"
+
+START_TEST(test_ledger_expense_items)
+{
+    /* Subtotal 2700; tax 10 % = 270; tip 30: 3000. B: 2400 x 3/4 x 3000/2700 = 2000;
+       A: (600 + 150) x 3000/2700 = 833.33; C: 150 x 3000/2700 = 166.67. */
+    ck_assert_int_eq(
+        expense(ITEMS_BILL("3000", "[{'kind':'tax','percent':'10'},{'kind':'tip','amount':30}]")),
+        0);
+    ck_assert_int_eq(e.n_split, 3);
+    ck_assert_str_eq(e.split[0].member_id, B);
+    ck_assert_str_eq(e.split[1].member_id, A);
+    ck_assert_str_eq(e.split[2].member_id, C);
+    ck_assert_int_eq(e.split[0].computed, 2000);
+    ck_assert_int_eq(e.split[1].computed, 833);
+    ck_assert_int_eq(e.split[2].computed, 167);
+    json_t *n1 = ledger_expense_to_json(&e);
+    char *t1 = json_dump_compact(n1);
+    ck_assert_int_eq(expense(t1), 0);
+    json_t *n2 = ledger_expense_to_json(&e);
+    char *t2 = json_dump_compact(n2);
+    ck_assert_str_eq(t1, t2);
+    ck_assert_ptr_nonnull(strstr(t1, "\"percent\":\"10.00\""));
+    ck_assert_ptr_nonnull(strstr(t1, "\"quantity\":1,"));
+    free(t1);
+    free(t2);
+    json_decref(n1);
+    json_decref(n2);
+
+    ck_assert_int_eq(expense(ITEMS_BILL("3001", "[{'kind':'tax','percent':'10'},{'kind':'tip',"
+                                                "'amount':30}]")),
+                     -1);
+    ck_assert(has_field("amount", "subtotal 2700 plus the charges 300"));
+    ck_assert_int_eq(expense(ITEMS_BILL("2700", "[{'kind':'vat','amount':1}]")), -1);
+    ck_assert(has_field("split.charges[0].kind", "tax, tip, service"));
+    ck_assert_int_eq(expense(ITEMS_BILL("2700", "[{'kind':'tip','percent':1.234}]")), -1);
+    ck_assert(has_field("split.charges[0].percent", "2 decimals"));
+    ck_assert_int_eq(expense(ITEMS_BILL("2700", "[]")), 0);
+    ck_assert_int_eq(expense("{'description':'x','amount':5," PAID_A(
+                         "5") ",'split':{'mode':'items',"
+                              "'items':[{'name':'x','price':5,'split':{'mode':'equal','members':[{"
+                              "'member_id':'" A "','value':1}]}}]}}"),
+                     -1);
+    ck_assert(has_field("split.items[0].split.members[0].value", "absent"));
+    ck_assert_int_eq(expense("{'description':'x','amount':5," PAID_A("5") "," EQUAL_AB "}"), 0);
+    char sp[64];
+    ledger_split_path(&e, 1, sp, sizeof(sp));
+    ck_assert_str_eq(sp, "split.members[1]");
+}
+END_TEST
+
 static size_t member_of(const char *id, void *ctx)
 {
     (void)ctx;
@@ -416,6 +475,7 @@ static Suite *ledger_suite(void)
     tcase_add_test(tc, test_ledger_expense_converts_once);
     tcase_add_test(tc, test_ledger_expense_refusals_name_the_field);
     tcase_add_test(tc, test_ledger_expense_normal_form_round_trips);
+    tcase_add_test(tc, test_ledger_expense_items);
     tcase_add_test(tc, test_ledger_shares_merge_and_move);
     tcase_add_test(tc, test_ledger_payment);
     tcase_add_test(tc, test_ledger_change_of_and_check);

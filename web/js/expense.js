@@ -1,6 +1,6 @@
 // The expense form: add and edit (full replacement with If-Match), delete; several payers, the
-// four split modes, a foreign currency with its rate, and a live preview of each member's
-// share computed with the server's own rounding rule.
+// four split modes and the itemised bill (items.js), a foreign currency with its rate, and a
+// live preview of each member's share computed with the server's own rounding rule.
 
 import { ApiError, get, isMissingRoute, toJSON } from './api.js';
 import { writeOrQueue } from './queue.js';
@@ -13,12 +13,14 @@ import { CATEGORIES, expenseCache, loadGroup, myMember, remember } from './state
 import { problemSentence } from './problems.js';
 import { t, tn } from './i18n.js';
 import { focusFirstInvalid, formAlert, navigate, onSubmit, page, routeAlive } from './ui.js';
+import { billShares, itemsEditor } from './items.js';
 
 const MODES = [
     ['equal', 'Equally'],
     ['exact', 'Exact amounts'],
     ['percent', 'Percent'],
     ['shares', 'Shares'],
+    ['items', 'Itemised'],
 ];
 
 async function loadExpense(gid, eid) {
@@ -102,15 +104,22 @@ export async function expenseView({ gid, eid }) {
     });
     const splitError = h('p', { class: 'field-error', id: 'split-error', hidden: true });
     const summary = h('p', { class: 'split-summary', id: 'split-summary', 'aria-live': 'polite' });
+    const splitList = h('ul', { class: 'member-rows' }, splitRows.map((r) => r.row));
+    // The itemised bill: its editor, and each person's share of it as it is typed.
+    const items = itemsEditor({ members, currency: () => currency.value, onChange: () => refresh() });
+    const itemsPreview = h('ul', { class: 'items-preview', id: 'items-preview', hidden: true, 'aria-label': t('Each person’s share') });
     const split = h('fieldset', { class: 'group-box', id: 'split', 'aria-describedby': 'split-error split-summary' },
         h('legend', {}, t('Split')),
         h('div', { class: 'segmented', role: 'radiogroup', 'aria-label': t('Split mode') }, modeRadios.map((x) => x.el)),
-        h('ul', { class: 'member-rows' }, splitRows.map((r) => r.row)),
+        splitList,
+        items.el,
+        itemsPreview,
         summary,
         splitError);
 
     // --- fill in ------------------------------------------------------------------------
     let mode = 'equal';
+    let itemsInit = null;
     if (existing) {
         const ecur = existing.currency ?? gcur;
         desc.value = existing.description ?? '';
@@ -125,6 +134,7 @@ export async function expenseView({ gid, eid }) {
             r.amt.value = paid.has(r.m.id) ? toInput(paid.get(r.m.id), ecur) : '';
         }
         mode = existing.split?.mode ?? 'equal';
+        if (mode === 'items') itemsInit = { split: existing.split, cur: ecur };
         const inSplit = new Map((existing.split?.members ?? []).map((x) => [x.member_id, x.value]));
         for (const r of splitRows) {
             r.check.checked = inSplit.has(r.m.id);
@@ -150,6 +160,15 @@ export async function expenseView({ gid, eid }) {
         const a = parseAmount(amount.value, c);
         const rt = foreign ? parseRate(rate.value) : { text: '1' };
         rateHint.append(foreign ? t('{group} per 1 {currency}', { group: gcur, currency: c }) : '');
+        // An itemised bill's total is the amount: computed, not typed.
+        const itemised = mode === 'items';
+        const bill = itemised ? items.read(c) : null;
+        amount.readOnly = itemised;
+        if (bill?.bill) {
+            amount.value = toInput(bill.bill.total, c);
+            a.minor = bill.bill.total;
+            delete a.error;
+        }
         let total = null; // in group currency
         if (a.minor !== undefined && rt.text) {
             total = foreign ? convert(a.minor, c, rt.text, gcur) : a.minor;
@@ -162,6 +181,13 @@ export async function expenseView({ gid, eid }) {
             r.amtWrap.querySelector('.unit').textContent = c;
         }
         // split
+        splitList.hidden = itemised;
+        items.el.hidden = !itemised;
+        itemsPreview.hidden = !itemised;
+        if (itemised) {
+            refreshItems(bill, total, c);
+            return;
+        }
         for (const r of splitRows) {
             r.valWrap.hidden = mode === 'equal';
             r.val.disabled = !r.check.checked;
@@ -212,6 +238,24 @@ export async function expenseView({ gid, eid }) {
         summary.textContent = text;
     }
 
+    // The preview of an itemised bill: each person's share of the converted total, in the order
+    // they first appear across the items (the order the server lists them in).
+    function refreshItems(bill, total, c) {
+        items.subtotalOut.textContent = bill.bill ? formatMoney(bill.bill.subtotal, c) : '–';
+        itemsPreview.replaceChildren();
+        const ok = bill.bill && total !== null && bill.lines.length;
+        const { order, shares } = ok ? billShares(total, bill.lines) : { order: [], shares: [] };
+        order.forEach((id, i) => {
+            const m = members.find((x) => x.id === id);
+            itemsPreview.append(h('li', { class: 'items-preview-row', dataset: { member: id } },
+                h('span', { class: 'who' }, m?.name ?? id),
+                h('output', { class: 'preview' }, formatMoney(shares[i], gcur))));
+        });
+        summary.textContent = ok
+            ? t('Items {subtotal}, with tax, tip and service {total}.', { subtotal: formatMoney(bill.bill.subtotal, c), total: formatMoney(bill.bill.total, c) })
+            : t('Give each item a name, a price and who shares it.');
+    }
+
     for (const x of modeRadios) {
         x.r.addEventListener('change', () => {
             if (!x.r.checked) return;
@@ -231,6 +275,7 @@ export async function expenseView({ gid, eid }) {
     // --- build the request ----------------------------------------------------------------
     let sentPayers = [];
     let sentSplit = [];
+    let sentItems = null;
     function build() {
         const errs = [];
         const c = cur();
@@ -239,7 +284,12 @@ export async function expenseView({ gid, eid }) {
         if (!d) errs.push([desc, t('Describe the expense')]);
         body.description = d;
         const a = parseAmount(amount.value, c);
-        if (a.error) errs.push([amount, a.error]);
+        const bill = mode === 'items' ? items.read(c) : null;
+        if (bill) {
+            // The amount is the bill's total; what is wrong is in the items.
+            errs.push(...bill.problems);
+            a.minor = bill.bill?.total;
+        } else if (a.error) errs.push([amount, a.error]);
         body.amount = a.minor;
         body.currency = c;
         if (c !== gcur) {
@@ -260,6 +310,11 @@ export async function expenseView({ gid, eid }) {
                 if (p.error) errs.push([r.amt, p.error]);
                 return { member_id: r.m.id, amount: p.minor };
             });
+        }
+        if (bill) {
+            body.split = bill.split;
+            sentItems = bill.split;
+            return { body, errs };
         }
         const inc = included();
         sentSplit = inc;
@@ -298,6 +353,10 @@ export async function expenseView({ gid, eid }) {
             return r && !r.amtWrap.hidden ? r.amt : payers;
         }
         if (f.startsWith('paid_by')) return payers;
+        if (mode === 'items') {
+            const el = items.control(f, sentItems);
+            if (el) return el;
+        }
         m = /^split\.members\[(\d+)\]/.exec(f);
         if (m) {
             const r = sentSplit[Number(m[1])];
@@ -397,5 +456,6 @@ export async function expenseView({ gid, eid }) {
         h('h1', {}, existing ? t('Edit expense') : t('Add an expense')),
         existing ? h('p', { class: 'muted' }, t(exponent(existing.currency ?? gcur) === 0 ? 'Amounts in whole units of {currency}. Saved changes replace the expense for everyone.' : 'Amounts in decimals of {currency}. Saved changes replace the expense for everyone.', { currency: existing.currency ?? gcur })) : null,
         form, del);
+    if (itemsInit) items.fill(itemsInit.split, itemsInit.cur);
     refresh();
 }

@@ -24,7 +24,7 @@ const TABS = [
 ];
 
 // How each split mode reads in a list row.
-const SPLIT_WORDS = { equal: 'split equally', exact: 'split by amounts', percent: 'split by percent', shares: 'split by shares' };
+const SPLIT_WORDS = { equal: 'split equally', exact: 'split by amounts', percent: 'split by percent', shares: 'split by shares', items: 'itemised' };
 
 const abs = (v) => (v < 0n ? -v : v);
 
