@@ -122,6 +122,7 @@ struct rctx {
     /* what the access check (access.c) saw of the group: its version, the
        volume (the range rule) and every member id (owned; access_is_member) */
     int64_t group_version;
+    int group_archived; /* the group is archived (read-only) */
     struct ledger_volume volume;
     char (*members)[UUID_STR_SIZE];
     size_t n_members;
@@ -421,6 +422,16 @@ void respond_group(struct rctx *c, const char *text, const char *head);
 void route_groups_list(struct rctx *c);
 void route_group_get(struct rctx *c);
 void route_members_create(struct rctx *c);
+/* A body's "name" of 1..100 characters: borrowed from body, or NULL with the fault
+   recorded in f. */
+const char *body_name(const json_t *body, struct fields *f);
+/* route_manage.c: changing a group, its members and its invites */
+void route_group_patch(struct rctx *c);
+void route_group_leave(struct rctx *c);
+void route_member_patch(struct rctx *c);
+void route_member_delete(struct rctx *c);
+void route_invites_list(struct rctx *c);
+void route_invite_revoke(struct rctx *c);
 void route_invites_create(struct rctx *c);
 void route_invite_accept(struct rctx *c);
 void route_expense_write(struct rctx *c);
