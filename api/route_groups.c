@@ -88,8 +88,8 @@ static void groups_create_authed(struct rctx *c)
              "  SELECT $5, g.id, u.name, u.id FROM g, u RETURNING *),"
              " b AS (INSERT INTO balances (group_id, member_id) SELECT group_id, id FROM m)",
              "SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"
-             " 'created_at', rfc3339(g.created_at), 'version', g.version, 'members',"
-             " json_build_array(json_build_object('id', m.id, "
+             " 'created_at', rfc3339(g.created_at), 'version', g.version, 'archived', false,"
+             " 'archived_at', NULL, 'members', json_build_array(json_build_object('id', m.id, "
              "'name', m.name, 'user_id',"
              " m.user_id)))::text FROM g, m",
              NULL, 5, p);

@@ -1,8 +1,8 @@
 /*
  * Managing a group: renaming and archiving it (PATCH /groups/{gid}), leaving it, renaming and
- * removing members, listing and revoking invites. Group routes (access.c): a non-member gets
- * 404 before the body is read, and an archived group refuses them all (409) but its own
- * PATCH, which unarchives it.
+ * removing members (listing and revoking invites: route_invites_admin.c). Group routes (access.c):
+ * a non-member gets 404 before the body is read, and an archived group refuses them all (409) but
+ * its own PATCH, which unarchives it.
  *
  * Each change is one statement, a function of postgres/migrations/011_manage.sql: it locks the
  * group's row, checks the change against the group as it stands, makes it and appends its
@@ -23,9 +23,7 @@
 static const char *const group_patch_keys[] = {"name", "archived", NULL};
 static const char *const member_patch_keys[] = {"name", NULL};
 
-/* The columns every change answers: outcome, body, version, event ids (space-separated). */
-#define MANAGE_SELECT "SELECT outcome, body::text, version, array_to_string(event_ids, ' ') FROM "
-enum { COL_OUTCOME, COL_BODY, COL_VERSION, COL_EVENTS };
+enum { COL_OUTCOME, COL_BODY, COL_VERSION, COL_EVENTS }; /* MANAGE_SELECT's columns */
 
 /* The problem of a refused change (outcome as 011_manage.sql names it); what_balance says
    whose balance is not zero. */
@@ -64,9 +62,7 @@ static void refuse(struct rctx *c, const char *outcome, const char *what_balance
     }
 }
 
-/* The change's result: 1 when it was made (the view marked stale and its events announced
-   when there were any), else 0 after answering. */
-static int changed(struct rctx *c, PGresult *res, const char *what_balance)
+int manage_changed(struct rctx *c, PGresult *res, const char *what_balance)
 {
     if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return 0;
@@ -87,8 +83,7 @@ static int changed(struct rctx *c, PGresult *res, const char *what_balance)
     return 1;
 }
 
-/* Start a change: Redis must be up, so the tombstone after it cannot be lost. */
-static int redis_needed(struct rctx *c)
+int manage_redis_needed(struct rctx *c)
 {
     if (rcli_up())
         return 0;
@@ -100,7 +95,7 @@ static int redis_needed(struct rctx *c)
 
 static void on_group_patched(PGresult *res, struct rctx *c)
 {
-    if (!changed(c, res, ""))
+    if (!manage_changed(c, res, ""))
         return;
     json_t *group = json_loads(PQgetvalue(res, 0, COL_BODY), 0, NULL);
     if (!group) {
@@ -144,7 +139,7 @@ void route_group_patch(struct rctx *c)
         respond_problem(c, PROBLEM_VALIDATION, "the change is not valid", &f);
         return;
     }
-    if (redis_needed(c) != 0)
+    if (manage_redis_needed(c) != 0)
         return;
     snprintf(if_match, sizeof(if_match), "%lld", (long long)c->if_match);
     const char *p[5] = {c->group_id, c->user_id, name, archived, c->if_match ? if_match : NULL};
@@ -156,14 +151,14 @@ void route_group_patch(struct rctx *c)
 
 static void on_left(PGresult *res, struct rctx *c)
 {
-    if (changed(c, res, "your"))
+    if (manage_changed(c, res, "your"))
         respond_empty(c, 204);
 }
 
 void route_group_leave(struct rctx *c)
 {
     if (req_parse_body(c, 1) != 0 || req_reject_unknown(c, member_patch_keys + 1) != 0 ||
-        redis_needed(c) != 0)
+        manage_redis_needed(c) != 0)
         return;
     const char *p[2] = {c->group_id, c->user_id};
     pg_query(c, on_left, MANAGE_SELECT "manage_leave($1, $2)", 2, p);
@@ -171,8 +166,7 @@ void route_group_leave(struct rctx *c)
 
 /* --- PATCH and DELETE /groups/{gid}/members/{mid} ----------------------------------------- */
 
-/* The member id of the path (segment 5), or NULL when it is not a UUID (no such member). */
-static const char *path_id(struct rctx *c, const char *what)
+const char *manage_path_id(struct rctx *c, const char *what)
 {
     char detail[32];
     if (ledger_is_uuid(c->seg[5]))
@@ -184,14 +178,14 @@ static const char *path_id(struct rctx *c, const char *what)
 
 static void on_member_patched(PGresult *res, struct rctx *c)
 {
-    if (changed(c, res, ""))
+    if (manage_changed(c, res, ""))
         respond_json_text(c, 200, PQgetvalue(res, 0, COL_BODY));
 }
 
 void route_member_patch(struct rctx *c)
 {
     struct fields f = {0};
-    const char *mid = path_id(c, "member"), *name;
+    const char *mid = manage_path_id(c, "member"), *name;
     if (!mid || req_parse_body(c, 0) != 0 || req_reject_unknown(c, member_patch_keys) != 0)
         return;
     name = body_name(c->doc.root, &f);
@@ -199,7 +193,7 @@ void route_member_patch(struct rctx *c)
         respond_problem(c, PROBLEM_VALIDATION, "the member is not valid", &f);
         return;
     }
-    if (redis_needed(c) != 0)
+    if (manage_redis_needed(c) != 0)
         return;
     const char *p[4] = {c->group_id, c->user_id, mid, name};
     pg_query(c, on_member_patched, MANAGE_SELECT "manage_member_rename($1, $2, $3, $4)", 4, p);
@@ -207,51 +201,15 @@ void route_member_patch(struct rctx *c)
 
 static void on_member_removed(PGresult *res, struct rctx *c)
 {
-    if (changed(c, res, "this member's"))
+    if (manage_changed(c, res, "this member's"))
         respond_empty(c, 204);
 }
 
 void route_member_delete(struct rctx *c)
 {
-    const char *mid = path_id(c, "member");
-    if (!mid || redis_needed(c) != 0)
+    const char *mid = manage_path_id(c, "member");
+    if (!mid || manage_redis_needed(c) != 0)
         return;
     const char *p[3] = {c->group_id, c->user_id, mid};
     pg_query(c, on_member_removed, MANAGE_SELECT "manage_member_remove($1, $2, $3)", 3, p);
-}
-
-/* --- GET and DELETE /groups/{gid}/invites -------------------------------------------------- */
-
-static void on_invites(PGresult *res, struct rctx *c)
-{
-    if (!rctx_unref_live(c) || respond_db_failed(c, res))
-        return;
-    respond_json_text(c, 200, PQgetvalue(res, 0, 0));
-}
-
-void route_invites_list(struct rctx *c)
-{
-    const char *p[1] = {c->group_id};
-    /* Open invites only: a group has few, so the list is not paginated. */
-    pg_query(c, on_invites,
-             "SELECT json_build_object('items', coalesce(json_agg(json_build_object("
-             "'id', i.id, 'created_by', i.created_by, 'created_at', rfc3339(i.created_at),"
-             " 'expires_at', rfc3339(i.expires_at)) ORDER BY i.created_at, i.id), '[]'))::text"
-             " FROM invites i WHERE i.group_id = $1 AND i.expires_at > now()",
-             1, p);
-}
-
-static void on_invite_revoked(PGresult *res, struct rctx *c)
-{
-    if (changed(c, res, ""))
-        respond_empty(c, 204);
-}
-
-void route_invite_revoke(struct rctx *c)
-{
-    const char *iid = path_id(c, "invite");
-    if (!iid || redis_needed(c) != 0)
-        return;
-    const char *p[3] = {c->group_id, c->user_id, iid};
-    pg_query(c, on_invite_revoked, MANAGE_SELECT "manage_invite_revoke($1, $2, $3)", 3, p);
 }
