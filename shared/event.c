@@ -271,12 +271,12 @@ int event_admin_decode_json(const json_t *root, struct event_admin *ev, char *er
             return admin_fail(ev, err, err_size, "data.name is not a name");
         break;
     case EVENT_MEMBER_RENAMED:
+    case EVENT_MEMBER_REMOVED:
         want = 2;
         ev->name = jstr(data, "name");
         if (!ev->name || !*ev->name)
             return admin_fail(ev, err, err_size, "data.name is not a name");
         /* fall through */
-    case EVENT_MEMBER_REMOVED:
     case EVENT_MEMBER_LEFT:
         want = want ? want : 1;
         ev->member_id = jstr(data, "member_id");

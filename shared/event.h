@@ -115,7 +115,8 @@ void event_release(struct event *ev);
  *   {"event_id", "type", "group_id", "actor", "accepted_at", "data"}
  *
  * with data, by type: group.renamed {"name"}; group.archived, group.unarchived {};
- * member.renamed {"member_id", "name"}; member.removed, member.left {"member_id"};
+ * member.renamed {"member_id", "name"} (the new name); member.removed {"member_id", "name"}
+ * (the name it had, since it leaves every list); member.left {"member_id"};
  * invite.revoked {"invite_id"}.
  */
 enum event_admin_type {
@@ -140,7 +141,7 @@ struct event_admin {
     enum event_admin_type type;
     const char *id, *group_id, *actor, *accepted_at;
     const char *member_id; /* member.*: the member; NULL otherwise */
-    const char *name;      /* group.renamed, member.renamed: the new name; NULL otherwise */
+    const char *name;      /* group.renamed, member.renamed, member.removed; NULL otherwise */
     json_t *root;          /* owned */
 };
 

@@ -214,7 +214,7 @@ BEGIN
     END IF;
     UPDATE members SET removed_at = now() WHERE members.id = mid;
     ids := ARRAY[events_admin_append(gid, 'member.removed', uid,
-                 json_build_object('member_id', mid))];
+                 json_build_object('member_id', mid, 'name', m.name))];
     RETURN ('ok', NULL, (SELECT version FROM groups WHERE id = gid), ids)::manage_result;
 END
 $$;

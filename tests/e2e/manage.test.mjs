@@ -196,7 +196,7 @@ test('DELETE a member: only one without an account, a balance or any expense or 
     assertProblem(await api('DELETE', `${G()}/members/${gus.id}`, { token: alice.token }), 404);
     const e = (await auditLog()).at(-1);
     assert.equal(e.type, 'member.removed');
-    assert.deepEqual(e.payload.data, { member_id: gus.id });
+    assert.deepEqual(e.payload.data, { member_id: gus.id, name: 'Gus' });
     // A write naming the removed member: 422 at the api.
     const w = await api('POST', `${G()}/expenses`, { token: alice.token, body: expense(me, [gus.id]) });
     assertProblem(w, 422, 'validation');

@@ -274,7 +274,8 @@ START_TEST(test_event_admin_decode)
         {HEAD "\"type\":\"group.archived\",\"data\":null}", 0},
         {HEAD "\"type\":\"member.renamed\",\"data\":{" MID ",\"name\":\"A\"}}", 1},
         {HEAD "\"type\":\"member.renamed\",\"data\":{" MID "}}", 0},
-        {HEAD "\"type\":\"member.removed\",\"data\":{" MID "}}", 1},
+        {HEAD "\"type\":\"member.removed\",\"data\":{" MID ",\"name\":\"A\"}}", 1},
+        {HEAD "\"type\":\"member.removed\",\"data\":{" MID "}}", 0},
         {HEAD "\"type\":\"member.left\",\"data\":{\"member_id\":\"A\"}}", 0},
         {HEAD "\"type\":\"invite.revoked\",\"data\":{\"invite_id\":"
               "\"00000000-0000-4000-8000-0000000000e1\"}}",
@@ -288,7 +289,7 @@ START_TEST(test_event_admin_decode)
         ck_assert_ptr_nonnull(root);
         int rc = event_admin_decode_json(root, &ev, err, sizeof(err));
         ck_assert_msg((rc == 0) == cases[k].ok, "case %zu: %s", k, rc ? err : "accepted");
-        if (rc == 0 && ev.type == EVENT_MEMBER_RENAMED) {
+        if (rc == 0 && (ev.type == EVENT_MEMBER_RENAMED || ev.type == EVENT_MEMBER_REMOVED)) {
             ck_assert_str_eq(ev.name, "A");
             ck_assert_str_eq(ev.member_id, "00000000-0000-4000-8000-00000000000a");
         }

@@ -466,7 +466,7 @@ START_TEST(test_projection_admin_events)
     ck_assert_int_eq(p.last_seq, 4);
     /* a gap, a member that is not the group's, a malformed data: refused */
     ck_assert_int_eq(apply(6, ADMIN("group.archived", "{}")), -1);
-    ck_assert_int_eq(apply(5, ADMIN("member.removed", "{'member_id':'" X "'}")), -1);
+    ck_assert_int_eq(apply(5, ADMIN("member.removed", "{'member_id':'" X "','name':'X'}")), -1);
     ck_assert_int_eq(apply(5, ADMIN("group.renamed", "{'name':''}")), -1);
     ck_assert_int_eq(apply(5, ADMIN("group.archived", "{'why':1}")), -1);
     ck_assert_int_eq(p.last_seq, 4);
@@ -480,9 +480,9 @@ START_TEST(test_projection_admin_events)
     ck_assert_int_eq(apply(7, EXPENSE("expense.created", "", EQUAL_100)), 0);
 
     /* C owes 33: not removable; after a payment from C to A of 33 it is. */
-    ck_assert_int_eq(admin_why(8, ADMIN("member.removed", "{'member_id':'" C "'}")), -1);
+    ck_assert_int_eq(admin_why(8, ADMIN("member.removed", "{'member_id':'" C "','name':'C'}")), -1);
     ck_assert_int_eq(why.code, PROBLEM_CONFLICT);
-    ck_assert_int_eq(admin_why(8, ADMIN("member.removed", "{'member_id':'" X "'}")), -1);
+    ck_assert_int_eq(admin_why(8, ADMIN("member.removed", "{'member_id':'" X "','name':'X'}")), -1);
     ck_assert_int_eq(why.code, PROBLEM_NOT_FOUND);
     ck_assert_int_eq(p.last_seq, 7);
 }
@@ -490,13 +490,13 @@ END_TEST
 
 START_TEST(test_projection_removed_member_is_gone)
 {
-    ck_assert_int_eq(apply(1, ADMIN("member.removed", "{'member_id':'" C "'}")), 0);
+    ck_assert_int_eq(apply(1, ADMIN("member.removed", "{'member_id':'" C "','name':'C'}")), 0);
     ck_assert_uint_eq(projection_member(&p, C), SIZE_MAX);
     ck_assert_uint_eq(projection_member(&p, B), 1);
     ck_assert_int_eq(apply_why(2, EXPENSE("expense.created", "", EQUAL_100)), -1);
     ck_assert_int_eq(why.code, PROBLEM_VALIDATION);
     ck_assert_str_eq(why.detail, "the expense names non-members");
-    ck_assert_int_eq(apply(2, ADMIN("member.removed", "{'member_id':'" C "'}")), -1);
+    ck_assert_int_eq(apply(2, ADMIN("member.removed", "{'member_id':'" C "','name':'C'}")), -1);
     ck_assert_int_eq(apply(2, ADMIN("member.renamed", "{'member_id':'" C "','name':'x'}")), -1);
 }
 END_TEST
