@@ -22,6 +22,7 @@
 
 static const char *const group_patch_keys[] = {"name", "archived", NULL};
 static const char *const member_patch_keys[] = {"name", NULL};
+static const char *const leave_keys[] = {NULL};
 
 enum { COL_OUTCOME, COL_BODY, COL_VERSION, COL_EVENTS }; /* MANAGE_SELECT's columns */
 
@@ -114,16 +115,8 @@ void route_group_patch(struct rctx *c)
     const char *name = NULL, *archived = NULL;
     char if_match[24];
 
-    switch (req_if_match(c, &c->if_match)) {
-    case -1:
-        respond_problem(c, PROBLEM_PRECONDITION_FAILED, "If-Match is not a version of ours", NULL);
+    if (req_if_match_checked(c, 0, "group") != 0)
         return;
-    case 0:
-        c->if_match = 0;
-        break;
-    default:
-        break;
-    }
     if (req_parse_body(c, 0) != 0 || req_reject_unknown(c, group_patch_keys) != 0)
         return;
     if (json_object_get(c->doc.root, "name"))
@@ -134,7 +127,7 @@ void route_group_patch(struct rctx *c)
     else if (a)
         archived = json_is_true(a) ? "true" : "false";
     if (!f.n && !name && !archived)
-        fields_add(&f, "name", "or archived is required");
+        fields_add(&f, "name", "is required when archived is absent");
     if (f.n) {
         respond_problem(c, PROBLEM_VALIDATION, "the change is not valid", &f);
         return;
@@ -157,7 +150,7 @@ static void on_left(PGresult *res, struct rctx *c)
 
 void route_group_leave(struct rctx *c)
 {
-    if (req_parse_body(c, 1) != 0 || req_reject_unknown(c, member_patch_keys + 1) != 0 ||
+    if (req_parse_body(c, 1) != 0 || req_reject_unknown(c, leave_keys) != 0 ||
         manage_redis_needed(c) != 0)
         return;
     const char *p[2] = {c->group_id, c->user_id};
