@@ -110,6 +110,9 @@ for (const [size, opts] of SIZES) {
             assert.equal(await page.locator('#invite-anyone').count(), 0);
             assert.ok(await page.locator('#rename-group').isDisabled());
             assert.ok(await page.locator('#leave-group').isDisabled());
+            // The list of groups says so.
+            await openRoute(page, '#/');
+            await page.locator('.group-link', { hasText: 'Trip' }).locator('.archived-badge').waitFor();
             // The overview offers no "Mark as paid" either.
             await openRoute(page, `#/groups/${g.id}`);
             await page.locator('#archived-banner').waitFor();

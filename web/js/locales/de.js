@@ -389,4 +389,5 @@ export default {
     "You cannot leave: you are the last member with an account, so nobody could reach the group after you.": "Du kannst nicht gehen: Du bist das letzte Mitglied mit Konto, danach käme niemand mehr an die Gruppe.",
     "Could not leave the group.": "Die Gruppe konnte nicht verlassen werden.",
     "This group is archived. Unarchive it to change it.": "Diese Gruppe ist archiviert. Hebe die Archivierung auf, um sie zu ändern.",
+    "archived": "archiviert",
 };

@@ -389,4 +389,5 @@ export default {
     "You cannot leave: you are the last member with an account, so nobody could reach the group after you.": "No puedes salir: eres el último miembro con cuenta y nadie podría acceder al grupo después de ti.",
     "Could not leave the group.": "No se pudo salir del grupo.",
     "This group is archived. Unarchive it to change it.": "Este grupo está archivado. Desarchívalo para cambiarlo.",
+    "archived": "archivado",
 };

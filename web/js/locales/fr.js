@@ -389,4 +389,5 @@ export default {
     "You cannot leave: you are the last member with an account, so nobody could reach the group after you.": "Vous ne pouvez pas partir : vous êtes le dernier membre avec un compte, personne ne pourrait plus accéder au groupe.",
     "Could not leave the group.": "Impossible de quitter le groupe.",
     "This group is archived. Unarchive it to change it.": "Ce groupe est archivé. Désarchivez-le pour le modifier.",
+    "archived": "archivé",
 };

@@ -389,4 +389,5 @@ export default {
     "You cannot leave: you are the last member with an account, so nobody could reach the group after you.": "Não podes sair: és o último membro com conta, e ninguém poderia aceder ao grupo depois de ti.",
     "Could not leave the group.": "Não foi possível sair do grupo.",
     "This group is archived. Unarchive it to change it.": "Este grupo está arquivado. Desarquiva-o para o alterar.",
+    "archived": "arquivado",
 };
