@@ -40,10 +40,22 @@ void group_resource_query(struct rctx *c, pg_cb cb, const char *sql)
     pg_query(c, cb, sql, 3, p);
 }
 
+/* An archived group is read-only: every write inside it is refused, before its body is
+   read (the group's own PATCH, which unarchives it, is not a group route). */
+static void group_route_checked(struct rctx *c)
+{
+    if (c->group_archived && strcmp(c->method, "GET") != 0 && c->handler != route_group_patch) {
+        respond_problem(c, PROBLEM_GROUP_ARCHIVED,
+                        "the group is archived: unarchive it to change anything in it", NULL);
+        return;
+    }
+    c->handler(c);
+}
+
 static void group_route_authed(struct rctx *c)
 {
     if (take_group_id(c) == 0)
-        group_access_then(c, c->handler);
+        group_access_then(c, group_route_checked);
 }
 
 void group_route(struct rctx *c, rctx_fn handler)
@@ -106,6 +118,7 @@ static void on_access(PGresult *res, struct rctx *c)
     snprintf(c->member_id, sizeof(c->member_id), "%s", PQgetvalue(res, 0, 1));
     take_members(c, PQgetvalue(res, 0, 2));
     c->group_version = atoll(PQgetvalue(res, 0, 3));
+    c->group_archived = PQgetvalue(res, 0, 5)[0] == 't';
     if (ledger_volume_parse(PQgetvalue(res, 0, 4), &c->volume) != 0) {
         respond_problem(c, PROBLEM_INTERNAL, "the group's totals could not be read", NULL);
         return;
@@ -118,16 +131,18 @@ static void access_from_db(struct rctx *c)
     const char *p[2] = {c->group_id, c->user_id};
     pg_query(c, on_access,
              "SELECT g.currency, me.id, (SELECT string_agg(m.id::text, ',') FROM members m"
-             " WHERE m.group_id = g.id), g.version,"
+             " WHERE m.group_id = g.id AND m.removed_at IS NULL), g.version,"
              " (SELECT coalesce(sum(b.paid) + sum(b.sent), 0) || ':' ||"
              "  coalesce(sum(b.owed) + sum(b.received), 0) FROM balances b"
-             "  WHERE b.group_id = g.id) FROM groups g JOIN members me"
+             "  WHERE b.group_id = g.id), g.archived_at IS NOT NULL FROM groups g JOIN members me"
              " ON me.group_id = g.id AND me.user_id = $2 WHERE g.id = $1",
              2, p);
 }
 
 /* The cached view answers the check alone: version, currency, member ids,
-   volume and the caller's member id, all of one version. A view without a
+   volume and the caller's member id, all of one version. An archived group is
+   never cached (the worker and the api's refill skip it, and archiving writes
+   a tombstone), so a whole view is of a group that is not archived. A view without a
    volume (written before it had one) counts as a miss. */
 static void on_access_cached(redisReply *r, struct rctx *c)
 {

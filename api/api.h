@@ -122,6 +122,7 @@ struct rctx {
     /* what the access check (access.c) saw of the group: its version, the
        volume (the range rule) and every member id (owned; access_is_member) */
     int64_t group_version;
+    int group_archived; /* the group is archived (read-only) */
     struct ledger_volume volume;
     char (*members)[UUID_STR_SIZE];
     size_t n_members;
@@ -423,6 +424,28 @@ void respond_group(struct rctx *c, const char *text, const char *head);
 void route_groups_list(struct rctx *c);
 void route_group_get(struct rctx *c);
 void route_members_create(struct rctx *c);
+/* A body's "name" of 1..100 characters: borrowed from body, or NULL with the fault
+   recorded in f. */
+const char *body_name(const json_t *body, struct fields *f);
+/* route_manage.c: changing a group, its members and its invites */
+void route_group_patch(struct rctx *c);
+void route_group_leave(struct rctx *c);
+void route_member_patch(struct rctx *c);
+void route_member_delete(struct rctx *c);
+/* The columns every change of route_manage.c answers: outcome, body, version, event ids
+   (space-separated); append the function call. */
+#define MANAGE_SELECT "SELECT outcome, body::text, version, array_to_string(event_ids, ' ') FROM "
+/* A change's result (MANAGE_SELECT): 1 when it was made (the view marked stale and its events
+   announced when there were any), else 0 after answering its problem (what_balance: whose
+   balance is not zero, "your" or "this member's"). Drops the query's reference. */
+int manage_changed(struct rctx *c, PGresult *res, const char *what_balance);
+/* 0 when Redis is up (a change's tombstone cannot be lost); else -1 after answering 503. */
+int manage_redis_needed(struct rctx *c);
+/* Path segment 5 when it is a UUID; else NULL after answering 404 "no such <what>". */
+const char *manage_path_id(struct rctx *c, const char *what);
+/* route_invites_admin.c */
+void route_invites_list(struct rctx *c);
+void route_invite_revoke(struct rctx *c);
 void route_invites_create(struct rctx *c);
 void route_invite_accept(struct rctx *c);
 /* POST /invites/{token}/accept without Authorization (route_guests.c): join as a guest. */

@@ -20,8 +20,7 @@
 static const char *const group_keys[] = {"name", "currency", NULL};
 static const char *const member_keys[] = {"name", NULL};
 
-/* A name field of 1..100 characters. Borrowed string or NULL (recorded). */
-static const char *get_name(const json_t *body, struct fields *f)
+const char *body_name(const json_t *body, struct fields *f)
 {
     const json_t *v = json_object_get(body, "name");
     if (!v) {
@@ -68,7 +67,7 @@ static void groups_create_authed(struct rctx *c)
 
     if (req_parse_body(c, 0) != 0 || req_reject_unknown(c, group_keys) != 0)
         return;
-    name = get_name(c->doc.root, &f);
+    name = body_name(c->doc.root, &f);
     v = json_object_get(c->doc.root, "currency");
     if (!v)
         fields_add(&f, "currency", "is required");
@@ -89,8 +88,8 @@ static void groups_create_authed(struct rctx *c)
              "  SELECT $5, g.id, u.name, u.id FROM g, u RETURNING *),"
              " b AS (INSERT INTO balances (group_id, member_id) SELECT group_id, id FROM m)",
              "SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"
-             " 'created_at', rfc3339(g.created_at), 'version', g.version, 'members',"
-             " json_build_array(json_build_object('id', m.id, "
+             " 'created_at', rfc3339(g.created_at), 'version', g.version, 'archived', false,"
+             " 'archived_at', NULL, 'members', json_build_array(json_build_object('id', m.id, "
              "'name', m.name, 'user_id',"
              " m.user_id)))::text FROM g, m",
              NULL, 5, p);
@@ -111,10 +110,11 @@ static void on_groups_listed(PGresult *res, struct rctx *c)
     json_t *items = json_array();
     char cursor[256];
     for (int i = 0; i < n && i < limit; i++)
-        json_array_append_new(items,
-                              json_pack("{s:s, s:s, s:s, s:I}", "id", PQgetvalue(res, i, 0), "name",
-                                        PQgetvalue(res, i, 1), "currency", PQgetvalue(res, i, 2),
-                                        "my_balance", (json_int_t)atoll(PQgetvalue(res, i, 3))));
+        json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:I, s:b}", "id",
+                                               PQgetvalue(res, i, 0), "name", PQgetvalue(res, i, 1),
+                                               "currency", PQgetvalue(res, i, 2), "my_balance",
+                                               (json_int_t)atoll(PQgetvalue(res, i, 3)), "archived",
+                                               PQgetvalue(res, i, 5)[0] == 't'));
     json_t *body = json_pack("{s:o}", "items", items);
     if (n > limit) {
         cursor_encode(PQgetvalue(res, limit - 1, 4), PQgetvalue(res, limit - 1, 0), cursor,
@@ -138,7 +138,7 @@ static void groups_list_authed(struct rctx *c)
     pg_query(c, on_groups_listed,
              "SELECT g.id, g.name, g.currency,"
              " coalesce(b.paid - b.owed + b.sent - b.received, 0),"
-             " rfc3339_us(g.created_at)"
+             " rfc3339_us(g.created_at), g.archived_at IS NOT NULL"
              " FROM members me JOIN groups g ON g.id = me.group_id"
              " LEFT JOIN balances b ON b.group_id = g.id AND b.member_id = me.id"
              " WHERE me.user_id = $1 AND ($2::timestamptz IS NULL"
@@ -188,13 +188,7 @@ static void group_get_authed(struct rctx *c)
         return;
     const char *p[2] = {c->group_id, c->user_id};
     pg_query(c, on_group,
-             "SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"
-             " 'created_at', rfc3339(g.created_at), 'version', g.version, 'members',"
-             " (SELECT json_agg(json_build_object('id', m.id, "
-             "'name', m.name, 'user_id',"
-             " m.user_id) ORDER BY m.position) FROM members m "
-             "WHERE m.group_id = g.id))::text,"
-             " g.version, encode(g.head_hash, 'hex')"
+             "SELECT group_resource(g.id)::text, g.version, encode(g.head_hash, 'hex')"
              " FROM groups g WHERE g.id = $1 AND "
              "EXISTS (SELECT 1 FROM members x"
              " WHERE x.group_id = g.id AND x.user_id = $2)",
@@ -230,7 +224,7 @@ void route_members_create(struct rctx *c)
 
     if (req_parse_body(c, 0) != 0 || req_reject_unknown(c, member_keys) != 0)
         return;
-    name = get_name(c->doc.root, &f);
+    name = body_name(c->doc.root, &f);
     if (f.n) {
         respond_problem(c, PROBLEM_VALIDATION, "the member is not valid", &f);
         return;

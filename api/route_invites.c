@@ -46,9 +46,13 @@ static void on_invite_created(PGresult *res, struct rctx *c)
     }
     /* The token, which exists nowhere else (but in the key's record when the
        request carried an Idempotency-Key: a retry gets the same token). */
-    respond_json(c, 201,
-                 json_pack("{s:s, s:s}", "token", PQgetvalue(res, 0, 1), "expires_at",
-                           PQgetvalue(res, 0, 0)));
+    json_t *body = json_pack("{s:s, s:s}", "token", PQgetvalue(res, 0, 1), "expires_at",
+                             PQgetvalue(res, 0, 0));
+    /* the invite's id (GET and DELETE .../invites); a replay of an answer recorded before
+       invites had ids lacks it */
+    if (PQnfields(res) > 2)
+        json_object_set_new(body, "id", json_string(PQgetvalue(res, 0, 2)));
+    respond_json(c, 201, body);
     sodium_memzero(c->scratch, strlen(c->scratch));
 }
 
@@ -72,8 +76,8 @@ void route_invites_create(struct rctx *c)
              "i AS (INSERT INTO invites (token_hash, group_id, created_by, expires_at)"
              " SELECT decode($1, 'hex'), g.id, $3, now() + interval '" INVITE_TTL "'"
              " FROM groups g WHERE g.id = $2 AND EXISTS (SELECT 1 FROM members x"
-             " WHERE x.group_id = g.id AND x.user_id = $3) RETURNING expires_at)",
-             "SELECT rfc3339(expires_at), $4::text FROM i", NULL, 4, p);
+             " WHERE x.group_id = g.id AND x.user_id = $3) RETURNING expires_at, id)",
+             "SELECT rfc3339(expires_at), $4::text, id FROM i", NULL, 4, p);
 }
 
 /* --- accept ----------------------------------------------------------------------------- */
@@ -114,11 +118,12 @@ void route_invites_create(struct rctx *c)
     " coalesce((SELECT version FROM v), (SELECT version FROM g)),"                                 \
     " (SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"               \
     "  'created_at', rfc3339(g.created_at),"                                                       \
-    "  'version', coalesce((SELECT version FROM v), g.version), 'members',"                        \
+    "  'version', coalesce((SELECT version FROM v), g.version),"                                   \
+    "  'archived', g.archived_at IS NOT NULL, 'archived_at', rfc3339(g.archived_at), 'members',"   \
     "  (SELECT json_agg(json_build_object('id', x.id, 'name', x.name, 'user_id', x.user_id)"       \
     "   ORDER BY x.position) FROM (SELECT m.id, m.name, CASE WHEN m.id IN"                         \
     "   (SELECT id FROM claimed) THEN $2::uuid ELSE m.user_id END AS user_id, m.position"          \
-    "   FROM members m WHERE m.group_id = g.id"                                                    \
+    "   FROM members m WHERE m.group_id = g.id AND m.removed_at IS NULL"                           \
     "   UNION ALL SELECT id, name, user_id, position FROM added) x))::text FROM g),"               \
     " (SELECT encode(head_hash, 'hex') FROM g)"
 

@@ -56,11 +56,14 @@ static void on_view_db(PGresult *res, struct rctx *c)
         respond_problem(c, PROBLEM_INTERNAL, "the group's balances are inconsistent", NULL);
         goto out;
     }
-    /* Refill the cache; a newer view already there wins. */
-    view_cache_command(&cmd, c->group_id, PQgetvalue(res, 0, 1), version, &v, m, (size_t)n);
-    rcli_script(NULL, NULL, &view_cache_script, cmd.argc - VIEW_CMD_ARGS, cmd.argv + VIEW_CMD_ARGS,
-                NULL);
-    view_cmd_release(&cmd);
+    /* Refill the cache; a newer view already there wins. An archived group is never cached:
+       the access check must read it from PostgreSQL to refuse its writes. */
+    if (PQgetvalue(res, 0, 9)[0] != 't') {
+        view_cache_command(&cmd, c->group_id, PQgetvalue(res, 0, 1), version, &v, m, (size_t)n);
+        rcli_script(NULL, NULL, &view_cache_script, cmd.argc - VIEW_CMD_ARGS,
+                    cmd.argv + VIEW_CMD_ARGS, NULL);
+        view_cmd_release(&cmd);
+    }
     const char *body = strcmp(c->type, "balances") == 0 ? v.balances : v.settlements;
     answer_body(c, version, body, strlen(body));
     view_release(&v);
@@ -75,8 +78,9 @@ static void view_from_db(struct rctx *c)
     pg_query(c, on_view_db,
              "SELECT g.version, g.currency, m.id, m.name, m.user_id,"
              " coalesce(b.paid, 0), coalesce(b.owed, 0), coalesce(b.sent, 0),"
-             " coalesce(b.received, 0) FROM groups g JOIN members m ON m.group_id = g.id"
-             " LEFT JOIN balances b ON b.group_id = g.id AND b.member_id = m.id"
+             " coalesce(b.received, 0), g.archived_at IS NOT NULL FROM groups g"
+             " JOIN members m ON m.group_id = g.id AND m.removed_at IS NULL LEFT JOIN balances b "
+             "ON b.group_id = g.id AND b.member_id = m.id"
              " WHERE g.id = $1 AND EXISTS (SELECT 1 FROM members x WHERE x.group_id = g.id"
              " AND x.user_id = $2) ORDER BY m.position",
              2, p);

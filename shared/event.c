@@ -203,3 +203,101 @@ void event_release(struct event *ev)
     json_decref(ev->root);
     memset(ev, 0, sizeof(*ev));
 }
+
+/* --- management events ------------------------------------------------------------------ */
+
+static const char *const admin_names[EVENT_ADMIN_COUNT] = {
+    [EVENT_GROUP_RENAMED] = "group.renamed",       [EVENT_GROUP_ARCHIVED] = "group.archived",
+    [EVENT_GROUP_UNARCHIVED] = "group.unarchived", [EVENT_MEMBER_RENAMED] = "member.renamed",
+    [EVENT_MEMBER_REMOVED] = "member.removed",     [EVENT_MEMBER_LEFT] = "member.left",
+    [EVENT_INVITE_REVOKED] = "invite.revoked",
+};
+
+const char *event_admin_name(enum event_admin_type type)
+{
+    return (unsigned)type < EVENT_ADMIN_COUNT ? admin_names[type] : "unknown";
+}
+
+int event_admin_parse(const char *name, enum event_admin_type *type)
+{
+    for (int t = 0; t < EVENT_ADMIN_COUNT; t++) {
+        if (strcmp(name, admin_names[t]) == 0) {
+            *type = (enum event_admin_type)t;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int admin_fail(struct event_admin *ev, char *err, size_t size, const char *what)
+{
+    snprintf(err, size, "%s", what);
+    event_admin_release(ev);
+    return -1;
+}
+
+int event_admin_decode_json(const json_t *root, struct event_admin *ev, char *err, size_t err_size)
+{
+    static const char *const uuid_keys[] = {"event_id", "group_id", "actor"};
+    const char *type;
+
+    memset(ev, 0, sizeof(*ev));
+    if (!json_is_object(root))
+        return admin_fail(ev, err, err_size, "the event is not a JSON object");
+    ev->root = json_incref((json_t *)root);
+    for (size_t i = 0; i < sizeof(uuid_keys) / sizeof(uuid_keys[0]); i++) {
+        const char *v = jstr(root, uuid_keys[i]);
+        if (!v || !ledger_is_uuid(v))
+            return admin_fail(ev, err, err_size, "an id is not a lowercase uuid");
+    }
+    ev->id = jstr(root, "event_id");
+    ev->group_id = jstr(root, "group_id");
+    ev->actor = jstr(root, "actor");
+    type = jstr(root, "type");
+    if (!type || event_admin_parse(type, &ev->type) != 0)
+        return admin_fail(ev, err, err_size, "type is not a management event type");
+    ev->accepted_at = jstr(root, "accepted_at");
+    if (!ev->accepted_at || !is_time(ev->accepted_at))
+        return admin_fail(ev, err, err_size, "accepted_at is not YYYY-MM-DDTHH:MM:SSZ");
+    const json_t *data = json_object_get(root, "data");
+    if (!json_is_object(data))
+        return admin_fail(ev, err, err_size, "data is not an object");
+    size_t want = 0;
+    switch (ev->type) {
+    case EVENT_GROUP_RENAMED:
+        want = 1;
+        ev->name = jstr(data, "name");
+        if (!ev->name || !*ev->name)
+            return admin_fail(ev, err, err_size, "data.name is not a name");
+        break;
+    case EVENT_MEMBER_RENAMED:
+    case EVENT_MEMBER_REMOVED:
+        want = 2;
+        ev->name = jstr(data, "name");
+        if (!ev->name || !*ev->name)
+            return admin_fail(ev, err, err_size, "data.name is not a name");
+        /* fall through */
+    case EVENT_MEMBER_LEFT:
+        want = want ? want : 1;
+        ev->member_id = jstr(data, "member_id");
+        if (!ev->member_id || !ledger_is_uuid(ev->member_id))
+            return admin_fail(ev, err, err_size, "data.member_id is not a lowercase uuid");
+        break;
+    case EVENT_INVITE_REVOKED:
+        want = 1;
+        if (!jstr(data, "invite_id") || !ledger_is_uuid(jstr(data, "invite_id")))
+            return admin_fail(ev, err, err_size, "data.invite_id is not a lowercase uuid");
+        break;
+    default:
+        break;
+    }
+    if (json_object_size(data) != want)
+        return admin_fail(ev, err, err_size, "data has fields its type does not carry");
+    return 0;
+}
+
+void event_admin_release(struct event_admin *ev)
+{
+    json_decref(ev->root);
+    memset(ev, 0, sizeof(*ev));
+}

@@ -106,4 +106,50 @@ int event_decode_json(const json_t *root, struct event *ev, char *err, size_t er
 /* Free what a decoded ev owns; ev is then empty. */
 void event_release(struct event *ev);
 
+/*
+ * Management events: a change to the group itself, its members or its invites, made by a
+ * synchronous api route and recorded in the group's ledger in the same transaction
+ * (postgres/migrations/011_manage.sql builds their payloads). They never travel a stream and
+ * move no balance; replay applies them (projection_apply_admin). Their payload is
+ *
+ *   {"event_id", "type", "group_id", "actor", "accepted_at", "data"}
+ *
+ * with data, by type: group.renamed {"name"}; group.archived, group.unarchived {};
+ * member.renamed {"member_id", "name"} (the new name); member.removed {"member_id", "name"}
+ * (the name it had, since it leaves every list); member.left {"member_id"};
+ * invite.revoked {"invite_id"}.
+ */
+enum event_admin_type {
+    EVENT_GROUP_RENAMED,
+    EVENT_GROUP_ARCHIVED,
+    EVENT_GROUP_UNARCHIVED,
+    EVENT_MEMBER_RENAMED,
+    EVENT_MEMBER_REMOVED,
+    EVENT_MEMBER_LEFT,
+    EVENT_INVITE_REVOKED,
+    EVENT_ADMIN_COUNT
+};
+
+/* The type's name ("group.renamed"). Static storage. */
+const char *event_admin_name(enum event_admin_type type);
+
+/* The management type named name. 0, or -1 when name is none. */
+int event_admin_parse(const char *name, enum event_admin_type *type);
+
+/* One management event; strings borrowed from root. */
+struct event_admin {
+    enum event_admin_type type;
+    const char *id, *group_id, *actor, *accepted_at;
+    const char *member_id; /* member.*: the member; NULL otherwise */
+    const char *name;      /* group.renamed, member.renamed, member.removed; NULL otherwise */
+    json_t *root;          /* owned */
+};
+
+/* Read root (borrowed: ev->root takes a new reference) as a management event and check its
+   form and its data's. 0; or -1 with a lowercase reason in err and ev holding nothing. */
+int event_admin_decode_json(const json_t *root, struct event_admin *ev, char *err, size_t err_size);
+
+/* Free what a decoded ev owns. */
+void event_admin_release(struct event_admin *ev);
+
 #endif

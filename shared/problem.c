@@ -13,6 +13,7 @@ static const struct {
     [PROBLEM_EMAIL_TAKEN] = {409, "email-taken", "Email already registered"},
     [PROBLEM_CONFLICT] = {409, "conflict", "Conflict"},
     [PROBLEM_DUPLICATE_REQUEST] = {409, "duplicate-request", "Duplicate request"},
+    [PROBLEM_GROUP_ARCHIVED] = {409, "group-archived", "This group is archived"},
     [PROBLEM_PRECONDITION_FAILED] = {412, "precondition-failed", "Precondition failed"},
     [PROBLEM_TOO_LARGE] = {413, "too-large", "Request body too large"},
     [PROBLEM_UNSUPPORTED_MEDIA] = {415, "unsupported-media-type", "Unsupported media type"},

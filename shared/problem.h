@@ -22,6 +22,7 @@ enum problem_code {
     PROBLEM_EMAIL_TAKEN,           /* 409 */
     PROBLEM_CONFLICT,              /* 409: the resource's state forbids it */
     PROBLEM_DUPLICATE_REQUEST,     /* 409: an Idempotency-Key another event holds */
+    PROBLEM_GROUP_ARCHIVED,        /* 409: the group is archived (read-only) */
     PROBLEM_PRECONDITION_FAILED,   /* 412 */
     PROBLEM_TOO_LARGE,             /* 413 */
     PROBLEM_UNSUPPORTED_MEDIA,     /* 415 */

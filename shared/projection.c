@@ -161,7 +161,8 @@ struct projection_payment *projection_put_payment(struct projection *p, const ch
 
 size_t projection_member(const struct projection *p, const char *id)
 {
-    return index_find(&p->member_index, p->members, sizeof(*p->members), id);
+    size_t i = index_find(&p->member_index, p->members, sizeof(*p->members), id);
+    return i != SIZE_MAX && p->members[i].removed ? SIZE_MAX : i;
 }
 
 static struct projection_expense *expense_slot(struct projection *p, const char *id)
@@ -491,6 +492,9 @@ int projection_apply(struct projection *p, const struct event *ev, int64_t seq,
         return refuse(why, PROBLEM_VALIDATION, NULL,
                       "seq %lld follows %lld: the group's log has a gap", (long long)seq,
                       (long long)p->last_seq);
+    if (p->archived)
+        return refuse(why, PROBLEM_GROUP_ARCHIVED, NULL,
+                      "the group is archived: unarchive it to change its ledger");
     if (event_kind_of(ev->type) == EVENT_EXPENSE)
         rc = apply_expense(p, ev, seq, why);
     else
@@ -500,12 +504,77 @@ int projection_apply(struct projection *p, const struct event *ev, int64_t seq,
     return rc;
 }
 
+int projection_apply_admin(struct projection *p, const struct event_admin *ev, int64_t seq,
+                           struct projection_refusal *why)
+{
+    if (strcmp(ev->group_id, p->group_id) != 0)
+        return refuse(why, PROBLEM_VALIDATION, NULL, "the event belongs to group '%s'",
+                      ev->group_id);
+    if (seq != p->last_seq + 1)
+        return refuse(why, PROBLEM_VALIDATION, NULL,
+                      "seq %lld follows %lld: the group's log has a gap", (long long)seq,
+                      (long long)p->last_seq);
+    size_t m = ev->member_id ? projection_member(p, ev->member_id) : SIZE_MAX;
+    if (ev->member_id && m == SIZE_MAX)
+        return refuse(why, PROBLEM_NOT_FOUND, NULL, "member '%s' is not in the group",
+                      ev->member_id);
+    switch (ev->type) {
+    case EVENT_GROUP_ARCHIVED:
+        p->archived = 1;
+        break;
+    case EVENT_GROUP_UNARCHIVED:
+        p->archived = 0;
+        break;
+    case EVENT_MEMBER_REMOVED: {
+        const struct projection_member *mb = &p->members[m];
+        if (mb->paid || mb->owed || mb->sent || mb->received)
+            return refuse(why, PROBLEM_CONFLICT, NULL, "member '%s' still has a balance",
+                          ev->member_id);
+        p->members[m].removed = 1;
+        break;
+    }
+    default:
+        break;
+    }
+    p->last_seq = seq;
+    return 0;
+}
+
+/* A management event as JSON: 1 applied (0 returned in *rc) or refused (-1 in *rc, err
+   filled); 0 when event is no management event. */
+static int apply_admin_json(struct projection *p, const json_t *event, int64_t seq, char *err,
+                            size_t err_size, int *rc)
+{
+    struct event_admin ev;
+    struct projection_refusal why;
+    char detail[512];
+    const json_t *type = json_object_get(event, "type");
+    enum event_admin_type t;
+    if (!json_is_string(type) || event_admin_parse(json_string_value(type), &t) != 0)
+        return 0;
+    if (event_admin_decode_json(event, &ev, detail, sizeof(detail)) != 0) {
+        snprintf(err, err_size, "not a management event: %s", detail);
+        *rc = -1;
+        return 1;
+    }
+    *rc = projection_apply_admin(p, &ev, seq, &why);
+    if (*rc != 0) {
+        projection_refusal_text(&why, detail, sizeof(detail));
+        snprintf(err, err_size, "%s: %s", event_admin_name(ev.type), detail);
+    }
+    event_admin_release(&ev);
+    return 1;
+}
+
 int projection_apply_json(struct projection *p, const json_t *event, int64_t seq, char *err,
                           size_t err_size)
 {
     struct event ev;
     struct projection_refusal why;
     char detail[512];
+    int admin_rc;
+    if (apply_admin_json(p, event, seq, err, err_size, &admin_rc))
+        return admin_rc;
     if (event_decode_json(event, &ev, detail, sizeof(detail)) != 0) {
         snprintf(err, err_size, "not a ledger event: %s", detail);
         return -1;

@@ -43,6 +43,7 @@ struct projection_member {
     char id[UUID_STR_SIZE];
     int64_t paid, owed, sent, received; /* group-currency minor units */
     int dirty;                          /* an applied event moved its balance */
+    int removed;                        /* member.removed: no event may name it again */
 };
 
 struct projection_expense {
@@ -84,6 +85,7 @@ struct projection {
     struct projection_payment *payments; /* likewise */
     size_t n_payments, alloc_payments;
     int64_t last_seq;
+    int archived; /* group.archived: ledger events are refused (PROBLEM_GROUP_ARCHIVED) */
     struct projection_index member_index, expense_index, payment_index;
 };
 
@@ -119,7 +121,18 @@ struct projection_payment *projection_put_payment(struct projection *p, const ch
 int projection_apply(struct projection *p, const struct event *ev, int64_t seq,
                      struct projection_refusal *why);
 
-/* The same for an event as JSON (borrowed), decoded with event_decode_json:
+/*
+ * Apply one management event (event.h), borrowed, as number seq: group.archived and
+ * group.unarchived set and clear archived, member.removed marks its member removed (it must
+ * be a member with every balance component zero; lookups no longer find it), and the others
+ * only take their seq (names and accounts are not the ledger's state). Returns 0; or -1 with
+ * why filled and p unchanged.
+ */
+int projection_apply_admin(struct projection *p, const struct event_admin *ev, int64_t seq,
+                           struct projection_refusal *why);
+
+/* The same for an event as JSON (borrowed), a ledger event (event_decode_json) or a
+   management event (event_admin_decode_json):
    0, or -1 with a lowercase reason in err (p then unchanged). What replay
    runs on each stored payload. */
 int projection_apply_json(struct projection *p, const json_t *event, int64_t seq, char *err,
@@ -129,7 +142,7 @@ int projection_apply_json(struct projection *p, const json_t *event, int64_t seq
 void projection_refusal_text(const struct projection_refusal *why, char *out, size_t size);
 
 /* The payment, expense or member with id: a pointer borrowed from p (valid
-   until p's next change) or NULL; an index or SIZE_MAX. */
+   until p's next change) or NULL; an index or SIZE_MAX (also for a removed member). */
 const struct projection_payment *projection_payment(const struct projection *p, const char *id);
 const struct projection_expense *projection_expense(const struct projection *p, const char *id);
 size_t projection_member(const struct projection *p, const char *id);

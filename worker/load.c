@@ -214,11 +214,12 @@ int load_groups(struct batch *b)
     }
     idx_free(&seen);
     const char *p[1] = {arr_done(&ids)};
-    PGresult *g = batch_query(b,
-                              "SELECT id, currency, version, last_seq, encode(head_hash, 'hex')"
-                              " FROM groups WHERE id = ANY($1::uuid[]) ORDER BY id"
-                              " FOR UPDATE SKIP LOCKED",
-                              1, p);
+    PGresult *g =
+        batch_query(b,
+                    "SELECT id, currency, version, last_seq, encode(head_hash, 'hex'),"
+                    " archived_at IS NOT NULL FROM groups WHERE id = ANY($1::uuid[]) ORDER BY id"
+                    " FOR UPDATE SKIP LOCKED",
+                    1, p);
     for (int r = 0; g && r < PQntuples(g); r++)
         arr_text(&locked, PQgetvalue(g, r, 0));
     p[0] = arr_done(&locked);
@@ -228,7 +229,7 @@ int load_groups(struct batch *b)
                                   " coalesce(b.received, 0), count(*) OVER (PARTITION BY"
                                   " m.group_id) FROM members m LEFT JOIN balances b"
                                   " ON b.group_id = m.group_id AND b.member_id = m.id"
-                                  " WHERE m.group_id = ANY($1::uuid[])"
+                                  " WHERE m.group_id = ANY($1::uuid[]) AND m.removed_at IS NULL"
                                   " ORDER BY m.group_id, m.position",
                                   1, p)
                     : NULL;
@@ -247,6 +248,7 @@ int load_groups(struct batch *b)
         projection_init(&gr->proj, PQgetvalue(g, (int)i, 0), PQgetvalue(g, (int)i, 1));
         gr->version = atoll(PQgetvalue(g, (int)i, 2));
         gr->proj.last_seq = atoll(PQgetvalue(g, (int)i, 3));
+        gr->proj.archived = PQgetvalue(g, (int)i, 5)[0] == 't';
         if (chain_unhex(PQgetvalue(g, (int)i, 4), gr->head) != 0)
             memset(gr->head, 0, sizeof(gr->head)); /* no event yet */
         idx_put(&b->gidx, gr->proj.group_id, i);

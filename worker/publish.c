@@ -155,6 +155,8 @@ void publish(struct batch *b, const struct stream_entry *entries)
     for (size_t i = 0; i < b->n_groups; i++) {
         const struct group *g = &b->groups[i];
         const struct projection *pj = &g->proj;
+        if (pj->archived)
+            continue; /* never cached: the api's access check reads it from PostgreSQL */
         struct view v;
         struct view_cmd cmd;
         struct view_member *vm = xcalloc(pj->n_members + 1, sizeof(*vm));

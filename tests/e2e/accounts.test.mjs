@@ -339,7 +339,8 @@ test('groups: create (creator is the first member), list with my_balance, read w
     const u = await registerUser({ name: 'Grace' });
     const c = await api('POST', '/api/v1/groups', { token: u.token, body: { name: 'Ski', currency: 'CHF' } });
     assert.equal(c.status, 201, c.text);
-    assert.deepEqual(Object.keys(c.json).sort(), ['created_at', 'currency', 'id', 'members', 'name', 'version']);
+    assert.deepEqual(Object.keys(c.json).sort(), ['archived', 'archived_at', 'created_at', 'currency', 'id', 'members', 'name', 'version']);
+    assert.equal(c.json.archived, false);
     assert.equal(c.json.currency, 'CHF');
     assert.equal(c.json.members.length, 1);
     assert.deepEqual(c.json.members[0], { id: c.json.members[0].id, name: 'Grace', user_id: u.user.id });
@@ -351,7 +352,7 @@ test('groups: create (creator is the first member), list with my_balance, read w
     const l = await api('GET', '/api/v1/groups', { token: u.token });
     assert.equal(l.status, 200, l.text);
     assert.deepEqual(l.json, {
-        items: [{ id: c.json.id, name: 'Ski', currency: 'CHF', my_balance: 0 }],
+        items: [{ id: c.json.id, name: 'Ski', currency: 'CHF', my_balance: 0, archived: false }],
         next_cursor: null,
     });
 

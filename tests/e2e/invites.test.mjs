@@ -68,7 +68,7 @@ test('accept: a new member with a balances row; the group answers 200; repeating
 
     const r = await accept(inv, carol.token);
     assert.equal(r.status, 200, r.text);
-    assert.deepEqual(Object.keys(r.json).sort(), ['created_at', 'currency', 'id', 'members', 'name', 'version']);
+    assert.deepEqual(Object.keys(r.json).sort(), ['archived', 'archived_at', 'created_at', 'currency', 'id', 'members', 'name', 'version']);
     assert.equal(r.json.id, group.id);
     assert.equal(r.json.version, before.version + 1);
     assert.equal(r.headers.get('etag'), `"${r.json.version}"`);
@@ -82,7 +82,7 @@ test('accept: a new member with a balances row; the group answers 200; repeating
     assert.equal(g.status, 200, g.text);
     assert.deepEqual(g.json, r.json);
     const l = await api('GET', '/api/v1/groups', { token: carol.token });
-    assert.deepEqual(l.json.items, [{ id: group.id, name: 'Trip', currency: 'EUR', my_balance: 0 }]);
+    assert.deepEqual(l.json.items, [{ id: group.id, name: 'Trip', currency: 'EUR', my_balance: 0, archived: false }]);
     assert.deepEqual(psql(`SELECT paid, owed FROM balances WHERE member_id = '${mine[0].id}'`), [['0', '0']]);
     const b = await api('GET', `/api/v1/groups/${group.id}/balances`, { token: carol.token });
     assert.equal(b.status, 200, b.text);
@@ -132,7 +132,7 @@ test('claim: the member without an account becomes the user, with its history', 
 
     // His history is his: the list shows his balance, and the cached reads let him in at once.
     const l = await api('GET', '/api/v1/groups', { token: bob.token });
-    assert.deepEqual(l.json.items, [{ id: group.id, name: 'Trip', currency: 'EUR', my_balance: -50 }]);
+    assert.deepEqual(l.json.items, [{ id: group.id, name: 'Trip', currency: 'EUR', my_balance: -50, archived: false }]);
     const b = await api('GET', `/api/v1/groups/${group.id}/balances`, { token: bob.token });
     assert.equal(b.status, 200, b.text);
     assert.equal(b.json.balances.find((x) => x.member_id === bobMember).balance, -50);

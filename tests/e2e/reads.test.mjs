@@ -351,7 +351,8 @@ test('the group list shows my_balance from the balances, and paginates', async (
     assert.ok(items.some((g) => g.id === group.id));
     const mine = items.find((g) => g.id === group.id);
     const bal = (await get(`${G()}/balances`)).json.balances.find((b) => b.member_id === A);
-    assert.deepEqual(Object.keys(mine).sort(), ['currency', 'id', 'my_balance', 'name']);
+    assert.deepEqual(Object.keys(mine).sort(), ['archived', 'currency', 'id', 'my_balance', 'name']);
+    assert.equal(mine.archived, false);
     assert.equal(mine.my_balance, bal.balance);
     assert.equal(mine.currency, 'EUR');
 

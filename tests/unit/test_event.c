@@ -244,6 +244,68 @@ START_TEST(test_event_decode_leaves_data_to_the_ledger)
 }
 END_TEST
 
+/* Management events: their names, the data each type carries, and that a ledger event is
+   none of them (and the other way round). */
+START_TEST(test_event_admin_decode)
+{
+    static const char *const names[] = {"group.renamed",  "group.archived", "group.unarchived",
+                                        "member.renamed", "member.removed", "member.left",
+                                        "invite.revoked"};
+    enum event_admin_type t;
+    for (int k = 0; k < EVENT_ADMIN_COUNT; k++) {
+        ck_assert_str_eq(event_admin_name((enum event_admin_type)k), names[k]);
+        ck_assert_int_eq(event_admin_parse(names[k], &t), 0);
+        ck_assert_int_eq(t, k);
+    }
+    ck_assert_int_eq(event_admin_parse("expense.created", &t), -1);
+
+#define HEAD                                                                                       \
+    "{\"event_id\":\"00000000-0000-4000-8000-0000000000d2\",\"group_id\":"                         \
+    "\"00000000-0000-4000-8000-000000000001\",\"actor\":\"00000000-0000-4000-8000-0000000000f1\"," \
+    "\"accepted_at\":\"2026-11-20T10:00:00Z\","
+#define MID "\"member_id\":\"00000000-0000-4000-8000-00000000000a\""
+    static const struct {
+        const char *text;
+        int ok;
+    } cases[] = {
+        {HEAD "\"type\":\"group.renamed\",\"data\":{\"name\":\"Trip\"}}", 1},
+        {HEAD "\"type\":\"group.renamed\",\"data\":{}}", 0},
+        {HEAD "\"type\":\"group.archived\",\"data\":{}}", 1},
+        {HEAD "\"type\":\"group.archived\",\"data\":null}", 0},
+        {HEAD "\"type\":\"member.renamed\",\"data\":{" MID ",\"name\":\"A\"}}", 1},
+        {HEAD "\"type\":\"member.renamed\",\"data\":{" MID "}}", 0},
+        {HEAD "\"type\":\"member.removed\",\"data\":{" MID ",\"name\":\"A\"}}", 1},
+        {HEAD "\"type\":\"member.removed\",\"data\":{" MID "}}", 0},
+        {HEAD "\"type\":\"member.left\",\"data\":{\"member_id\":\"A\"}}", 0},
+        {HEAD "\"type\":\"invite.revoked\",\"data\":{\"invite_id\":"
+              "\"00000000-0000-4000-8000-0000000000e1\"}}",
+         1},
+        {HEAD "\"type\":\"expense.deleted\",\"data\":{}}", 0},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct event_admin ev;
+        char err[128];
+        json_t *root = json_loads(cases[k].text, 0, NULL);
+        ck_assert_ptr_nonnull(root);
+        int rc = event_admin_decode_json(root, &ev, err, sizeof(err));
+        ck_assert_msg((rc == 0) == cases[k].ok, "case %zu: %s", k, rc ? err : "accepted");
+        if (rc == 0 && (ev.type == EVENT_MEMBER_RENAMED || ev.type == EVENT_MEMBER_REMOVED)) {
+            ck_assert_str_eq(ev.name, "A");
+            ck_assert_str_eq(ev.member_id, "00000000-0000-4000-8000-00000000000a");
+        }
+        event_admin_release(&ev);
+        json_decref(root);
+    }
+    /* A management event is no ledger event. */
+    struct event lev;
+    char err[128];
+    const char *text = HEAD "\"type\":\"group.archived\",\"data\":{}}";
+    ck_assert_int_eq(event_decode(text, strlen(text), &lev, err, sizeof(err)), -1);
+#undef HEAD
+#undef MID
+}
+END_TEST
+
 static Suite *event_suite(void)
 {
     Suite *s = suite_create("event");
@@ -254,6 +316,7 @@ static Suite *event_suite(void)
     tcase_add_test(tc, test_event_revert_data);
     tcase_add_test(tc, test_event_decode_refuses_malformed);
     tcase_add_test(tc, test_event_decode_leaves_data_to_the_ledger);
+    tcase_add_test(tc, test_event_admin_decode);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -433,6 +433,74 @@ START_TEST(test_projection_member_index)
 }
 END_TEST
 
+#define ADMIN(type, data)                                                                          \
+    "{'event_id':'00000000-0000-4000-8000-0000000000d2','type':'" type "','group_id':'" G          \
+    "','actor':'" U "','accepted_at':'2026-11-20T10:00:00Z','data':" data "}"
+
+static int admin_why(int64_t seq, const char *json)
+{
+    char buf[2048];
+    size_t i;
+    for (i = 0; json[i] && i < sizeof(buf) - 1; i++)
+        buf[i] = json[i] == '\'' ? '"' : json[i];
+    buf[i] = '\0';
+    json_t *root = json_loads(buf, 0, NULL);
+    struct event_admin ev;
+    ck_assert_msg(event_admin_decode_json(root, &ev, err, sizeof(err)) == 0, "bad test event: %s",
+                  err);
+    memset(&why, 0, sizeof(why));
+    int rc = projection_apply_admin(&p, &ev, seq, &why);
+    event_admin_release(&ev);
+    json_decref(root);
+    return rc;
+}
+
+/* Management events take their seq; archiving refuses ledger events until unarchived;
+   a removed member can no longer be named, and only one without a balance is removed. */
+START_TEST(test_projection_admin_events)
+{
+    ck_assert_int_eq(apply(1, ADMIN("group.renamed", "{'name':'Trip'}")), 0);
+    ck_assert_int_eq(apply(2, ADMIN("member.renamed", "{'member_id':'" C "','name':'Cy'}")), 0);
+    ck_assert_int_eq(apply(3, ADMIN("invite.revoked", "{'invite_id':'" X "'}")), 0);
+    ck_assert_int_eq(apply(4, ADMIN("member.left", "{'member_id':'" A "'}")), 0);
+    ck_assert_int_eq(p.last_seq, 4);
+    /* a gap, a member that is not the group's, a malformed data: refused */
+    ck_assert_int_eq(apply(6, ADMIN("group.archived", "{}")), -1);
+    ck_assert_int_eq(apply(5, ADMIN("member.removed", "{'member_id':'" X "','name':'X'}")), -1);
+    ck_assert_int_eq(apply(5, ADMIN("group.renamed", "{'name':''}")), -1);
+    ck_assert_int_eq(apply(5, ADMIN("group.archived", "{'why':1}")), -1);
+    ck_assert_int_eq(p.last_seq, 4);
+
+    ck_assert_int_eq(apply(5, ADMIN("group.archived", "{}")), 0);
+    ck_assert_int_eq(p.archived, 1);
+    ck_assert_int_eq(apply_why(6, EXPENSE("expense.created", "", EQUAL_100)), -1);
+    ck_assert_int_eq(why.code, PROBLEM_GROUP_ARCHIVED);
+    ck_assert_int_eq(apply(6, ADMIN("group.unarchived", "{}")), 0);
+    ck_assert_int_eq(p.archived, 0);
+    ck_assert_int_eq(apply(7, EXPENSE("expense.created", "", EQUAL_100)), 0);
+
+    /* C owes 33: not removable; after a payment from C to A of 33 it is. */
+    ck_assert_int_eq(admin_why(8, ADMIN("member.removed", "{'member_id':'" C "','name':'C'}")), -1);
+    ck_assert_int_eq(why.code, PROBLEM_CONFLICT);
+    ck_assert_int_eq(admin_why(8, ADMIN("member.removed", "{'member_id':'" X "','name':'X'}")), -1);
+    ck_assert_int_eq(why.code, PROBLEM_NOT_FOUND);
+    ck_assert_int_eq(p.last_seq, 7);
+}
+END_TEST
+
+START_TEST(test_projection_removed_member_is_gone)
+{
+    ck_assert_int_eq(apply(1, ADMIN("member.removed", "{'member_id':'" C "','name':'C'}")), 0);
+    ck_assert_uint_eq(projection_member(&p, C), SIZE_MAX);
+    ck_assert_uint_eq(projection_member(&p, B), 1);
+    ck_assert_int_eq(apply_why(2, EXPENSE("expense.created", "", EQUAL_100)), -1);
+    ck_assert_int_eq(why.code, PROBLEM_VALIDATION);
+    ck_assert_str_eq(why.detail, "the expense names non-members");
+    ck_assert_int_eq(apply(2, ADMIN("member.removed", "{'member_id':'" C "','name':'C'}")), -1);
+    ck_assert_int_eq(apply(2, ADMIN("member.renamed", "{'member_id':'" C "','name':'x'}")), -1);
+}
+END_TEST
+
 static Suite *projection_suite(void)
 {
     Suite *s = suite_create("projection");
@@ -450,6 +518,8 @@ static Suite *projection_suite(void)
     tcase_add_test(tc, test_projection_restore_out_of_range_changes_nothing);
     tcase_add_test(tc, test_projection_marks_what_changed);
     tcase_add_test(tc, test_projection_member_index);
+    tcase_add_test(tc, test_projection_admin_events);
+    tcase_add_test(tc, test_projection_removed_member_is_gone);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -397,17 +397,24 @@ static int write_cache(redisContext *rd, const struct projection *p, PGresult *m
     struct view v;
     struct view_cmd cmd;
     size_t n = p->n_members;
+    if (p->archived)
+        return 0; /* an archived group is never cached: the api reads it from PostgreSQL */
     struct view_member *vm = xcalloc(n + 1, sizeof(*vm));
     int rc = -1;
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        vm[i].id = p->members[i].id;
-        vm[i].name = PQgetvalue(members, (int)i, 1);
-        vm[i].user_id = PQgetisnull(members, (int)i, 2) ? NULL : PQgetvalue(members, (int)i, 2);
-        vm[i].paid = p->members[i].paid;
-        vm[i].owed = p->members[i].owed;
-        vm[i].sent = p->members[i].sent;
-        vm[i].received = p->members[i].received;
+        if (p->members[i].removed)
+            continue;
+        vm[k].id = p->members[i].id;
+        vm[k].name = PQgetvalue(members, (int)i, 1);
+        vm[k].user_id = PQgetisnull(members, (int)i, 2) ? NULL : PQgetvalue(members, (int)i, 2);
+        vm[k].paid = p->members[i].paid;
+        vm[k].owed = p->members[i].owed;
+        vm[k].sent = p->members[i].sent;
+        vm[k].received = p->members[i].received;
+        k++;
     }
+    n = k;
     if (view_build(p->group_id, p->currency, version, vm, n, &v) == 0) {
         view_cache_command(&cmd, p->group_id, p->currency, version, &v, vm, n);
         redisReply *r = redisCommandArgv(rd, cmd.argc, cmd.argv, NULL);

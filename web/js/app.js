@@ -209,7 +209,8 @@ async function groupsView() {
             const bal = BigInt(g.my_balance ?? 0);
             list.append(h('li', {},
                 h('a', { href: `#/groups/${g.id}`, class: 'group-link' },
-                    h('span', { class: 'group-name' }, g.name),
+                    h('span', { class: 'group-name' }, g.name,
+                        g.archived ? h('span', { class: 'badge archived-badge' }, t('archived')) : null),
                     h('span', { class: ['amount', bal > 0n ? 'pos' : bal < 0n ? 'neg' : 'zero'] },
                         bal === 0n ? t('settled up') : t(bal > 0n ? 'you are owed {amount}' : 'you owe {amount}', { amount: formatMoney(bal < 0n ? -bal : bal, g.currency) })))));
         }

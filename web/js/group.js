@@ -28,6 +28,12 @@ const SPLIT_WORDS = { equal: 'split equally', exact: 'split by amounts', percent
 
 const abs = (v) => (v < 0n ? -v : v);
 
+/** A link that adds to the group, or the same words disabled while the group is archived. */
+function addLink(group, href, cls, id, label) {
+    if (!group.archived) return h('a', { href, class: cls, id }, label);
+    return h('button', { type: 'button', class: cls, id, disabled: true, title: t('This group is archived') }, label);
+}
+
 function unavailable(what) {
     return h('p', { class: 'notice' }, t('{what} is not available from this server yet.', { what }));
 }
@@ -54,13 +60,17 @@ export async function groupView(gid, tab, query = new URLSearchParams()) {
             h('span', { class: 'badge', title: t('Group currency') }, group.currency),
             liveState),
         h('div', { class: 'group-actions' },
-            h('a', { href: `${base}/expenses/new`, class: 'btn btn-primary', id: 'add-expense' }, t('+ Add expense')),
-            h('a', { href: `${base}/payments/new`, class: 'btn btn-secondary', id: 'record-payment' }, t('Record a payment')),
+            addLink(group, `${base}/expenses/new`, 'btn btn-primary', 'add-expense', t('+ Add expense')),
+            addLink(group, `${base}/payments/new`, 'btn btn-secondary', 'record-payment', t('Record a payment')),
             h('button', { type: 'button', class: 'btn btn-ghost', id: 'export-csv', onclick: (ev) => exportCsv(group, ev.currentTarget) }, t('Export CSV'))));
+    const banner = group.archived
+        ? h('p', { class: 'notice archived-banner', id: 'archived-banner', role: 'status' },
+            t('This group is archived: it is read-only until someone unarchives it in Members.'))
+        : null;
     const tabs = h('nav', { class: 'tabs', 'aria-label': t('Group sections') },
         h('ul', {}, TABS.map(([key, label]) => h('li', {},
             h('a', { href: key === 'overview' ? base : `${base}/${key}`, 'aria-current': key === tab ? 'page' : undefined, id: `tab-link-${key}` }, t(label))))));
-    page(tab === 'overview' ? group.name : `${t(TABS.find(([key]) => key === tab)[1])} · ${group.name}`, header, waitingPanel(gid), tabs, body);
+    page(tab === 'overview' ? group.name : `${t(TABS.find(([key]) => key === tab)[1])} · ${group.name}`, header, banner, waitingPanel(gid), tabs, body);
     const view = { overview, expenses, insights, activity, members }[tab];
     const render = (g) => view(g, query);
 
@@ -239,7 +249,7 @@ async function overview(group) {
         tlist.append(h('li', {},
             h('span', { class: 'transfer' }, t('{from} pays {to}', { from, to })),
             h('span', { class: 'amount' }, formatMoney(tr.amount, cur)),
-            btn));
+            group.archived ? null : btn));
     }
     out.push(h('section', { class: 'card', 'aria-labelledby': 'h-settle' },
         h('h2', { id: 'h-settle' }, t('Who pays whom')),
@@ -482,6 +492,20 @@ function describeEvent(group, ev, actorName, names) {
             return ev.before ? t('{actor} deleted the payment: {payment}', { actor, payment: paid(ev.before) }) : t('{actor} deleted a payment', { actor });
         case 'payment.reverted':
             return p.data?.restore ? t('{actor} undid a change: {payment}', { actor, payment: paid(d) }) : t('{actor} undid a change: a payment removed', { actor });
+        case 'group.renamed':
+            return t('{actor} renamed the group “{name}”', { actor, name: d.name });
+        case 'group.archived':
+            return t('{actor} archived the group', { actor });
+        case 'group.unarchived':
+            return t('{actor} unarchived the group', { actor });
+        case 'member.renamed':
+            return t('{actor} renamed a member “{name}”', { actor, name: d.name });
+        case 'member.removed':
+            return t('{actor} removed {name} from the group', { actor, name: d.name ?? memberName(group, d.member_id) });
+        case 'member.left':
+            return t('{name} left the group', { name: memberName(group, d.member_id) });
+        case 'invite.revoked':
+            return t('{actor} revoked an invite', { actor });
         default:
             return `${actorName}: ${ev.type}`;
     }
@@ -514,7 +538,7 @@ async function activity(group) {
     for (let i = res.items.length - 1; i >= 0; i--) {
         const ev = res.items[i];
         const target = targetOf(ev);
-        const undo = res.complete && target && last.get(target) === ev.event_id
+        const undo = res.complete && !group.archived && target && last.get(target) === ev.event_id
             ? h('button', {
                 type: 'button', class: 'btn btn-ghost btn-small undo', 'aria-label': t('Undo: {what}', { what: texts[i] }),
                 onclick: async (e) => {
@@ -611,12 +635,16 @@ function showInvite(box, url, who) {
 }
 
 async function members(group) {
+    const archived = Boolean(group.archived);
     const box = h('div', { class: 'invite-slot', 'aria-live': 'polite' });
+    const invites = h('ul', { class: 'invite-list', id: 'invite-list' });
+    const refresh = () => groupView(group.id, 'members');
     const makeInvite = async (member, btn) => {
         btn.disabled = true;
         try {
             const r = await request('POST', `groups/${group.id}/invites`);
             showInvite(box, inviteLink(r.data.token, group, member), member?.name);
+            await listInvites(group, invites, archived);
         } catch (e) {
             toast(`${t('Could not create an invite.')} ${problemSentence(e)}`, 'error');
         } finally {
@@ -624,14 +652,50 @@ async function members(group) {
         }
     };
     const me = myMember(group);
+    // A member may be removed when it has no account and nothing in the balances (the server
+    // also refuses one that a deleted expense still names, and says so).
+    let balances = [];
+    try {
+        balances = (await get(`groups/${group.id}/balances`)).balances;
+    } catch {
+        // Without balances nothing is offered for removal.
+    }
+    const untouched = (m) => balances.some((b) => b.member_id === m.id &&
+        [b.paid, b.owed, b.sent, b.received].every((v) => big(v) === 0n));
     const list = h('ul', { class: 'member-list', id: 'member-list' }, group.members.map((m) => {
-        const li = h('li', {},
+        const li = h('li', { dataset: { member: m.id } },
             h('span', { class: 'avatar', 'aria-hidden': 'true' }, initial(m.name)),
             h('span', { class: 'who' }, m.name, me && me.id === m.id ? h('span', { class: 'you' }, ` (${t('you')})`) : null),
             h('span', { class: 'muted small' }, m.user_id ? t('has an account') : t('no account yet')));
+        if (archived) return li;
         if (!m.user_id) {
             const b = h('button', { type: 'button', class: 'btn btn-ghost btn-small invite-member', 'aria-label': t('Invite {name}', { name: m.name }), onclick: () => makeInvite(m, b) }, t('Invite'));
             li.append(b);
+        }
+        li.append(h('button', {
+            type: 'button', class: 'btn btn-ghost btn-small rename-member', 'aria-label': t('Rename {name}', { name: m.name }),
+            onclick: () => li.replaceWith(renameForm(m.name, 'member-rename', async (name) => {
+                await request('PATCH', `groups/${group.id}/members/${m.id}`, { body: { name } });
+                toast(t('Renamed to {name}.', { name }));
+                await refresh();
+            }, refresh)),
+        }, t('Rename')));
+        if (!m.user_id && untouched(m)) {
+            const rm = h('button', {
+                type: 'button', class: 'btn btn-danger-ghost btn-small remove-member', 'aria-label': t('Remove {name}', { name: m.name }),
+                onclick: async () => {
+                    rm.disabled = true;
+                    try {
+                        await request('DELETE', `groups/${group.id}/members/${m.id}`);
+                        toast(t('{name} removed.', { name: m.name }));
+                        await refresh();
+                    } catch (e) {
+                        rm.disabled = false;
+                        toast(`${t('Could not remove {name}.', { name: m.name })} ${problemSentence(e)}`, 'error');
+                    }
+                },
+            }, t('Remove'));
+            li.append(rm);
         }
         return li;
     }));
@@ -653,16 +717,154 @@ async function members(group) {
         document.getElementById('member-name')?.focus();
     });
     const general = h('button', { type: 'button', class: 'btn btn-secondary', id: 'invite-anyone', onclick: () => makeInvite(null, general) }, t('Create an invite link'));
+    await listInvites(group, invites, archived);
     return [
         h('section', { class: 'card', 'aria-labelledby': 'h-members' },
             h('h2', { id: 'h-members' }, t('Members')),
             list,
-            form),
+            archived ? null : form),
         h('section', { class: 'card', 'aria-labelledby': 'h-invite' },
             h('h2', { id: 'h-invite' }, t('Invite')),
-            h('p', { class: 'muted' }, t('Send someone a link to join. To hand over a member without an account (with their expenses), use “Invite” next to their name.')),
-            general, box),
+            archived ? null : h('p', { class: 'muted' }, t('Send someone a link to join. To hand over a member without an account (with their expenses), use “Invite” next to their name.')),
+            archived ? null : general, box,
+            h('h3', { id: 'h-open-invites' }, t('Open invites')),
+            invites),
+        settings(group),
     ];
+}
+
+/** A small form that renames something: name in, onSave(name) on submit, onCancel. */
+function renameForm(current, id, onSave, onCancel) {
+    const input = h('input', { type: 'text', required: true, maxlength: 100, autocomplete: 'off', id: `${id}-name`, value: current });
+    const form = h('form', { class: 'form inline-form rename-form', id, novalidate: true },
+        formAlert(),
+        h('div', { class: 'row row-end' },
+            field({ label: t('New name'), control: input, name: 'name', className: 'grow' }),
+            h('button', { type: 'submit', class: 'btn btn-primary' }, t('Save')),
+            h('button', { type: 'button', class: 'btn btn-ghost', onclick: onCancel }, t('Cancel'))));
+    onSubmit(form, async () => {
+        const name = input.value.trim();
+        if (!name) {
+            setFieldError(input, t('Enter a name'));
+            input.focus();
+            return;
+        }
+        await onSave(name);
+    });
+    setTimeout(() => input.focus(), 0);
+    return form;
+}
+
+/** The group's open invites, each with "Revoke" (tokens are never shown again). */
+async function listInvites(group, list, archived) {
+    let items;
+    try {
+        items = (await get(`groups/${group.id}/invites`)).items;
+    } catch (e) {
+        clear(list);
+        list.append(h('li', { class: 'error' }, `${t('Could not load the invites.')} ${problemSentence(e)}`));
+        return;
+    }
+    clear(list);
+    if (!items.length) list.append(h('li', { class: 'empty' }, t('No open invites.')));
+    const byUser = new Map(group.members.filter((m) => m.user_id).map((m) => [m.user_id, m.name]));
+    for (const inv of items) {
+        const what = t('Invite by {name}, valid until {date}', { name: byUser.get(inv.created_by) ?? t('Someone'), date: formatDateTime(inv.expires_at) });
+        const revoke = archived ? null : h('button', {
+            type: 'button', class: 'btn btn-danger-ghost btn-small revoke-invite', 'aria-label': t('Revoke: {what}', { what }),
+            onclick: async () => {
+                revoke.disabled = true;
+                try {
+                    await request('DELETE', `groups/${group.id}/invites/${inv.id}`);
+                    toast(t('Invite revoked: its link no longer works.'));
+                    await listInvites(group, list, archived);
+                } catch (e) {
+                    revoke.disabled = false;
+                    toast(`${t('Could not revoke the invite.')} ${problemSentence(e)}`, 'error');
+                }
+            },
+        }, t('Revoke'));
+        list.append(h('li', { dataset: { invite: inv.id } }, h('span', { class: 'grow' }, what), revoke));
+    }
+}
+
+/** Group settings: rename, archive or unarchive, leave (with a confirmation). */
+function settings(group) {
+    const archived = Boolean(group.archived);
+    const refresh = () => groupView(group.id, 'members');
+    const slot = h('div', { class: 'settings-slot' });
+    const rename = h('button', {
+        type: 'button', class: 'btn btn-ghost', id: 'rename-group', disabled: archived,
+        onclick: () => {
+            clear(slot);
+            slot.append(renameForm(group.name, 'group-rename', async (name) => {
+                await request('PATCH', `groups/${group.id}`, { body: { name }, headers: { 'If-Match': `"${group.version}"` } });
+                toast(t('Renamed to {name}.', { name }));
+                await refresh();
+            }, () => clear(slot)));
+        },
+    }, t('Rename group'));
+    const archive = h('button', {
+        type: 'button', class: 'btn btn-secondary', id: archived ? 'unarchive-group' : 'archive-group',
+        onclick: async () => {
+            archive.disabled = true;
+            try {
+                await request('PATCH', `groups/${group.id}`, { body: { archived: !archived } });
+                toast(archived ? t('The group is active again.') : t('The group is archived: nobody can change it until it is unarchived.'));
+                await refresh();
+            } catch (e) {
+                archive.disabled = false;
+                toast(`${t('Could not change the group.')} ${problemSentence(e)}`, 'error');
+            }
+        },
+    }, archived ? t('Unarchive group') : t('Archive group'));
+    const refusal = h('p', { class: 'error', id: 'leave-refusal', role: 'alert', tabindex: '-1', hidden: true });
+    const leave = h('button', {
+        type: 'button', class: 'btn btn-danger-ghost', id: 'leave-group', disabled: archived,
+        onclick: () => {
+            clear(slot);
+            refusal.hidden = true;
+            const yes = h('button', {
+                type: 'button', class: 'btn btn-danger', id: 'confirm-leave',
+                onclick: async () => {
+                    yes.disabled = true;
+                    try {
+                        await request('POST', `groups/${group.id}/leave`);
+                        toast(t('You left {name}.', { name: group.name }));
+                        navigate('#/');
+                    } catch (e) {
+                        clear(slot);
+                        refusal.textContent = leaveRefusal(e);
+                        refusal.hidden = false;
+                        refusal.focus?.();
+                    }
+                },
+            }, t('Leave'));
+            slot.append(h('div', { class: 'confirm', id: 'leave-confirm', role: 'group', 'aria-label': t('Confirm leaving') },
+                h('p', {}, t('Leave {name}? You will no longer see it; your name stays on its expenses.', { name: group.name })),
+                h('div', { class: 'row' }, yes, h('button', { type: 'button', class: 'btn btn-ghost', onclick: () => clear(slot) }, t('Cancel')))));
+            yes.focus();
+        },
+    }, t('Leave group'));
+    return h('section', { class: 'card', 'aria-labelledby': 'h-settings', id: 'group-settings' },
+        h('h2', { id: 'h-settings' }, t('Group settings')),
+        h('p', { class: 'muted' }, archived
+            ? t('Archived groups are read-only. Unarchive it to add expenses or change it.')
+            : t('Archive a finished group to keep it read-only; you can unarchive it any time.')),
+        h('div', { class: 'row settings-actions' }, rename, archive, leave),
+        slot, refusal);
+}
+
+/** Why the server refused to let the caller leave, in a sentence. */
+function leaveRefusal(e) {
+    const detail = String(e?.problem?.detail ?? '');
+    if (e instanceof ApiError && e.status === 409 && /settle up/.test(detail)) {
+        return t('You cannot leave yet: your balance in this group is not zero. Settle up first.');
+    }
+    if (e instanceof ApiError && e.status === 409 && /last member/.test(detail)) {
+        return t('You cannot leave: you are the last member with an account, so nobody could reach the group after you.');
+    }
+    return `${t('Could not leave the group.')} ${problemSentence(e)}`;
 }
 
 // --- CSV -----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ const TYPES = {
     'email-taken': 'An account with this email already exists. Log in instead.',
     conflict: 'That clashes with a change someone just made. Reload the page and try again.',
     'duplicate-request': 'This was already saved.',
+    'group-archived': 'This group is archived. Unarchive it to change it.',
     'precondition-failed': 'Someone changed this meanwhile. Reload the page to see the latest version.',
     'precondition-required': 'Reload the page and try again.',
     'too-large': 'That is more text than splitter accepts. Make it shorter.',
