@@ -448,6 +448,11 @@ void route_invites_list(struct rctx *c);
 void route_invite_revoke(struct rctx *c);
 void route_invites_create(struct rctx *c);
 void route_invite_accept(struct rctx *c);
+/* Both ways of accepting (with an account, or as a guest): c->seg[3] must be a token this
+   server issues and name a live invite, else 404; Redis must be up (503); an archived group
+   takes no one (409). Then c->group_id is the invite's group, c->scratch (owned) the token's
+   SHA-256 in hex, and next runs. */
+void invite_lookup(struct rctx *c, rctx_fn next);
 /* POST /invites/{token}/accept without Authorization (route_guests.c): join as a guest. */
 void route_guest_join(struct rctx *c);
 void route_expense_write(struct rctx *c);

@@ -26,8 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GUEST_TOKEN_LEN 43 /* an invite token: base64url of 32 bytes, unpadded */
-
 static const char *const join_keys[] = {"member_id", "name", NULL};
 
 /*
@@ -46,10 +44,11 @@ static const char *const join_keys[] = {"member_id", "name", NULL};
     "WITH i AS (SELECT group_id FROM invites WHERE token_hash = decode($1, 'hex')"                 \
     "  AND expires_at > now()),"                                                                   \
     " g AS (SELECT * FROM groups WHERE id = (SELECT group_id FROM i)),"                            \
-    " t AS (SELECT m.id FROM members m WHERE m.id = $4::uuid AND m.group_id = (SELECT id FROM "    \
-    "g)),"                                                                                         \
+    " t AS (SELECT m.id FROM members m WHERE m.id = $4::uuid AND m.removed_at IS NULL"             \
+    "  AND m.group_id = (SELECT id FROM g)),"                                                      \
     " claimed AS (UPDATE members m SET user_id = $2::uuid WHERE m.id = $4::uuid"                   \
-    "  AND m.group_id = (SELECT id FROM g) AND m.user_id IS NULL RETURNING m.id, m.name),"         \
+    "  AND m.group_id = (SELECT id FROM g) AND m.user_id IS NULL AND m.removed_at IS NULL"         \
+    "  RETURNING m.id, m.name),"                                                                   \
     " u AS (INSERT INTO users (id, name)"                                                          \
     "  SELECT $2::uuid, coalesce($5::text, (SELECT name FROM claimed))"                            \
     "  WHERE EXISTS (SELECT 1 FROM g) AND ($4::uuid IS NULL OR EXISTS (SELECT 1 FROM claimed))"    \
@@ -64,11 +63,12 @@ static const char *const join_keys[] = {"member_id", "name", NULL};
     " coalesce((SELECT version FROM v), (SELECT version FROM g)),"                                 \
     " (SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"               \
     "  'created_at', rfc3339(g.created_at),"                                                       \
-    "  'version', coalesce((SELECT version FROM v), g.version), 'members',"                        \
+    "  'version', coalesce((SELECT version FROM v), g.version),"                                   \
+    "  'archived', g.archived_at IS NOT NULL, 'archived_at', rfc3339(g.archived_at), 'members',"   \
     "  (SELECT json_agg(json_build_object('id', x.id, 'name', x.name, 'user_id', x.user_id)"       \
     "   ORDER BY x.position) FROM (SELECT m.id, m.name, CASE WHEN m.id IN"                         \
     "   (SELECT id FROM claimed) THEN $2::uuid ELSE m.user_id END AS user_id, m.position"          \
-    "   FROM members m WHERE m.group_id = g.id"                                                    \
+    "   FROM members m WHERE m.group_id = g.id AND m.removed_at IS NULL"                           \
     "   UNION ALL SELECT id, name, user_id, position FROM added) x))::text FROM g),"               \
     " (SELECT encode(head_hash, 'hex') FROM g),"                                                   \
     " (SELECT " USER_JSON_SQL " FROM u)"
@@ -113,19 +113,12 @@ static void on_joined(PGresult *res, struct rctx *c)
 }
 
 /* The invite is valid: now the body, then the change. */
-static void on_invite_found(PGresult *res, struct rctx *c)
+static void guest_join_found(struct rctx *c)
 {
     struct fields f = {0};
     const json_t *mid, *name;
     char uid[UUID_STR_SIZE], new_mid[UUID_STR_SIZE];
 
-    if (!rctx_unref_live(c) || respond_db_failed(c, res))
-        return;
-    if (PQntuples(res) != 1) {
-        respond_problem(c, PROBLEM_NOT_FOUND, "no such invite", NULL);
-        return;
-    }
-    snprintf(c->group_id, sizeof(c->group_id), "%s", PQgetvalue(res, 0, 0));
     if (req_parse_body(c, 0) != 0 || req_reject_unknown(c, join_keys) != 0)
         return;
     mid = json_object_get(c->doc.root, "member_id");
@@ -159,32 +152,7 @@ static void on_invite_found(PGresult *res, struct rctx *c)
     pg_query(c, on_joined, JOIN_SQL, 5, p);
 }
 
-/* 1 if s looks like an invite token this server issues. */
-static int is_invite_token(const char *s)
-{
-    size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
-    return n == GUEST_TOKEN_LEN && s[n] == '\0';
-}
-
 void route_guest_join(struct rctx *c)
 {
-    char hash[65];
-    /* /api/v1/invites/{token}/accept */
-    if (!is_invite_token(c->seg[3])) {
-        respond_problem(c, PROBLEM_NOT_FOUND, "no such invite", NULL);
-        return;
-    }
-    if (!rcli_up()) {
-        respond_problem(c, PROBLEM_UNAVAILABLE, "the session store is unavailable; try again",
-                        NULL);
-        return;
-    }
-    sha256_hex(c->seg[3], strlen(c->seg[3]), hash);
-    free(c->scratch);
-    c->scratch = xstrdup(hash);
-    const char *p[1] = {hash};
-    pg_query(c, on_invite_found,
-             "SELECT group_id FROM invites WHERE token_hash = decode($1, 'hex')"
-             " AND expires_at > now()",
-             1, p);
+    invite_lookup(c, guest_join_found);
 }

@@ -99,9 +99,9 @@ void route_invites_create(struct rctx *c)
     " me AS (SELECT m.id FROM members m WHERE m.group_id = (SELECT id FROM g)"                     \
     "  AND m.user_id = $2::uuid),"                                                                 \
     " t AS (SELECT m.id, m.user_id FROM members m WHERE m.id = $4::uuid"                           \
-    "  AND m.group_id = (SELECT id FROM g)),"                                                      \
+    "  AND m.group_id = (SELECT id FROM g) AND m.removed_at IS NULL),"                             \
     " claimed AS (UPDATE members m SET user_id = $2::uuid WHERE m.id = $4::uuid"                   \
-    "  AND m.group_id = (SELECT id FROM g) AND m.user_id IS NULL"                                  \
+    "  AND m.group_id = (SELECT id FROM g) AND m.user_id IS NULL AND m.removed_at IS NULL"         \
     "  AND NOT EXISTS (SELECT 1 FROM me) RETURNING m.id),"                                         \
     " added AS (INSERT INTO members (id, group_id, name, user_id)"                                 \
     "  SELECT $3::uuid, g.id, u.name, u.id FROM g, users u WHERE u.id = $2::uuid"                  \
@@ -197,18 +197,11 @@ static void run_accept(struct rctx *c)
 }
 
 /* The invite is valid: now the body, then the change. */
-static void on_invite_found(PGresult *res, struct rctx *c)
+static void invite_accept_found(struct rctx *c)
 {
     struct fields f = {0};
     const json_t *v;
 
-    if (!rctx_unref_live(c) || respond_db_failed(c, res))
-        return;
-    if (PQntuples(res) != 1) {
-        respond_problem(c, PROBLEM_NOT_FOUND, "no such invite", NULL);
-        return;
-    }
-    snprintf(c->group_id, sizeof(c->group_id), "%s", PQgetvalue(res, 0, 0));
     if (req_parse_body(c, 1) != 0 || req_reject_unknown(c, accept_keys) != 0)
         return;
     v = json_object_get(c->doc.root, "member_id");
@@ -224,6 +217,28 @@ static void on_invite_found(PGresult *res, struct rctx *c)
     run_accept(c);
 }
 
+static void invite_accept_authed(struct rctx *c)
+{
+    invite_lookup(c, invite_accept_found);
+}
+
+static void on_invite_found(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
+        return;
+    if (PQntuples(res) != 1) {
+        respond_problem(c, PROBLEM_NOT_FOUND, "no such invite", NULL);
+        return;
+    }
+    if (PQgetvalue(res, 0, 1)[0] == 't') {
+        respond_problem(c, PROBLEM_GROUP_ARCHIVED,
+                        "the group is archived: it takes no new members until unarchived", NULL);
+        return;
+    }
+    snprintf(c->group_id, sizeof(c->group_id), "%s", PQgetvalue(res, 0, 0));
+    c->next(c);
+}
+
 /* 1 if s looks like a token this server issues. */
 static int is_invite_token(const char *s)
 {
@@ -231,7 +246,7 @@ static int is_invite_token(const char *s)
     return n == INVITE_TOKEN_LEN && s[n] == '\0';
 }
 
-static void invite_accept_authed(struct rctx *c)
+void invite_lookup(struct rctx *c, rctx_fn next)
 {
     char hash[65];
     /* /api/v1/invites/{token}/accept */
@@ -240,16 +255,19 @@ static void invite_accept_authed(struct rctx *c)
         return;
     }
     if (!rcli_up()) {
-        respond_problem(c, PROBLEM_UNAVAILABLE, "the cache is unavailable; try again", NULL);
+        respond_problem(c, PROBLEM_UNAVAILABLE, "the session store is unavailable; try again",
+                        NULL);
         return;
     }
     sha256_hex(c->seg[3], strlen(c->seg[3]), hash);
     free(c->scratch);
     c->scratch = xstrdup(hash);
+    c->next = next;
     const char *p[1] = {hash};
     pg_query(c, on_invite_found,
-             "SELECT group_id FROM invites WHERE token_hash = decode($1, 'hex')"
-             " AND expires_at > now()",
+             "SELECT i.group_id, g.archived_at IS NOT NULL FROM invites i"
+             " JOIN groups g ON g.id = i.group_id"
+             " WHERE i.token_hash = decode($1, 'hex') AND i.expires_at > now()",
              1, p);
 }
 

@@ -200,6 +200,14 @@ test('DELETE a member: only one without an account, a balance or any expense or 
     // A write naming the removed member: 422 at the api.
     const w = await api('POST', `${G()}/expenses`, { token: alice.token, body: expense(me, [gus.id]) });
     assertProblem(w, 422, 'validation');
+    // Nobody can claim the removed member through an invite, with an account or as a guest.
+    const inv = await api('POST', `${G()}/invites`, { token: alice.token });
+    assert.equal(inv.status, 201, inv.text);
+    const claim = await api('POST', `/api/v1/invites/${inv.json.token}/accept`, { token: carol.token, body: { member_id: gus.id } });
+    assertProblem(claim, 422, 'validation');
+    assert.equal(claim.json.errors[0].field, 'member_id');
+    assertProblem(await api('POST', `/api/v1/invites/${inv.json.token}/accept`, { body: { member_id: gus.id } }), 422, 'validation');
+    assert.ok(!(await get()).json.members.some((m) => m.id === gus.id || m.user_id === carol.user.id));
 });
 
 test('a queued event naming a member removed before it applies is rejected by the worker (422)', async () => {
@@ -283,6 +291,9 @@ test('archive: read-only (409 group-archived for every write), reads work, then 
         assertProblem(w, 409, 'group-archived');
         assert.equal(w.json.title, 'This group is archived');
     }
+    // An invite made before the archive takes no one: neither an account nor a guest.
+    assertProblem(await api('POST', `/api/v1/invites/${inv.json.token}/accept`, { token: carol.token }), 409, 'group-archived');
+    assertProblem(await api('POST', `/api/v1/invites/${inv.json.token}/accept`, { body: { name: 'Guest' } }), 409, 'group-archived');
     // Reads still work.
     for (const read of ['', '/balances', '/settlements', '/expenses', '/events', '/invites', `/payments/${p.json.id}`, `/expenses/${x.json.id}`]) {
         const rd = await api('GET', `${G(g.id)}${read}`, { token: bob.token });
