@@ -7,8 +7,11 @@
  * scheduler runs) after the last date the scheduler queued an occurrence for
  * (the recurrences row), or after the template's own date when it has not
  * seen the rule yet. A rule past its "until" has none and is not active.
- * The list carries the group's version as its ETag, like the other group
- * reads.
+ *
+ * No ETag: the next dates move when the scheduler commits its progress,
+ * which does not change the group's version (the occurrences it queued may
+ * have been applied, bumping it, just before), so a version would let a
+ * client keep a stale list.
  */
 #include "api.h"
 
@@ -41,12 +44,16 @@ static int rule_of(const json_t *rj, struct recur_rule *r)
     return 0;
 }
 
-/* Rows: the group's version (column 0), then the columns above (NULL when
+/* Rows: the group's version (column 0, unused), then the columns above (NULL when
    the group has none); no row when the caller is not a member. */
 static void on_recurrences(PGresult *res, struct rctx *c)
 {
-    if (!rctx_unref_live(c) || respond_page_head(c, res) != 0)
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
         return;
+    if (PQntuples(res) == 0) {
+        respond_problem(c, PROBLEM_NOT_FOUND, "no such group", NULL);
+        return;
+    }
     json_t *items = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
         if (PQgetisnull(res, i, 1 + COL_ID))

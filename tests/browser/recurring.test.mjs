@@ -5,7 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { SIZES, a11yProblems, api, createGroup, launch, loggedInAs, openRoute, registerUser, settled, waitFor, waitForRoute } from './lib.mjs';
+import { SIZES, a11yProblems, api, screenshot, createGroup, launch, loggedInAs, openRoute, registerUser, settled, waitFor, waitForRoute } from './lib.mjs';
 
 let browser;
 let ana;
@@ -59,10 +59,11 @@ for (const [size, opts] of SIZES) {
             // An end before the start is caught in the form.
             await page.getByLabel('Until').fill(day(-20));
             await page.locator('#save-expense').click();
-            await page.locator('#exp-repeat-until-error', { hasText: 'Pick a day on or after the date' }).waitFor();
+            await page.locator('#exp-repeat-until-error', { hasText: 'Pick a day on or after the date.' }).waitFor();
             await page.getByLabel('Until').fill('');
             await page.getByLabel('Every').fill('1');
             assert.deepEqual(await a11yProblems(page), []);
+            await screenshot(page, `recurring-form-${size}`);
             await page.locator('#save-expense').click();
             await waitForRoute(page, new RegExp(`^#/groups/${flat.id}$`));
 
@@ -77,14 +78,18 @@ for (const [size, opts] of SIZES) {
             assert.deepEqual(rule.recurrence, { every: 1, unit: 'week', until: null });
             assert.deepEqual(rule.next_dates, [day(7), day(14), day(21)]);
 
-            // The Upcoming list on the group page.
-            await openRoute(page, `#/groups/${flat.id}`);
+            // The Upcoming list on the group page (drawn again: the save left the page on it,
+            // drawn before the workers caught up).
+            await page.reload();
+            await page.locator('h1').waitFor();
+            await settled(page);
             const row = page.locator('#upcoming-list li', { has: page.locator('.desc', { hasText: what }) });
             await row.waitFor();
             assert.equal(await row.locator('.meta').textContent(), 'Every week');
             assert.equal(await row.locator('.next').textContent(), `Next: ${[day(7), day(14), day(21)].map(shortDate).join(', ')}`);
             assert.equal(await row.locator('.amount').textContent(), '€30.00');
             assert.deepEqual(await a11yProblems(page), []);
+            await screenshot(page, `recurring-upcoming-${size}`);
 
             // The template's form shows its rule; an occurrence's says what it is.
             await openRoute(page, `#/groups/${flat.id}/expenses/${rule.expense_id}`);

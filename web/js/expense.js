@@ -299,10 +299,10 @@ export async function expenseView({ gid, eid }) {
             if (!repeat.value) body.recurrence = null; // stops the rule
             else {
                 const n = Number(every.value);
-                if (!Number.isInteger(n) || n < 1 || n > 366) errs.push([every, t('Repeat every 1 to 366')]);
+                if (!Number.isInteger(n) || n < 1 || n > 366) errs.push([every, t('Enter a number from 1 to 366.')]);
                 body.recurrence = { every: n, unit: repeat.value };
                 if (until.value) {
-                    if (until.value < date.value) errs.push([until, t('Pick a day on or after the date')]);
+                    if (until.value < date.value) errs.push([until, t('Pick a day on or after the date.')]);
                     body.recurrence.until = until.value;
                 }
             }
@@ -382,9 +382,9 @@ export async function expenseView({ gid, eid }) {
             field({ label: t('Date'), control: date, name: 'date', className: 'grow' }),
             field({ label: t('Category'), control: category, name: 'category', className: 'grow', hint: t('Optional') })),
         catList,
-        repeats,
         payers,
         split,
+        repeats,
         h('div', { class: 'actions' },
             save,
             h('a', { href: back, class: 'btn btn-ghost' }, t('Cancel'))));

@@ -356,8 +356,6 @@ export default {
     "One occurrence of a repeating expense: changes apply to this one only.": "Ein Termin einer wiederkehrenden Ausgabe: Änderungen gelten nur für diesen.",
     "Repeats": "Wiederholung",
     "Changes apply to the occurrences still to come.": "Änderungen gelten für die noch kommenden Termine.",
-    "Repeat every 1 to 366": "Wiederhole alle 1 bis 366",
-    "Pick a day on or after the date": "Wähle einen Tag am oder nach dem Datum",
     "day": "Tag",
     "days": "Tage",
     "week": "Woche",
@@ -384,4 +382,7 @@ export default {
     "Upcoming": "Demnächst",
     "Repeating expenses: each is added on its day.": "Wiederkehrende Ausgaben: jede wird an ihrem Tag hinzugefügt.",
     "How often": "Wie oft",
+    "Pick how often it repeats.": "Wähle, wie oft sie sich wiederholt.",
+    "Enter a number from 1 to 366.": "Gib eine Zahl von 1 bis 366 ein.",
+    "Pick a day on or after the date.": "Wähle einen Tag am oder nach dem Datum.",
 };

@@ -356,8 +356,6 @@ export default {
     "One occurrence of a repeating expense: changes apply to this one only.": "Una repetición de un gasto periódico: los cambios solo se aplican a esta.",
     "Repeats": "Se repite",
     "Changes apply to the occurrences still to come.": "Los cambios se aplican a las repeticiones futuras.",
-    "Repeat every 1 to 366": "Repite cada 1 a 366",
-    "Pick a day on or after the date": "Elige un día igual o posterior a la fecha",
     "day": "día",
     "days": "días",
     "week": "semana",
@@ -384,4 +382,7 @@ export default {
     "Upcoming": "Próximamente",
     "Repeating expenses: each is added on its day.": "Gastos periódicos: cada uno se añade en su día.",
     "How often": "Con qué frecuencia",
+    "Pick how often it repeats.": "Elige cada cuánto se repite.",
+    "Enter a number from 1 to 366.": "Introduce un número del 1 al 366.",
+    "Pick a day on or after the date.": "Elige un día igual o posterior a la fecha.",
 };

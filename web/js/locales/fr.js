@@ -356,8 +356,6 @@ export default {
     "One occurrence of a repeating expense: changes apply to this one only.": "Une occurrence d’une dépense récurrente : les modifications ne s’appliquent qu’à celle-ci.",
     "Repeats": "Répétition",
     "Changes apply to the occurrences still to come.": "Les modifications s’appliquent aux occurrences à venir.",
-    "Repeat every 1 to 366": "Répétez tous les 1 à 366",
-    "Pick a day on or after the date": "Choisissez un jour à partir de la date",
     "day": "jour",
     "days": "jours",
     "week": "semaine",
@@ -384,4 +382,7 @@ export default {
     "Upcoming": "À venir",
     "Repeating expenses: each is added on its day.": "Dépenses récurrentes : chacune est ajoutée le jour venu.",
     "How often": "À quelle fréquence",
+    "Pick how often it repeats.": "Choisissez la fréquence de répétition.",
+    "Enter a number from 1 to 366.": "Saisissez un nombre de 1 à 366.",
+    "Pick a day on or after the date.": "Choisissez un jour à partir de la date.",
 };

@@ -356,8 +356,6 @@ export default {
     "One occurrence of a repeating expense: changes apply to this one only.": "Uma ocorrência de uma despesa recorrente: as alterações aplicam-se só a esta.",
     "Repeats": "Repete-se",
     "Changes apply to the occurrences still to come.": "As alterações aplicam-se às ocorrências futuras.",
-    "Repeat every 1 to 366": "Repete a cada 1 a 366",
-    "Pick a day on or after the date": "Escolhe um dia igual ou posterior à data",
     "day": "dia",
     "days": "dias",
     "week": "semana",
@@ -384,4 +382,7 @@ export default {
     "Upcoming": "Próximas",
     "Repeating expenses: each is added on its day.": "Despesas recorrentes: cada uma é adicionada no seu dia.",
     "How often": "Com que frequência",
+    "Pick how often it repeats.": "Escolhe com que frequência se repete.",
+    "Enter a number from 1 to 366.": "Introduz um número de 1 a 366.",
+    "Pick a day on or after the date.": "Escolhe um dia igual ou posterior à data.",
 };
