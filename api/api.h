@@ -463,6 +463,8 @@ void route_payments_list(struct rctx *c);
 void route_event_revert(struct rctx *c);
 void route_me_balances(struct rctx *c);
 void route_expenses_list(struct rctx *c);
+/* GET /groups/{gid}/recurrences (route_recurrences.c). */
+void route_recurrences_list(struct rctx *c);
 void route_expense_get(struct rctx *c);
 void route_balances(struct rctx *c);
 void route_settlements(struct rctx *c);

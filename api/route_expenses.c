@@ -364,6 +364,15 @@ void route_expense_write(struct rctx *c)
         respond_problem(c, PROBLEM_VALIDATION, "the expense is not valid", &f);
         return;
     }
+    /* Occurrences are the schedule's: a client may keep an occurrence's
+       "recurrence_of" when it replaces one (the worker checks it), never
+       make one. */
+    if (e.recurrence_of[0] && strcmp(c->method, "POST") == 0) {
+        ledger_expense_release(&e);
+        fields_add(&f, "recurrence_of", "is set by the schedule of a repeating expense only");
+        respond_problem(c, PROBLEM_VALIDATION, "the expense is not valid", &f);
+        return;
+    }
     for (size_t i = 0; i < e.n_paid; i++) {
         if (!access_is_member(c, e.paid[i].member_id)) {
             char path[64];

@@ -189,9 +189,10 @@ static int get_hundredths(const struct json_doc *doc, const json_t *v, const cha
     return 0;
 }
 
-static const char *const expense_keys[] = {"description",   "amount", "currency",
-                                           "exchange_rate", "date",   "category",
-                                           "paid_by",       "split",  NULL};
+static const char *const expense_keys[] = {
+    "description", "amount", "currency",   "exchange_rate", "date", "category",
+    "paid_by",     "split",  "recurrence", "recurrence_of", NULL};
+static const char *const recurrence_keys[] = {"every", "unit", "until", NULL};
 static const char *const payer_keys[] = {"member_id", "amount", NULL};
 static const char *const split_keys[] = {"mode", "members", NULL};
 static const char *const items_split_keys[] = {"mode", "items", "charges", NULL};
@@ -666,6 +667,57 @@ static int parse_split(const struct json_doc *doc, const json_t *body, struct le
     return 0;
 }
 
+/* "recurrence" and "recurrence_of" of body into e (the date already read).
+   0, or -1 with the errors recorded. */
+static int parse_recurrence(const json_t *body, struct ledger_expense *e, struct fields *f)
+{
+    const json_t *r = json_object_get(body, "recurrence"),
+                 *of = json_object_get(body, "recurrence_of");
+    const json_t *every, *unit, *until;
+    size_t before = f->n;
+
+    if (of && !json_is_null(of)) {
+        if (!json_is_string(of) || !ledger_is_uuid(json_string_value(of)))
+            fields_add(f, "recurrence_of",
+                       "must be the id of the repeating expense (a lowercase UUID)");
+        else
+            memcpy(e->recurrence_of, json_string_value(of), UUID_STR_SIZE);
+    }
+    if (!r || json_is_null(r))
+        return f->n > before ? -1 : 0;
+    if (!json_is_object(r)) {
+        fields_add(f, "recurrence", "must be an object {every, unit, until} or null");
+        return -1;
+    }
+    if (check_unknown(r, "recurrence", recurrence_keys, f) != 0)
+        return -1;
+    every = json_object_get(r, "every");
+    if (!json_is_integer(every) || json_integer_value(every) < 1 ||
+        json_integer_value(every) > RECUR_EVERY_MAX)
+        fields_add(f, "recurrence.every", "must be an integer from 1 to %d", RECUR_EVERY_MAX);
+    else
+        e->recurrence.every = (int)json_integer_value(every);
+    unit = json_object_get(r, "unit");
+    if (!json_is_string(unit) ||
+        recur_unit_parse(json_string_value(unit), &e->recurrence.unit) != 0)
+        fields_add(f, "recurrence.unit", "must be one of day, week, month, year");
+    until = json_object_get(r, "until");
+    if (until && !json_is_null(until)) {
+        if (!json_is_string(until) || !ledger_is_date(json_string_value(until)))
+            fields_add(f, "recurrence.until", "must be a date YYYY-MM-DD or null");
+        else if (strcmp(json_string_value(until), e->date) < 0)
+            fields_add(f, "recurrence.until", "must not be before the expense's date");
+        else
+            memcpy(e->recurrence.until, json_string_value(until), 11);
+    }
+    if (e->recurrence_of[0])
+        fields_add(f, "recurrence", "must be null on an occurrence of a repeating expense");
+    if (f->n > before)
+        return -1;
+    e->has_recurrence = 1;
+    return 0;
+}
+
 /* Convert and apportion with the one implementation, split_expense(). 0, or
    -1 with the error recorded. */
 static int compute(struct ledger_expense *e, int group_exp, int own_exp, struct fields *f)
@@ -794,7 +846,7 @@ int ledger_expense_parse(const struct json_doc *doc, const json_t *body, const c
     s = get_string(body, "category", "category", 0, 1, LEDGER_CATEGORY_MAX, f);
     if (s)
         e->category = xstrdup(s);
-    if (f->n > before)
+    if (f->n > before || parse_recurrence(body, e, f) != 0)
         goto bad;
     if (parse_payers(body, e, f) != 0 || parse_split(doc, body, e, f) != 0)
         goto bad;
@@ -1011,6 +1063,18 @@ json_t *ledger_expense_to_json(const struct ledger_expense *e)
     } else {
         json_object_set_new(
             o, "split", json_pack("{s:s, s:o}", "mode", mode_names[e->mode], "members", members));
+    }
+    /* Only a repeating expense or an occurrence has the two (rows.h builds
+       the same). */
+    if (e->has_recurrence || e->recurrence_of[0]) {
+        json_t *r = json_null();
+        if (e->has_recurrence)
+            r = json_pack("{s:i, s:s, s:o}", "every", e->recurrence.every, "unit",
+                          recur_unit_name(e->recurrence.unit), "until",
+                          e->recurrence.until[0] ? json_string(e->recurrence.until) : json_null());
+        json_object_set_new(o, "recurrence", r);
+        json_object_set_new(o, "recurrence_of",
+                            e->recurrence_of[0] ? json_string(e->recurrence_of) : json_null());
     }
     return o;
 }

@@ -15,6 +15,7 @@
 #include "money.h"
 #include "uuid.h"
 #include "problem.h"
+#include "recur.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -80,6 +81,9 @@ struct ledger_expense {
     struct ledger_item *items;
     struct ledger_charge *charges;
     int64_t amount_group; /* amount converted to the group currency */
+    int has_recurrence;   /* the expense repeats: recurrence holds the rule */
+    struct recur_rule recurrence;
+    char recurrence_of[UUID_STR_SIZE]; /* an occurrence: its rule's (template's) id; else "" */
 };
 
 /* The request field that names e's split member i into buf ("split.members[2]", or
@@ -153,8 +157,12 @@ struct ledger_payment {
 
 /* Validate body (an object from doc) as an expense of a group whose currency
    is group_currency, compute the conversion and every share, and fill e.
-   today ("YYYY-MM-DD") is the default date. Returns 0; or -1 with the reasons
-   in f and e released. */
+   today ("YYYY-MM-DD") is the default date. Besides the fields of every
+   expense, "recurrence" (null, or {"every": 1..366, "unit": "day" | "week" |
+   "month" | "year", "until": a date not before "date", or null}) and
+   "recurrence_of" (null, or the template's id: set on the occurrences a rule
+   creates, never together with a recurrence). Returns 0; or -1 with the
+   reasons in f and e released. */
 int ledger_expense_parse(const struct json_doc *doc, const json_t *body, const char *group_currency,
                          const char *today, struct ledger_expense *e, struct fields *f);
 

@@ -240,9 +240,23 @@ int pg_migrate(PGconn *conn, const char *dir)
     closedir(d);
     qsort(names, n, sizeof(*names), name_cmp);
 
+    /* Another process applying the migrations is no lock to give up on: the
+       wait for it ignores the session's lock_timeout (the worker's is 2 s,
+       less than a fresh database's migrations take on a loaded machine). */
+    char saved[64] = "";
+    PGresult *r = PQexec(conn, "SELECT current_setting('lock_timeout')");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        snprintf(saved, sizeof(saved), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
     snprintf(lock, sizeof(lock), "SELECT pg_advisory_lock(%lld)", MIGRATION_LOCK_KEY);
-    if (pg_exec(conn, lock) != 0)
+    if (pg_exec(conn, "SET lock_timeout = 0") != 0 || pg_exec(conn, lock) != 0)
         goto out;
+    if (saved[0]) {
+        const char *p[1] = {saved};
+        r = PQexecParams(conn, "SELECT set_config('lock_timeout', $1, false)", 1, NULL, p, NULL,
+                         NULL, 0);
+        PQclear(r);
+    }
     if (pg_exec(conn, "CREATE TABLE IF NOT EXISTS schema_migrations ("
                       " version text PRIMARY KEY,"
                       " applied_at timestamptz NOT NULL DEFAULT now())") != 0)

@@ -362,6 +362,27 @@ static int change_of(const struct event *ev, int exists, int deleted, int64_t ve
     return 0;
 }
 
+/* An occurrence stays one: a change of x that leaves out "recurrence_of"
+   keeps x's, and none may name another rule or give it a recurrence. 0, or
+   -1 with the fault in f. */
+static int keep_occurrence(const struct projection_expense *x, struct ledger_expense *e,
+                           struct fields *f)
+{
+    const json_t *was = json_object_get(x->content, "recurrence_of");
+    const char *of = json_is_string(was) ? json_string_value(was) : "";
+
+    if (e->recurrence_of[0] && strcmp(e->recurrence_of, of) != 0) {
+        fields_add(f, "recurrence_of", "cannot be changed");
+        return -1;
+    }
+    snprintf(e->recurrence_of, sizeof(e->recurrence_of), "%s", of);
+    if (e->recurrence_of[0] && e->has_recurrence) {
+        fields_add(f, "recurrence", "must be null on an occurrence of a repeating expense");
+        return -1;
+    }
+    return 0;
+}
+
 static int apply_expense(struct projection *p, const struct event *ev, int64_t seq,
                          struct projection_refusal *why)
 {
@@ -383,6 +404,10 @@ static int apply_expense(struct projection *p, const struct event *ev, int64_t s
         snprintf(today, sizeof(today), "%.10s", ev->accepted_at);
         if (ledger_expense_parse(&doc, ch.content, p->currency, today, &e, &f) != 0)
             return refuse(why, PROBLEM_VALIDATION, &f, "the expense is not valid for this group");
+        if (x && keep_occurrence(x, &e, &f) != 0) {
+            refuse(why, PROBLEM_VALIDATION, &f, "the expense is not valid for this group");
+            goto out;
+        }
         sh = ledger_merge_shares(&e, member_of, p, &n_sh, &f);
         if (!sh) {
             refuse(why, PROBLEM_VALIDATION, &f, "the expense names non-members");

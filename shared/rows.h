@@ -9,12 +9,18 @@
 
 /* The request fields of the expense in an expenses row aliased x (a string
    literal: "x"), as JSON text in the order the worker stores them: the
-   content ledger_expense_resource (ledger.h) builds the resource from. */
-#define ROWS_EXPENSE_CONTENT(x)                                                                    \
-    "json_build_object('description', " x ".description, 'amount', " x ".amount, 'currency', " x   \
+   content ledger_expense_resource (ledger.h) builds the resource from. As
+   ledger_expense_to_json makes it, "recurrence" and "recurrence_of" are
+   there only for a repeating expense and an occurrence. */
+#define ROWS_EXPENSE_BASE_(x)                                                                      \
+    "'description', " x ".description, 'amount', " x ".amount, 'currency', " x                     \
     ".currency, 'exchange_rate', " x ".exchange_rate, 'date', to_char(" x                          \
     ".date, 'YYYY-MM-DD'), 'category', " x ".category, 'paid_by', " x ".paid_by, 'split', " x      \
-    ".split)::text"
+    ".split"
+#define ROWS_EXPENSE_CONTENT(x)                                                                    \
+    "(CASE WHEN " x ".recurrence IS NULL AND " x ".recurrence_of IS NULL THEN"                     \
+    " json_build_object(" ROWS_EXPENSE_BASE_(x) ") ELSE json_build_object(" ROWS_EXPENSE_BASE_(    \
+        x) ", 'recurrence', " x ".recurrence, 'recurrence_of', " x ".recurrence_of) END)::text"
 
 /* The request fields of the payment in a payments row aliased y, as JSON
    text in ledger_payment_to_json's order: the content of
@@ -28,7 +34,7 @@
 #define ROWS_EXPENSE_COLUMNS                                                                       \
     "id, group_id, description, amount, currency, exchange_rate, amount_in_group_currency, date,"  \
     " category, paid_by, split, shares, created_by, created_at, updated_at, version, deleted,"     \
-    " seq, created_seq"
+    " seq, created_seq, recurrence, recurrence_of"
 
 /* Every column of a payments row, in the order a full row is written. */
 #define ROWS_PAYMENT_COLUMNS                                                                       \

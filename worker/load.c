@@ -7,6 +7,7 @@
 #include "json.h"
 #include "keys.h"
 #include "log.h"
+#include "rows.h"
 #include "xalloc.h"
 
 #include <stdio.h>
@@ -29,12 +30,19 @@ int load_recorded(struct batch *b)
     if (!res)
         return -1;
     struct idx seen;
-    idx_init(&seen, (size_t)PQntuples(res) + 1);
+    idx_init(&seen, (size_t)PQntuples(res) + b->n_ev + 1);
     for (int r = 0; r < PQntuples(res); r++)
         idx_put(&seen, PQgetvalue(res, r, 0), 0);
-    for (size_t i = 0; i < b->n_ev; i++)
-        if (b->ev[i].outcome == OUT_APPLIED && idx_get(&seen, b->ev[i].e.id) != SIZE_MAX)
+    /* An event queued twice (a recurring expense's occurrence queued again
+       after a crash) may also be twice in one batch: the first copy counts. */
+    for (size_t i = 0; i < b->n_ev; i++) {
+        if (b->ev[i].outcome != OUT_APPLIED)
+            continue;
+        if (idx_get(&seen, b->ev[i].e.id) != SIZE_MAX)
             b->ev[i].outcome = OUT_DUPLICATE;
+        else
+            idx_put(&seen, b->ev[i].e.id, 0);
+    }
     idx_free(&seen);
     PQclear(res);
     return 0;
@@ -347,16 +355,14 @@ static int load_expenses(struct batch *b)
         return 0;
     }
     const char *p[1] = {arr_done(&ids)};
-    PGresult *e = batch_query(b,
-                              "SELECT id, group_id, version, deleted, json_build_object("
-                              "'description', description, 'amount', amount, 'currency',"
-                              " currency, 'exchange_rate', exchange_rate, 'date', to_char(date,"
-                              " 'YYYY-MM-DD'), 'category', category, 'paid_by', paid_by, 'split',"
-                              " split)::text, amount_in_group_currency, created_by,"
-                              " rfc3339(created_at), rfc3339(updated_at), seq, shares::text,"
-                              " created_seq FROM expenses WHERE id = ANY($1::uuid[])"
-                              " ORDER BY id FOR UPDATE SKIP LOCKED",
-                              1, p);
+    PGresult *e =
+        batch_query(b,
+                    "SELECT id, group_id, version, deleted, " ROWS_EXPENSE_CONTENT(
+                        "expenses") ", amount_in_group_currency, created_by,"
+                                    " rfc3339(created_at), rfc3339(updated_at), seq, shares::text,"
+                                    " created_seq FROM expenses WHERE id = ANY($1::uuid[])"
+                                    " ORDER BY id FOR UPDATE SKIP LOCKED",
+                    1, p);
     if (!e) {
         arr_free(&ids);
         return -1;

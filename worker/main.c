@@ -76,6 +76,8 @@ static int load_config(struct worker_config *c)
     c->redis_password = config_str("REDIS_PASSWORD", "");
     rc |= sentinel_config_load(&c->sentinel);
     c->migrations_dir = config_str("SPLITTER_MIGRATIONS_DIR", "postgres/migrations");
+    rc |= config_int("WORKER_SCHEDULE_MS", 2000, 100, 3600000, &c->schedule_ms);
+    rc |= config_int("WORKER_SCHEDULE_BATCH", 100, 1, 100000, &c->schedule_batch);
     return rc ? -1 : 0;
 }
 
@@ -340,6 +342,10 @@ int main(void)
         }
         int claimed = 0, failed = 0;
         int64_t now = worker_now_ms();
+        if (now >= w.next_schedule_ms) {
+            schedule_tick(&w);
+            w.next_schedule_ms = worker_now_ms() + w.cfg.schedule_ms;
+        }
         for (unsigned p = 0; p < w.cfg.partitions && !stopping; p++) {
             struct part *pt = &w.part[p];
             if (w.token[p] && !w.claim[p] && pt->blocked.n > 0 && now >= pt->retry_ms)

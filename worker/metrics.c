@@ -40,7 +40,7 @@ static const double secs_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.
 
 /* Written by the main thread, read by the metrics thread. */
 static struct {
-    atomic_uint_fast64_t applied, rejected, duplicates, dead, retried, state_loss;
+    atomic_uint_fast64_t applied, rejected, duplicates, dead, retried, state_loss, scheduled;
     atomic_uint_fast64_t size_buckets[N_SIZE + 1], size_sum, size_count;
     atomic_uint_fast64_t secs_buckets[N_SECS + 1], usec_sum, secs_count;
     atomic_int partitions;
@@ -62,6 +62,7 @@ void metrics_sync(const struct worker *w)
     atomic_store(&m.applied, w->applied);
     atomic_store(&m.rejected, w->rejected);
     atomic_store(&m.duplicates, w->duplicates);
+    atomic_store(&m.scheduled, w->scheduled);
     atomic_store(&m.dead, w->dead);
     atomic_store(&m.state_loss, w->state_loss);
     /* lease_rebalance sets the next heartbeat a third of the ttl after a
@@ -132,6 +133,9 @@ static char *render(size_t *len)
             atomic_load(&m.rejected));
     counter(f, "splitter_worker_events_duplicates_total",
             "Redelivered events already recorded, skipped.", atomic_load(&m.duplicates));
+    counter(f, "splitter_worker_occurrences_queued_total",
+            "Occurrences of recurring expenses queued by this worker's scheduler.",
+            atomic_load(&m.scheduled));
     counter(f, "splitter_worker_events_dead_lettered_total",
             "Entries moved to the dead-letter stream.", atomic_load(&m.dead));
     counter(f, "splitter_worker_redis_state_loss_total",

@@ -30,6 +30,8 @@ struct worker_config {
     int redis_port;
     struct sentinel_config sentinel; /* REDIS_SENTINELS: n = 0 when not used */
     const char *migrations_dir;
+    int64_t schedule_ms;    /* WORKER_SCHEDULE_MS: between two ticks of the scheduler */
+    int64_t schedule_batch; /* WORKER_SCHEDULE_BATCH: occurrences per rule and tick */
 };
 
 /* A set of group ids (a handful: the groups locked by someone else). */
@@ -71,8 +73,9 @@ struct worker {
     int64_t token[WORKER_MAX_PARTITIONS]; /* lease token held, 0 = not owned */
     int claim[WORKER_MAX_PARTITIONS];     /* 1: inherited pending entries to claim first */
     struct part part[WORKER_MAX_PARTITIONS];
-    int64_t next_heartbeat_ms, next_check_ms;
+    int64_t next_heartbeat_ms, next_check_ms, next_schedule_ms;
     uint64_t applied, rejected, duplicates, dead, state_loss;
+    uint64_t scheduled; /* occurrences of recurring expenses queued */
 };
 
 /* Monotonic milliseconds. */
@@ -129,6 +132,13 @@ int recover_groups(struct worker *w);
 void recover_check(struct worker *w);
 /* A reply said NOGROUP: Redis lost a stream or its consumer group. Repair. */
 void recover_nogroup(struct worker *w);
+
+/* --- schedule.c: recurring expenses --------------------------------------------------- */
+
+/* Queue the occurrences of recurring expenses that are due (today in UTC,
+   catching up on missed dates), sharing the rules with the other workers.
+   Needs both connections; a failure is logged and the next tick tries again. */
+void schedule_tick(struct worker *w);
 
 /* --- apply.c ---------------------------------------------------------------- */
 

@@ -249,7 +249,7 @@ static char *shares_text(const struct projection *p, const struct projection_exp
 
 /* Where an expense row goes: one COPY row, or one element of each column
    array of the update (the same columns in the same order). */
-#define EXPENSE_COLUMNS 18
+#define EXPENSE_COLUMNS 20
 
 struct row_sink {
     struct copy *copy;
@@ -287,6 +287,8 @@ static void expense_row(const struct row_ref *r, struct row_sink *s)
     char *pj = json_dump_compact(json_object_get(c, "paid_by"));
     char *sj = json_dump_compact(json_object_get(c, "split"));
     char *shj = shares_text(p, x);
+    const json_t *rec = json_object_get(c, "recurrence");
+    char *rj = json_is_object(rec) ? json_dump_compact(rec) : NULL;
     sink_text(s, x->id);
     sink_text(s, p->group_id);
     sink_text(s, jstr(c, "description"));
@@ -305,11 +307,14 @@ static void expense_row(const struct row_ref *r, struct row_sink *s)
     sink_text(s, x->deleted ? "t" : "f");
     sink_int(s, x->seq);
     sink_text(s, shj);
+    sink_text(s, rj);
+    sink_text(s, jstr(c, "recurrence_of"));
     if (s->copy) /* never changes: not part of the update */
         copy_int(s->copy, x->created_seq);
     free(pj);
     free(sj);
     free(shj);
+    free(rj);
 }
 
 /* How one kind of row is written by write_rows: the groups' expenses or
@@ -386,20 +391,21 @@ static int write_expenses(struct batch *b)
         EXPENSE_COLUMNS,
         "COPY expenses (id, group_id, description, amount, currency, exchange_rate,"
         " amount_in_group_currency, date, category, paid_by, split, created_by,"
-        " created_at, updated_at, version, deleted, seq, shares, created_seq)"
-        " FROM STDIN",
+        " created_at, updated_at, version, deleted, seq, shares, recurrence, recurrence_of,"
+        " created_seq) FROM STDIN",
         "UPDATE expenses SET description = v.description, amount = v.amount,"
         " currency = v.currency, exchange_rate = v.exchange_rate,"
         " amount_in_group_currency = v.amg, date = v.date, category = v.category,"
         " paid_by = v.paid_by, split = v.split, updated_at = v.updated_at,"
-        " version = v.version, deleted = v.deleted, seq = v.seq, shares = v.shares"
+        " version = v.version, deleted = v.deleted, seq = v.seq, shares = v.shares,"
+        " recurrence = v.recurrence, recurrence_of = v.recurrence_of"
         " FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::text[],"
         " $6::text[], $7::bigint[], $8::date[], $9::text[], $10::json[], $11::json[],"
         " $12::uuid[], $13::timestamptz[], $14::timestamptz[], $15::bigint[],"
-        " $16::boolean[], $17::bigint[], $18::json[])"
+        " $16::boolean[], $17::bigint[], $18::json[], $19::json[], $20::uuid[])"
         " AS v(id, group_id, description, amount, currency, exchange_rate, amg, date,"
         " category, paid_by, split, created_by, created_at, updated_at, version, deleted,"
-        " seq, shares) WHERE expenses.id = v.id",
+        " seq, shares, recurrence, recurrence_of) WHERE expenses.id = v.id",
         expense_state,
         expense_row,
     };

@@ -448,6 +448,58 @@ START_TEST(test_ledger_revert_rules)
 }
 END_TEST
 
+START_TEST(test_ledger_recurrence)
+{
+#define BASE "{'description':'Rent','amount':10,'date':'2026-01-31'," PAID_A("10") "," EQUAL_AB
+    ck_assert_int_eq(expense(BASE ",'recurrence':{'every':1,'unit':'month'}}"), 0);
+    ck_assert_int_eq(e.has_recurrence, 1);
+    ck_assert_int_eq(e.recurrence.every, 1);
+    ck_assert_int_eq(e.recurrence.unit, RECUR_MONTH);
+    ck_assert_str_eq(e.recurrence.until, "");
+    json_t *n = ledger_expense_to_json(&e);
+    char *text = json_dumps(json_object_get(n, "recurrence"), JSON_COMPACT);
+    ck_assert_str_eq(text, "{\"every\":1,\"unit\":\"month\",\"until\":null}");
+    ck_assert(json_is_null(json_object_get(n, "recurrence_of")));
+    free(text);
+    json_decref(n);
+    /* Without either, the normal form has neither key. */
+    ck_assert_int_eq(expense(BASE ",'recurrence':null}"), 0);
+    n = ledger_expense_to_json(&e);
+    ck_assert_ptr_null(json_object_get(n, "recurrence"));
+    ck_assert_ptr_null(json_object_get(n, "recurrence_of"));
+    json_decref(n);
+    ck_assert_int_eq(expense(BASE ",'recurrence':{'every':2,'unit':'week','until':'2026-01-31'}}"),
+                     0);
+    ck_assert_str_eq(e.recurrence.until, "2026-01-31");
+    ck_assert_int_eq(expense(BASE ",'recurrence_of':'" EID "'}"), 0);
+    ck_assert_str_eq(e.recurrence_of, EID);
+    ck_assert_int_eq(e.has_recurrence, 0);
+
+    ck_assert_int_eq(expense(BASE ",'recurrence':{'every':0,'unit':'day'}}"), -1);
+    ck_assert(has_field("recurrence.every", "from 1 to 366"));
+    ck_assert_int_eq(expense(BASE ",'recurrence':{'every':367,'unit':'day'}}"), -1);
+    ck_assert(has_field("recurrence.every", "from 1 to 366"));
+    ck_assert_int_eq(expense(BASE ",'recurrence':{'every':1,'unit':'days'}}"), -1);
+    ck_assert(has_field("recurrence.unit", "day, week, month, year"));
+    ck_assert_int_eq(expense(BASE ",'recurrence':{'every':1,'unit':'day','until':'2026-01-30'}}"),
+                     -1);
+    ck_assert(has_field("recurrence.until", "not be before"));
+    ck_assert_int_eq(expense(BASE ",'recurrence':{'every':1,'unit':'day','until':'2026-02-30'}}"),
+                     -1);
+    ck_assert(has_field("recurrence.until", "a date"));
+    ck_assert_int_eq(expense(BASE ",'recurrence':{'every':1,'unit':'day','count':3}}"), -1);
+    ck_assert(has_field("recurrence.count", "not a known field"));
+    ck_assert_int_eq(expense(BASE ",'recurrence':'monthly'}"), -1);
+    ck_assert(has_field("recurrence", "must be an object"));
+    ck_assert_int_eq(expense(BASE ",'recurrence_of':'nope'}"), -1);
+    ck_assert(has_field("recurrence_of", "lowercase UUID"));
+    ck_assert_int_eq(
+        expense(BASE ",'recurrence_of':'" EID "','recurrence':{'every':1,'unit':'day'}}"), -1);
+    ck_assert(has_field("recurrence", "must be null on an occurrence"));
+#undef BASE
+}
+END_TEST
+
 START_TEST(test_ledger_ids_and_dates)
 {
     ck_assert(ledger_is_uuid(A));
@@ -481,6 +533,7 @@ static Suite *ledger_suite(void)
     tcase_add_test(tc, test_ledger_change_of_and_check);
     tcase_add_test(tc, test_ledger_revert_rules);
     tcase_add_test(tc, test_ledger_ids_and_dates);
+    tcase_add_test(tc, test_ledger_recurrence);
     suite_add_tcase(s, tc);
     return s;
 }

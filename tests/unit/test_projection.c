@@ -115,6 +115,45 @@ START_TEST(test_projection_replace_moves_shares)
 }
 END_TEST
 
+START_TEST(test_projection_occurrences_stay_occurrences)
+{
+#define R "00000000-0000-4000-8000-0000000000e2"
+#define TAXI(extra)                                                                                \
+    "{'description':'Taxi','amount':60,'currency':'EUR','exchange_rate':'1','date':'2026-11-21',"  \
+    "'category':null,'paid_by':[{'member_id':'" B "','amount':60}],'split':{'mode':'exact',"       \
+    "'members':[{'member_id':'" C "','value':60}]}" extra "}"
+    /* A template is one expense: the projection never makes its occurrences. */
+    ck_assert_int_eq(apply(1, EXPENSE("expense.created", "",
+                                      TAXI(",'recurrence':{'every':1,'unit':'day','until':null}"))),
+                     0);
+    ck_assert_int_eq(p.n_expenses, 1);
+    projection_release(&p);
+    setup();
+    ck_assert_int_eq(apply(1, EXPENSE("expense.created", "",
+                                      TAXI(",'recurrence':null,'recurrence_of':'" R "'"))),
+                     0);
+    /* Replaced without naming its rule: it keeps it. */
+    ck_assert_int_eq(apply(2, EXPENSE("expense.replaced", ",'if_match':1", EQUAL_100)), 0);
+    const struct projection_expense *x = projection_expense(&p, X);
+    ck_assert_str_eq(json_string_value(json_object_get(x->content, "recurrence_of")), R);
+    ck_assert_int_eq(x->version, 2);
+    /* Never another rule, never a rule of its own: refused, nothing changed. */
+    ck_assert_int_eq(
+        apply(3, EXPENSE("expense.replaced", ",'if_match':2", TAXI(",'recurrence_of':'" X "'"))),
+        -1);
+    ck_assert_ptr_nonnull(strstr(err, "recurrence_of"));
+    ck_assert_int_eq(apply(3, EXPENSE("expense.replaced", ",'if_match':2",
+                                      TAXI(",'recurrence':{'every':1,'unit':'day'}"))),
+                     -1);
+    ck_assert_ptr_nonnull(strstr(err, "recurrence"));
+    x = projection_expense(&p, X);
+    ck_assert_int_eq(x->version, 2);
+    assert_member(0, 100, 34, 0, 0);
+#undef TAXI
+#undef R
+}
+END_TEST
+
 START_TEST(test_projection_delete_takes_shares_out)
 {
     ck_assert_int_eq(apply(1, EXPENSE("expense.created", "", EQUAL_100)), 0);
@@ -520,6 +559,7 @@ static Suite *projection_suite(void)
     tcase_add_test(tc, test_projection_member_index);
     tcase_add_test(tc, test_projection_admin_events);
     tcase_add_test(tc, test_projection_removed_member_is_gone);
+    tcase_add_test(tc, test_projection_occurrences_stay_occurrences);
     suite_add_tcase(s, tc);
     return s;
 }

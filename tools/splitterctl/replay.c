@@ -44,8 +44,9 @@ static int replay_group(PGconn *pg, const char *gid, const char *currency, struc
     return rc;
 }
 
-static const char *const content_keys[] = {"description", "amount",   "currency", "exchange_rate",
-                                           "date",        "category", "paid_by",  "split"};
+static const char *const content_keys[] = {
+    "description", "amount",  "currency", "exchange_rate", "date",
+    "category",    "paid_by", "split",    "recurrence",    "recurrence_of"};
 
 /* The first difference between the projection tables and p, printed; 1 if
    one was found, 0 if none, -1 on a database failure. */
@@ -283,7 +284,11 @@ static int rewrite_group(PGconn *pg, const struct projection *p, int64_t *versio
         snprintf(seq, sizeof(seq), "%" PRId64, x->seq);
         snprintf(cseq, sizeof(cseq), "%" PRId64, x->created_seq);
         const json_t *cat = json_object_get(c, "category");
-        const char *pp[19] = {x->id,
+        const json_t *rj = json_object_get(c, "recurrence"),
+                     *rof = json_object_get(c, "recurrence_of");
+        char *rec = json_is_object(rj) ? json_dump_compact(rj) : NULL;
+        const char *rec_of = json_is_string(rof) ? json_string_value(rof) : NULL;
+        const char *pp[21] = {x->id,
                               gid,
                               json_string_value(json_object_get(c, "description")),
                               amount,
@@ -301,11 +306,13 @@ static int rewrite_group(PGconn *pg, const struct projection *p, int64_t *versio
                               ver,
                               x->deleted ? "t" : "f",
                               seq,
-                              cseq};
+                              cseq,
+                              rec,
+                              rec_of};
         int r = pexec(pg,
                       "INSERT INTO expenses (" ROWS_EXPENSE_COLUMNS
                       ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-                      " $13, $14, $15, $16, $17, $18, $19) ON CONFLICT (id) DO UPDATE SET"
+                      " $13, $14, $15, $16, $17, $18, $19, $20, $21) ON CONFLICT (id) DO UPDATE SET"
                       " description ="
                       " EXCLUDED.description, amount = EXCLUDED.amount, currency ="
                       " EXCLUDED.currency, exchange_rate = EXCLUDED.exchange_rate,"
@@ -314,8 +321,10 @@ static int rewrite_group(PGconn *pg, const struct projection *p, int64_t *versio
                       " split = EXCLUDED.split, shares = EXCLUDED.shares, created_by ="
                       " EXCLUDED.created_by, created_at = EXCLUDED.created_at, updated_at ="
                       " EXCLUDED.updated_at, version = EXCLUDED.version, deleted ="
-                      " EXCLUDED.deleted, seq = EXCLUDED.seq, created_seq = EXCLUDED.created_seq",
-                      19, pp);
+                      " EXCLUDED.deleted, seq = EXCLUDED.seq, created_seq = EXCLUDED.created_seq,"
+                      " recurrence = EXCLUDED.recurrence, recurrence_of = EXCLUDED.recurrence_of",
+                      21, pp);
+        free(rec);
         free(paid);
         free(split);
         free(shares);

@@ -23,6 +23,24 @@ const MODES = [
     ['items', 'Itemised'],
 ];
 
+// How often an expense repeats: never, or every N of a unit (the API's recurrence.unit).
+const REPEATS = [
+    ['', 'Never'],
+    ['day', 'Daily'],
+    ['week', 'Weekly'],
+    ['month', 'Monthly'],
+    ['year', 'Yearly'],
+];
+
+/** "days", "week", ...: the unit after "Every n". */
+function unitWords(unit, n) {
+    if (unit === 'day') return tn(n, 'day', 'days');
+    if (unit === 'week') return tn(n, 'week', 'weeks');
+    if (unit === 'month') return tn(n, 'month', 'months');
+    if (unit === 'year') return tn(n, 'year', 'years');
+    return '';
+}
+
 async function loadExpense(gid, eid) {
     try {
         const e = await get(`groups/${gid}/expenses/${eid}`);
@@ -56,6 +74,29 @@ export async function expenseView({ gid, eid }) {
     const date = h('input', { type: 'date', id: 'exp-date', required: true, value: todayISO() });
     const category = h('input', { type: 'text', id: 'exp-category', list: 'exp-categories', autocomplete: 'off', maxlength: 50, placeholder: 'food' });
     const catList = h('datalist', { id: 'exp-categories' }, CATEGORIES.map((c) => h('option', { value: c })));
+
+    // --- repeats (a recurring expense: the workers add its later occurrences on their dates) ---
+    // An occurrence is edited on its own: it has no rule of its own to change.
+    const occurrence = Boolean(existing?.recurrence_of);
+    const repeat = h('select', { id: 'exp-repeat' }, REPEATS.map(([value, label]) => h('option', { value }, t(label))));
+    const every = h('input', { type: 'number', id: 'exp-repeat-every', min: 1, max: 366, step: 1, value: '1', inputmode: 'numeric' });
+    const everyUnit = h('span', { class: 'unit', id: 'exp-repeat-unit' });
+    const until = h('input', { type: 'date', id: 'exp-repeat-until' });
+    const repeatDetail = h('div', { class: 'row', id: 'repeat-detail' },
+        field({ label: t('Every'), control: every, name: 'recurrence.every', className: 'grow', hint: everyUnit }),
+        field({ label: t('Until'), control: until, name: 'recurrence.until', className: 'grow', hint: t('Optional: the last day it may repeat') }));
+    const repeats = occurrence
+        ? h('p', { class: 'notice', id: 'occurrence-note' }, t('One occurrence of a repeating expense: changes apply to this one only.'))
+        : h('fieldset', { class: 'group-box', id: 'repeats' },
+            h('legend', {}, t('Repeats')),
+            field({ label: t('How often'), control: repeat, name: 'recurrence', hint: existing?.recurrence ? t('Changes apply to the occurrences still to come.') : null }),
+            repeatDetail);
+    function refreshRepeat() {
+        repeatDetail.hidden = !repeat.value;
+        everyUnit.textContent = unitWords(repeat.value, Number(every.value) || 1);
+    }
+    repeat.addEventListener('change', refreshRepeat);
+    every.addEventListener('input', refreshRepeat);
 
     const rateField = field({ label: t('Exchange rate'), control: rate, name: 'exchange_rate', hint: rateHint });
     rateField.classList.add('rate-field');
@@ -132,6 +173,11 @@ export async function expenseView({ gid, eid }) {
         for (const r of payerRows) {
             r.check.checked = paid.has(r.m.id);
             r.amt.value = paid.has(r.m.id) ? toInput(paid.get(r.m.id), ecur) : '';
+        }
+        if (existing.recurrence) {
+            repeat.value = existing.recurrence.unit;
+            every.value = String(existing.recurrence.every);
+            until.value = existing.recurrence.until ?? '';
         }
         mode = existing.split?.mode ?? 'equal';
         if (mode === 'items') itemsInit = { split: existing.split, cur: ecur };
@@ -300,6 +346,18 @@ export async function expenseView({ gid, eid }) {
         if (!date.value) errs.push([date, t('Pick a date')]);
         body.date = date.value;
         if (category.value.trim()) body.category = category.value.trim();
+        if (!occurrence && (repeat.value || existing?.recurrence)) {
+            if (!repeat.value) body.recurrence = null; // stops the rule
+            else {
+                const n = Number(every.value);
+                if (!Number.isInteger(n) || n < 1 || n > 366) errs.push([every, t('Enter a number from 1 to 366.')]);
+                body.recurrence = { every: n, unit: repeat.value };
+                if (until.value) {
+                    if (until.value < date.value) errs.push([until, t('Pick a day on or after the date.')]);
+                    body.recurrence.until = until.value;
+                }
+            }
+        }
         const ps = payersChecked();
         sentPayers = ps;
         if (!ps.length) errs.push([payers, t('Tick who paid')]);
@@ -344,7 +402,10 @@ export async function expenseView({ gid, eid }) {
         return { body, errs };
     }
 
-    const controls = { description: desc, amount, currency, exchange_rate: rate, date, category };
+    const controls = {
+        description: desc, amount, currency, exchange_rate: rate, date, category,
+        recurrence: repeat, 'recurrence.unit': repeat, 'recurrence.every': every, 'recurrence.until': until,
+    };
     function fieldMap(f) {
         if (controls[f]) return controls[f];
         let m = /^paid_by\[(\d+)\]/.exec(f);
@@ -383,6 +444,7 @@ export async function expenseView({ gid, eid }) {
         catList,
         payers,
         split,
+        repeats,
         h('div', { class: 'actions' },
             save,
             h('a', { href: back, class: 'btn btn-ghost' }, t('Cancel'))));
@@ -458,4 +520,5 @@ export async function expenseView({ gid, eid }) {
         form, del);
     if (itemsInit) items.fill(itemsInit.split, itemsInit.cur);
     refresh();
+    refreshRepeat();
 }

@@ -194,9 +194,10 @@ function myPartText(e, meId, cur) {
 
 async function overview(group) {
     const cur = group.currency;
-    const [bal, set] = await Promise.all([
+    const [bal, set, rules] = await Promise.all([
         get(`groups/${group.id}/balances`),
         get(`groups/${group.id}/settlements`),
+        recurrences(group),
     ]);
     const rows = bal.balances.map((b) => ({ ...b, balance: big(b.balance) }));
     const me = myMember(group);
@@ -255,7 +256,72 @@ async function overview(group) {
         h('h2', { id: 'h-settle' }, t('Who pays whom')),
         h('p', { class: 'muted' }, t('The fewest transfers that settle every balance.')),
         tlist));
+    if (rules.length) out.push(upcoming(group, rules));
     return out;
+}
+
+// --- upcoming: the repeating expenses ------------------------------------------------------
+
+/** The group's repeating expenses with their next dates; none from a server without them. */
+async function recurrences(group) {
+    try {
+        return (await get(`groups/${group.id}/recurrences`)).items ?? [];
+    } catch (e) {
+        if (isMissingRoute(e)) return [];
+        throw e;
+    }
+}
+
+/** "Every 2 weeks · until 31 Dec 2026". */
+export function repeatText(r) {
+    const n = r.every;
+    const every = r.unit === 'day' ? tn(n, 'Every day', 'Every {n} days')
+        : r.unit === 'week' ? tn(n, 'Every week', 'Every {n} weeks')
+            : r.unit === 'month' ? tn(n, 'Every month', 'Every {n} months')
+                : tn(n, 'Every year', 'Every {n} years');
+    return r.until ? `${every} · ${t('until {date}', { date: formatDate(r.until) })}` : every;
+}
+
+/** The request fields of expense e as they stand, for a replacement. */
+function requestOf(e) {
+    const body = {};
+    for (const k of ['description', 'amount', 'currency', 'exchange_rate', 'date', 'category', 'paid_by', 'split']) body[k] = e[k];
+    return body;
+}
+
+function upcoming(group, rules) {
+    const list = h('ul', { class: 'upcoming-list', id: 'upcoming-list' }, rules.map((r) => {
+        const key = crypto.randomUUID(); // one per rule shown: a double click stops it once
+        const btn = h('button', {
+            type: 'button', class: 'btn btn-ghost btn-small stop-repeat', 'aria-label': t('Stop repeating {what}', { what: r.description }),
+            onclick: async () => {
+                btn.disabled = true;
+                btn.setAttribute('aria-busy', 'true');
+                try {
+                    const e = await get(`groups/${group.id}/expenses/${r.expense_id}`);
+                    await write('PUT', `groups/${group.id}/expenses/${r.expense_id}`, { ...requestOf(e), recurrence: null }, { key, ifMatch: e.version });
+                    toast(t('Stopped: no more occurrences of {what}.', { what: r.description }));
+                    navigate(`#/groups/${group.id}`);
+                } catch (e) {
+                    btn.disabled = false;
+                    btn.removeAttribute('aria-busy');
+                    toast(`${t('Could not stop it.')} ${problemSentence(e)}`, 'error');
+                }
+            },
+        }, t('Stop'));
+        const next = r.next_dates ?? [];
+        return h('li', { dataset: { expense: r.expense_id } },
+            h('span', { class: 'main' },
+                h('a', { href: `#/groups/${group.id}/expenses/${r.expense_id}`, class: 'desc' }, r.description),
+                h('span', { class: 'meta muted' }, repeatText(r.recurrence))),
+            h('span', { class: 'next' }, next.length ? t('Next: {dates}', { dates: next.map((d) => formatDate(d)).join(', ') }) : t('No more dates')),
+            h('span', { class: 'amount' }, formatMoney(r.amount, r.currency)),
+            btn);
+    }));
+    return h('section', { class: 'card', 'aria-labelledby': 'h-upcoming' },
+        h('h2', { id: 'h-upcoming' }, t('Upcoming')),
+        h('p', { class: 'muted' }, t('Repeating expenses: each is added on its day.')),
+        list);
 }
 
 // --- expenses ------------------------------------------------------------------------------

@@ -67,6 +67,10 @@ const FIELD_RULES = [
     [/array of 1 to \d+ payers/, () => 'Tick who paid.'],
     [/at most (\d+) characters/, (f, m) => ['Use at most {max} characters.', { max: m[1] }]],
     [/must not be before from/, () => 'Pick a date on or after the first one.'],
+    [/must be an integer from 1 to 366/, () => 'Enter a number from 1 to 366.'],
+    [/must be one of day, week, month, year/, () => 'Pick how often it repeats.'],
+    [/must not be before the expense's date/, () => 'Pick a day on or after the date.'],
+    [/on an occurrence of a repeating expense|set by the schedule|cannot be changed|id of the repeating expense/, () => 'One occurrence of a repeating expense: changes apply to this one only.'],
     [/member id|lowercase UUID/, () => 'Pick someone from the list.'],
     [/is not a member of this group/, () => 'This person is not in the group.'],
     [/names a (member|payer) twice|appears more than once/, () => 'Someone is listed twice.'],
@@ -106,6 +110,7 @@ export function fieldSentence(e) {
 const FIELD_LABELS = {
     description: 'Description', amount: 'Amount', currency: 'Currency', exchange_rate: 'Exchange rate',
     date: 'Date', category: 'Category', paid_by: 'Paid by', split: 'Split', members: 'Split',
+    recurrence: 'Repeats',
     from_member: 'From', to_member: 'To', note: 'Note', name: 'Name', email: 'Email', password: 'Password',
 };
 
