@@ -6,10 +6,9 @@
  *   1. every repeating expense (expenses.recurrence set, not deleted) without
  *      a recurrences row gets one: last_date its own date, due at once;
  *   2. in one transaction, the rules that are due (next_date on or before
- *      today in UTC), whose template changed since next_date was computed
- *      (another version), or that were stopped (no recurrence any more, or the
- *      template deleted) are locked, FOR UPDATE SKIP LOCKED: several workers
- *      share them, none waits on another;
+ *      today in UTC, in a group that is not archived), whose template changed since next_date was
+ * computed (another version), or that were stopped (no recurrence any more, or the template
+ * deleted) are locked, FOR UPDATE SKIP LOCKED: several workers share them, none waits on another;
  *   3. for each, every date the rule gives after last_date up to today (a
  *      catch-up after downtime, at most WORKER_SCHEDULE_BATCH per rule and
  *      tick) is queued as an ordinary "expense.created" event on the group's
@@ -181,8 +180,10 @@ void schedule_tick(struct worker *w)
             " x.created_by, to_char(x.date, 'YYYY-MM-DD'), " ROWS_EXPENSE_CONTENT(
                 "x") ", x.recurrence IS NULL OR x.deleted"
                      " FROM recurrences r JOIN expenses x ON x.id = r.rule_id"
+                     " JOIN groups g ON g.id = r.group_id"
                      " WHERE r.rule_version <> x.version"
-                     " OR (r.next_date <= $1::date AND x.recurrence IS NOT NULL AND NOT x.deleted)"
+                     " OR (r.next_date <= $1::date AND x.recurrence IS NOT NULL AND NOT x.deleted"
+                     "  AND g.archived_at IS NULL)"
                      " ORDER BY r.rule_id LIMIT " KEYS_STR(
                          SCHEDULE_RULES) " FOR UPDATE OF r SKIP LOCKED",
             1, p) != 0)
