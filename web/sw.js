@@ -6,7 +6,8 @@
 //   answer refreshing the cache, and the cache answers when the network cannot: a deploy is
 //   picked up at once online, and offline the last version seen keeps working.
 // - GET reads of a group (the group, its balances, settlements, expenses pages, payments,
-//   members, activity, one expense or payment) and of the caller (/me, the list of groups) are network first too;
+//   members, activity, repeating expenses, invites, webhooks, one expense or payment) and of
+//   the caller (/me, the list of groups) are network first too;
 //   each 200 is kept by its URL, and offline the last one is answered with the header
 //   `X-Splitter-Offline-Copy: <when it was fetched>` so the page can say so.
 // - Writes, the event stream, auth and everything else are never touched (no respondWith).
@@ -29,7 +30,7 @@ const SHELL = [
 // The reads kept for offline use: a group and its lists, the caller and their groups.
 const DATA_PATHS = [
     /^\/api\/v1\/groups\/[^/]+$/,
-    /^\/api\/v1\/groups\/[^/]+\/(balances|settlements|expenses|payments|members|activity)$/,
+    /^\/api\/v1\/groups\/[^/]+\/(balances|settlements|expenses|payments|members|activity|recurrences|invites|webhooks)$/,
     /^\/api\/v1\/groups\/[^/]+\/(expenses|payments)\/[^/]+$/,
     /^\/api\/v1\/groups$/,
     /^\/api\/v1\/me$/,

@@ -116,10 +116,12 @@ export async function loggedInAs(browser, who, opts = {}) {
 }
 
 /** Go to a hash route and wait until its page is drawn (not the heading of the page before:
- * a change of hash alone keeps the document). */
+ * a change of hash alone keeps the document). The route already shown is loaded again (going
+ * to the same URL would draw nothing new). */
 export async function openRoute(page, hash) {
     await page.evaluate(() => document.querySelector('h1')?.setAttribute('data-left', '')).catch(() => {});
-    await page.goto(`/${hash}`);
+    if (page.url() === new URL(`/${hash}`, BASE_URL).href) await page.reload();
+    else await page.goto(`/${hash}`);
     await page.locator('h1:not([data-left])').waitFor();
     await settled(page);
 }

@@ -267,7 +267,8 @@ async function recurrences(group) {
     try {
         return (await get(`groups/${group.id}/recurrences`)).items ?? [];
     } catch (e) {
-        if (isMissingRoute(e)) return [];
+        // Secondary to the balances: offline without a kept copy, the overview goes on without it.
+        if (isMissingRoute(e) || globalThis.navigator?.onLine === false) return [];
         throw e;
     }
 }
