@@ -130,12 +130,28 @@ static void on_event_db(PGresult *res, struct rctx *c)
     respond_json_text(c, 200, PQgetvalue(res, 0, 0));
 }
 
+/* As on_event_db, when Redis could not answer: an event PostgreSQL does not
+   have may still be queued there, so not 404 (a client would submit it again)
+   but 503. */
+static void on_event_db_unsure(PGresult *res, struct rctx *c)
+{
+    if (!rctx_unref_live(c) || respond_db_failed(c, res))
+        return;
+    if (PQntuples(res) != 1) {
+        respond_problem(c, PROBLEM_UNAVAILABLE,
+                        "the event store is unavailable: the event may still be queued", NULL);
+        return;
+    }
+    respond_json_text(c, 200, PQgetvalue(res, 0, 0));
+}
+
 /* A finished event (its status hash deleted by the worker), or one whose
-   status expired: the ledger keeps them for good. */
-static void event_from_db(struct rctx *c)
+   status expired: the ledger keeps them for good. cb answers from the row, if
+   any. */
+static void event_from_db(struct rctx *c, pg_cb cb)
 {
     const char *p[2] = {c->event_id, c->user_id};
-    pg_query(c, on_event_db,
+    pg_query(c, cb,
              "SELECT json_build_object('event_id', e.event_id, 'type', e.type, 'group_id',"
              " e.group_id, 'status', e.status, 'problem', e.problem, 'accepted_at',"
              " rfc3339(e.accepted_at),"
@@ -164,7 +180,7 @@ static void on_event_member(PGresult *res, struct rctx *c)
     if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
         json_decref(c->data);
         c->data = NULL;
-        event_from_db(c);
+        event_from_db(c, on_event_db);
         return;
     }
     respond_json(c, 200, json_incref(c->data));
@@ -175,8 +191,13 @@ static void on_event_status(redisReply *r, struct rctx *c)
     json_t *o;
     if (!rctx_unref_live(c))
         return;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
-        event_from_db(c);
+    /* No answer (Redis unreachable, or a failover under way) or an error. */
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        event_from_db(c, on_event_db_unsure);
+        return;
+    }
+    if (r->elements == 0) {
+        event_from_db(c, on_event_db);
         return;
     }
     o = json_pack("{s:s}", "event_id", c->event_id);
@@ -193,7 +214,7 @@ static void on_event_status(redisReply *r, struct rctx *c)
     const char *gid = json_string_value(json_object_get(o, "group_id"));
     if (!gid || !json_object_get(o, "status")) {
         json_decref(o);
-        event_from_db(c);
+        event_from_db(c, on_event_db);
         return;
     }
     /* Only members of the event's group may see it; whether it is recorded

@@ -561,10 +561,12 @@ export async function check(ctx, name, { recoverS, extra = {}, drainS = 15 }) {
 /**
  * One fault run: a fresh stack, `prepare` (optional), the load, `inject` (resolves with
  * {endedAt: when the fault ended (ms), extra: fields for the line, problems: what it saw}),
- * recovery measured from then, a little more load, the checker. Fails with every problem
- * found; the stack's logs are kept under tests/artifacts/ when it fails.
+ * recovery measured from then, a little more load, the checker, and `verify` (optional: the
+ * checker's fields -> more problems, for what a fault promises beyond the checker's own
+ * properties). Fails with every problem found; the stack's logs are kept under
+ * tests/artifacts/ when it fails.
  */
-export async function chaosRun(name, { seed, workers = 2, extraEnv = {}, load = {}, warmupMs = 2000, prepare, inject }) {
+export async function chaosRun(name, { seed, workers = 2, extraEnv = {}, load = {}, warmupMs = 2000, prepare, inject, verify }) {
     const ctx = await setUp({ seed, workers, extraEnv });
     let failed = true;
     try {
@@ -575,8 +577,9 @@ export async function chaosRun(name, { seed, workers = 2, extraEnv = {}, load = 
         const recoverS = await recovery(ctx, endedAt);
         await sleep(1000);
         await bg.stop();
-        const { problems } = await check(ctx, name, { recoverS, extra });
+        const { problems, fields } = await check(ctx, name, { recoverS, extra });
         problems.push(...seen);
+        if (verify) problems.push(...verify(fields));
         if (problems.length) throw new Error(`chaos ${name}:\n  ${problems.join('\n  ')}`);
         failed = false;
     } finally {

@@ -56,17 +56,18 @@ export async function agreedPrimary(sentinelPorts) {
 }
 
 /**
- * Two replicas of a primary that will listen on 127.0.0.1:primary (the chaos stack's Redis,
- * started later by scripts/stack.sh) and three sentinels watching it, quorum 2, declaring it
- * down after downAfterMs (at 1000 ms a loaded machine made them declare a just-promoted replica
- * down too, and fail over a second time). Returns {env (for the stack), primary, replicas,
- * sentinels, ready(), stop()}.
+ * `replicaCount` replicas of a primary that will listen on 127.0.0.1:primary (the chaos stack's
+ * Redis, started later by scripts/stack.sh) and three sentinels watching it, quorum 2,
+ * declaring it down after downAfterMs (at 1000 ms a loaded machine made them declare a
+ * just-promoted replica down too, and fail over a second time). Returns {env (for the stack),
+ * primary, replicas, sentinels, ready(), stop()}.
  */
-export async function startRedisTopology({ downAfterMs = 3000 } = {}) {
+export async function startRedisTopology({ replicaCount = 1, downAfterMs = 3000 } = {}) {
     const dir = mkdtempSync(join(tmpdir(), 'splitter-failover-redis-'));
     const children = [];
     const primary = await freePort();
-    const replicas = [await freePort(), await freePort()];
+    const replicas = [];
+    for (let i = 0; i < replicaCount; i++) replicas.push(await freePort());
     const sentinels = [await freePort(), await freePort(), await freePort()];
     const start = (name, conf, extra = []) => {
         const path = join(dir, `${name}.conf`);
@@ -118,7 +119,7 @@ export async function startRedisTopology({ downAfterMs = 3000 } = {}) {
         await stop();
         throw e;
     }
-    /** Until every sentinel knows both replicas, none down, and the two other sentinels. */
+    /** Until every sentinel knows every replica, none down, and the two other sentinels. */
     const ready = () => Promise.all(sentinels.map((port) => until(`sentinel ${port} ready`, async () => {
         const known = (await redisAt(port, 'SENTINEL', 'replicas', MASTER_NAME)).split('\n');
         const others = (await redisAt(port, 'SENTINEL', 'sentinels', MASTER_NAME)).split('\n');

@@ -2,7 +2,8 @@
 // time, so scripts/test.sh runs the files in tests/e2e/serial/ one by one, after the others.
 //
 // While Redis is down, reads answer from PostgreSQL (sessions seen in the last
-// SESSION_GRACE_S are still honoured by the api's session cache), /api/health says
+// SESSION_GRACE_S are still honoured by the api's session cache; an event's status when
+// PostgreSQL has it, else 503: it may still be queued in Redis), /api/health says
 // degraded, and ledger writes answer 503 with Retry-After, leaving nothing behind. Once
 // Redis is back, everything recovers without a restart of the api or the workers.
 
@@ -86,6 +87,16 @@ test('with Redis down reads answer from PostgreSQL, writes 503, health degraded'
     }
     const b = await get(`${G()}/balances`, alice.token);
     assert.equal(b.headers.get('etag'), before1[0].headers.get('etag'));
+
+    // An applied event's status comes from PostgreSQL; one PostgreSQL does not have may still
+    // be queued in Redis: 503, never 404 (a client following its 202 would submit it again).
+    const [[applied]] = psql(`SELECT event_id FROM events WHERE group_id = '${group.id}' LIMIT 1`);
+    const ev = await get(`/api/v1/events/${applied}`);
+    assert.equal(ev.status, 200, ev.text);
+    assert.equal(ev.json.status, 'applied');
+    const unknown = await get(`/api/v1/events/${randomUUID()}`);
+    assert.equal(unknown.status, 503, unknown.text);
+    assert.ok(unknown.headers.get('retry-after'), 'Retry-After');
 
     const key = randomUUID();
     for (const [path, body] of [
