@@ -306,6 +306,10 @@ section_e2e() {
     export STREAM_HEARTBEAT_MS=1000 STREAM_MAX=12
     # Browser clients of one other origin may call the api (tests/e2e/cors.test.mjs).
     export CORS_ALLOWED_ORIGINS="https://client.example http://127.0.0.1:5173"
+    # Webhooks (tests/e2e/webhooks.test.mjs): receivers on loopback over http (never the
+    # default), quick retries within a short window, and a short timeout for the slow receiver.
+    export WEBHOOKS_ALLOW_INSECURE=1 WEBHOOKS_RETRY_BASE_MS=200 WEBHOOKS_RETRY_WINDOW_MS=4000
+    export WEBHOOKS_TIMEOUT_MS=2000 WEBHOOKS_POLL_MS=100
     if [[ $SANITIZE == 1 ]]; then
         export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$E2E_STATE/logs/asan"
         export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$E2E_STATE/logs/ubsan"

@@ -141,6 +141,15 @@ static char *render(size_t *len)
     counter(f, "splitter_worker_batches_retried_total",
             "Batches left pending to be applied again (PostgreSQL down or lease lost).",
             atomic_load(&m.retried));
+    uint64_t wh_delivered, wh_failed, wh_gave_up;
+    webhooks_counts(&wh_delivered, &wh_failed, &wh_gave_up);
+    counter(f, "splitter_worker_webhook_deliveries_total",
+            "Webhook deliveries answered 2xx by their receiver.", wh_delivered);
+    counter(f, "splitter_worker_webhook_attempts_failed_total",
+            "Webhook delivery attempts that failed (error, timeout or a non-2xx answer).",
+            wh_failed);
+    counter(f, "splitter_worker_webhook_deliveries_failed_total",
+            "Webhook deliveries given up after the retry window.", wh_gave_up);
     histogram(f, "splitter_worker_batch_size", "Stream entries per applied batch.", size_bounds,
               N_SIZE, m.size_buckets, (double)atomic_load(&m.size_sum), size_count);
     histogram(f, "splitter_worker_apply_seconds",

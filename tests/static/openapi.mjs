@@ -285,6 +285,7 @@ const FIELDS = [
     ['api/route_groups.c', 'member_keys', schemas.MemberCreateRequest],
     ['api/route_invites.c', 'create_keys', schemas.InviteCreateRequest],
     ['api/route_invites.c', 'accept_keys', schemas.InviteAcceptRequest],
+    ['api/route_webhooks.c', 'create_keys', schemas.WebhookCreateRequest],
     ['shared/ledger.c', 'expense_keys', schemas.ExpenseRequest],
     ['shared/ledger.c', 'payer_keys', schemas.Payer],
     ['shared/ledger.c', 'payment_keys', schemas.PaymentRequest],
