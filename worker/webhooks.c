@@ -6,9 +6,9 @@
  * WEBHOOKS_THREADS threads, each with its own PostgreSQL connection, none on
  * the apply loop. A thread claims one due delivery (FOR UPDATE SKIP LOCKED,
  * in a statement of its own: no transaction stays open across the network),
- * marking it claimed for a while so that a crashed worker's claims lapse;
- * it never claims a second delivery of a webhook that has one in flight, so
- * a slow receiver holds at most one thread. It checks the URL and its
+ * marking its webhook busy for a while (a crashed worker's claim lapses);
+ * it never claims a delivery of a busy webhook, so a slow receiver holds at
+ * most one thread, and one webhook's deliveries go out one at a time. It checks the URL and its
  * addresses again (shared/webhook.h; DNS may have changed since
  * registration), POSTs the event's audit entry signed with the webhook's
  * secret, and records the outcome: 2xx delivered; anything else tried again
@@ -52,28 +52,28 @@ static atomic_uint_fast64_t n_delivered, n_failed_attempts, n_gave_up;
  * webhook id, url, secret, attempts so far, body, event id.
  */
 #define CLAIM_SQL                                                                                  \
-    "UPDATE webhook_deliveries d SET claimed_until = now() + make_interval(secs => $1::int / "     \
-    "1000.0),"                                                                                     \
-    " first_attempt_at = coalesce(d.first_attempt_at, now())"                                      \
-    " FROM (SELECT x.id FROM webhook_deliveries x WHERE x.status = 'pending'"                      \
-    "  AND x.next_attempt_at <= now() AND (x.claimed_until IS NULL OR x.claimed_until < now())"    \
-    "  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries y WHERE y.webhook_id = x.webhook_id"       \
-    "   AND y.status = 'pending' AND y.claimed_until >= now())"                                    \
-    "  ORDER BY x.next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED) c, webhooks w, events e"         \
-    " WHERE d.id = c.id AND w.id = d.webhook_id AND e.event_id = d.event_id"                       \
-    " RETURNING d.id, w.id, w.url, w.secret, d.attempts,"                                          \
+    "WITH c AS (SELECT x.id, x.webhook_id FROM webhook_deliveries x"                               \
+    "  JOIN webhooks w ON w.id = x.webhook_id WHERE x.status = 'pending'"                          \
+    "  AND x.next_attempt_at <= now() AND (w.busy_until IS NULL OR w.busy_until < now())"          \
+    "  ORDER BY x.next_attempt_at LIMIT 1 FOR NO KEY UPDATE OF x, w SKIP LOCKED),"                 \
+    " b AS (UPDATE webhooks w SET busy_until = now() + make_interval(secs => $1::int / 1000.0)"    \
+    "  FROM c WHERE w.id = c.webhook_id RETURNING w.id, w.url, w.secret)"                          \
+    " UPDATE webhook_deliveries d SET first_attempt_at = coalesce(d.first_attempt_at, now())"      \
+    " FROM c, b, events e WHERE d.id = c.id AND e.event_id = d.event_id"                           \
+    " RETURNING d.id, b.id, b.url, b.secret, d.attempts,"                                          \
     " json_build_object('event_id', e.event_id, 'seq', e.seq, 'type', e.type,"                     \
     "  'group_id', e.group_id, 'actor', e.actor, 'accepted_at', rfc3339(e.accepted_at),"           \
     "  'payload', e.payload)::text, e.event_id"
 
 /*
- * The outcome of one attempt. $1 delivery, $2 status code (NULL: none),
- * $3 error (NULL: delivered), $4 delay before the next attempt (ms), $5 the
- * retry window (ms).
+ * The outcome of one attempt, and the webhook free for its next. $1 delivery,
+ * $2 status code (NULL: none), $3 error (NULL: delivered), $4 delay before
+ * the next attempt (ms), $5 the retry window (ms), $6 the webhook.
  */
 #define RESULT_SQL                                                                                 \
-    "UPDATE webhook_deliveries SET attempts = attempts + 1, last_status_code = $2::int,"           \
-    " last_error = $3::text, claimed_until = NULL,"                                                \
+    "WITH webhooks_free AS (UPDATE webhooks SET busy_until = NULL WHERE id = $6 RETURNING id)"     \
+    " UPDATE webhook_deliveries SET attempts = attempts + 1, last_status_code = $2::int,"          \
+    " last_error = $3::text,"                                                                      \
     " delivered_at = CASE WHEN $3::text IS NULL THEN now() END,"                                   \
     " status = CASE WHEN $3::text IS NULL THEN 'delivered'"                                        \
     "  WHEN now() + make_interval(secs => $4::bigint / 1000.0)"                                    \
@@ -130,9 +130,13 @@ static void record(PGconn *pg, const PGresult *claim, const struct httpc_result 
     snprintf(code, sizeof(code), "%d", r->status);
     snprintf(delay, sizeof(delay), "%lld", (long long)d);
     snprintf(window, sizeof(window), "%lld", (long long)cfg.retry_window_ms);
-    const char *p[5] = {PQgetvalue(claim, 0, 0), r->status ? code : NULL,
-                        r->error[0] ? r->error : NULL, delay, window};
-    PGresult *res = PQexecParams(pg, RESULT_SQL, 5, NULL, p, NULL, NULL, 0);
+    const char *p[6] = {PQgetvalue(claim, 0, 0),
+                        r->status ? code : NULL,
+                        r->error[0] ? r->error : NULL,
+                        delay,
+                        window,
+                        PQgetvalue(claim, 0, 1)};
+    PGresult *res = PQexecParams(pg, RESULT_SQL, 6, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         /* The claim lapses and the delivery is tried again: at least once. */
         log_warn("webhooks: recording delivery %s: %s", PQgetvalue(claim, 0, 0),

@@ -15,7 +15,11 @@ CREATE TABLE webhooks (
     -- The HMAC-SHA256 key of its signatures, shown once at creation.
     secret     text NOT NULL,
     created_by uuid NOT NULL REFERENCES users (id),
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    -- A delivery thread is sending one of its deliveries until then: a webhook has one
+    -- delivery in flight at a time, so a slow receiver holds one thread (a crashed worker's
+    -- claim lapses).
+    busy_until timestamptz
 );
 CREATE INDEX webhooks_group ON webhooks (group_id, created_at);
 
@@ -34,8 +38,6 @@ CREATE TABLE webhook_deliveries (
     created_at       timestamptz NOT NULL DEFAULT now(),
     first_attempt_at timestamptz,
     next_attempt_at  timestamptz NOT NULL DEFAULT now(),
-    -- A delivery thread holds the row until then (a crashed one lets go).
-    claimed_until    timestamptz,
     delivered_at     timestamptz,
     UNIQUE (webhook_id, event_id)
 );

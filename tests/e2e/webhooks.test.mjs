@@ -288,6 +288,8 @@ test('a dead and a slow receiver do not delay a healthy webhook of another group
     const took = Date.now() - start;
     // Well under one slow attempt (WEBHOOKS_TIMEOUT_MS=2000 in the e2e stack).
     assert.ok(took < 1500, `the healthy receiver waited ${took} ms`);
+    // A webhook has one delivery in flight at a time: the slow one holds one thread.
+    assert.ok(slow.got.length <= 1, `${slow.got.length} concurrent attempts at the slow receiver`);
 
     // The dead receiver's deliveries are retried, then given up after the window (4 s here).
     const dead = await waitFor(
