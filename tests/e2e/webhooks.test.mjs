@@ -9,6 +9,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { api, registerUser, freePort, startApi, waitFor } from './lib.mjs';
 
 let alice, bob; // bob is in no group of alice's
@@ -34,6 +39,51 @@ async function receiver(respond = () => 200) {
     await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
     servers.push(srv);
     return { got, url: `http://127.0.0.1:${srv.address().port}/hook` };
+}
+
+/**
+ * A key and certificate for subject alternative names san ("IP:127.0.0.1"), signed by the e2e CA
+ * (signed false: self-signed, trusted by nobody).
+ */
+function certificate(san, { signed = true } = {}) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'splitter-wh-'));
+    const key = path.join(dir, 'key.pem');
+    const crt = path.join(dir, 'crt.pem');
+    const ca = process.env.WEBHOOKS_CA_FILE;
+    const run = (args) => {
+        const r = spawnSync('openssl', args, { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+    };
+    const base = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-subj', '/CN=receiver'];
+    if (signed) {
+        const csr = path.join(dir, 'csr.pem');
+        run(['req', '-new', ...base, '-out', csr]);
+        const ext = path.join(dir, 'ext.cnf');
+        fs.writeFileSync(ext, `subjectAltName=${san}\n`);
+        run(['x509', '-req', '-in', csr, '-CA', ca, '-CAkey', ca.replace(/ca\.pem$/, 'ca-key.pem'),
+            '-CAcreateserial', '-days', '1', '-extfile', ext, '-out', crt]);
+    } else {
+        run(['req', '-x509', ...base, '-days', '1', '-addext', `subjectAltName=${san}`, '-out', crt]);
+    }
+    const out = { key: fs.readFileSync(key), cert: fs.readFileSync(crt) };
+    fs.rmSync(dir, { recursive: true, force: true });
+    return out;
+}
+
+/** An https receiver on loopback answering 200, with the given key and certificate. */
+async function tlsReceiver(tls) {
+    const got = [];
+    const srv = createTlsServer(tls, (req, res) => {
+        const chunks = [];
+        req.on('data', (c) => chunks.push(c));
+        req.on('end', () => {
+            got.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+            res.writeHead(200).end();
+        });
+    });
+    await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    servers.push(srv);
+    return { got, url: `https://127.0.0.1:${srv.address().port}/hook` };
 }
 
 function assertProblem(r, status) {
@@ -282,8 +332,8 @@ test('a dead and a slow receiver do not delay a healthy webhook of another group
         await expense(deadGroup, 100 + i);
         await expense(slowGroup, 100 + i);
     }
+    await expense(okGroup); // applied: its delivery is due from now on
     const start = Date.now();
-    await expense(okGroup);
     await waitFor(async () => ok.got.length === 1, { what: 'the healthy delivery', timeoutMs: 10_000, intervalMs: 20 });
     const took = Date.now() - start;
     // Well under one slow attempt (WEBHOOKS_TIMEOUT_MS=2000 in the e2e stack).
@@ -347,4 +397,33 @@ test('deliveries are listed newest first and paginated', async () => {
         }),
         404,
     );
+});
+
+test('https receivers: a verified certificate is delivered to; a wrong name or an untrusted one is not', async () => {
+    const group = await newGroup('TLS');
+    const good = await tlsReceiver(certificate('IP:127.0.0.1'));
+    const wrongName = await tlsReceiver(certificate('DNS:elsewhere.example'));
+    const untrusted = await tlsReceiver(certificate('IP:127.0.0.1', { signed: false }));
+    const hooks = [];
+    for (const rx of [good, wrongName, untrusted]) {
+        const w = await addWebhook(group, { url: rx.url });
+        assert.equal(w.status, 201, w.text);
+        hooks.push(w.json);
+    }
+    await expense(group);
+    const [ok, name, trust] = await waitFor(
+        async () => {
+            const all = await Promise.all(hooks.map((h) => deliveries(group, h.id)));
+            return all.every((items) => items.length === 1 && items[0].attempts > 0) && all.map((items) => items[0]);
+        },
+        { what: 'an attempt at each https receiver', timeoutMs: 15_000, intervalMs: 100 },
+    );
+    assert.equal(ok.status, 'delivered', JSON.stringify(ok));
+    assert.equal(good.got.length, 1);
+    assert.ok(verify(hooks[0].secret, good.got[0]));
+    assert.equal(name.last_status_code, null);
+    assert.match(name.last_error, /^tls handshake: .*mismatch/i, JSON.stringify(name));
+    assert.equal(wrongName.got.length, 0);
+    assert.match(trust.last_error, /^tls handshake: .*certificate/i, JSON.stringify(trust));
+    assert.equal(untrusted.got.length, 0);
 });
