@@ -1,6 +1,6 @@
 // A group's pages: overview (balances, chart, who pays whom with "mark as paid"), expenses,
-// insights (spending charts), activity log, members and invites; the payment form; accepting
-// an invite.
+// insights (spending charts), activity log, members, invites and webhooks (webhooks.js); the
+// payment form; accepting an invite.
 
 import { ApiError, get, getAll, isMissingRoute, request, write } from './api.js';
 import { canVerify, shortHash, verifyChain } from './chain.js';
@@ -12,6 +12,7 @@ import { CATEGORIES, loadGroup, memberName, myMember, remember } from './state.j
 import { problemSentence } from './problems.js';
 import { currentLocale, t, tn } from './i18n.js';
 import { formAlert, navigate, onSubmit, page, restoreScroll, routeAlive } from './ui.js';
+import { webhooksCard } from './webhooks.js';
 
 const TABS = [
     ['overview', 'Overview'],
@@ -656,6 +657,7 @@ async function members(group) {
             h('h2', { id: 'h-invite' }, t('Invite')),
             h('p', { class: 'muted' }, t('Send someone a link to join. To hand over a member without an account (with their expenses), use “Invite” next to their name.')),
             general, box),
+        webhooksCard(group),
     ];
 }
 
