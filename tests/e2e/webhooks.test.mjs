@@ -171,6 +171,23 @@ test('registering answers 201 with the secret once; the list never shows it', as
     assert.deepEqual(after1.json.items.map((w) => w.id), [r.json.id]);
 });
 
+test('a retry with the same Idempotency-Key gets the same webhook and secret, and adds none', async () => {
+    const group = await newGroup('Retry-safe');
+    const rx = await receiver();
+    const headers = { 'Idempotency-Key': `wh-${Date.now()}` };
+    const path = `/api/v1/groups/${group.id}/webhooks`;
+    const first = await api('POST', path, { token: alice.token, headers, body: { url: rx.url } });
+    assert.equal(first.status, 201, first.text);
+    const again = await api('POST', path, { token: alice.token, headers, body: { url: rx.url } });
+    assert.equal(again.status, 201, again.text);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    assert.deepEqual(again.json, first.json);
+    const other = await api('POST', path, { token: alice.token, headers, body: { url: `${rx.url}2` } });
+    assertProblem(other, 422);
+    const list = await api('GET', path, { token: alice.token });
+    assert.equal(list.json.items.length, 1);
+});
+
 test('a non-member gets 404 for every webhook route, whatever it sends', async () => {
     const group = await newGroup('Private');
     const rx = await receiver();
