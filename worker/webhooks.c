@@ -45,6 +45,10 @@ static pthread_t threads[WEBHOOKS_THREADS_MAX];
 static int started;
 static atomic_int stopping;
 static atomic_uint_fast64_t n_delivered, n_failed_attempts, n_gave_up;
+/* The outbox as the first thread last saw it (every WEBHOOKS_GAUGE_MS). */
+static atomic_int_fast64_t g_pending, g_oldest_due_ms;
+
+#define WEBHOOKS_GAUGE_MS 5000
 
 /*
  * Claim one due delivery for this thread: the row, its webhook and its event
@@ -157,12 +161,29 @@ static void record(PGconn *pg, const PGresult *claim, const struct httpc_result 
     PQclear(res);
 }
 
+/* Read the outbox's size for /metrics: pending deliveries (due or waiting to
+   be retried) and how long the oldest due one has waited. One index scan of
+   the pending rows. */
+static void read_gauges(PGconn *pg)
+{
+    PGresult *res = PQexec(pg, "SELECT count(*), coalesce(extract(epoch FROM now() -"
+                               " min(next_attempt_at) FILTER (WHERE next_attempt_at <= now()))"
+                               " * 1000, 0)::bigint FROM webhook_deliveries"
+                               " WHERE status = 'pending'");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+        atomic_store(&g_pending, atoll(PQgetvalue(res, 0, 0)));
+        atomic_store(&g_oldest_due_ms, atoll(PQgetvalue(res, 0, 1)));
+    }
+    PQclear(res);
+}
+
 static void *deliver_loop(void *arg)
 {
     PGconn *pg = NULL;
     char claim_ms[24];
+    int first = arg != NULL; /* this thread also reads the gauges */
+    int64_t next_gauge_ms = 0;
 
-    (void)arg;
     /* A claim outlives the longest attempt, with room for recording it. */
     snprintf(claim_ms, sizeof(claim_ms), "%lld", (long long)(2 * cfg.timeout_ms + 30000));
     while (!atomic_load(&stopping)) {
@@ -174,6 +195,10 @@ static void *deliver_loop(void *arg)
                 sleep_ms(1000);
                 continue;
             }
+        }
+        if (first && worker_now_ms() >= next_gauge_ms) {
+            read_gauges(pg);
+            next_gauge_ms = worker_now_ms() + WEBHOOKS_GAUGE_MS;
         }
         const char *p[1] = {claim_ms};
         PGresult *claim = PQexecParams(pg, CLAIM_SQL, 1, NULL, p, NULL, NULL, 0);
@@ -235,7 +260,8 @@ int webhooks_start(void)
         return -1;
     }
     for (int i = 0; i < cfg.threads; i++) {
-        if (pthread_create(&threads[i], NULL, deliver_loop, NULL) != 0) {
+        static int first_thread;
+        if (pthread_create(&threads[i], NULL, deliver_loop, i == 0 ? &first_thread : NULL) != 0) {
             log_error("webhooks: cannot start a delivery thread");
             webhooks_stop();
             return -1;
@@ -257,9 +283,11 @@ void webhooks_stop(void)
     tls = NULL;
 }
 
-void webhooks_counts(uint64_t *delivered, uint64_t *failed_attempts, uint64_t *gave_up)
+void webhooks_counts(struct webhooks_counts *c)
 {
-    *delivered = atomic_load(&n_delivered);
-    *failed_attempts = atomic_load(&n_failed_attempts);
-    *gave_up = atomic_load(&n_gave_up);
+    c->delivered = atomic_load(&n_delivered);
+    c->failed_attempts = atomic_load(&n_failed_attempts);
+    c->gave_up = atomic_load(&n_gave_up);
+    c->pending = atomic_load(&g_pending);
+    c->oldest_due_ms = atomic_load(&g_oldest_due_ms);
 }

@@ -170,9 +170,16 @@ int webhooks_start(void);
 /* Stop and join the threads (each finishes its attempt: at most
    WEBHOOKS_TIMEOUT_MS). */
 void webhooks_stop(void);
-/* Totals since start, for /metrics: deliveries made, attempts that failed,
-   deliveries given up after the retry window. Any thread. */
-void webhooks_counts(uint64_t *delivered, uint64_t *failed_attempts, uint64_t *gave_up);
+/* For /metrics. Totals since start: deliveries made, attempts that failed,
+   deliveries given up after the retry window; and the outbox shared by every
+   worker as this one last read it (every 5 s): deliveries pending, and how
+   long the oldest due one has waited (0: none due). */
+struct webhooks_counts {
+    uint64_t delivered, failed_attempts, gave_up;
+    int64_t pending, oldest_due_ms;
+};
+/* Fill c. Any thread. */
+void webhooks_counts(struct webhooks_counts *c);
 
 /* --- httpc.c: the HTTP/1.1 client of deliveries ------------------------------------------ */
 

@@ -444,3 +444,27 @@ test('https receivers: a verified certificate is delivered to; a wrong name or a
     assert.match(trust.last_error, /^tls handshake: .*certificate/i, JSON.stringify(trust));
     assert.equal(untrusted.got.length, 0);
 });
+
+test('the workers count deliveries, failed attempts and given-up deliveries in /metrics', async () => {
+    const port = Number(process.env.WORKER_METRICS_PORT ?? '9091');
+    const workers = Number(process.env.WORKERS ?? '2');
+    const sum = { delivered: 0, failedAttempts: 0, gaveUp: 0 };
+    const series = (body, name) => {
+        const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(body);
+        assert.ok(m, `${name} in /metrics`);
+        return Number(m[1]);
+    };
+    for (let n = 0; n < workers; n++) {
+        const body = await (await fetch(`http://127.0.0.1:${port + n}/metrics`)).text();
+        sum.delivered += series(body, 'splitter_worker_webhook_deliveries_total');
+        sum.failedAttempts += series(body, 'splitter_worker_webhook_attempts_failed_total');
+        sum.gaveUp += series(body, 'splitter_worker_webhook_deliveries_failed_total');
+        assert.ok(series(body, 'splitter_worker_webhook_deliveries_pending') >= 0);
+        assert.ok(series(body, 'splitter_worker_webhook_oldest_due_seconds') >= 0);
+    }
+    // The tests above: seven deliveries, failures of the retried, dead, slow and TLS receivers,
+    // and the dead receiver's three given up.
+    assert.ok(sum.delivered >= 7, JSON.stringify(sum)); // retried, filtered, healthy, 3 pages, https
+    assert.ok(sum.failedAttempts >= 10, JSON.stringify(sum));
+    assert.ok(sum.gaveUp >= 3, JSON.stringify(sum));
+});
