@@ -4,16 +4,17 @@
  * applies an event).
  *
  * WEBHOOKS_THREADS threads, each with its own PostgreSQL connection, none on
- * the apply loop. A thread claims one due delivery (FOR UPDATE SKIP LOCKED,
- * in a statement of its own: no transaction stays open across the network),
- * marking its webhook busy for a while (a crashed worker's claim lapses);
- * it never claims a delivery of a busy webhook, so a slow receiver holds at
- * most one thread, and one webhook's deliveries go out one at a time. It checks the URL and its
- * addresses again (shared/webhook.h; DNS may have changed since
- * registration), POSTs the event's audit entry signed with the webhook's
- * secret, and records the outcome: 2xx delivered; anything else tried again
- * after webhook_backoff_ms, until WEBHOOKS_RETRY_WINDOW_MS after the first
- * attempt, then failed. Several workers share the outbox the same way.
+ * the apply loop. A thread claims one due delivery (FOR NO KEY UPDATE SKIP
+ * LOCKED, in a statement of its own: no transaction stays open across the
+ * network), marking its webhook busy for a while (a crashed worker's claim
+ * lapses); it never claims a delivery of a busy webhook, so a slow receiver
+ * holds at most one thread, and one webhook's deliveries go out one at a
+ * time. It checks the URL and its addresses again (shared/webhook.h; DNS may
+ * have changed since registration), POSTs the event's audit entry signed
+ * with the webhook's secret, and records the outcome: 2xx delivered;
+ * anything else tried again after webhook_backoff_ms, until
+ * WEBHOOKS_RETRY_WINDOW_MS after the first attempt, then failed. Several
+ * workers share the outbox the same way.
  */
 #include "worker.h"
 
@@ -21,7 +22,6 @@
 #include "log.h"
 #include "pgutil.h"
 #include "webhook.h"
-#include "xalloc.h"
 
 #include <openssl/ssl.h>
 #include <pthread.h>
