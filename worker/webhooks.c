@@ -228,7 +228,7 @@ int webhooks_start(void)
     int64_t v;
     int rc = 0;
 
-    rc |= config_int("WEBHOOKS_THREADS", 4, 0, WEBHOOKS_THREADS_MAX, &v);
+    rc |= config_int("WEBHOOKS_THREADS", 2, 0, WEBHOOKS_THREADS_MAX, &v);
     cfg.threads = (int)v;
     rc |= config_int("WEBHOOKS_ALLOW_INSECURE", 0, 0, 1, &v);
     cfg.allow_insecure = (int)v;
