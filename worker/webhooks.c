@@ -86,10 +86,33 @@ static atomic_int_fast64_t g_pending, g_oldest_due_ms;
     " next_attempt_at = now() + make_interval(secs => $4::bigint / 1000.0)"                        \
     " WHERE id = $1 RETURNING status"
 
+/* Sleep ms, in slices, so that webhooks_stop never waits long for an idle thread. */
 static void sleep_ms(int64_t ms)
 {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
+    while (ms > 0 && !atomic_load(&stopping)) {
+        int64_t slice = ms > 100 ? 100 : ms;
+        struct timespec ts = {0, slice * 1000000};
+        nanosleep(&ts, NULL);
+        ms -= slice;
+    }
+}
+
+/* A connection for a delivery thread, its statements bounded like the apply
+   path's (a lock held elsewhere never stalls a thread for long), or NULL. */
+static PGconn *connect_pg(void)
+{
+    PGconn *pg = pg_connect("splitter-webhooks");
+    if (!pg)
+        return NULL;
+    PGresult *res = PQexec(pg, "SET statement_timeout = 10000; SET lock_timeout = 2000");
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok) {
+        log_warn("webhooks: postgres: %s", PQerrorMessage(pg));
+        PQfinish(pg);
+        return NULL;
+    }
+    return pg;
 }
 
 /* One attempt at delivering row 0 of claim: the outcome into status/error
@@ -182,7 +205,7 @@ static void *deliver_loop(void *arg)
     PGconn *pg = NULL;
     char claim_ms[24];
     int first = arg != NULL; /* this thread also reads the gauges */
-    int64_t next_gauge_ms = 0;
+    int64_t next_gauge_ms = 0, retry_ms = 500;
 
     /* A claim outlives the longest attempt, with room for recording it. */
     snprintf(claim_ms, sizeof(claim_ms), "%lld", (long long)(2 * cfg.timeout_ms + 30000));
@@ -190,11 +213,14 @@ static void *deliver_loop(void *arg)
         if (!pg || PQstatus(pg) != CONNECTION_OK) {
             if (pg)
                 PQfinish(pg);
-            pg = pg_connect("splitter-webhooks");
+            pg = connect_pg();
             if (!pg) {
-                sleep_ms(1000);
+                /* PostgreSQL is away: try again less and less often, up to 10 s apart. */
+                sleep_ms(retry_ms);
+                retry_ms = retry_ms * 2 > 10000 ? 10000 : retry_ms * 2;
                 continue;
             }
+            retry_ms = 500;
         }
         if (first && worker_now_ms() >= next_gauge_ms) {
             read_gauges(pg);
