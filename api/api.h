@@ -55,6 +55,9 @@ struct api_config {
     /* live streams (stream.c): a comment every heartbeat_ms, at most
        max_streams open, at most max_buffer bytes queued for one client */
     int stream_heartbeat_ms, stream_max, stream_max_buffer;
+    /* WEBHOOKS_ALLOW_INSECURE=1 (tests, development): webhook URLs may be
+       http:// and point to loopback (shared/webhook.h) */
+    int webhooks_allow_insecure;
 };
 
 struct rctx;
@@ -472,6 +475,12 @@ void route_group_events(struct rctx *c);
 void route_group_stream(struct rctx *c);
 void route_event_get(struct rctx *c);
 void route_export(struct rctx *c);
+/* route_webhooks.c: POST and GET /groups/{gid}/webhooks, DELETE .../{wid},
+   GET .../{wid}/deliveries. */
+void route_webhooks_create(struct rctx *c);
+void route_webhooks_list(struct rctx *c);
+void route_webhook_delete(struct rctx *c);
+void route_webhook_deliveries(struct rctx *c);
 
 /* --- route_auth.c: what the account routes share ------------------------------------- */
 

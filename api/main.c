@@ -111,6 +111,14 @@ static const struct route routes[] = {
     {"GET", {"events", "*"}, 2, route_event_get, ROUTE_OWN},
     {"GET", {"groups", "*", "events"}, 3, route_group_events, ROUTE_OWN},
     {"GET", {"groups", "*", "stream"}, 3, route_group_stream, ROUTE_OWN},
+    {"POST", {"groups", "*", "webhooks"}, 3, route_webhooks_create, ROUTE_GROUP},
+    {"GET", {"groups", "*", "webhooks"}, 3, route_webhooks_list, ROUTE_GROUP},
+    {"DELETE", {"groups", "*", "webhooks", "*"}, 4, route_webhook_delete, ROUTE_GROUP},
+    {"GET",
+     {"groups", "*", "webhooks", "*", "deliveries"},
+     5,
+     route_webhook_deliveries,
+     ROUTE_GROUP},
 };
 
 static int match(const struct route *r, struct rctx *c)
@@ -138,6 +146,7 @@ static const char *route_pattern(size_t i)
                       : strcmp(prev, "payments") == 0 ? "{pid}"
                       : strcmp(prev, "invites") == 0  ? "{token}"
                       : strcmp(prev, "events") == 0   ? "{event_id}"
+                      : strcmp(prev, "webhooks") == 0 ? "{wid}"
                                                       : "{id}";
             o += (size_t)snprintf(names[i] + o, sizeof(names[i]) - o, "/%s", seg);
         }
@@ -343,6 +352,8 @@ static int load_config(struct api_config *c)
     c->stream_max = (int)v;
     rc |= config_int("STREAM_MAX_BUFFER", 256 * 1024, 4096, 64 * 1024 * 1024, &v);
     c->stream_max_buffer = (int)v;
+    rc |= config_int("WEBHOOKS_ALLOW_INSECURE", 0, 0, 1, &v);
+    c->webhooks_allow_insecure = (int)v;
     if (rc == 0 && c->login_fail_limit <= c->login_fail_threshold) {
         log_error("config: 'LOGIN_FAIL_LIMIT' must be above 'LOGIN_FAIL_THRESHOLD'");
         rc = -1;

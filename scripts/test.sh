@@ -306,6 +306,17 @@ section_e2e() {
     export STREAM_HEARTBEAT_MS=1000 STREAM_MAX=12
     # Browser clients of one other origin may call the api (tests/e2e/cors.test.mjs).
     export CORS_ALLOWED_ORIGINS="https://client.example http://127.0.0.1:5173"
+    # Webhooks (tests/e2e/webhooks.test.mjs): receivers on loopback over http (never the
+    # default), quick retries within a short window, and a short timeout for the slow receiver.
+    export WEBHOOKS_ALLOW_INSECURE=1 WEBHOOKS_RETRY_BASE_MS=200 WEBHOOKS_RETRY_WINDOW_MS=4000
+    export WEBHOOKS_TIMEOUT_MS=2000 WEBHOOKS_POLL_MS=100
+    # A private CA the workers trust for https receivers; the test signs its receivers'
+    # certificates with it (the key stays in the state directory).
+    mkdir -p "$E2E_STATE/webhooks"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj "/CN=splitter e2e webhook CA" -keyout "$E2E_STATE/webhooks/ca-key.pem" \
+        -out "$E2E_STATE/webhooks/ca.pem" 2>/dev/null || die "e2e: cannot make the webhook test CA"
+    export WEBHOOKS_CA_FILE="$E2E_STATE/webhooks/ca.pem"
     if [[ $SANITIZE == 1 ]]; then
         export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$E2E_STATE/logs/asan"
         export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$E2E_STATE/logs/ubsan"

@@ -23,7 +23,7 @@ const SHELL = [
     '/icons/icon.svg', '/icons/maskable.svg',
     '/js/api.js', '/js/app.js', '/js/chain.js', '/js/charts.js', '/js/dom.js', '/js/expense.js',
     '/js/group.js', '/js/i18n.js', '/js/items.js', '/js/live.js', '/js/money.js', '/js/offline.js',
-    '/js/problems.js', '/js/queue.js', '/js/state.js', '/js/ui.js',
+    '/js/problems.js', '/js/queue.js', '/js/state.js', '/js/ui.js', '/js/webhooks.js',
     '/js/locales/de.js', '/js/locales/es.js', '/js/locales/fr.js', '/js/locales/pt.js',
 ];
 

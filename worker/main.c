@@ -324,6 +324,9 @@ int main(void)
         w.part[p].floor = -1;
     while (!stopping && recover_groups(&w) != 0)
         sleep_ms(500);
+    /* After the migrations: the threads read the webhook tables. */
+    if (webhooks_start() != 0)
+        return 1;
     log_info("worker '%s' started: %u partitions, batch %u", w.name, w.cfg.partitions, w.cfg.batch);
 
     buf = xcalloc(w.cfg.batch, sizeof(*buf));
@@ -374,6 +377,7 @@ int main(void)
              (unsigned long long)w.applied, (unsigned long long)w.rejected,
              (unsigned long long)w.duplicates);
     lease_release_all(&w);
+    webhooks_stop();
     metrics_stop();
     arena_release();
     free(buf);

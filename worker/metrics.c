@@ -145,6 +145,25 @@ static char *render(size_t *len)
     counter(f, "splitter_worker_batches_retried_total",
             "Batches left pending to be applied again (PostgreSQL down or lease lost).",
             atomic_load(&m.retried));
+    struct webhooks_counts wh;
+    webhooks_counts(&wh);
+    counter(f, "splitter_worker_webhook_deliveries_total",
+            "Webhook deliveries answered 2xx by their receiver.", wh.delivered);
+    counter(f, "splitter_worker_webhook_attempts_failed_total",
+            "Webhook delivery attempts that failed (error, timeout or a non-2xx answer).",
+            wh.failed_attempts);
+    counter(f, "splitter_worker_webhook_deliveries_failed_total",
+            "Webhook deliveries given up after the retry window.", wh.gave_up);
+    fprintf(f,
+            "# HELP splitter_worker_webhook_deliveries_pending Webhook deliveries not yet"
+            " delivered or given up, over all workers (read every 5 s).\n"
+            "# TYPE splitter_worker_webhook_deliveries_pending gauge\n"
+            "splitter_worker_webhook_deliveries_pending %lld\n"
+            "# HELP splitter_worker_webhook_oldest_due_seconds How long the oldest due webhook"
+            " delivery has waited for a thread (0: none due).\n"
+            "# TYPE splitter_worker_webhook_oldest_due_seconds gauge\n"
+            "splitter_worker_webhook_oldest_due_seconds %.3f\n",
+            (long long)wh.pending, (double)wh.oldest_due_ms / 1000);
     histogram(f, "splitter_worker_batch_size", "Stream entries per applied batch.", size_bounds,
               N_SIZE, m.size_buckets, (double)atomic_load(&m.size_sum), size_count);
     histogram(f, "splitter_worker_apply_seconds",

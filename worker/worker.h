@@ -11,9 +11,11 @@
 
 #include "config.h"
 #include "uuid.h"
+#include "webhook.h"
 #include "sentinel.h"
 
 #include <hiredis/hiredis.h>
+#include <openssl/ssl.h>
 #include <libpq-fe.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -169,6 +171,42 @@ int apply_refused_for_content(const char *state);
    stream with why, announce it and acknowledge it. 0, or -1 (left pending). */
 int apply_dead_letter(struct worker *w, unsigned p, const struct stream_entry *entry,
                       const char *why);
+
+/* --- webhooks.c: delivering the webhook outbox (docs/OPERATIONS.md) ------------------- */
+
+/* Read the WEBHOOKS_* settings and start the delivery threads (none when
+   WEBHOOKS_THREADS is 0). 0, or -1 (logged) on bad settings. */
+int webhooks_start(void);
+/* Stop and join the threads (each finishes its attempt: at most
+   WEBHOOKS_TIMEOUT_MS). */
+void webhooks_stop(void);
+/* For /metrics. Totals since start: deliveries made, attempts that failed,
+   deliveries given up after the retry window; and the outbox shared by every
+   worker as this one last read it (every 5 s): deliveries pending, and how
+   long the oldest due one has waited (0: none due). */
+struct webhooks_counts {
+    uint64_t delivered, failed_attempts, gave_up;
+    int64_t pending, oldest_due_ms;
+};
+/* Fill c. Any thread. */
+void webhooks_counts(struct webhooks_counts *c);
+
+/* --- httpc.c: the HTTP/1.1 client of deliveries ------------------------------------------ */
+
+struct httpc_result {
+    int status;      /* the response's status code; 0 when none was read */
+    char error[160]; /* why the exchange failed; "" when a status line was read */
+};
+
+/* POST body (body_len bytes, application/json) to u on a new connection to
+   addr (already checked), TLS with certificate and host name verification
+   against tls when u->tls; headers: extra header lines, each ending in CRLF.
+   The whole exchange, to the response's status line, within timeout_ms.
+   0 with r->status set, or -1 with r->error set. Thread-safe (tls is shared
+   read-only). */
+int httpc_post(SSL_CTX *tls, const struct webhook_url *u, const struct sockaddr *addr,
+               socklen_t addr_len, const char *headers, const char *body, size_t body_len,
+               int64_t timeout_ms, struct httpc_result *r);
 
 /* --- metrics.c: /metrics and /health on WORKER_METRICS_PORT (docs/OPERATIONS.md) ----- */
 

@@ -169,12 +169,16 @@ static int write_events(struct batch *b)
 {
     struct copy rows = {0};
     struct pgarr rid = {0}, rgid = {0}, rtype = {0}, ractor = {0}, rat = {0}, rproblem = {0};
+    struct pgarr aid = {0}, agid = {0}, atype = {0};
     int rc = -1;
 
     for (size_t i = 0; i < b->n_ev; i++) {
         struct entry *ev = &b->ev[i];
         if (ev->outcome == OUT_APPLIED) {
             char *text = xstrndup(ev->text, ev->text_len);
+            arr_text(&aid, ev->e.id);
+            arr_text(&agid, ev->e.group_id);
+            arr_text(&atype, event_type_name(ev->e.type));
             copy_field(&rows, ev->e.id);
             copy_field(&rows, ev->e.group_id);
             copy_int(&rows, ev->seq);
@@ -212,6 +216,21 @@ static int write_events(struct batch *b)
                  " payload, hash, before, after) FROM STDIN",
                  &rows) != 0)
         goto out;
+    /* The webhook outbox: a delivery per applied event and webhook of its
+       group that wants its type, in the same transaction (worker/webhooks.c
+       sends them). One statement; it inserts nothing for groups without
+       webhooks. */
+    if (aid.n) {
+        const char *p[3] = {arr_done(&aid), arr_done(&agid), arr_done(&atype)};
+        if (exec_params(b,
+                        "INSERT INTO webhook_deliveries (webhook_id, event_id, type)"
+                        " SELECT w.id, v.id, v.type FROM unnest($1::uuid[], $2::uuid[],"
+                        " $3::text[]) AS v(id, group_id, type) JOIN webhooks w"
+                        " ON w.group_id = v.group_id AND (w.events IS NULL OR v.type = ANY"
+                        " (w.events))",
+                        3, p) != 0)
+            goto out;
+    }
     if (rid.n) {
         const char *p[6] = {arr_done(&rid),    arr_done(&rgid), arr_done(&rtype),
                             arr_done(&ractor), arr_done(&rat),  arr_done(&rproblem)};
@@ -226,7 +245,7 @@ static int write_events(struct batch *b)
 out:
     free(rows.sb.buf);
     arr_free(&rid), arr_free(&rgid), arr_free(&rtype), arr_free(&ractor), arr_free(&rat);
-    arr_free(&rproblem);
+    arr_free(&rproblem), arr_free(&aid), arr_free(&agid), arr_free(&atype);
     return rc;
 }
 

@@ -287,6 +287,7 @@ const FIELDS = [
     ['api/route_invites.c', 'accept_keys', schemas.InviteAcceptRequest],
     ['api/route_guests.c', 'join_keys', schemas.GuestJoinRequest],
     ['api/route_auth.c', 'credentials_keys', schemas.CredentialsRequest],
+    ['api/route_webhooks.c', 'create_keys', schemas.WebhookCreateRequest],
     ['shared/ledger.c', 'expense_keys', schemas.ExpenseRequest],
     ['shared/ledger.c', 'payer_keys', schemas.Payer],
     ['shared/ledger.c', 'payment_keys', schemas.PaymentRequest],

@@ -1,6 +1,6 @@
 // A group's pages: overview (balances, chart, who pays whom with "mark as paid"), expenses,
-// insights (spending charts), activity log, members and invites; the payment form; accepting
-// an invite.
+// insights (spending charts), activity log, members, invites and webhooks (webhooks.js); the
+// payment form; accepting an invite.
 
 import { ApiError, get, getAll, isMissingRoute, request, session, write } from './api.js';
 import { canVerify, shortHash, verifyChain } from './chain.js';
@@ -14,6 +14,7 @@ import { currentLocale, t, tn } from './i18n.js';
 import { formAlert, navigate, onSubmit, page, restoreScroll, routeAlive } from './ui.js';
 import { waitingPanel, waitingRows } from './offline.js';
 import { writeOrQueue } from './queue.js';
+import { webhooksCard } from './webhooks.js';
 
 const TABS = [
     ['overview', 'Overview'],
@@ -796,6 +797,7 @@ async function members(group) {
             archived ? null : general, box,
             h('h3', { id: 'h-open-invites' }, t('Open invites')),
             invites),
+        webhooksCard(group),
         settings(group),
     ];
 }

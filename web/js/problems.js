@@ -56,6 +56,9 @@ export function problemSentence(err) {
 // name (`split.members[2].value` -> "value"); each gives a message of the catalogues, or
 // [message, placeholders].
 const FIELD_RULES = [
+    [/must not point to a private/, () => 'This address is inside a private network. Use a public https:// address.'],
+    [/host that does not resolve/, () => 'This host name could not be found.'],
+    [/must use https|must be an https URL/, () => 'Use an https:// address.'],
     [/must differ from from_member/, () => 'Pick two different people.'],
     [/percentages must sum to exactly 100/, () => 'The percentages must add up to 100%.'],
     [/exact values must sum to the expense amount/, () => 'The amounts must add up to the total.'],
