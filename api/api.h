@@ -475,6 +475,8 @@ void route_group_events(struct rctx *c);
 void route_group_stream(struct rctx *c);
 void route_event_get(struct rctx *c);
 void route_export(struct rctx *c);
+/* GET /groups/{gid}/export.json (route_export_json.c). */
+void route_export_json(struct rctx *c);
 /* route_webhooks.c: POST and GET /groups/{gid}/webhooks, DELETE .../{wid},
    GET .../{wid}/deliveries. */
 void route_webhooks_create(struct rctx *c);

@@ -107,6 +107,7 @@ static const struct route routes[] = {
     {"GET", {"groups", "*", "expenses"}, 3, route_expenses_list, ROUTE_GROUP},
     {"GET", {"groups", "*", "expenses", "*"}, 4, route_expense_get, ROUTE_OWN},
     {"GET", {"groups", "*", "export.csv"}, 3, route_export, ROUTE_OWN},
+    {"GET", {"groups", "*", "export.json"}, 3, route_export_json, ROUTE_OWN},
     {"GET", {"groups", "*", "recurrences"}, 3, route_recurrences_list, ROUTE_OWN},
     {"GET", {"events", "*"}, 2, route_event_get, ROUTE_OWN},
     {"GET", {"groups", "*", "events"}, 3, route_group_events, ROUTE_OWN},
