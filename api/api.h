@@ -260,6 +260,8 @@ int req_reject_unknown(struct rctx *c, const char *const *allowed);
 /* Parse the JSON body; answers 400/413/415/422 itself and returns -1. An
    empty body is accepted as {} when allow_empty. */
 int req_parse_body(struct rctx *c, int allow_empty);
+/* The same with a larger limit than API_MAX_BODY (max bytes; h2o's own limit still holds). */
+int req_parse_body_max(struct rctx *c, int allow_empty, size_t max);
 
 /* Authenticate, then call next (with c->user_id set); answers 401/503. A
    session seen within session_recheck_s skips Redis; while Redis is
@@ -477,6 +479,8 @@ void route_event_get(struct rctx *c);
 void route_export(struct rctx *c);
 /* GET /groups/{gid}/export.json (route_export_json.c). */
 void route_export_json(struct rctx *c);
+/* POST /groups/import (route_import.c). */
+void route_groups_import(struct rctx *c);
 /* route_webhooks.c: POST and GET /groups/{gid}/webhooks, DELETE .../{wid},
    GET .../{wid}/deliveries. */
 void route_webhooks_create(struct rctx *c);

@@ -536,14 +536,21 @@ int req_reject_unknown(struct rctx *c, const char *const *allowed)
 
 int req_parse_body(struct rctx *c, int allow_empty)
 {
+    return req_parse_body_max(c, allow_empty, API_MAX_BODY);
+}
+
+int req_parse_body_max(struct rctx *c, int allow_empty, size_t max)
+{
     h2o_req_t *req = c->req;
     struct json_doc_error err;
     struct fields f = {0};
     size_t len;
     const char *ct = req_header(c, H2O_TOKEN_CONTENT_TYPE, &len);
 
-    if (req->entity.len > API_MAX_BODY) {
-        respond_problem(c, PROBLEM_TOO_LARGE, "request bodies are limited to 64 KiB", NULL);
+    if (req->entity.len > max) {
+        char detail[64];
+        snprintf(detail, sizeof(detail), "request bodies are limited to %zu KiB", max / 1024);
+        respond_problem(c, PROBLEM_TOO_LARGE, detail, NULL);
         return -1;
     }
     if (req->entity.len == 0 && allow_empty) {

@@ -106,6 +106,7 @@ static const struct route routes[] = {
     {"GET", {"groups", "*", "settlements"}, 3, route_settlements, ROUTE_OWN},
     {"GET", {"groups", "*", "expenses"}, 3, route_expenses_list, ROUTE_GROUP},
     {"GET", {"groups", "*", "expenses", "*"}, 4, route_expense_get, ROUTE_OWN},
+    {"POST", {"groups", "import"}, 2, route_groups_import, ROUTE_OWN},
     {"GET", {"groups", "*", "export.csv"}, 3, route_export, ROUTE_OWN},
     {"GET", {"groups", "*", "export.json"}, 3, route_export_json, ROUTE_OWN},
     {"GET", {"groups", "*", "recurrences"}, 3, route_recurrences_list, ROUTE_OWN},

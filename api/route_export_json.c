@@ -6,7 +6,8 @@
  *    "members": [{"id", "name"}], "expenses": [...], "payments": [...]}
  *
  * An expense or payment is its resource's request fields (shared/rows.h,
- * as the worker stores them) plus "id" and "created_at", oldest first.
+ * as the worker stores them) plus "id" and "created_at", oldest first
+ * (expenses created in one second in the order they were applied).
  * Deleted ones are left out. PostgreSQL builds the document in one
  * statement (one snapshot); it answers with the group's version as ETag.
  */
@@ -26,7 +27,7 @@ static const char export_json_sql[] =
     " 'expenses', (SELECT coalesce(json_agg((" ROWS_EXPENSE_CONTENT(
         "x") ")::jsonb"
              "  || jsonb_build_object('id', x.id, 'created_at', rfc3339(x.created_at))"
-             "  ORDER BY x.created_at, x.id), '[]') FROM expenses x"
+             "  ORDER BY x.created_at, x.created_seq, x.id), '[]') FROM expenses x"
              "  WHERE x.group_id = g.id AND NOT x.deleted),"
              " 'payments', (SELECT coalesce(json_agg((" ROWS_PAYMENT_CONTENT(
                  "y") ")::jsonb"

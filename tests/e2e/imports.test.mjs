@@ -1,11 +1,18 @@
-// Exporting a group as one JSON document (GET /groups/{gid}/export.json), end to end: the
-// members, expenses and payments the api applied come back as their request fields, deleted
-// ones left out, with the group's version as ETag; 401 first, 404 to a non-member.
+// Exporting a group as one JSON document (GET /groups/{gid}/export.json) and importing groups
+// (POST /groups/import), end to end: the export holds the members, expenses and payments the api
+// applied as their request fields (deleted ones left out, the group's version as ETag); it
+// imports back to the same balances, expenses and audit-log types; hand-written samples of
+// Spliit's JSON, IHateMoney's JSON and Splitwise's CSV export import to the balances worked out
+// by hand below; a retry with the same Idempotency-Key doubles nothing; bad imports create
+// nothing.
 
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { api, registerUser } from './lib.mjs';
+import { readFileSync } from 'node:fs';
+import { api, registerUser, waitFor } from './lib.mjs';
+
+const fixture = (name) => readFileSync(new URL(`fixtures/imports/${name}`, import.meta.url), 'utf8');
 
 let alice, bob; // bob is not a member
 let group;
@@ -97,4 +104,153 @@ test('export.json: 401 first, 404 for a non-member and an unknown group', async 
     assertProblem(await api('GET', `${G()}/export.json`, { token: bob.token }), 404);
     assertProblem(await api('GET', `/api/v1/groups/${randomUUID()}/export.json`, { token: alice.token }), 404);
     assertProblem(await api('GET', `/api/v1/groups/nope/export.json`, { token: alice.token }), 404);
+});
+
+function importGroup(body, { key = randomUUID(), token = alice.token } = {}) {
+    return api('POST', '/api/v1/groups/import', { body, token, headers: { 'Idempotency-Key': key } });
+}
+
+// Wait until the worker has applied every queued entry of an import, then answer the group's
+// balances by member name.
+async function appliedBalances(r) {
+    assert.equal(r.status, 202, r.text);
+    const gid = r.json.group.id;
+    if (r.json.last_event_id)
+        await waitFor(async () => {
+            const e = await api('GET', `/api/v1/events/${r.json.last_event_id}`, { token: alice.token });
+            return e.status === 200 && ['applied', 'rejected'].includes(e.json.status) && e.json.status;
+        }, { what: 'the import applied', timeoutMs: 20_000 });
+    const g = await api('GET', `/api/v1/groups/${gid}`, { token: alice.token });
+    const names = Object.fromEntries(g.json.members.map((m) => [m.id, m.name]));
+    const b = await api('GET', `/api/v1/groups/${gid}/balances`, { token: alice.token });
+    assert.equal(b.status, 200, b.text);
+    return Object.fromEntries(b.json.balances.map((x) => [names[x.member_id], x.balance]));
+}
+
+async function ledgerTypes(gid) {
+    const r = await api('GET', `/api/v1/groups/${gid}/events?limit=200`, { token: alice.token });
+    assert.equal(r.status, 200, r.text);
+    return r.json.items.map((e) => e.type).filter((t) => /^(expense|payment)\./.test(t)).sort();
+}
+
+test('an export imports back: same balances, same expenses and payments, same audit-log types', async () => {
+    const pct = await write('POST', `${G()}/expenses`, {
+        body: {
+            description: 'Museum',
+            amount: 1001,
+            currency: 'EUR',
+            paid_by: [{ member_id: B, amount: 1001 }],
+            split: { mode: 'percent', members: [{ member_id: A, value: 33.33 }, { member_id: B, value: 33.33 }, { member_id: C, value: 33.34 }] },
+        },
+        headers: wait,
+    });
+    assert.equal(pct.status, 201, pct.text);
+    const exported = (await api('GET', `${G()}/export.json`, { token: alice.token })).json;
+    const before = await appliedBalances({ status: 202, json: { group: { id: group.id } } });
+
+    const r = await importGroup({ format: 'splitter', data: exported });
+    const after = await appliedBalances(r);
+    assert.deepEqual(after, before);
+    assert.equal(r.json.group.name, 'Porto');
+    assert.equal(r.json.group.currency, 'EUR');
+    assert.equal(r.json.events, exported.expenses.length + exported.payments.length);
+    assert.deepEqual(r.json.report, []);
+    // The caller is the member named like their account, not one more.
+    const mine = r.json.group.members.filter((m) => m.user_id === alice.user.id);
+    assert.equal(mine.length, 1);
+    assert.equal(mine[0].name, 'Alice');
+    assert.equal(r.json.group.members.length, 3);
+
+    const again = (await api('GET', `/api/v1/groups/${r.json.group.id}/export.json`, { token: alice.token })).json;
+    const ids = Object.fromEntries(again.members.map((m) => [m.id, m.name]));
+    const old = Object.fromEntries(exported.members.map((m) => [m.id, m.name]));
+    // An import's entries are all created in the same second: compared as sets.
+    const content = (list, names) =>
+        list.map(({ id, created_at, ...rest }) =>
+            JSON.stringify(rest, (k, v) => ['member_id', 'from_member', 'to_member'].includes(k) ? names[v] : v)).sort();
+    assert.deepEqual(content(again.expenses, ids), content(exported.expenses, old));
+    assert.deepEqual(content(again.payments, ids), content(exported.payments, old));
+    assert.deepEqual(await ledgerTypes(r.json.group.id), ['expense.created', 'expense.created', 'payment.created']);
+});
+
+test('a retry with the same Idempotency-Key answers the same group and doubles nothing', async () => {
+    const key = randomUUID();
+    const body = { format: 'spliit', data: JSON.parse(fixture('spliit.json')) };
+    const first = await importGroup(body, { key });
+    const b1 = await appliedBalances(first);
+    const second = await importGroup(body, { key });
+    assert.equal(second.status, 202, second.text);
+    assert.equal(second.headers.get('idempotent-replayed'), 'true');
+    assert.equal(second.json.group.id, first.json.group.id);
+    assert.deepEqual(await appliedBalances(second), b1);
+    const list = await api('GET', `/api/v1/groups/${first.json.group.id}/expenses`, { token: alice.token });
+    assert.equal(list.json.items.length, 4);
+    assert.equal((await ledgerTypes(first.json.group.id)).length, 5);
+    // The same key with another body is refused.
+    const other = await importGroup({ ...body, name: 'Other' }, { key });
+    assertProblem(other, 422);
+});
+
+test('Spliit: cents, the four split modes and a reimbursement as a payment', async () => {
+    const r = await importGroup({ format: 'spliit', data: JSON.parse(fixture('spliit.json')) });
+    // Ana paid 10.00 + 7.00 and owes 3.34 + 6.00 + 5.00, and received 3.00 from Ben; Ben paid
+    // 9.00 and owes 3.33 + 15.00 + 7.00, and sent 3.00; Caro paid 20.00 and owes 3.33 + 3.00.
+    // Alice (the caller) is not in the file: she joins with nothing.
+    assert.deepEqual(await appliedBalances(r), { Ana: -34, Ben: -1333, Caro: 1367, Alice: 0 });
+    assert.equal(r.json.group.name, 'Ski week');
+    assert.equal(r.json.group.currency, 'EUR');
+    assert.equal(r.json.events, 5);
+    // 10.00 among three does not land on cents: reported.
+    assert.equal(r.json.report.length, 1, JSON.stringify(r.json.report));
+    assert.equal(r.json.report[0].entry, 0);
+});
+
+test('IHateMoney: decimal amounts read exactly, weights, a reimbursement as a payment', async () => {
+    const r = await importGroup({ format: 'ihatemoney', currency: 'EUR', name: 'Fromage', data: JSON.parse(fixture('ihatemoney.json')) });
+    // zorglub weighs 2 (its weight as a payer), fred and tata 1. fred paid 200.00, owes 1/3 of
+    // 10.00: 3.33, and got 13.33 back from tata; zorglub paid 10.00 and owes 2/3 of 200.00:
+    // 133.33, and 6.67; tata owes 66.67 (the left-over cent: the larger remainder) and paid
+    // 13.33 back.
+    assert.deepEqual(await appliedBalances(r), { fred: 18334, zorglub: -13000, tata: -5334, Alice: 0 });
+    assert.equal(r.json.group.name, 'Fromage');
+    assert.deepEqual(r.json.report.map((x) => x.entry), [0, 1], JSON.stringify(r.json.report));
+});
+
+test('Splitwise: each row rebuilt so every net is kept, payments as payments, totals checked', async () => {
+    const r = await importGroup({ format: 'splitwise', currency: 'EUR', name: 'Flat', data: fixture('splitwise.csv') });
+    assert.deepEqual(await appliedBalances(r), { Ana: 3667, Ben: -333, Caro: -3334, Alice: 0 });
+    assert.deepEqual(r.json.report, []);
+    assert.deepEqual(await ledgerTypes(r.json.group.id), ['expense.created', 'expense.created', 'payment.created']);
+    const list = await api('GET', `/api/v1/groups/${r.json.group.id}/expenses`, { token: alice.token });
+    assert.deepEqual(list.json.items.map((e) => e.amount).sort((a, b) => a - b), [1000, 9000]);
+});
+
+test('bad imports: 401, 428 without a key, 422 for what cannot be imported, and nothing created', async () => {
+    const count = async () => (await api('GET', '/api/v1/groups?limit=100', { token: alice.token })).json.items.length;
+    const n = await count();
+    assertProblem(await api('POST', '/api/v1/groups/import', { body: { format: 'splitter', data: {} } }), 401);
+    assertProblem(await api('POST', '/api/v1/groups/import', { body: { format: 'splitter', data: {} }, token: alice.token }), 428);
+    assertProblem(await importGroup({ format: 'excel', data: {} }), 422);
+    assertProblem(await importGroup({ format: 'splitter' }), 422);
+    assertProblem(await importGroup({ format: 'splitter', data: {}, extra: 1 }), 422);
+    assertProblem(await importGroup({ format: 'ihatemoney', data: [] }), 422); // no currency
+    assertProblem(await importGroup({ format: 'splitwise', currency: 'EUR', data: 'a,b\n1,2\n' }), 422);
+    // One invalid entry: nothing is created.
+    const data = {
+        format: 'splitter', version: 1, group: { name: 'Bad', currency: 'EUR' },
+        members: [{ id: 'm1', name: 'Ana' }, { id: 'm2', name: 'Ben' }],
+        expenses: [
+            { description: 'ok', amount: 100, currency: 'EUR', paid_by: [{ member_id: 'm1', amount: 100 }], split: { mode: 'equal', members: [{ member_id: 'm2' }] } },
+            { description: 'bad', amount: -5, currency: 'EUR', paid_by: [{ member_id: 'm1', amount: -5 }], split: { mode: 'equal', members: [{ member_id: 'm2' }] } },
+        ],
+        payments: [{ from_member: 'm2', to_member: 'nobody', amount: 5 }],
+    };
+    const bad = await importGroup({ format: 'splitter', data });
+    assertProblem(bad, 422);
+    assert.ok(bad.json.errors.length >= 1, bad.text);
+    data.payments = [];
+    const bad2 = await importGroup({ format: 'splitter', data });
+    assertProblem(bad2, 422);
+    assert.ok(bad2.json.errors.some((e) => e.field.startsWith('data entry 1')), bad2.text);
+    assert.equal(await count(), n);
 });
