@@ -10,8 +10,13 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { api, registerUser, waitFor } from './lib.mjs';
 
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BUILD = path.resolve(ROOT, process.env.BUILD ?? 'build');
 const fixture = (name) => readFileSync(new URL(`fixtures/imports/${name}`, import.meta.url), 'utf8');
 
 let alice, bob; // bob is not a member
@@ -127,6 +132,16 @@ async function appliedBalances(r) {
     return Object.fromEntries(b.json.balances.map((x) => [names[x.member_id], x.balance]));
 }
 
+// The imported events replay to the same projection (splitterctl replay --verify).
+function replayVerify(gid) {
+    const r = spawnSync(path.join(BUILD, 'bin', 'splitterctl'), ['replay', '--verify', '--group', gid], {
+        encoding: 'utf8',
+        timeout: 60_000,
+    });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /1 groups verified, 0 differ/);
+}
+
 async function ledgerTypes(gid) {
     const r = await api('GET', `/api/v1/groups/${gid}/events?limit=200`, { token: alice.token });
     assert.equal(r.status, 200, r.text);
@@ -171,6 +186,7 @@ test('an export imports back: same balances, same expenses and payments, same au
     assert.deepEqual(content(again.expenses, ids), content(exported.expenses, old));
     assert.deepEqual(content(again.payments, ids), content(exported.payments, old));
     assert.deepEqual(await ledgerTypes(r.json.group.id), ['expense.created', 'expense.created', 'payment.created']);
+    replayVerify(r.json.group.id);
 });
 
 test('a retry with the same Idempotency-Key answers the same group and doubles nothing', async () => {
@@ -203,6 +219,7 @@ test('Spliit: cents, the four split modes and a reimbursement as a payment', asy
     // 10.00 among three does not land on cents: reported.
     assert.equal(r.json.report.length, 1, JSON.stringify(r.json.report));
     assert.equal(r.json.report[0].entry, 0);
+    replayVerify(r.json.group.id);
 });
 
 test('IHateMoney: decimal amounts read exactly, weights, a reimbursement as a payment', async () => {
