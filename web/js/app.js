@@ -198,7 +198,8 @@ async function groupsView() {
         h('section', {},
             h('h1', {}, t('Your groups')),
             list),
-        form);
+        form,
+        importForm());
     try {
         const data = await get('groups?limit=200');
         clear(list);
@@ -218,6 +219,56 @@ async function groupsView() {
         clear(list);
         list.append(h('li', { class: 'error' }, `${t('Could not load your groups.')} ${problemSentence(e)}`));
     }
+}
+
+/** "Import a group": an export file of splitter, Spliit, IHateMoney or Splitwise, sent as it is. */
+function importForm() {
+    const file = h('input', { type: 'file', accept: '.json,.csv,application/json,text/csv' });
+    const format = h('select', {},
+        h('option', { value: 'splitter' }, 'splitter (JSON)'),
+        h('option', { value: 'spliit' }, 'Spliit (JSON)'),
+        h('option', { value: 'ihatemoney' }, 'IHateMoney (JSON)'),
+        h('option', { value: 'splitwise' }, 'Splitwise (CSV)'));
+    const currency = h('select', {}, CURRENCIES.map((c) => h('option', { value: c }, c)));
+    currency.value = guessCurrency();
+    let key = crypto.randomUUID(); // one per file: a retry of the same import never doubles it
+    file.addEventListener('change', () => { key = crypto.randomUUID(); });
+    format.addEventListener('change', () => { key = crypto.randomUUID(); });
+    const form = h('form', { class: 'card form inline-form', id: 'import-group', novalidate: true },
+        h('h2', {}, t('Import a group')),
+        formAlert(),
+        h('div', { class: 'row' },
+            field({ label: t('Export file'), control: file, name: 'file', className: 'grow' }),
+            field({ label: t('Format'), control: format, name: 'format' }),
+            field({ label: t('Currency'), control: currency, name: 'currency' })),
+        h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn btn-secondary' }, t('Import'))));
+    onSubmit(form, async () => {
+        const f = file.files?.[0];
+        if (!f) {
+            setFieldError(file, t('Choose an export file'));
+            file.focus();
+            return;
+        }
+        const text = await f.text();
+        let data = text;
+        if (format.value !== 'splitwise') {
+            try {
+                data = JSON.parse(text);
+            } catch {
+                setFieldError(file, t('The file is not valid JSON.'));
+                return;
+            }
+        }
+        const body = { format: format.value, data };
+        // splitter's and Spliit's exports name their currency; the others need one.
+        if (format.value === 'ihatemoney' || format.value === 'splitwise') body.currency = currency.value;
+        const r = await request('POST', 'groups/import', { body, headers: { 'Idempotency-Key': key } });
+        const notes = r.data.report?.length ?? 0;
+        toast(notes ? t('Group “{name}” imported with {count} notes.', { name: r.data.group.name, count: notes })
+            : t('Group “{name}” imported.', { name: r.data.group.name }));
+        navigate(`#/groups/${r.data.group.id}`);
+    });
+    return form;
 }
 
 // --- friends: where I stand with each person, across all my groups -------------------------

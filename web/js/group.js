@@ -63,7 +63,8 @@ export async function groupView(gid, tab, query = new URLSearchParams()) {
         h('div', { class: 'group-actions' },
             addLink(group, `${base}/expenses/new`, 'btn btn-primary', 'add-expense', t('+ Add expense')),
             addLink(group, `${base}/payments/new`, 'btn btn-secondary', 'record-payment', t('Record a payment')),
-            h('button', { type: 'button', class: 'btn btn-ghost', id: 'export-csv', onclick: (ev) => exportCsv(group, ev.currentTarget) }, t('Export CSV'))));
+            h('button', { type: 'button', class: 'btn btn-ghost', id: 'export-csv', onclick: (ev) => exportFile(group, ev.currentTarget, 'csv') }, t('Export CSV')),
+            h('button', { type: 'button', class: 'btn btn-ghost', id: 'export-json', onclick: (ev) => exportFile(group, ev.currentTarget, 'json') }, t('Export JSON'))));
     const banner = group.archived
         ? h('p', { class: 'notice archived-banner', id: 'archived-banner', role: 'status' },
             t('This group is archived: it is read-only until someone unarchives it in Members.'))
@@ -936,21 +937,22 @@ function leaveRefusal(e) {
     return `${t('Could not leave the group.')} ${problemSentence(e)}`;
 }
 
-// --- CSV -----------------------------------------------------------------------------------
+// --- exports: CSV for a spreadsheet, JSON to import elsewhere --------------------------------
 
-async function exportCsv(group, btn) {
+async function exportFile(group, btn, kind) {
     btn.disabled = true;
     try {
-        const r = await request('GET', `groups/${group.id}/export.csv`, { raw: true, headers: { Accept: 'text/csv' } });
+        const accept = kind === 'csv' ? 'text/csv' : 'application/json';
+        const r = await request('GET', `groups/${group.id}/export.${kind}`, { raw: true, headers: { Accept: accept } });
         const blob = await r.response.blob();
         const url = URL.createObjectURL(blob);
         const safe = group.name.replace(/[^\p{L}\p{N}_-]+/gu, '-').replace(/^-+|-+$/g, '') || 'group';
-        const a = h('a', { href: url, download: `splitter-${safe}-${todayISO()}.csv`, class: 'visually-hidden' }, 'download');
+        const a = h('a', { href: url, download: `splitter-${safe}-${todayISO()}.${kind}`, class: 'visually-hidden' }, 'download');
         document.body.append(a);
         a.click();
         a.remove();
         setTimeout(() => URL.revokeObjectURL(url), 10_000);
-        toast(t('CSV downloaded.'));
+        toast(kind === 'csv' ? t('CSV downloaded.') : t('JSON downloaded.'));
     } catch (e) {
         toast(isMissingRoute(e) ? t('CSV export is not available from this server yet.') : `${t('Could not export.')} ${problemSentence(e)}`, 'error');
     } finally {
