@@ -271,3 +271,34 @@ test('bad imports: 401, 428 without a key, 422 for what cannot be imported, and 
     assert.ok(bad2.json.errors.some((e) => e.field.startsWith('data entry 1')), bad2.text);
     assert.equal(await count(), n);
 });
+
+test('an import may exceed 64 KiB (up to 1 MiB, through nginx too): 400 expenses in one request', async () => {
+    const members = [{ id: 'a', name: 'Ana' }, { id: 'b', name: 'Ben' }];
+    const expenses = Array.from({ length: 400 }, (_, i) => ({
+        description: `Coffee ${i} ${'x'.repeat(150)}`,
+        amount: 300 + i,
+        currency: 'EUR',
+        date: '2026-01-01',
+        paid_by: [{ member_id: i % 3 ? 'b' : 'a', amount: 300 + i }],
+        split: { mode: 'equal', members: [{ member_id: 'a' }, { member_id: 'b' }] },
+    }));
+    const data = { format: 'splitter', version: 1, group: { name: 'Coffees', currency: 'EUR' }, members, expenses, payments: [] };
+    const body = { format: 'splitter', data };
+    assert.ok(JSON.stringify(body).length > 64 * 1024);
+    const r = await importGroup(body);
+    assert.equal(r.json.events, 400);
+    const bal = await appliedBalances(r);
+    // Ana paid every third one, Ben the others; each owes half of every one (the odd cent of an
+    // odd amount to the first member of the split, Ana).
+    let ana = 0;
+    for (let i = 0; i < 400; i++) {
+        const amount = 300 + i;
+        ana += (i % 3 ? 0 : amount) - Math.ceil(amount / 2);
+    }
+    assert.deepEqual(bal, { Ana: ana, Ben: -ana, Alice: 0 });
+
+    // Past 1 MiB: 413, from nginx or the api, as a problem.
+    const huge = { format: 'splitter', data: { ...data, expenses: expenses.concat(expenses, expenses, expenses, expenses, expenses, expenses, expenses) } };
+    assert.ok(JSON.stringify(huge).length > 1024 * 1024);
+    assertProblem(await importGroup(huge), 413);
+});
