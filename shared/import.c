@@ -23,6 +23,10 @@
 
 __extension__ typedef __int128 wide;
 
+/* Any one amount or share of an export, in minor units: sums of a few
+   thousand stay far within int64. */
+#define IMPORT_MAX_AMOUNT 1000000000000000LL
+
 int import_format_parse(const char *name, enum import_format *fmt)
 {
     static const char *const names[] = {"splitter", "spliit", "ihatemoney", "splitwise"};
@@ -234,6 +238,8 @@ static int parse_amount(const char *s, size_t len, int exponent, int64_t *out, i
         v = d.units / p10 + (d.units % p10 * 2 >= p10);
         *inexact = 1;
     }
+    if (v > IMPORT_MAX_AMOUNT)
+        return -1;
     *out = neg ? -v : v;
     return 0;
 }
@@ -453,8 +459,8 @@ static int from_spliit(const json_t *data, const struct currency *cur, struct im
         size_t n = json_array_size(pf);
         char path[64];
         snprintf(path, sizeof(path), "data.expenses[%zu]", i);
-        if (!json_is_integer(json_object_get(e, "amount")) || cents <= 0 || payer < 0 || n == 0 ||
-            n > IMPORT_MAX_MEMBERS || !mode) {
+        if (!json_is_integer(json_object_get(e, "amount")) || cents <= 0 ||
+            cents > IMPORT_MAX_AMOUNT || payer < 0 || n == 0 || n > IMPORT_MAX_MEMBERS || !mode) {
             fields_add(f, path,
                        "needs a positive integer amount, paidById and paidFor naming participants, "
                        "and a splitMode");
@@ -484,9 +490,10 @@ static int from_spliit(const json_t *data, const struct currency *cur, struct im
                 part_of(parts, pidx, np, json_string_value(json_object_get(x, "participantId")));
             w[j] =
                 strcmp(mode, "EVENLY") == 0 ? 1 : json_integer_value(json_object_get(x, "shares"));
-            if (mem[j] < 0 || w[j] < 0)
+            if (mem[j] < 0 || w[j] < 0 || w[j] > IMPORT_MAX_AMOUNT)
                 fields_add(f, path, "paidFor[%zu] must name a participant with shares >= 0", j);
-            wsum += w[j];
+            else
+                wsum += w[j];
         }
         if (!f->n && wsum <= 0)
             fields_add(f, path, "paidFor shares add up to nothing");
@@ -757,7 +764,7 @@ static int from_splitwise(const json_t *data, const struct currency *cur, struct
         }
         if (inexact)
             report(g, line, "has more decimals than %s: rounded", cur->code);
-        int64_t sum = 0, pos = 0;
+        int64_t sum = 0, pos = 0, neg = 0;
         size_t n_pos = 0, n_neg = 0;
         long payers[MAXC], members[MAXC];
         int64_t paid[MAXC], owed[MAXC];
@@ -768,33 +775,42 @@ static int from_splitwise(const json_t *data, const struct currency *cur, struct
                 pos += net[j];
                 payers[n_pos] = mem[j];
                 paid[n_pos++] = net[j];
+            } else {
+                neg -= net[j];
             }
         }
-        if (sum != 0)
-            report(g, line, "the nets add up to %lld minor units, not 0", (long long)sum);
         if (n_pos == 0) {
             report(g, line, "moves no balance: left out");
             cells_free(row, nr);
             continue;
         }
+        if (sum != 0)
+            report(g, line,
+                   "the nets add up to %lld minor units, not 0: %s's balance takes the "
+                   "difference",
+                   (long long)sum, g->members[payers[0]]);
         /* Payers: each person owed money pays what they are owed, the first
-           of them the rest of the cost too, and owes that rest; the others
-           owe what they lose. Every net is kept exactly. */
-        int64_t amount = cost >= pos ? cost : pos;
-        if (cost < pos)
+           of them the rest of the cost too, and owes the cost less what the
+           others owe; the others owe what they lose. When the nets add up to
+           0 (they do in an export), every net is kept exactly. */
+        int64_t amount = cost > pos ? cost : pos;
+        if (neg > amount)
+            amount = neg;
+        if (amount != cost)
             report(g, line,
                    "costs %s but its members are owed more: amount kept as what they "
                    "are owed",
                    row[3]);
         paid[0] += amount - pos;
         members[n_neg] = payers[0];
-        owed[n_neg++] = amount - pos;
+        owed[n_neg++] = amount - neg;
         for (size_t j = 0; j < np; j++)
             if (net[j] < 0) {
                 members[n_neg] = mem[j];
                 owed[n_neg++] = -net[j];
             }
-        if (strcmp(row[2], "Payment") == 0 && n_pos == 1 && n_neg == 2 && amount == pos)
+        if (strcmp(row[2], "Payment") == 0 && n_pos == 1 && n_neg == 2 && amount == pos &&
+            amount == neg)
             add_entry(g, "payment", payment(payers[0], members[1], amount, row[0], row[1]));
         else
             add_entry(g, "expense",

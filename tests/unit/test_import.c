@@ -217,6 +217,23 @@ START_TEST(test_import_splitwise)
     ck_assert_uint_eq(json_array_size(g.report), 2);
     import_release(&g);
 
+    /* Nets that do not add up to 0 (not from a real export): the split still shares out the
+       cost, the first person owed money takes the difference, and the report says so. */
+    csv = json_string("Date,Description,Category,Cost,Currency,Ana,Ben,Caro\n"
+                      "2024-01-03,X,General,90.00,EUR,60.20,-30.00,-30.00\n");
+    ck_assert_int_eq(import_convert(IMPORT_SPLITWISE, &none, csv, "EUR", &g, &f), 0);
+    json_decref(csv);
+    assert_entry(
+        &g, 0,
+        "{\"data\":{\"amount\":9000,\"category\":\"General\",\"currency\":\"EUR\","
+        "\"date\":\"2024-01-03\",\"description\":\"X\",\"paid_by\":["
+        "{\"amount\":9000,\"member_id\":\"#0\"}],"
+        "\"split\":{\"members\":[{\"member_id\":\"#0\",\"value\":3000},{\"member_id\":"
+        "\"#1\",\"value\":3000},{\"member_id\":\"#2\",\"value\":3000}],\"mode\":\"exact\"}},"
+        "\"kind\":\"expense\"}");
+    ck_assert_uint_eq(json_array_size(g.report), 1);
+    import_release(&g);
+
     csv = json_string("Date,Cost\n1,2\n");
     ck_assert_int_eq(import_convert(IMPORT_SPLITWISE, &none, csv, "EUR", &g, &f), -1);
     json_decref(csv);
