@@ -5,6 +5,8 @@
  *   {"format": "splitter", "version": 1, "group": {"name", "currency"},
  *    "members": [{"id", "name"}], "expenses": [...], "payments": [...]}
  *
+ * A member removed from the group is there too (old entries name it), with
+ * "removed": true; an import makes it an ordinary member again.
  * An expense or payment is its resource's request fields (shared/rows.h,
  * as the worker stores them) plus "id" and "created_at", oldest first
  * (expenses created in one second in the order they were applied).
@@ -22,7 +24,8 @@
 static const char export_json_sql[] =
     "SELECT g.version, json_build_object('format', 'splitter', 'version', 1,"
     " 'group', json_build_object('name', g.name, 'currency', g.currency),"
-    " 'members', (SELECT coalesce(json_agg(json_build_object('id', m.id, 'name', m.name)"
+    " 'members', (SELECT coalesce(json_agg(json_strip_nulls(json_build_object('id', m.id,"
+    "  'name', m.name, 'removed', CASE WHEN m.removed_at IS NOT NULL THEN true END))"
     "  ORDER BY m.position), '[]') FROM members m WHERE m.group_id = g.id),"
     " 'expenses', (SELECT coalesce(json_agg((" ROWS_EXPENSE_CONTENT(
         "x") ")::jsonb"

@@ -189,6 +189,18 @@ test('an export imports back: same balances, same expenses and payments, same au
     replayVerify(r.json.group.id);
 });
 
+test('a removed member is exported with removed: true and imported as an ordinary member', async () => {
+    const g = (await write('POST', '/api/v1/groups', { body: { name: 'Gone', currency: 'EUR' } })).json;
+    const dan = (await write('POST', `/api/v1/groups/${g.id}/members`, { body: { name: 'Dan' } })).json;
+    const gone = await api('DELETE', `/api/v1/groups/${g.id}/members/${dan.id}`, { token: alice.token });
+    assert.ok(gone.status === 200 || gone.status === 204, gone.text);
+    const x = (await api('GET', `/api/v1/groups/${g.id}/export.json`, { token: alice.token })).json;
+    assert.deepEqual(x.members, [{ id: g.members[0].id, name: 'Alice' }, { id: dan.id, name: 'Dan', removed: true }]);
+    const r = await importGroup({ format: 'splitter', data: x });
+    assert.equal(r.status, 202, r.text);
+    assert.deepEqual(r.json.group.members.map((m) => m.name), ['Alice', 'Dan']);
+});
+
 test('a retry with the same Idempotency-Key answers the same group and doubles nothing', async () => {
     const key = randomUUID();
     const body = { format: 'spliit', data: JSON.parse(fixture('spliit.json')) };
