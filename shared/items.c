@@ -1,28 +1,12 @@
 #include "items.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "xalloc.h"
 
 __extension__ typedef __int128 i128;
 
-/* Fill err (if any) and return -1. */
-__attribute__((format(printf, 4, 5))) static int fail(struct split_error *err, const char *field,
-                                                      long index, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err)
-        return -1;
-    err->field = field;
-    err->index = index;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#define fail split_fail
 
 /* A line's total (price x quantity) and weight sum. 0, or -1 with err. */
 static int line_sums(const struct items_line *l, long index, int64_t *line_total, int64_t *wsum,
@@ -110,26 +94,11 @@ static i128 gcd128(i128 a, i128 b)
     return a;
 }
 
-struct remainder {
-    i128 rem;
-    size_t index;
-};
-
-/* Largest remainder first; equal remainders keep the lower index first. */
-static int remainder_cmp(const void *a, const void *b)
-{
-    const struct remainder *x = a, *y = b;
-    if (x->rem != y->rem)
-        return x->rem > y->rem ? -1 : 1;
-    return x->index < y->index ? -1 : x->index > y->index;
-}
-
 int items_apportion(int64_t total, const struct items_line *lines, size_t n_lines, size_t n_members,
                     int64_t *owed, struct split_error *err)
 {
-    i128 *weight = NULL, wsum = 0, g = 0;
-    struct remainder *rems = NULL;
-    int64_t lcm = 1, given = 0;
+    i128 *weight = NULL, g = 0;
+    int64_t lcm = 1;
     int ret = -1;
 
     if (total < 0 || n_lines == 0 || n_members == 0)
@@ -169,33 +138,15 @@ int items_apportion(int64_t total, const struct items_line *lines, size_t n_line
        as every line has a positive total and positive weights). */
     for (size_t m = 0; m < n_members; m++)
         g = gcd128(g, weight[m]);
-    for (size_t m = 0; m < n_members; m++) {
+    for (size_t m = 0; m < n_members; m++)
         weight[m] /= g;
-        if (__builtin_add_overflow(wsum, weight[m], &wsum)) {
-            fail(err, "split.items", -1, "the items' shares are too diverse to split exactly");
-            goto out;
-        }
-    }
-    rems = xmalloc(n_members * sizeof(*rems));
-    for (size_t m = 0; m < n_members; m++) {
-        i128 p;
-        if (__builtin_mul_overflow((i128)total, weight[m], &p)) {
-            fail(err, "split.items", -1, "the items' shares are too diverse to split exactly");
-            goto out;
-        }
-        owed[m] = (int64_t)(p / wsum);
-        rems[m].rem = p % wsum;
-        rems[m].index = m;
-        given += owed[m];
-    }
-    if (total > given) {
-        qsort(rems, n_members, sizeof(*rems), remainder_cmp);
-        for (int64_t k = 0; k < total - given; k++)
-            owed[rems[k].index]++;
+    /* The contract's rule, in its one implementation; -1 only on a 128-bit overflow. */
+    if (split_apportion_wide(total, weight, n_members, owed) != 0) {
+        fail(err, "split.items", -1, "the items' shares are too diverse to split exactly");
+        goto out;
     }
     ret = 0;
 out:
-    free(rems);
     free(weight);
     return ret;
 }

@@ -10,7 +10,7 @@
 __extension__ typedef __int128 i128;
 
 struct remainder {
-    int64_t rem; /* total * w[i] mod W, in [0, W) */
+    i128 rem; /* total * w[i] mod W, in [0, W) */
     size_t index;
 };
 
@@ -23,25 +23,34 @@ static int remainder_cmp(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-int split_apportion(int64_t total, const int64_t *weights, size_t n, int64_t *out)
+/* The rule itself, over weights given either as w64 or as w128 (the other NULL). */
+static int apportion(int64_t total, const int64_t *w64, const i128 *w128, size_t n, int64_t *out)
 {
-    int64_t wsum = 0, given = 0;
+    i128 wsum = 0;
+    int64_t given = 0;
     struct remainder *rems;
 
     if (n == 0 || total < 0)
         return -1;
-    for (size_t i = 0; i < n; i++)
-        if (weights[i] < 0 || __builtin_add_overflow(wsum, weights[i], &wsum))
+    for (size_t i = 0; i < n; i++) {
+        i128 w = w64 ? w64[i] : w128[i];
+        if (w < 0 || __builtin_add_overflow(wsum, w, &wsum))
             return -1;
+    }
     if (wsum == 0)
         return -1;
+    for (size_t i = 0; i < n; i++) {
+        i128 p;
+        if (__builtin_mul_overflow((i128)total, w64 ? (i128)w64[i] : w128[i], &p))
+            return -1;
+    }
 
     rems = xmalloc(n * sizeof(*rems));
     for (size_t i = 0; i < n; i++) {
-        i128 p = (i128)total * weights[i];
+        i128 p = (i128)total * (w64 ? (i128)w64[i] : w128[i]);
         /* Each floor is at most total and their sum at most total: no overflow. */
         out[i] = (int64_t)(p / wsum);
-        rems[i].rem = (int64_t)(p % wsum);
+        rems[i].rem = p % wsum;
         rems[i].index = i;
         given += out[i];
     }
@@ -57,6 +66,35 @@ int split_apportion(int64_t total, const int64_t *weights, size_t n, int64_t *ou
     }
     free(rems);
     return 0;
+}
+
+int split_apportion(int64_t total, const int64_t *weights, size_t n, int64_t *out)
+{
+    int64_t wsum = 0;
+    /* The contract keeps int64 weight sums for the four modes. */
+    for (size_t i = 0; i < n; i++)
+        if (weights[i] < 0 || __builtin_add_overflow(wsum, weights[i], &wsum))
+            return -1;
+    return apportion(total, weights, NULL, n, out);
+}
+
+int split_apportion_wide(int64_t total, const i128 *weights, size_t n, int64_t *out)
+{
+    return apportion(total, NULL, weights, n, out);
+}
+
+int split_fail(struct split_error *err, const char *field, long index, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err)
+        return -1;
+    err->field = field;
+    err->index = index;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    return -1;
 }
 
 static const char *const mode_names[] = {
@@ -83,21 +121,7 @@ const char *split_mode_name(enum split_mode mode)
     return mode_names[mode];
 }
 
-/* Fill err (if any) and return -1, so callers can `return fail(...)`. */
-__attribute__((format(printf, 4, 5))) static int fail(struct split_error *err, const char *field,
-                                                      long index, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err)
-        return -1;
-    err->field = field;
-    err->index = index;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-    return -1;
-}
+#define fail split_fail
 
 int split_weights_from_decimals(enum split_mode mode, const struct decimal *values, size_t n,
                                 int64_t *weights, struct split_error *err)

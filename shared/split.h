@@ -30,6 +30,13 @@
  */
 int split_apportion(int64_t total, const int64_t *weights, size_t n, int64_t *out);
 
+/*
+ * split_apportion over 128-bit weights (an itemised bill's, items.h), the same rule in the same
+ * code. -1 also when the weight sum or a product total x weight overflows 128 bits.
+ */
+__extension__ int split_apportion_wide(int64_t total, const __int128 *weights, size_t n,
+                                       int64_t *out);
+
 /* The four ways an expense is split (`split.mode` in the REST contract). */
 enum split_mode {
     SPLIT_EQUAL,   /* no values; weight 1 each */
@@ -57,6 +64,11 @@ struct split_error {
     long index;
     char message[160];
 };
+
+/* Fill err (when not NULL) with field, index and the formatted message; returns -1, so a
+   caller can `return split_fail(...)`. */
+__attribute__((format(printf, 4, 5))) int split_fail(struct split_error *err, const char *field,
+                                                     long index, const char *fmt, ...);
 
 /*
  * The weights split_apportion takes for mode, from the n decoded values
