@@ -86,6 +86,7 @@ struct group {
     int64_t version;
     unsigned char head[CHAIN_HASH_SIZE]; /* the hash of its newest event (zeros: none) */
     int touched;
+    int webhooks; /* the group has webhooks: its applied events go to the outbox */
 };
 
 /* A resource the write step writes: item k of group g's expenses or

@@ -225,8 +225,9 @@ int load_groups(struct batch *b)
     PGresult *g =
         batch_query(b,
                     "SELECT id, currency, version, last_seq, encode(head_hash, 'hex'),"
-                    " archived_at IS NOT NULL FROM groups WHERE id = ANY($1::uuid[]) ORDER BY id"
-                    " FOR UPDATE SKIP LOCKED",
+                    " archived_at IS NOT NULL, EXISTS (SELECT 1 FROM webhooks w"
+                    " WHERE w.group_id = groups.id) FROM groups WHERE id = ANY($1::uuid[])"
+                    " ORDER BY id FOR UPDATE SKIP LOCKED",
                     1, p);
     for (int r = 0; g && r < PQntuples(g); r++)
         arr_text(&locked, PQgetvalue(g, r, 0));
@@ -257,6 +258,7 @@ int load_groups(struct batch *b)
         gr->version = atoll(PQgetvalue(g, (int)i, 2));
         gr->proj.last_seq = atoll(PQgetvalue(g, (int)i, 3));
         gr->proj.archived = PQgetvalue(g, (int)i, 5)[0] == 't';
+        gr->webhooks = PQgetvalue(g, (int)i, 6)[0] == 't';
         if (chain_unhex(PQgetvalue(g, (int)i, 4), gr->head) != 0)
             memset(gr->head, 0, sizeof(gr->head)); /* no event yet */
         idx_put(&b->gidx, gr->proj.group_id, i);

@@ -176,9 +176,12 @@ static int write_events(struct batch *b)
         struct entry *ev = &b->ev[i];
         if (ev->outcome == OUT_APPLIED) {
             char *text = xstrndup(ev->text, ev->text_len);
-            arr_text(&aid, ev->e.id);
-            arr_text(&agid, ev->e.group_id);
-            arr_text(&atype, event_type_name(ev->e.type));
+            size_t gi = idx_get(&b->gidx, ev->e.group_id);
+            if (gi != SIZE_MAX && b->groups[gi].webhooks) {
+                arr_text(&aid, ev->e.id);
+                arr_text(&agid, ev->e.group_id);
+                arr_text(&atype, event_type_name(ev->e.type));
+            }
             copy_field(&rows, ev->e.id);
             copy_field(&rows, ev->e.group_id);
             copy_int(&rows, ev->seq);
@@ -218,8 +221,9 @@ static int write_events(struct batch *b)
         goto out;
     /* The webhook outbox: a delivery per applied event and webhook of its
        group that wants its type, in the same transaction (worker/webhooks.c
-       sends them). One statement; it inserts nothing for groups without
-       webhooks. */
+       sends them). One statement, and none at all when no group of the batch
+       had a webhook as load_groups locked it (the common case costs no round
+       trip). */
     if (aid.n) {
         const char *p[3] = {arr_done(&aid), arr_done(&agid), arr_done(&atype)};
         if (exec_params(b,
