@@ -458,6 +458,21 @@ void route_invite_accept(struct rctx *c);
    takes no one (409). Then c->group_id is the invite's group, c->scratch (owned) the token's
    SHA-256 in hex, and next runs. */
 void invite_lookup(struct rctx *c, rctx_fn next);
+/* What both ways of accepting answer, two columns: the group as GET answers it after the
+   change (JSON text) and its chain head (hex), from the statement's CTEs g (the group), v
+   (its new version, if bumped), claimed (the member claimed for user $2) and added (the
+   member inserted). */
+#define INVITE_ACCEPTED_GROUP_SQL                                                                  \
+    "(SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"                \
+    "  'created_at', rfc3339(g.created_at),"                                                       \
+    "  'version', coalesce((SELECT version FROM v), g.version),"                                   \
+    "  'archived', g.archived_at IS NOT NULL, 'archived_at', rfc3339(g.archived_at), 'members',"   \
+    "  (SELECT json_agg(json_build_object('id', x.id, 'name', x.name, 'user_id', x.user_id)"       \
+    "   ORDER BY x.position) FROM (SELECT m.id, m.name, CASE WHEN m.id IN"                         \
+    "   (SELECT id FROM claimed) THEN $2::uuid ELSE m.user_id END AS user_id, m.position"          \
+    "   FROM members m WHERE m.group_id = g.id AND m.removed_at IS NULL"                           \
+    "   UNION ALL SELECT id, name, user_id, position FROM added) x))::text FROM g),"               \
+    " (SELECT encode(head_hash, 'hex') FROM g)"
 /* POST /invites/{token}/accept without Authorization (route_guests.c): join as a guest. */
 void route_guest_join(struct rctx *c);
 void route_expense_write(struct rctx *c);

@@ -61,16 +61,7 @@ static const char *const join_keys[] = {"member_id", "name", NULL};
     "  AND EXISTS (SELECT 1 FROM u) RETURNING version)"                                            \
     " SELECT EXISTS (SELECT 1 FROM g), EXISTS (SELECT 1 FROM t), EXISTS (SELECT 1 FROM u),"        \
     " coalesce((SELECT version FROM v), (SELECT version FROM g)),"                                 \
-    " (SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"               \
-    "  'created_at', rfc3339(g.created_at),"                                                       \
-    "  'version', coalesce((SELECT version FROM v), g.version),"                                   \
-    "  'archived', g.archived_at IS NOT NULL, 'archived_at', rfc3339(g.archived_at), 'members',"   \
-    "  (SELECT json_agg(json_build_object('id', x.id, 'name', x.name, 'user_id', x.user_id)"       \
-    "   ORDER BY x.position) FROM (SELECT m.id, m.name, CASE WHEN m.id IN"                         \
-    "   (SELECT id FROM claimed) THEN $2::uuid ELSE m.user_id END AS user_id, m.position"          \
-    "   FROM members m WHERE m.group_id = g.id AND m.removed_at IS NULL"                           \
-    "   UNION ALL SELECT id, name, user_id, position FROM added) x))::text FROM g),"               \
-    " (SELECT encode(head_hash, 'hex') FROM g),"                                                   \
+    " " INVITE_ACCEPTED_GROUP_SQL ","                                                              \
     " (SELECT " USER_JSON_SQL " FROM u)"
 
 static int is_true(PGresult *res, int col)

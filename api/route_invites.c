@@ -116,16 +116,7 @@ void route_invites_create(struct rctx *c)
     " EXISTS (SELECT 1 FROM t) AS target, (SELECT user_id FROM t) AS target_user,"                 \
     " EXISTS (SELECT 1 FROM claimed) AS claimed, EXISTS (SELECT 1 FROM added) AS added,"           \
     " coalesce((SELECT version FROM v), (SELECT version FROM g)),"                                 \
-    " (SELECT json_build_object('id', g.id, 'name', g.name, 'currency', g.currency,"               \
-    "  'created_at', rfc3339(g.created_at),"                                                       \
-    "  'version', coalesce((SELECT version FROM v), g.version),"                                   \
-    "  'archived', g.archived_at IS NOT NULL, 'archived_at', rfc3339(g.archived_at), 'members',"   \
-    "  (SELECT json_agg(json_build_object('id', x.id, 'name', x.name, 'user_id', x.user_id)"       \
-    "   ORDER BY x.position) FROM (SELECT m.id, m.name, CASE WHEN m.id IN"                         \
-    "   (SELECT id FROM claimed) THEN $2::uuid ELSE m.user_id END AS user_id, m.position"          \
-    "   FROM members m WHERE m.group_id = g.id AND m.removed_at IS NULL"                           \
-    "   UNION ALL SELECT id, name, user_id, position FROM added) x))::text FROM g),"               \
-    " (SELECT encode(head_hash, 'hex') FROM g)"
+    " " INVITE_ACCEPTED_GROUP_SQL
 
 static void run_accept(struct rctx *c);
 
