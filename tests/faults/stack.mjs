@@ -10,18 +10,26 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+// Ports this process has handed out: one not yet bound (a stack still starting) is free to
+// the kernel, so only this set keeps two draws of one test from answering the same port.
+const handedOut = new Set();
+
 // A free port below the kernel's ephemeral range (32768 and up), so that no outgoing
 // connection of the stack itself can take it between this check and the bind.
 export async function freePort() {
     for (;;) {
         const port = 20000 + Math.floor(Math.random() * 12000);
+        if (handedOut.has(port)) continue;
         const free = await new Promise((resolve) => {
             const srv = createServer();
             srv.unref();
             srv.once('error', () => resolve(false));
             srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
         });
-        if (free) return port;
+        if (free) {
+            handedOut.add(port);
+            return port;
+        }
     }
 }
 
