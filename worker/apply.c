@@ -1,5 +1,6 @@
 /*
- * apply: one batch of one partition's events in one PostgreSQL transaction.
+ * apply: one batch of events (one read's, of one or several partitions) in one
+ * PostgreSQL transaction.
  *
  * A batch costs a fixed number of round trips, whatever its size. The steps
  * run here in order; load.c, write.c and publish.c hold the bigger ones,
@@ -26,9 +27,9 @@
  *                 the rest with bulk statements (unnest of arrays):
  *                 rejections, changed expenses and payments, balances, group
  *                 versions and heads;
- *   5. fence      last, so that the partition's row is locked only for the
- *                 moment before COMMIT: the lease token must still be the
- *                 newest PostgreSQL has seen for the partition;
+ *   5. fence      last, so that the partitions' rows are locked only for the
+ *                 moment before COMMIT: each lease token must still be the
+ *                 newest PostgreSQL has seen for its partition;
  *   6. commit, then (publish.c) the cache and, one command each for the
  *                 batch, the statuses' deletion, the notification, the ack
  *                 and the trim.
@@ -278,70 +279,116 @@ static void batch_release(struct batch *b)
     }
     idx_free(&b->gidx);
     free(b->ev);
+    free(b->parts);
     free(b->groups);
 }
 
-/* The last step before COMMIT, so that the partition's row stays locked only
-   for that moment: our token must be above every token PostgreSQL saw for the
-   partition, or equal to one it saw from us. Records the newest entry id
-   applied. 0, or -1 (fenced off: the lease is given back and taken again with
-   a newer token). */
+/* The last step before COMMIT, so that the partitions' rows stay locked only
+   for that moment, in one statement for every partition of the batch: our
+   token must be above every token PostgreSQL saw for the partition, or equal
+   to one it saw from us. Records the newest entry id applied of each, and
+   takes the commit's time for the answers (b->applied_at). 0, or -1 (fenced
+   off: each stale lease is given back and taken again with a newer token). */
 static int fence(struct batch *b)
 {
-    char pbuf[16], tbuf[24], ms[24] = "0", seq[24] = "0";
-    unsigned long long ems, eseq;
-    snprintf(pbuf, sizeof(pbuf), "%u", b->p);
-    snprintf(tbuf, sizeof(tbuf), "%lld", (long long)b->w->token[b->p]);
-    if (sscanf(b->last_entry, "%llu-%llu", &ems, &eseq) == 2) {
-        snprintf(ms, sizeof(ms), "%llu", ems);
-        snprintf(seq, sizeof(seq), "%llu", eseq);
+    struct pgarr ps = {0}, tokens = {0}, ms = {0}, seqs = {0};
+    int rc = -1;
+    for (size_t i = 0; i < b->n_parts; i++) {
+        const struct bpart *bp = &b->parts[i];
+        unsigned long long ems = 0, eseq = 0;
+        if (!bp->done || sscanf(bp->done, "%llu-%llu", &ems, &eseq) != 2)
+            ems = eseq = 0;
+        arr_int(&ps, bp->p);
+        arr_int(&tokens, b->w->token[bp->p]);
+        arr_int(&ms, (int64_t)ems);
+        arr_int(&seqs, (int64_t)eseq);
     }
-    const char *fp[5] = {pbuf, tbuf, b->w->name, ms, seq};
+    const char *fp[5] = {arr_done(&ps), arr_done(&tokens), b->w->name, arr_done(&ms),
+                         arr_done(&seqs)};
     PGresult *r = batch_query(b,
                               "INSERT INTO partitions AS t (p, token, holder, last_ms, last_seq)"
-                              " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (p) DO UPDATE"
+                              " SELECT x.p, x.token, $3, x.ms, x.seq FROM unnest($1::int[],"
+                              " $2::bigint[], $4::bigint[], $5::bigint[]) AS x(p, token, ms, seq)"
+                              " ORDER BY x.p ON CONFLICT (p) DO UPDATE"
                               " SET token = EXCLUDED.token, holder = EXCLUDED.holder,"
                               " last_ms = CASE WHEN (t.last_ms, t.last_seq) >= (EXCLUDED.last_ms,"
                               " EXCLUDED.last_seq) THEN t.last_ms ELSE EXCLUDED.last_ms END,"
                               " last_seq = CASE WHEN (t.last_ms, t.last_seq) >= (EXCLUDED.last_ms,"
                               " EXCLUDED.last_seq) THEN t.last_seq ELSE EXCLUDED.last_seq END"
                               " WHERE t.token < EXCLUDED.token"
-                              " OR (t.token = EXCLUDED.token AND t.holder = EXCLUDED.holder)",
+                              " OR (t.token = EXCLUDED.token AND t.holder = EXCLUDED.holder)"
+                              " RETURNING t.p, rfc3339(now())",
                               5, fp);
     if (!r)
-        return -1;
-    int ok = atoi(PQcmdTuples(r)) == 1;
-    PQclear(r);
-    if (!ok) {
-        int64_t floor = 0;
-        r = batch_query(b, "SELECT token FROM partitions WHERE p = $1", 1, fp);
-        if (r) {
-            if (PQntuples(r) == 1)
-                floor = atoll(PQgetvalue(r, 0, 0));
-            PQclear(r);
-        }
-        log_warn("apply: partition %u fenced off (token %s is stale, PostgreSQL has %lld)", b->p,
-                 tbuf, (long long)floor);
-        lease_fenced(b->w, b->p, floor);
-        return -1;
+        goto out;
+    if (PQntuples(r) == (int)b->n_parts) {
+        snprintf(b->applied_at, sizeof(b->applied_at), "%s", PQgetvalue(r, 0, 1));
+        PQclear(r);
+        rc = 0;
+        goto out;
     }
-    return 0;
+    /* The partitions another holder's token fenced off: those not returned. */
+    unsigned char *kept = xcalloc(WORKER_MAX_PARTITIONS, 1);
+    for (int k = 0; k < PQntuples(r); k++) {
+        unsigned p = (unsigned)atoi(PQgetvalue(r, k, 0));
+        if (p < WORKER_MAX_PARTITIONS)
+            kept[p] = 1;
+    }
+    PQclear(r);
+    r = batch_query(b, "SELECT p, token FROM partitions WHERE p = ANY($1::int[])", 1, fp);
+    for (size_t i = 0; i < b->n_parts; i++) {
+        unsigned p = b->parts[i].p;
+        int64_t floor = 0;
+        if (kept[p])
+            continue;
+        for (int k = 0; r && k < PQntuples(r); k++)
+            if ((unsigned)atoi(PQgetvalue(r, k, 0)) == p)
+                floor = atoll(PQgetvalue(r, k, 1));
+        log_warn("apply: partition %u fenced off (token %lld is stale, PostgreSQL has %lld)", p,
+                 (long long)b->w->token[p], (long long)floor);
+        lease_fenced(b->w, p, floor);
+    }
+    if (r)
+        PQclear(r);
+    free(kept);
+out:
+    arr_free(&ps), arr_free(&tokens), arr_free(&ms), arr_free(&seqs);
+    return rc;
+}
+
+/* The partitions of entries, each once, in order of first appearance. */
+static void batch_parts(struct batch *b, const struct stream_entry *entries, size_t n)
+{
+    b->parts = xcalloc(n ? n : 1, sizeof(*b->parts));
+    for (size_t i = 0; i < n; i++) {
+        struct bpart *bp = NULL;
+        for (size_t k = b->n_parts; k-- > 0;)
+            if (b->parts[k].p == entries[i].p) {
+                bp = &b->parts[k];
+                break;
+            }
+        if (!bp) {
+            bp = &b->parts[b->n_parts++];
+            bp->p = entries[i].p;
+            bp->defer = entries[i].defer;
+        }
+        bp->last = entries[i].id;
+        if (b->ev[i].outcome != OUT_DEFERRED)
+            bp->done = entries[i].id;
+    }
 }
 
 /* Apply entries as one batch. 0 on commit; -1 otherwise, with *refused set
    when PostgreSQL refused a statement (as opposed to a lost connection or a
    lost lease) and the reason in why. */
-static int apply_once(struct worker *w, unsigned p, const struct stream_entry *entries, size_t n,
-                      struct gset *defer, int *refused, char *why, size_t why_size)
+static int apply_once(struct worker *w, const struct stream_entry *entries, size_t n, int *refused,
+                      char *why, size_t why_size)
 {
     struct batch b;
     int rc = -1;
-    PGresult *r;
 
     memset(&b, 0, sizeof(b));
     b.w = w;
-    b.p = p;
-    b.defer = defer;
     b.n_ev = n;
     b.ev = xcalloc(n, sizeof(*b.ev));
     for (size_t i = 0; i < n; i++) {
@@ -349,9 +396,11 @@ static int apply_once(struct worker *w, unsigned p, const struct stream_entry *e
         ev->text = entries[i].event;
         ev->text_len = entries[i].event_len;
         ev->wait = entries[i].wait;
+        ev->defer = entries[i].defer;
         ev->outcome = entry_decode(ev) == 0 ? OUT_APPLIED : OUT_MALFORMED;
         if (ev->outcome == OUT_MALFORMED)
-            log_error("apply: entry %s of partition %u is not a ledger event", entries[i].id, p);
+            log_error("apply: entry %s of partition %u is not a ledger event", entries[i].id,
+                      entries[i].p);
     }
     if (!w->pg || PQstatus(w->pg) != CONNECTION_OK)
         goto out;
@@ -365,16 +414,9 @@ static int apply_once(struct worker *w, unsigned p, const struct stream_entry *e
     decide(&b);
     if (b.broken)
         goto rollback;
-    for (size_t i = 0; i < n; i++)
-        if (b.ev[i].outcome != OUT_DEFERRED)
-            snprintf(b.last_entry, sizeof(b.last_entry), "%s", entries[i].id);
+    batch_parts(&b, entries, n);
     if (write_batch(&b) != 0 || fence(&b) != 0)
         goto rollback;
-    r = batch_query(&b, "SELECT rfc3339(now())", 0, NULL);
-    if (!r)
-        goto rollback;
-    snprintf(b.applied_at, sizeof(b.applied_at), "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
     if (exec0(&b, "COMMIT") != 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
@@ -390,7 +432,7 @@ static int apply_once(struct worker *w, unsigned p, const struct stream_entry *e
     goto out;
 rollback:
     if (b.error[0]) {
-        log_warn("apply: partition %u batch of %zu not applied: %s", p, n, b.error);
+        log_warn("apply: batch of %zu not applied: %s", n, b.error);
         *refused = !b.broken;
         snprintf(why, why_size, "%s", b.error);
     }
@@ -408,9 +450,9 @@ out:
 /* An entry PostgreSQL refuses even alone: record it as rejected, keep a copy
    in the dead-letter stream, tell its waiter, and acknowledge it, so it never
    holds up the partition. 0, or -1 if that could not be recorded. */
-int apply_dead_letter(struct worker *w, unsigned p, const struct stream_entry *entry,
-                      const char *why)
+int apply_dead_letter(struct worker *w, const struct stream_entry *entry, const char *why)
 {
+    unsigned p = entry->p;
     struct batch b;
     struct entry ev;
     char stream[64], key[96], detail[320];
@@ -474,19 +516,18 @@ out:
     return rc;
 }
 
-int apply_batch(struct worker *w, unsigned p, const struct stream_entry *entries, size_t n,
-                struct gset *defer)
+int apply_batch(struct worker *w, const struct stream_entry *entries, size_t n)
 {
-    struct part *pt = &w->part[p];
     int refused = 0;
     char why[256] = "";
 
-    if (apply_once(w, p, entries, n, defer, &refused, why, sizeof(why)) == 0)
+    if (apply_once(w, entries, n, &refused, why, sizeof(why)) == 0)
         return 0;
     if (!refused)
         return -1; /* not the entries' fault: they stay pending */
     if (n == 1) {
         /* Refused alone, for its own content. Only that counts against it. */
+        struct part *pt = &w->part[entries[0].p];
         if (strcmp(pt->refused_id, entries[0].id) != 0) {
             snprintf(pt->refused_id, sizeof(pt->refused_id), "%s", entries[0].id);
             pt->refusals = 0;
@@ -495,11 +536,11 @@ int apply_batch(struct worker *w, unsigned p, const struct stream_entry *entries
             return -1;
         pt->refused_id[0] = '\0';
         pt->refusals = 0;
-        return apply_dead_letter(w, p, entries, why);
+        return apply_dead_letter(w, entries, why);
     }
     /* Isolate the refused entry: one at a time, in order. */
     for (size_t i = 0; i < n; i++)
-        if (apply_batch(w, p, &entries[i], 1, defer) != 0)
+        if (apply_batch(w, &entries[i], 1) != 0)
             return -1;
     return 0;
 }

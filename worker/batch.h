@@ -1,5 +1,5 @@
 /*
- * batch: the state of one batch of one partition's events while apply.c
+ * batch: the state of one batch of events while apply.c
  * runs its steps (see the numbered steps atop apply.c), and the steps the
  * other files run: load.c (step 2), write.c (step 4, with the COPY and array
  * helpers), publish.c (step 6). Private to the worker.
@@ -63,6 +63,7 @@ struct entry {
     struct event e;   /* decoded (owns its JSON); empty when malformed */
     const char *text; /* the entry's event text, borrowed from the stream entry */
     size_t text_len;
+    struct gset *defer; /* borrowed: its partition's groups whose events stay pending */
     enum outcome outcome;
     json_t *problem;     /* owned: why the event was rejected */
     json_t *before;      /* owned: the resource before a replacement or deletion (audit log) */
@@ -96,16 +97,25 @@ struct row_ref {
     size_t k;
 };
 
+/* A partition the batch has entries of (they are contiguous, in stream
+   order). */
+struct bpart {
+    unsigned p;
+    struct gset *defer; /* borrowed: groups whose events stay pending (see apply_batch) */
+    const char *last;   /* borrowed: its newest entry id in the batch */
+    const char *done;   /* borrowed: its newest entry id not left pending, recorded by the
+                           fence; NULL when every one is */
+};
+
 struct batch {
     struct worker *w;
-    unsigned p;
     struct entry *ev;
     size_t n_ev;
+    struct bpart *parts; /* the partitions of the entries, each once */
+    size_t n_parts;
     struct group *groups;
     size_t n_groups;
-    struct idx gidx;     /* groups by id */
-    struct gset *defer;  /* groups whose events stay pending (see apply_batch) */
-    char last_entry[48]; /* the batch's newest stream entry id, recorded by the fence */
+    struct idx gidx; /* groups by id */
     char applied_at[24];
     char error[256];
     int broken; /* not a refusal of what the batch wrote: retry the batch later */

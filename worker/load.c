@@ -174,16 +174,24 @@ out:
     return rc;
 }
 
-/* Events of the groups in b->defer stay pending. */
+/* Events of the groups in their partition's defer set stay pending. */
 static void defer_events(struct batch *b)
 {
     for (size_t i = 0; i < b->n_ev; i++)
-        if (b->ev[i].outcome == OUT_APPLIED && gset_has(b->defer, b->ev[i].e.group_id))
+        if (b->ev[i].outcome == OUT_APPLIED && gset_has(b->ev[i].defer, b->ev[i].e.group_id))
             b->ev[i].outcome = OUT_DEFERRED;
 }
 
+/* Group gid joins the defer set of its partition: its events stay pending. */
+static void defer_group(struct batch *b, const char *gid)
+{
+    for (size_t i = 0; i < b->n_ev; i++)
+        if (b->ev[i].outcome == OUT_APPLIED && strcmp(b->ev[i].e.group_id, gid) == 0)
+            gset_add(b->ev[i].defer, gid);
+}
+
 /* The groups PostgreSQL has but did not lock for us (someone else holds their
-   row) join b->defer; their events stay pending. 0, or -1. */
+   row) join their partition's defer set; their events stay pending. 0, or -1. */
 static int defer_locked(struct batch *b, const char *ids, size_t asked)
 {
     const char *p[1] = {ids};
@@ -195,8 +203,8 @@ static int defer_locked(struct batch *b, const char *ids, size_t asked)
     for (int r = 0; r < PQntuples(res); r++) {
         const char *id = PQgetvalue(res, r, 0);
         if (idx_get(&b->gidx, id) == SIZE_MAX) {
-            log_info("apply: partition %u: group %s is locked, its events wait", b->p, id);
-            gset_add(b->defer, id);
+            log_info("apply: group %s is locked, its events wait", id);
+            defer_group(b, id);
         }
     }
     PQclear(res);
@@ -317,7 +325,7 @@ static struct group *group_of(struct batch *b, const PGresult *res, int row, int
 
 /* Expenses PostgreSQL has but did not lock for us (someone else holds their
    row; those it gave are in got): the groups of the events naming them join
-   b->defer. 0, or -1. */
+   their partition's defer set. 0, or -1. */
 static int defer_locked_expenses(struct batch *b, const char *ids, const struct idx *got)
 {
     const char *p[1] = {ids};
@@ -332,9 +340,8 @@ static int defer_locked_expenses(struct batch *b, const char *ids, const struct 
             const struct entry *ev = &b->ev[i];
             if (ev->outcome == OUT_APPLIED && event_kind_of(ev->e.type) == EVENT_EXPENSE &&
                 strcmp(ev->e.target, id) == 0) {
-                log_info("apply: partition %u: expense %s is locked, group %s waits", b->p, id,
-                         ev->e.group_id);
-                gset_add(b->defer, ev->e.group_id);
+                log_info("apply: expense %s is locked, group %s waits", id, ev->e.group_id);
+                gset_add(ev->defer, ev->e.group_id);
             }
         }
     }

@@ -82,7 +82,8 @@ static int load_config(struct worker_config *c)
 }
 
 /* Copy a reply's entries ([id, [field, value...]]...) into out. */
-static size_t collect(const redisReply *arr, struct stream_entry *out, size_t max)
+static size_t collect(const redisReply *arr, struct stream_entry *out, size_t max, unsigned p,
+                      struct gset *defer)
 {
     size_t n = 0;
     for (size_t i = 0; i < arr->elements && n < max; i++) {
@@ -95,6 +96,8 @@ static size_t collect(const redisReply *arr, struct stream_entry *out, size_t ma
         out[n].event = "";
         out[n].event_len = 0;
         out[n].wait = 0;
+        out[n].p = p;
+        out[n].defer = defer;
         if (kv->type == REDIS_REPLY_ARRAY) {
             for (size_t k = 0; k + 1 < kv->elements; k += 2) {
                 if (strcmp(kv->element[k]->str, "event") == 0) {
@@ -111,12 +114,11 @@ static size_t collect(const redisReply *arr, struct stream_entry *out, size_t ma
 }
 
 /* apply_batch, timed for /metrics. */
-static int apply_observed(struct worker *w, unsigned p, const struct stream_entry *buf, size_t n,
-                          struct gset *defer)
+static int apply_observed(struct worker *w, const struct stream_entry *buf, size_t n)
 {
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    int rc = apply_batch(w, p, buf, n, defer);
+    int rc = apply_batch(w, buf, n);
     clock_gettime(CLOCK_MONOTONIC, &b);
     metrics_batch(n, (b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000, rc);
     return rc;
@@ -147,10 +149,10 @@ static int claim_pending(struct worker *w, unsigned p, struct stream_entry *buf)
         return -1;
     if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
         r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_ARRAY) {
-        size_t n = collect(r->element[1], buf, w->cfg.batch);
+        size_t n = collect(r->element[1], buf, w->cfg.batch, p, &pt->pass);
         if (n > 0 && !pt->pass.n)
             log_info("claim: %zu pending entries in partition %u", n, p);
-        if (n == 0 || apply_observed(w, p, buf, n, &pt->pass) == 0) {
+        if (n == 0 || apply_observed(w, buf, n) == 0) {
             snprintf(pt->cursor, sizeof(pt->cursor), "%s", r->element[0]->str);
             rc = strcmp(pt->cursor, "0-0") != 0 && n > 0;
             if (!rc) {
@@ -171,13 +173,39 @@ static int claim_pending(struct worker *w, unsigned p, struct stream_entry *buf)
     return rc;
 }
 
-/* One XREADGROUP over every owned partition; apply per partition. */
+/* Apply the n entries in buf (of the partitions in parts, each blocked.n
+   before in blocked) as one batch, and follow up per partition. */
+static void apply_read(struct worker *w, const struct stream_entry *buf, size_t n,
+                       const unsigned *parts, const size_t *blocked, size_t n_parts)
+{
+    if (n == 0)
+        return;
+    int rc = apply_observed(w, buf, n);
+    for (size_t k = 0; k < n_parts; k++) {
+        unsigned p = parts[k];
+        if (rc != 0) {
+            /* Left pending: claim them again, in order, before new ones. */
+            if (w->token[p])
+                lease_claim(w, p);
+        } else if (blocked[k] == 0) {
+            schedule_retry(w, p);
+        }
+    }
+}
+
+/* One XREADGROUP over every owned partition. What it returns is applied in
+   as few transactions as hold it with at most WORKER_BATCH entries each (a
+   partition's entries are never split): at a low rate, one transaction for
+   whatever every partition had, instead of one per partition. */
 static void read_new(struct worker *w, struct stream_entry *buf)
 {
     const char **argv = xcalloc(9 + 2 * (size_t)w->cfg.partitions, sizeof(*argv));
     char(*names)[32] = xcalloc(w->cfg.partitions, sizeof(*names));
+    unsigned *parts = xcalloc(w->cfg.partitions, sizeof(*parts));
+    size_t *blocked = xcalloc(w->cfg.partitions, sizeof(*blocked));
     char count[16];
     int argc = 0, owned = 0;
+    size_t used = 0, n_parts = 0;
     redisReply *r;
 
     snprintf(count, sizeof(count), "%u", w->cfg.batch);
@@ -210,20 +238,27 @@ static void read_new(struct worker *w, struct stream_entry *buf)
             const redisReply *sr = r->element[s];
             unsigned p;
             if (sr->type != REDIS_REPLY_ARRAY || sr->elements != 2 ||
-                keys_stream_partition(sr->element[0]->str, &p) != 0 || p >= w->cfg.partitions)
+                sr->element[1]->type != REDIS_REPLY_ARRAY ||
+                keys_stream_partition(sr->element[0]->str, &p) != 0 || p >= w->cfg.partitions ||
+                !w->token[p])
                 continue;
-            size_t n = collect(sr->element[1], buf, w->cfg.batch);
-            if (n && w->token[p]) {
-                size_t blocked = w->part[p].blocked.n;
-                if (apply_observed(w, p, buf, n, &w->part[p].blocked) != 0) {
-                    /* Left pending: claim them again, in order, before new ones. */
-                    if (w->token[p])
-                        lease_claim(w, p);
-                } else if (blocked == 0) {
-                    schedule_retry(w, p);
-                }
+            size_t want = sr->element[1]->elements;
+            if (used > 0 && used + want > w->cfg.batch) {
+                apply_read(w, buf, used, parts, blocked, n_parts);
+                used = n_parts = 0;
             }
+            /* A lease lost while applying the entries before: these stay pending. */
+            if (!w->token[p])
+                continue;
+            size_t n = collect(sr->element[1], buf + used, w->cfg.batch - used, p,
+                               &w->part[p].blocked);
+            if (n == 0)
+                continue;
+            parts[n_parts] = p;
+            blocked[n_parts++] = w->part[p].blocked.n;
+            used += n;
         }
+        apply_read(w, buf, used, parts, blocked, n_parts);
     } else if (r->type == REDIS_REPLY_ERROR) {
         log_error("redis: XREADGROUP: %s", r->str);
         if (strncmp(r->str, "NOGROUP", 7) == 0)
@@ -233,6 +268,8 @@ static void read_new(struct worker *w, struct stream_entry *buf)
     freeReplyObject(r);
 out:
     free(names);
+    free(parts);
+    free(blocked);
     free(argv);
 }
 

@@ -134,8 +134,9 @@ static struct script outcome_script = SCRIPT_INIT(outcome_lua);
    compare-and-set); the outcome of each event a request waits on (its
    status hash, for a minute); then one command each for the whole batch:
    DEL of the other finished events' status hashes (PostgreSQL answers for
-   them from now on: Redis keeps only what is in flight), PUBLISH naming
-   every finished event, XACK, and the trim below the last entry. */
+   them from now on: Redis keeps only what is in flight) and PUBLISH naming
+   every finished event; then for each partition, XACK and the trim below
+   its last entry. */
 void publish(struct batch *b, const struct stream_entry *entries)
 {
     struct worker *w = b->w;
@@ -179,18 +180,19 @@ void publish(struct batch *b, const struct stream_entry *entries)
         }
         free(vm);
     }
-    keys_stream(stream, sizeof(stream), b->p);
     del[n_del++] = "DEL";
     for (size_t i = 0; i < b->n_ev; i++) {
         struct entry *ev = &b->ev[i];
         if (ev->outcome == OUT_DEFERRED)
             continue; /* pending: nothing to say yet */
         if (ev->outcome == OUT_MALFORMED) {
+            char from[64];
+            keys_stream(from, sizeof(from), entries[i].p);
             const char *argv[11] = {"XADD",
                                     KEYS_DEAD_STREAM,
                                     "*",
                                     "stream",
-                                    stream,
+                                    from,
                                     "entry",
                                     entries[i].id,
                                     "event",
@@ -263,21 +265,27 @@ void publish(struct batch *b, const struct stream_entry *entries)
         const char *argv[3] = {"PUBLISH", KEYS_DONE_CHANNEL, done.buf};
         pipe_cmd(&pp, 3, argv, NULL);
     }
-    ack[n_ack++] = "XACK";
-    ack[n_ack++] = stream;
-    ack[n_ack++] = KEYS_CONSUMER_GROUP;
-    for (size_t i = 0; i < b->n_ev; i++)
-        if (b->ev[i].outcome != OUT_DEFERRED)
-            ack[n_ack++] = entries[i].id;
-    if (n_ack > 3)
-        pipe_cmd(&pp, (int)n_ack, ack, NULL);
-    /* Everything up to the last entry is applied and acknowledged now (a
-       partition is read in order by its one owner): trim below it. Not while
-       entries of a locked group wait, pending, below it. */
-    next_id(entries[b->n_ev - 1].id, minid, sizeof(minid));
-    if (b->defer->n == 0) {
-        const char *argv[4] = {"XTRIM", stream, "MINID", minid};
-        pipe_cmd(&pp, 4, argv, NULL);
+    /* Per partition: XACK, and the trim. Everything up to its last entry is
+       applied and acknowledged now (a partition is read in order by its one
+       owner): trim below it. Not while entries of a locked group wait,
+       pending, below it. */
+    for (size_t k = 0; k < b->n_parts; k++) {
+        const struct bpart *bp = &b->parts[k];
+        keys_stream(stream, sizeof(stream), bp->p);
+        n_ack = 0;
+        ack[n_ack++] = "XACK";
+        ack[n_ack++] = stream;
+        ack[n_ack++] = KEYS_CONSUMER_GROUP;
+        for (size_t i = 0; i < b->n_ev; i++)
+            if (entries[i].p == bp->p && b->ev[i].outcome != OUT_DEFERRED)
+                ack[n_ack++] = entries[i].id;
+        if (n_ack > 3)
+            pipe_cmd(&pp, (int)n_ack, ack, NULL);
+        if (bp->defer->n == 0) {
+            next_id(bp->last, minid, sizeof(minid));
+            const char *argv[4] = {"XTRIM", stream, "MINID", minid};
+            pipe_cmd(&pp, 4, argv, NULL);
+        }
     }
     while (ok && pp.sent > 0) {
         redisReply *r = pipe_reply(&pp);

@@ -148,19 +148,21 @@ struct stream_entry {
     char id[48];       /* stream entry id */
     const char *event; /* borrowed: the event JSON */
     size_t event_len;
-    int wait; /* a request waits for the outcome (field "wait" is "1") */
+    int wait;           /* a request waits for the outcome (field "wait" is "1") */
+    unsigned p;         /* the partition whose stream holds it */
+    struct gset *defer; /* borrowed: the groups of p whose events stay pending */
 };
 
-/* Apply entries of partition p in one transaction fenced by the lease token,
-   publish the results and ack them. Events of the groups in defer, and of
-   groups whose row someone else holds locked (added to defer), are left
-   pending, in order. An entry PostgreSQL refuses for its own content is
-   isolated, and dead-lettered once refused alone WORKER_MAX_DELIVERIES times.
-   Returns 0; -1 when entries were left pending for another reason (PostgreSQL
-   or Redis unavailable, a timeout, the lease fenced off) to be claimed again
-   in order. */
-int apply_batch(struct worker *w, unsigned p, const struct stream_entry *entries, size_t n,
-                struct gset *defer);
+/* Apply entries (those of one partition contiguous, in stream order; one or
+   several partitions) in one transaction fenced by the lease tokens of their
+   partitions, publish the results and ack them. Events of the groups in an
+   entry's defer set, and of groups whose row someone else holds locked
+   (added to that set), are left pending, in order. An entry PostgreSQL
+   refuses for its own content is isolated, and dead-lettered once refused
+   alone WORKER_MAX_DELIVERIES times. Returns 0; -1 when entries were left
+   pending for another reason (PostgreSQL or Redis unavailable, a timeout, a
+   lease fenced off) to be claimed again in order. */
+int apply_batch(struct worker *w, const struct stream_entry *entries, size_t n);
 
 /* 1 when SQLSTATE state (NULL: none, the connection failed) says the statement
    was refused for what it wrote (data or integrity), not for a passing
@@ -169,8 +171,7 @@ int apply_refused_for_content(const char *state);
 
 /* Record entry as rejected (when it is an event), copy it to the dead-letter
    stream with why, announce it and acknowledge it. 0, or -1 (left pending). */
-int apply_dead_letter(struct worker *w, unsigned p, const struct stream_entry *entry,
-                      const char *why);
+int apply_dead_letter(struct worker *w, const struct stream_entry *entry, const char *why);
 
 /* --- webhooks.c: delivering the webhook outbox (docs/OPERATIONS.md) ------------------- */
 
