@@ -139,12 +139,22 @@ median() {
     printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
+# wrk_latency CONNECTIONS URL [WRK ARGS...]: "rate p99" of a wrk run with --latency.
+wrk_latency() {
+    local c=$1 url=$2 out
+    shift 2
+    out="$(wrk -t"$THREADS" -c"$c" -d"${DURATION}s" --latency "$@" "$url" 2>&1)"
+    echo "$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out") $(awk '$1 == "99%" { print $2 }' <<<"$out")"
+}
+
 bench_balance_reads() {
-    local base="http://127.0.0.1:$HTTP_PORT" pid out rate p99 hwm
+    local base="http://127.0.0.1:$HTTP_PORT" pid out rate p99 hwm ping_p99 floor
     eval "$(node bench/reads.mjs setup)"
-    # The trivial GET again, right beside the balance load: the machine is shared.
-    raw ping_beside "nginx → api: GET /api/ping, just before the balance load" \
-        "$(wrk_rate "$base/api/ping")" "req/s"
+    # The trivial GET again, right beside the balance load: the machine is shared. Its own
+    # p99 at the same concurrency is the floor of any proxied request's.
+    read -r rate ping_p99 <<<"$(wrk_latency "$CONNECTIONS" "$base/api/ping")"
+    raw ping_beside "nginx → api: GET /api/ping, just before the balance load (p99 ${ping_p99:-?})" \
+        "${rate:-0}" "req/s"
     pid="$(scripts/stack.sh pid api)"
     # The peak from here on: start-up (argon2id's 64 MiB test hash) and setup excluded.
     echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true
@@ -154,7 +164,16 @@ bench_balance_reads() {
     p99="$(awk '$1 == "99%" { print $2 }' <<<"$out")"
     hwm="$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")"
     WRK_NOTE="$(awk '/Non-2xx or 3xx responses:/ { print $NF " answers not 2xx/3xx! " }' <<<"$out")"
-    row "cached balance reads through nginx (p99 ${p99:-?})" "${rate:-0}" "req/s" ping_beside
+    # Little's law: a closed loop of C connections at R req/s waits C / R on average.
+    floor="$(awk -v c="$CONNECTIONS" -v r="${rate:-0}" 'BEGIN { if (r > 0) printf "%.1fms", 1000 * c / r; else print "?" }')"
+    row "cached balance reads through nginx, $CONNECTIONS connections (p99 ${p99:-?}; mean $floor by Little's law)" \
+        "${rate:-0}" "req/s" ping_beside
+    # The tail below saturation: 8 connections, beside the GET at 8.
+    read -r rate ping_p99 <<<"$(wrk_latency 8 "$base/api/ping")"
+    raw ping_beside_8 "nginx → api: GET /api/ping, 8 connections (p99 ${ping_p99:-?})" "${rate:-0}" "req/s"
+    read -r rate p99 <<<"$(wrk_latency 8 "$base/api/v1/groups/$READ_GROUP/balances" \
+        -H "Authorization: Bearer $READ_TOKEN")"
+    row "cached balance reads through nginx, 8 connections (p99 ${p99:-?})" "${rate:-0}" "req/s" ping_beside_8
     ROWS+=("| api peak RSS (VmHWM) during the balance load | $hwm MiB | 32 MiB (target) | $(awk -v a="$hwm" 'BEGIN { printf "%.0f%%", 100 * a / 32 }') |")
 }
 
@@ -214,9 +233,19 @@ bench_write_acceptance() {
     rate="$(wrk_rate "$base/api/v1/groups/$BENCH_GROUP/expenses" -s "$lua")"
     RAW[accepted]=$rate
     RAW_LABEL[accepted]="expense writes accepted through nginx, no wait"
-    row "expense writes accepted through nginx (202: validated, XADD)" "$rate" "req/s" \
-        ping_beside_write
+    row "expense writes accepted through nginx (202: validated, XADD), workers applying them on the same cores" \
+        "$rate" "req/s" ping_beside_write
     # Let the workers drain what was accepted before measuring them.
+    drain_streams
+    # The accept path alone (nginx, the api, Redis): the workers stopped, so that applying
+    # what is accepted does not share the cores with accepting it.
+    scripts/stack.sh stop-workers >/dev/null
+    raw ping_beside_write_alone "nginx → api: GET /api/ping, workers stopped" \
+        "$(wrk_rate "$base/api/ping")" "req/s"
+    rate="$(wrk_rate "$base/api/v1/groups/$BENCH_GROUP/expenses" -s "$lua")"
+    row "expense writes accepted through nginx (202: validated, XADD), workers stopped" "$rate" "req/s" \
+        ping_beside_write_alone
+    scripts/stack.sh up >/dev/null
     drain_streams
 }
 

@@ -192,9 +192,12 @@ test('keyboard only: Tab walks the add-expense form in order, Enter submits', as
         await page.keyboard.type('4.50');
         await page.keyboard.press('Enter');
         await waitForRoute(page, OVERVIEW);
+        // The overview drawn: until then the submitted form is still on the page.
+        await page.locator('#live-state').waitFor();
         await waitFor(async () => (await paidTotal()) === before + 450, { what: 'the expense applied' });
         // The split mode radios are reachable and switchable with arrow keys.
         await page.goto(`/#/groups/${group.id}/expenses/new`);
+        await page.locator('#expense-form').waitFor();
         await page.locator('#mode-equal').focus();
         await page.keyboard.press('ArrowRight');
         assert.equal(await page.locator('#mode-exact').isChecked(), true);
