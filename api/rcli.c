@@ -47,12 +47,26 @@
  * connect) on the floor, so the connection neither fails nor completes and
  * every command on it waits forever. Here an error wakes the handlers that
  * were armed, and hiredis sees the error and disconnects.
+ *
+ * Unlike that adapter, commands on a connected context are not written when
+ * the socket turns writable (a poll change and two epoll_ctl calls per
+ * command) but at the start of the loop's next turn (an idle handle, which
+ * also keeps that turn's poll from blocking): every command the callbacks of
+ * one turn issued goes out in one write. Only when the socket cannot take it
+ * all does the writer wait for it to turn writable. While connecting,
+ * hiredis learns that the connect completed from writability, so that stays
+ * a poll.
  */
 
 struct uv_events {
     redisAsyncContext *context;
     uv_poll_t handle;
+    uv_idle_t flush; /* armed: commands wait for the next turn */
     int events;
+    int flush_armed;
+    int open_handles; /* after cleanup: handles not closed yet */
+    int in_flush; /* inside the flush: hiredis asking to write again = socket full */
+    int again;
 };
 
 static void ev_poll(uv_poll_t *handle, int status, int events)
@@ -87,30 +101,72 @@ static void ev_del_read(void *data)
     ev_update(p);
 }
 
+static void ev_flush(uv_idle_t *idle)
+{
+    struct uv_events *p = idle->data;
+    uv_idle_stop(&p->flush);
+    p->flush_armed = 0;
+    if (!p->context)
+        return;
+    p->in_flush = 1;
+    p->again = 0;
+    redisAsyncHandleWrite(p->context); /* may disconnect: p stays until its handles close */
+    p->in_flush = 0;
+    if (p->context && p->again && !(p->events & UV_WRITABLE)) {
+        p->events |= UV_WRITABLE;
+        ev_update(p);
+    }
+}
+
 static void ev_add_write(void *data)
 {
     struct uv_events *p = data;
-    p->events |= UV_WRITABLE;
-    ev_update(p);
+    if (p->in_flush) {
+        p->again = 1;
+        return;
+    }
+    if (!(p->context->c.flags & REDIS_CONNECTED) || (p->events & UV_WRITABLE)) {
+        p->events |= UV_WRITABLE;
+        ev_update(p);
+        return;
+    }
+    if (!p->flush_armed) {
+        uv_idle_start(&p->flush, ev_flush);
+        p->flush_armed = 1;
+    }
 }
 
 static void ev_del_write(void *data)
 {
     struct uv_events *p = data;
-    p->events &= ~UV_WRITABLE;
-    ev_update(p);
+    p->again = 0;
+    if (p->flush_armed) {
+        uv_idle_stop(&p->flush);
+        p->flush_armed = 0;
+    }
+    if (p->events & UV_WRITABLE) {
+        p->events &= ~UV_WRITABLE;
+        ev_update(p);
+    }
 }
 
+/* Each of p's two handles closed: free p after the second. */
 static void ev_closed(uv_handle_t *handle)
 {
-    free(handle->data);
+    struct uv_events *p = handle->data;
+    if (--p->open_handles == 0)
+        free(p);
 }
 
 static void ev_cleanup(void *data)
 {
     struct uv_events *p = data;
     p->context = NULL;
+    uv_idle_stop(&p->flush);
+    p->flush_armed = 0;
+    p->open_handles = 2;
     uv_close((uv_handle_t *)&p->handle, ev_closed);
+    uv_close((uv_handle_t *)&p->flush, ev_closed);
 }
 
 static int ev_attach(redisAsyncContext *ac, uv_loop_t *loop)
@@ -123,6 +179,8 @@ static int ev_attach(redisAsyncContext *ac, uv_loop_t *loop)
         free(p);
         return REDIS_ERR;
     }
+    uv_idle_init(loop, &p->flush);
+    p->flush.data = p;
     ac->ev.addRead = ev_add_read;
     ac->ev.delRead = ev_del_read;
     ac->ev.addWrite = ev_add_write;
