@@ -65,7 +65,7 @@ struct uv_events {
     int events;
     int flush_armed;
     int open_handles; /* after cleanup: handles not closed yet */
-    int in_flush; /* inside the flush: hiredis asking to write again = socket full */
+    int in_flush;     /* inside the flush: hiredis asking to write again = socket full */
     int again;
 };
 

@@ -250,8 +250,8 @@ static void read_new(struct worker *w, struct stream_entry *buf)
             /* A lease lost while applying the entries before: these stay pending. */
             if (!w->token[p])
                 continue;
-            size_t n = collect(sr->element[1], buf + used, w->cfg.batch - used, p,
-                               &w->part[p].blocked);
+            size_t n =
+                collect(sr->element[1], buf + used, w->cfg.batch - used, p, &w->part[p].blocked);
             if (n == 0)
                 continue;
             parts[n_parts] = p;
