@@ -31,8 +31,8 @@
  *                 moment before COMMIT: each lease token must still be the
  *                 newest PostgreSQL has seen for its partition;
  *   6. commit, then (publish.c) the cache and, one command each for the
- *                 batch, the statuses' deletion, the notification, the ack
- *                 and the trim.
+ *                 batch, the statuses' deletion and the notification; one
+ *                 ack and one trim for each partition of the batch.
  *
  * A group whose row another transaction holds locked (an operator's query, a
  * stale holder's batch) holds up only itself: its events in the batch, and its
@@ -328,7 +328,7 @@ static int fence(struct batch *b)
         goto out;
     }
     /* The partitions another holder's token fenced off: those not returned. */
-    unsigned char *kept = xcalloc(WORKER_MAX_PARTITIONS, 1);
+    unsigned char kept[WORKER_MAX_PARTITIONS] = {0};
     for (int k = 0; k < PQntuples(r); k++) {
         unsigned p = (unsigned)atoi(PQgetvalue(r, k, 0));
         if (p < WORKER_MAX_PARTITIONS)
@@ -350,7 +350,6 @@ static int fence(struct batch *b)
     }
     if (r)
         PQclear(r);
-    free(kept);
 out:
     arr_free(&ps), arr_free(&tokens), arr_free(&ms), arr_free(&seqs);
     return rc;

@@ -97,7 +97,7 @@ struct row_ref {
     size_t k;
 };
 
-/* A partition the batch has entries of (they are contiguous, in stream
+/* A partition the batch has entries of (its entries keep their stream
    order). */
 struct bpart {
     unsigned p;
