@@ -2,9 +2,10 @@
  * apply: one batch of events (one read's, of one or several partitions) in one
  * PostgreSQL transaction.
  *
- * A batch costs a fixed number of round trips, whatever its size. The steps
- * run here in order; load.c, write.c and publish.c hold the bigger ones,
- * batch.h the state they share:
+ * A batch costs a fixed number of round trips, whatever its size: BEGIN goes
+ * out with the first load statement, and the writes, the fence and COMMIT
+ * in one pipeline (batch_queue). The steps run here in order; load.c,
+ * write.c and publish.c hold the bigger ones, batch.h the state they share:
  *
  *   1. lock       (load.c) the touched groups, skipping rows someone else
  *                 holds (those groups' events stay pending, see below);
@@ -22,17 +23,19 @@
  *                 balances moved with overflow and range checks); then
  *                 numbered in its group and chained (shared/chain.h); a
  *                 refused event is rejected alone;
- *   4. write      (write.c) what the projections marked dirty: new rows with
- *                 COPY (events with their hashes, new expenses, payments),
- *                 the rest with bulk statements (unnest of arrays):
- *                 rejections, changed expenses and payments, balances, group
- *                 versions and heads;
+ *   4. write      (write.c) what the projections marked dirty, queued: bulk
+ *                 statements over column arrays (events with their hashes,
+ *                 rejections, new and changed expenses and payments,
+ *                 balances, group versions and heads); many new rows of a
+ *                 table go in with COPY at once instead;
  *   5. fence      last, so that the partitions' rows are locked only for the
  *                 moment before COMMIT: each lease token must still be the
- *                 newest PostgreSQL has seen for its partition;
- *   6. commit, then (publish.c) the cache and, one command each for the
- *                 batch, the statuses' deletion and the notification; one
- *                 ack and one trim for each partition of the batch.
+ *                 newest PostgreSQL has seen for its partition; queued, and
+ *                 failing by itself when it is not (the COMMIT is already
+ *                 sent behind it);
+ *   6. commit, sent with the queued writes and the fence, then (publish.c) the cache and, one
+ * command each for the batch, the statuses' deletion and the notification; one ack and one trim for
+ * each partition of the batch.
  *
  * A group whose row another transaction holds locked (an operator's query, a
  * stale holder's batch) holds up only itself: its events in the batch, and its
@@ -147,8 +150,143 @@ void batch_failed(struct batch *b, PGresult *res)
     PQclear(res);
 }
 
+/* A statement batch_queue holds: sent with the next batch_query. */
+struct queued {
+    const char *sql; /* static */
+    int n;
+    char **params;   /* owned copies (NULL elements: SQL NULL) */
+    PGresult **keep; /* where its result goes; NULL: cleared */
+};
+
+void batch_queue(struct batch *b, const char *sql, int n, const char *const *params,
+                 PGresult **keep)
+{
+    if (b->n_queue == b->cap_queue) {
+        b->cap_queue = b->cap_queue ? 2 * b->cap_queue : 8;
+        b->queue = xrealloc(b->queue, b->cap_queue * sizeof(*b->queue));
+    }
+    struct queued *q = &b->queue[b->n_queue++];
+    q->sql = sql;
+    q->n = n;
+    q->params = n ? xcalloc((size_t)n, sizeof(*q->params)) : NULL;
+    for (int i = 0; i < n; i++)
+        q->params[i] = params[i] ? xstrdup(params[i]) : NULL;
+    q->keep = keep;
+}
+
+static void queue_clear(struct batch *b)
+{
+    for (size_t i = 0; i < b->n_queue; i++) {
+        for (int k = 0; k < b->queue[i].n; k++)
+            free(b->queue[i].params[k]);
+        free(b->queue[i].params);
+    }
+    b->n_queue = 0;
+}
+
+/* A statement's result: kept, or cleared; the first failure recorded. The
+   fence's own error (FENCE_SQLSTATE) is no refusal of what the batch wrote:
+   the batch is retried once the lease is taken again. */
+#define FENCE_SQLSTATE "55F01"
+
+static void queued_result(struct batch *b, const struct queued *q, PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        if (q->keep)
+            *q->keep = r;
+        else
+            PQclear(r);
+        return;
+    }
+    if (st == PGRES_FATAL_ERROR && !b->error[0]) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (state && strcmp(state, FENCE_SQLSTATE) == 0) {
+            snprintf(b->error, sizeof(b->error), "%s", PQresultErrorMessage(r));
+            b->fenced = 1;
+            b->broken = 1;
+            PQclear(r);
+            return;
+        }
+        batch_failed(b, r);
+        return;
+    }
+    if (!b->error[0]) /* aborted without a failure of its own: cannot happen */
+        batch_failed(b, r);
+    else
+        PQclear(r);
+}
+
+/* Send every queued statement in one pipeline and read their results: one
+   round trip. 0, or -1 (the first failure in b->error; the statements after
+   it were not run; the transaction is left failed, for ROLLBACK). */
+static int queue_run(struct batch *b)
+{
+    PGconn *pg = b->w->pg;
+    size_t sent = 0, k = 0;
+    int after_result = 0;
+
+    b->error[0] = '\0';
+    if (PQenterPipelineMode(pg) != 1)
+        goto lost;
+    for (; sent < b->n_queue; sent++) {
+        const struct queued *q = &b->queue[sent];
+        if (PQsendQueryParams(pg, q->sql, q->n, NULL, (const char *const *)q->params, NULL, NULL,
+                              0) != 1)
+            goto lost;
+    }
+    if (PQpipelineSync(pg) != 1)
+        goto lost;
+    /* Each statement's result (followed by a NULL), then the sync's. */
+    for (;;) {
+        PGresult *r = PQgetResult(pg);
+        if (!r) {
+            if (!after_result)
+                goto lost;
+            after_result = 0;
+            continue;
+        }
+        if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            break;
+        }
+        if (k == sent) {
+            PQclear(r);
+            goto lost;
+        }
+        queued_result(b, &b->queue[k++], r);
+        after_result = 1;
+    }
+    if (k != sent || PQexitPipelineMode(pg) != 1)
+        goto lost;
+    queue_clear(b);
+    return b->error[0] ? -1 : 0;
+lost:
+    /* The connection is out of step: it is dropped (apply_once). */
+    if (!b->error[0])
+        batch_failed(b, NULL);
+    b->broken = 1;
+    b->lost = 1;
+    queue_clear(b);
+    return -1;
+}
+
+int batch_flush(struct batch *b)
+{
+    return b->n_queue ? queue_run(b) : 0;
+}
+
 PGresult *batch_query(struct batch *b, const char *sql, int n, const char *const *params)
 {
+    if (b->n_queue) {
+        PGresult *res = NULL;
+        batch_queue(b, sql, n, params, &res);
+        if (queue_run(b) == 0)
+            return res;
+        if (res)
+            PQclear(res);
+        return NULL;
+    }
     PGresult *res = PQexecParams(b->w->pg, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
@@ -281,78 +419,100 @@ static void batch_release(struct batch *b)
     free(b->ev);
     free(b->parts);
     free(b->groups);
+    queue_clear(b);
+    free(b->queue);
+    PQclear(b->fence_res);
 }
 
-/* The last step before COMMIT, so that the partitions' rows stay locked only
-   for that moment, in one statement for every partition of the batch: our
-   token must be above every token PostgreSQL saw for the partition, or equal
-   to one it saw from us. Records the newest entry id applied of each, and
-   takes the commit's time for the answers (b->applied_at). 0, or -1 (fenced
-   off: each stale lease is given back and taken again with a newer token). */
-static int fence(struct batch *b)
+/* The fence's parameters: the batch's partitions, our token of each, our
+   name, and the newest entry id applied of each (ms and seq parts). */
+struct fence_args {
+    struct pgarr ps, tokens, ms, seqs;
+    const char *p[5];
+};
+
+static void fence_args(struct batch *b, struct fence_args *a)
 {
-    struct pgarr ps = {0}, tokens = {0}, ms = {0}, seqs = {0};
-    int rc = -1;
+    memset(a, 0, sizeof(*a));
     for (size_t i = 0; i < b->n_parts; i++) {
         const struct bpart *bp = &b->parts[i];
         unsigned long long ems = 0, eseq = 0;
         if (!bp->done || sscanf(bp->done, "%llu-%llu", &ems, &eseq) != 2)
             ems = eseq = 0;
-        arr_int(&ps, bp->p);
-        arr_int(&tokens, b->w->token[bp->p]);
-        arr_int(&ms, (int64_t)ems);
-        arr_int(&seqs, (int64_t)eseq);
+        arr_int(&a->ps, bp->p);
+        arr_int(&a->tokens, b->w->token[bp->p]);
+        arr_int(&a->ms, (int64_t)ems);
+        arr_int(&a->seqs, (int64_t)eseq);
     }
-    const char *fp[5] = {arr_done(&ps), arr_done(&tokens), b->w->name, arr_done(&ms),
-                         arr_done(&seqs)};
-    PGresult *r = batch_query(b,
-                              "INSERT INTO partitions AS t (p, token, holder, last_ms, last_seq)"
-                              " SELECT x.p, x.token, $3, x.ms, x.seq FROM unnest($1::int[],"
-                              " $2::bigint[], $4::bigint[], $5::bigint[]) AS x(p, token, ms, seq)"
-                              " ORDER BY x.p ON CONFLICT (p) DO UPDATE"
-                              " SET token = EXCLUDED.token, holder = EXCLUDED.holder,"
-                              " last_ms = CASE WHEN (t.last_ms, t.last_seq) >= (EXCLUDED.last_ms,"
-                              " EXCLUDED.last_seq) THEN t.last_ms ELSE EXCLUDED.last_ms END,"
-                              " last_seq = CASE WHEN (t.last_ms, t.last_seq) >= (EXCLUDED.last_ms,"
-                              " EXCLUDED.last_seq) THEN t.last_seq ELSE EXCLUDED.last_seq END"
-                              " WHERE t.token < EXCLUDED.token"
-                              " OR (t.token = EXCLUDED.token AND t.holder = EXCLUDED.holder)"
-                              " RETURNING t.p, rfc3339(now())",
-                              5, fp);
-    if (!r)
-        goto out;
-    if (PQntuples(r) == (int)b->n_parts) {
-        snprintf(b->applied_at, sizeof(b->applied_at), "%s", PQgetvalue(r, 0, 1));
-        PQclear(r);
-        rc = 0;
-        goto out;
-    }
-    /* The partitions another holder's token fenced off: those not returned. */
-    unsigned char kept[WORKER_MAX_PARTITIONS] = {0};
-    for (int k = 0; k < PQntuples(r); k++) {
-        unsigned p = (unsigned)atoi(PQgetvalue(r, k, 0));
-        if (p < WORKER_MAX_PARTITIONS)
-            kept[p] = 1;
+    a->p[0] = arr_done(&a->ps);
+    a->p[1] = arr_done(&a->tokens);
+    a->p[2] = b->w->name;
+    a->p[3] = arr_done(&a->ms);
+    a->p[4] = arr_done(&a->seqs);
+}
+
+static void fence_args_free(struct fence_args *a)
+{
+    arr_free(&a->ps), arr_free(&a->tokens), arr_free(&a->ms), arr_free(&a->seqs);
+}
+
+/* The last statement before COMMIT, queued to go out with it, so that the
+   partitions' rows stay locked only for that moment; one statement for
+   every partition of the batch: our token must be above every token
+   PostgreSQL saw for the partition, or equal to one it saw from us. Records
+   the newest entry id applied of each, and answers the commit's time
+   (b->fence_res). A partition fenced off fails the statement itself
+   (fence_check, SQLSTATE FENCE_SQLSTATE), so the COMMIT after it in the
+   pipeline never applies the batch. */
+static void fence(struct batch *b)
+{
+    struct fence_args a;
+    fence_args(b, &a);
+    batch_queue(b,
+                "WITH f AS (INSERT INTO partitions AS t (p, token, holder, last_ms, last_seq)"
+                " SELECT x.p, x.token, $3, x.ms, x.seq FROM unnest($1::int[], $2::bigint[],"
+                " $4::bigint[], $5::bigint[]) AS x(p, token, ms, seq)"
+                " ORDER BY x.p ON CONFLICT (p) DO UPDATE"
+                " SET token = EXCLUDED.token, holder = EXCLUDED.holder,"
+                " last_ms = CASE WHEN (t.last_ms, t.last_seq) >= (EXCLUDED.last_ms,"
+                " EXCLUDED.last_seq) THEN t.last_ms ELSE EXCLUDED.last_ms END,"
+                " last_seq = CASE WHEN (t.last_ms, t.last_seq) >= (EXCLUDED.last_ms,"
+                " EXCLUDED.last_seq) THEN t.last_seq ELSE EXCLUDED.last_seq END"
+                " WHERE t.token < EXCLUDED.token"
+                " OR (t.token = EXCLUDED.token AND t.holder = EXCLUDED.holder)"
+                " RETURNING t.p)"
+                " SELECT rfc3339(now()), fence_check((SELECT count(*) FROM f),"
+                " cardinality($1::int[]))",
+                5, a.p, &b->fence_res);
+    fence_args_free(&a);
+}
+
+/* After a batch the fence refused (rolled back): each partition whose lease
+   another holder's token fenced off is given back and taken again with a
+   newer token. */
+static void fence_settle(struct batch *b)
+{
+    struct fence_args a;
+    fence_args(b, &a);
+    PGresult *r = PQexecParams(b->w->pg,
+                               "SELECT t.p, t.token FROM partitions t JOIN unnest($1::int[],"
+                               " $2::bigint[]) AS x(p, token) ON x.p = t.p"
+                               " WHERE NOT (t.token < x.token"
+                               " OR (t.token = x.token AND t.holder = $3))",
+                               3, NULL, a.p, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        for (int k = 0; k < PQntuples(r); k++) {
+            unsigned p = (unsigned)atoi(PQgetvalue(r, k, 0));
+            int64_t floor = atoll(PQgetvalue(r, k, 1));
+            if (p >= WORKER_MAX_PARTITIONS)
+                continue;
+            log_warn("apply: partition %u fenced off (token %lld is stale, PostgreSQL has %lld)", p,
+                     (long long)b->w->token[p], (long long)floor);
+            lease_fenced(b->w, p, floor);
+        }
     }
     PQclear(r);
-    r = batch_query(b, "SELECT p, token FROM partitions WHERE p = ANY($1::int[])", 1, fp);
-    for (size_t i = 0; i < b->n_parts; i++) {
-        unsigned p = b->parts[i].p;
-        int64_t floor = 0;
-        if (kept[p])
-            continue;
-        for (int k = 0; r && k < PQntuples(r); k++)
-            if ((unsigned)atoi(PQgetvalue(r, k, 0)) == p)
-                floor = atoll(PQgetvalue(r, k, 1));
-        log_warn("apply: partition %u fenced off (token %lld is stale, PostgreSQL has %lld)", p,
-                 (long long)b->w->token[p], (long long)floor);
-        lease_fenced(b->w, p, floor);
-    }
-    if (r)
-        PQclear(r);
-out:
-    arr_free(&ps), arr_free(&tokens), arr_free(&ms), arr_free(&seqs);
-    return rc;
+    fence_args_free(&a);
 }
 
 /* The partitions of entries, each once, in order of first appearance. */
@@ -384,7 +544,7 @@ static int apply_once(struct worker *w, const struct stream_entry *entries, size
                       char *why, size_t why_size)
 {
     struct batch b;
-    int rc = -1;
+    int rc = -1, lost;
 
     memset(&b, 0, sizeof(b));
     b.w = w;
@@ -403,8 +563,8 @@ static int apply_once(struct worker *w, const struct stream_entry *entries, size
     }
     if (!w->pg || PQstatus(w->pg) != CONNECTION_OK)
         goto out;
-    if (exec0(&b, "BEGIN") != 0)
-        goto out;
+    /* BEGIN goes out with the first statement of load_groups. */
+    batch_queue(&b, "BEGIN", 0, NULL, NULL);
     /* The groups first: once their rows are ours, no other transaction can be
        recording their events, and what load_recorded finds is final. */
     if (load_groups(&b) != 0 || load_recorded(&b) != 0 || claim_keys(&b) != 0 ||
@@ -414,10 +574,14 @@ static int apply_once(struct worker *w, const struct stream_entry *entries, size
     if (b.broken)
         goto rollback;
     batch_parts(&b, entries, n);
-    if (write_batch(&b) != 0 || fence(&b) != 0)
+    /* The writes, the fence and the COMMIT: one round trip. */
+    if (write_batch(&b) != 0)
         goto rollback;
+    fence(&b);
     if (exec0(&b, "COMMIT") != 0)
-        goto out;
+        goto rollback;
+    if (b.fence_res && PQntuples(b.fence_res) == 1)
+        snprintf(b.applied_at, sizeof(b.applied_at), "%s", PQgetvalue(b.fence_res, 0, 0));
     for (size_t i = 0; i < n; i++) {
         if (b.ev[i].outcome == OUT_APPLIED)
             w->applied++;
@@ -435,11 +599,17 @@ rollback:
         *refused = !b.broken;
         snprintf(why, why_size, "%s", b.error);
     }
-    exec0(&b, "ROLLBACK");
+    queue_clear(&b);
+    if (!b.lost) {
+        exec0(&b, "ROLLBACK");
+        if (b.fenced)
+            fence_settle(&b);
+    }
 out:
+    lost = b.lost;
     batch_release(&b);
     arena_reset();
-    if (rc != 0 && w->pg && PQstatus(w->pg) != CONNECTION_OK) {
+    if (rc != 0 && w->pg && (lost || PQstatus(w->pg) != CONNECTION_OK)) {
         PQfinish(w->pg);
         w->pg = NULL;
     }

@@ -118,13 +118,29 @@ struct batch {
     struct idx gidx; /* groups by id */
     char applied_at[24];
     char error[256];
-    int broken; /* not a refusal of what the batch wrote: retry the batch later */
+    int broken;           /* not a refusal of what the batch wrote: retry the batch later */
+    int fenced;           /* the fence refused a lease: see fence_settle (apply.c) */
+    int lost;             /* the connection is in no state to be used again */
+    struct queued *queue; /* statements batch_queue holds for the next batch_query */
+    size_t n_queue, cap_queue;
+    PGresult *fence_res; /* the fence's answer (the commit's time) */
 };
 
-/* Run a statement in b's transaction: the result (caller clears), or NULL
-   with the reason in b->error and b->broken set unless PostgreSQL refused
-   what the batch wrote. */
+/* Run a statement in b's transaction, after what batch_queue holds (all in
+   one round trip): the result (caller clears), or NULL with the reason in
+   b->error and b->broken set unless PostgreSQL refused what the batch wrote. */
 PGresult *batch_query(struct batch *b, const char *sql, int n, const char *const *params);
+
+/* Queue a statement of b's transaction whose result is of no interest (or,
+   keep not NULL, is kept there for the caller to clear): it is sent with the
+   next batch_query, in one pipeline with it, and its failure fails that
+   call. The parameters are copied. */
+void batch_queue(struct batch *b, const char *sql, int n, const char *const *params,
+                 PGresult **keep);
+
+/* Run what batch_queue holds now (one round trip). 0, or -1 (see
+   batch_query). */
+int batch_flush(struct batch *b);
 
 /* Note why res failed (res NULL: the connection's error), telling a refusal
    of what the batch wrote from anything else (b->broken: retry later); clears
@@ -147,7 +163,8 @@ int load_resources(struct batch *b);
 
 /* Step 4 (write.c): the events (applied and rejected), the expenses and
    payments the batch changed, the balances, and the groups' versions and
-   heads. 0, or -1 (see batch_query). */
+   heads, queued (batch_queue) to go out with the fence and the COMMIT; many
+   new rows of a table go in with COPY at once. 0, or -1 (see batch_query). */
 int write_batch(struct batch *b);
 
 /* Step 6 (publish.c), after the commit: the views, the waited outcomes,

@@ -1,8 +1,16 @@
 /*
  * write: step 4 of a batch (see apply.c): what the batch decided goes into
- * PostgreSQL in a fixed number of statements. Rows that are new go in with
- * COPY; rows that change are updated by one statement over column arrays
- * (PostgreSQL array literals built by the pgarr helpers).
+ * PostgreSQL in a fixed number of statements, each over column arrays
+ * (PostgreSQL array literals built by the pgarr helpers): new rows are
+ * inserted from unnest of the arrays, rows that change are updated from it.
+ * The statements are queued (batch_queue) and go out in one pipeline with the
+ * fence and the COMMIT: a small batch's whole write costs one round trip.
+ *
+ * Many new rows of one table (WRITE_COPY_ROWS or more) go in with COPY
+ * instead: two round trips of its own (a COPY cannot be part of a pipeline),
+ * but much cheaper for PostgreSQL per row than parsing them out of array
+ * literals, so a big batch, where round trips do not count, is applied
+ * faster.
  */
 #include "batch.h"
 
@@ -13,6 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* New rows of a table from which on the batch writes them with COPY. */
+#define WRITE_COPY_ROWS 32
 
 /* --- PostgreSQL array literals ---------------------------------------------------------- */
 
@@ -109,7 +120,8 @@ static void copy_row_end(struct copy *c)
 
 #define COPY_CHUNK ((size_t)1 << 20)
 
-/* Send the rows with sql ("COPY t (cols) FROM STDIN"); 0, or -1 (see batch_query). */
+/* Send the rows with sql ("COPY t (cols) FROM STDIN"), after what is queued
+   (COPY cannot be part of a pipeline); 0, or -1 (see batch_query). */
 static int copy_run(struct batch *b, const char *sql, struct copy *c)
 {
     PGconn *pg = b->w->pg;
@@ -118,6 +130,8 @@ static int copy_run(struct batch *b, const char *sql, struct copy *c)
 
     if (c->rows == 0)
         return 0;
+    if (batch_flush(b) != 0)
+        return -1;
     res = PQexec(pg, sql);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         batch_failed(b, res);
@@ -155,54 +169,89 @@ static int copy_run(struct batch *b, const char *sql, struct copy *c)
 
 /* --- the rows ----------------------------------------------------------------------------- */
 
-/* Run a statement whose result is of no interest. 0, or -1 (see batch_query). */
-static int exec_params(struct batch *b, const char *sql, int n, const char *const *params)
+/* The columns of an applied event's row, in the order of the insert. */
+enum {
+    EV_ID,
+    EV_GROUP,
+    EV_SEQ,
+    EV_TYPE,
+    EV_ACTOR,
+    EV_AT,
+    EV_KEY,
+    EV_PAYLOAD,
+    EV_HASH,
+    EV_BEFORE,
+    EV_AFTER,
+    EV_COLUMNS
+};
+
+/* One applied event's row, into COPY rows or the insert's column arrays. */
+struct ev_sink {
+    struct copy *copy;
+    struct pgarr *cols;
+    size_t col;
+};
+
+static void ev_text(struct ev_sink *s, const char *v)
 {
-    PGresult *res = batch_query(b, sql, n, params);
-    if (!res)
-        return -1;
-    PQclear(res);
-    return 0;
+    if (s->copy)
+        copy_field(s->copy, v);
+    else
+        arr_text(&s->cols[s->col++], v);
+}
+
+static void ev_row(struct ev_sink *s, const struct entry *ev)
+{
+    char seq[24];
+    snprintf(seq, sizeof(seq), "%lld", (long long)ev->seq);
+    ev_text(s, ev->e.id);
+    ev_text(s, ev->e.group_id);
+    ev_text(s, seq);
+    ev_text(s, event_type_name(ev->e.type));
+    ev_text(s, ev->e.actor);
+    ev_text(s, ev->e.accepted_at);
+    ev_text(s, ev->e.idem);
+    char *text = xstrndup(ev->text, ev->text_len);
+    ev_text(s, text);
+    free(text);
+    char hex[2 + CHAIN_HEX_SIZE] = "\\x";
+    chain_hex(ev->hash, hex + 2);
+    ev_text(s, hex);
+    /* The audit columns: what a replacement or deletion changed. A creation's
+       payload already says all it did. */
+    text = ev->before ? json_dump_compact(ev->before) : NULL;
+    ev_text(s, text);
+    free(text);
+    text = ev->after ? json_dump_compact(ev->after) : NULL;
+    ev_text(s, text);
+    free(text);
+    if (s->copy)
+        copy_row_end(s->copy);
 }
 
 static int write_events(struct batch *b)
 {
     struct copy rows = {0};
+    struct pgarr ev_cols[EV_COLUMNS] = {0};
     struct pgarr rid = {0}, rgid = {0}, rtype = {0}, ractor = {0}, rat = {0}, rproblem = {0};
     struct pgarr aid = {0}, agid = {0}, atype = {0};
+    const char *p[EV_COLUMNS];
+    size_t n_applied = 0;
     int rc = -1;
 
+    for (size_t i = 0; i < b->n_ev; i++)
+        n_applied += b->ev[i].outcome == OUT_APPLIED;
     for (size_t i = 0; i < b->n_ev; i++) {
         struct entry *ev = &b->ev[i];
         if (ev->outcome == OUT_APPLIED) {
-            char *text = xstrndup(ev->text, ev->text_len);
             size_t gi = idx_get(&b->gidx, ev->e.group_id);
             if (gi != SIZE_MAX && b->groups[gi].webhooks) {
                 arr_text(&aid, ev->e.id);
                 arr_text(&agid, ev->e.group_id);
                 arr_text(&atype, event_type_name(ev->e.type));
             }
-            copy_field(&rows, ev->e.id);
-            copy_field(&rows, ev->e.group_id);
-            copy_int(&rows, ev->seq);
-            copy_field(&rows, event_type_name(ev->e.type));
-            copy_field(&rows, ev->e.actor);
-            copy_field(&rows, ev->e.accepted_at);
-            copy_field(&rows, ev->e.idem);
-            copy_field(&rows, text);
-            free(text);
-            char hex[2 + CHAIN_HEX_SIZE] = "\\x";
-            chain_hex(ev->hash, hex + 2);
-            copy_field(&rows, hex);
-            /* The audit columns: what a replacement or deletion changed. A
-               creation's payload already says all it did. */
-            text = ev->before ? json_dump_compact(ev->before) : NULL;
-            copy_field(&rows, text);
-            free(text);
-            text = ev->after ? json_dump_compact(ev->after) : NULL;
-            copy_field(&rows, text);
-            free(text);
-            copy_row_end(&rows);
+            struct ev_sink sink = {n_applied >= WRITE_COPY_ROWS ? &rows : NULL, ev_cols, 0};
+            ev_row(&sink, ev);
         } else if (ev->outcome == OUT_REJECTED) {
             char *problem = json_dump_compact(ev->problem);
             arr_text(&rid, ev->e.id);
@@ -219,35 +268,45 @@ static int write_events(struct batch *b)
                  " payload, hash, before, after) FROM STDIN",
                  &rows) != 0)
         goto out;
+    if (ev_cols[EV_ID].n) {
+        for (size_t c = 0; c < EV_COLUMNS; c++)
+            p[c] = arr_done(&ev_cols[c]);
+        batch_queue(b,
+                    "INSERT INTO events (event_id, group_id, seq, type, actor, accepted_at,"
+                    " idempotency_key, payload, hash, before, after) SELECT * FROM"
+                    " unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::text[], $5::uuid[],"
+                    " $6::timestamptz[], $7::text[], $8::json[], $9::bytea[], $10::json[],"
+                    " $11::json[])",
+                    EV_COLUMNS, p, NULL);
+    }
     /* The webhook outbox: a delivery per applied event and webhook of its
        group that wants its type, in the same transaction (worker/webhooks.c
-       sends them). One statement, and none at all when no group of the batch
-       had a webhook as load_groups locked it (the common case costs no round
-       trip). */
+       sends them). Not sent at all when no group of the batch had a webhook
+       as load_groups locked it (the common case). */
     if (aid.n) {
-        const char *p[3] = {arr_done(&aid), arr_done(&agid), arr_done(&atype)};
-        if (exec_params(b,
-                        "INSERT INTO webhook_deliveries (webhook_id, event_id, type)"
-                        " SELECT w.id, v.id, v.type FROM unnest($1::uuid[], $2::uuid[],"
-                        " $3::text[]) AS v(id, group_id, type) JOIN webhooks w"
-                        " ON w.group_id = v.group_id AND (w.events IS NULL OR v.type = ANY"
-                        " (w.events))",
-                        3, p) != 0)
-            goto out;
+        const char *wp[3] = {arr_done(&aid), arr_done(&agid), arr_done(&atype)};
+        batch_queue(b,
+                    "INSERT INTO webhook_deliveries (webhook_id, event_id, type)"
+                    " SELECT w.id, v.id, v.type FROM unnest($1::uuid[], $2::uuid[],"
+                    " $3::text[]) AS v(id, group_id, type) JOIN webhooks w"
+                    " ON w.group_id = v.group_id AND (w.events IS NULL OR v.type = ANY"
+                    " (w.events))",
+                    3, wp, NULL);
     }
     if (rid.n) {
-        const char *p[6] = {arr_done(&rid),    arr_done(&rgid), arr_done(&rtype),
-                            arr_done(&ractor), arr_done(&rat),  arr_done(&rproblem)};
-        if (exec_params(b,
-                        "INSERT INTO rejected_events (event_id, group_id, type, actor, accepted_at,"
-                        " problem) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
-                        " $4::uuid[], $5::timestamptz[], $6::json[])",
-                        6, p) != 0)
-            goto out;
+        const char *rp[6] = {arr_done(&rid),    arr_done(&rgid), arr_done(&rtype),
+                             arr_done(&ractor), arr_done(&rat),  arr_done(&rproblem)};
+        batch_queue(b,
+                    "INSERT INTO rejected_events (event_id, group_id, type, actor, accepted_at,"
+                    " problem) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
+                    " $4::uuid[], $5::timestamptz[], $6::json[])",
+                    6, rp, NULL);
     }
     rc = 0;
 out:
     free(rows.sb.buf);
+    for (size_t c = 0; c < EV_COLUMNS; c++)
+        arr_free(&ev_cols[c]);
     arr_free(&rid), arr_free(&rgid), arr_free(&rtype), arr_free(&ractor), arr_free(&rat);
     arr_free(&rproblem), arr_free(&aid), arr_free(&agid), arr_free(&atype);
     return rc;
@@ -270,14 +329,16 @@ static char *shares_text(const struct projection *p, const struct projection_exp
     return sb.buf;
 }
 
-/* Where an expense row goes: one COPY row, or one element of each column
-   array of the update (the same columns in the same order). */
+/* Where an expense row goes: one element of each column array of the insert
+   (new) or of the update (the same columns in the same order, without the
+   insert's last), or one COPY row (new, in a big batch). */
 #define EXPENSE_COLUMNS 20
 
 struct row_sink {
     struct copy *copy;
     struct pgarr *cols;
     size_t col;
+    int insert; /* a new row: the columns that never change too */
 };
 
 static void sink_text(struct row_sink *s, const char *v)
@@ -332,8 +393,8 @@ static void expense_row(const struct row_ref *r, struct row_sink *s)
     sink_text(s, shj);
     sink_text(s, rj);
     sink_text(s, jstr(c, "recurrence_of"));
-    if (s->copy) /* never changes: not part of the update */
-        copy_int(s->copy, x->created_seq);
+    if (s->insert) /* never changes: not part of the update */
+        sink_int(s, x->created_seq);
     free(pj);
     free(sj);
     free(shj);
@@ -341,30 +402,45 @@ static void expense_row(const struct row_ref *r, struct row_sink *s)
 }
 
 /* How one kind of row is written by write_rows: the groups' expenses or
-   payments (payments 1), n_cols columns through a row_sink; state(r) says
-   whether the item is unchanged (0), new (ROW_NEW: COPY) or held by the table
-   when the batch began (ROW_STORED: updated). */
+   payments (payments 1), n_cols columns through a row_sink (n_insert_cols
+   for a new row); state(r) says whether the item is unchanged (0), new
+   (ROW_NEW: inserted) or held by the table when the batch began (ROW_STORED:
+   updated). */
 enum { ROW_NEW = 1, ROW_STORED = 2 };
+
+#define ROW_MAX_COLUMNS 21
 
 struct row_kind {
     int payments;
-    size_t n_cols;
-    const char *copy_sql;   /* COPY t (cols) FROM STDIN */
+    size_t n_cols, n_insert_cols;
+    const char *copy_sql;   /* COPY t (the insert's columns) FROM STDIN */
+    const char *insert_sql; /* INSERT INTO t ... SELECT * FROM unnest($1 .. $n_insert_cols) */
     const char *update_sql; /* UPDATE t ... FROM unnest($1 .. $n_cols) */
     int (*state)(const struct row_ref *r);
     void (*row)(const struct row_ref *r, struct row_sink *s);
 };
 
-/* The items of kind k: new ones in with one COPY, the others updated in
-   place by one statement over column arrays. 0, or -1 (see batch_query). */
+/* The items of kind k: new ones inserted by one statement (or COPY), the
+   others updated in place by another, each over column arrays. 0, or -1
+   (see batch_query). */
 static int write_rows(struct batch *b, const struct row_kind *k)
 {
     struct copy rows = {0};
-    struct pgarr *cols = xcalloc(k->n_cols, sizeof(*cols));
-    const char **p = xcalloc(k->n_cols, sizeof(*p));
-    size_t updates = 0;
+    struct pgarr ins[ROW_MAX_COLUMNS] = {0}, upd[ROW_MAX_COLUMNS] = {0};
+    const char *p[ROW_MAX_COLUMNS];
+    size_t inserts = 0, updates = 0;
     int rc = -1;
 
+    for (size_t i = 0; i < b->n_groups; i++) {
+        const struct projection *pj = &b->groups[i].proj;
+        size_t n = k->payments ? pj->n_payments : pj->n_expenses;
+        for (size_t j = 0; j < n; j++) {
+            struct row_ref r = {&b->groups[i], j};
+            inserts += k->state(&r) == ROW_NEW;
+        }
+    }
+    struct copy *copy = inserts >= WRITE_COPY_ROWS ? &rows : NULL;
+    inserts = 0;
     for (size_t i = 0; i < b->n_groups; i++) {
         const struct projection *pj = &b->groups[i].proj;
         size_t n = k->payments ? pj->n_payments : pj->n_expenses;
@@ -373,29 +449,36 @@ static int write_rows(struct batch *b, const struct row_kind *k)
             int st = k->state(&r);
             if (!st)
                 continue;
-            struct row_sink sink = {st == ROW_STORED ? NULL : &rows, cols, 0};
+            struct row_sink sink = {st == ROW_STORED ? NULL : copy, st == ROW_STORED ? upd : ins, 0,
+                                    st != ROW_STORED};
             k->row(&r, &sink);
             if (st == ROW_STORED)
                 updates++;
+            else if (copy)
+                copy_row_end(copy);
             else
-                copy_row_end(&rows);
+                inserts++;
         }
     }
     if (copy_run(b, k->copy_sql, &rows) != 0)
         goto out;
+    if (inserts) {
+        for (size_t c = 0; c < k->n_insert_cols; c++)
+            p[c] = arr_done(&ins[c]);
+        batch_queue(b, k->insert_sql, (int)k->n_insert_cols, p, NULL);
+    }
     if (updates) {
         for (size_t c = 0; c < k->n_cols; c++)
-            p[c] = arr_done(&cols[c]);
-        if (exec_params(b, k->update_sql, (int)k->n_cols, p) != 0)
-            goto out;
+            p[c] = arr_done(&upd[c]);
+        batch_queue(b, k->update_sql, (int)k->n_cols, p, NULL);
     }
     rc = 0;
 out:
     free(rows.sb.buf);
-    for (size_t c = 0; c < k->n_cols; c++)
-        arr_free(&cols[c]);
-    free(cols);
-    free(p);
+    for (size_t c = 0; c < ROW_MAX_COLUMNS; c++) {
+        arr_free(&ins[c]);
+        arr_free(&upd[c]);
+    }
     return rc;
 }
 
@@ -405,17 +488,26 @@ static int expense_state(const struct row_ref *r)
     return !x->dirty ? 0 : x->stored ? ROW_STORED : ROW_NEW;
 }
 
-/* New expenses go in with COPY; those the table held are updated in place
+/* New expenses are inserted; those the table held are updated in place
    (who created them and when never change). */
 static int write_expenses(struct batch *b)
 {
     static const struct row_kind kind = {
         0,
         EXPENSE_COLUMNS,
+        EXPENSE_COLUMNS + 1,
         "COPY expenses (id, group_id, description, amount, currency, exchange_rate,"
         " amount_in_group_currency, date, category, paid_by, split, created_by,"
         " created_at, updated_at, version, deleted, seq, shares, recurrence, recurrence_of,"
         " created_seq) FROM STDIN",
+        "INSERT INTO expenses (id, group_id, description, amount, currency, exchange_rate,"
+        " amount_in_group_currency, date, category, paid_by, split, created_by,"
+        " created_at, updated_at, version, deleted, seq, shares, recurrence, recurrence_of,"
+        " created_seq) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[],"
+        " $4::bigint[], $5::text[], $6::text[], $7::bigint[], $8::date[], $9::text[],"
+        " $10::json[], $11::json[], $12::uuid[], $13::timestamptz[], $14::timestamptz[],"
+        " $15::bigint[], $16::boolean[], $17::bigint[], $18::json[], $19::json[],"
+        " $20::uuid[], $21::bigint[])",
         "UPDATE expenses SET description = v.description, amount = v.amount,"
         " currency = v.currency, exchange_rate = v.exchange_rate,"
         " amount_in_group_currency = v.amg, date = v.date, category = v.category,"
@@ -435,8 +527,8 @@ static int write_expenses(struct batch *b)
     return write_rows(b, &kind);
 }
 
-/* Where a payment row goes, as for expenses: one COPY row (new), or one
-   element of each column array of the update (the same columns, in order). */
+/* Where a payment row goes, as for expenses: one element of each column
+   array of the insert (new) or of the update (the same columns, in order). */
 #define PAYMENT_COLUMNS 13
 
 static void payment_row(const struct row_ref *r, struct row_sink *s)
@@ -468,8 +560,14 @@ static int write_payments(struct batch *b)
     static const struct row_kind kind = {
         1,
         PAYMENT_COLUMNS,
+        PAYMENT_COLUMNS,
         "COPY payments (id, group_id, from_member, to_member, amount, date, note,"
         " created_by, created_at, updated_at, version, deleted, seq) FROM STDIN",
+        "INSERT INTO payments (id, group_id, from_member, to_member, amount, date, note,"
+        " created_by, created_at, updated_at, version, deleted, seq) SELECT * FROM"
+        " unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[], $6::date[],"
+        " $7::text[], $8::uuid[], $9::timestamptz[], $10::timestamptz[], $11::bigint[],"
+        " $12::boolean[], $13::bigint[])",
         "UPDATE payments SET from_member = v.from_member, to_member = v.to_member,"
         " amount = v.amount, date = v.date, note = v.note, updated_at = v.updated_at,"
         " version = v.version, deleted = v.deleted, seq = v.seq"
@@ -484,11 +582,10 @@ static int write_payments(struct batch *b)
     return write_rows(b, &kind);
 }
 
-static int write_balances_and_groups(struct batch *b)
+static void write_balances_and_groups(struct batch *b)
 {
     struct pgarr gid = {0}, mid = {0}, paid = {0}, owed = {0}, sent = {0}, recv = {0};
     struct pgarr g = {0}, ver = {0}, seq = {0}, head = {0};
-    int rc = -1;
 
     for (size_t i = 0; i < b->n_groups; i++) {
         const struct projection *pj = &b->groups[i].proj;
@@ -517,36 +614,31 @@ static int write_balances_and_groups(struct batch *b)
     if (mid.n) {
         const char *p[6] = {arr_done(&gid),  arr_done(&mid),  arr_done(&paid),
                             arr_done(&owed), arr_done(&sent), arr_done(&recv)};
-        if (exec_params(b,
-                        "INSERT INTO balances (group_id, member_id, paid, owed, sent, received)"
-                        " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[],"
-                        " $5::bigint[], $6::bigint[]) ON CONFLICT (group_id, member_id) DO UPDATE"
-                        " SET paid = EXCLUDED.paid, owed = EXCLUDED.owed, sent = EXCLUDED.sent,"
-                        " received = EXCLUDED.received",
-                        6, p) != 0)
-            goto out;
+        batch_queue(b,
+                    "INSERT INTO balances (group_id, member_id, paid, owed, sent, received)"
+                    " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[],"
+                    " $5::bigint[], $6::bigint[]) ON CONFLICT (group_id, member_id) DO UPDATE"
+                    " SET paid = EXCLUDED.paid, owed = EXCLUDED.owed, sent = EXCLUDED.sent,"
+                    " received = EXCLUDED.received",
+                    6, p, NULL);
     }
     if (g.n) {
         const char *p[4] = {arr_done(&g), arr_done(&ver), arr_done(&seq), arr_done(&head)};
-        if (exec_params(b,
-                        "UPDATE groups SET version = v.version, last_seq = v.last_seq,"
-                        " head_hash = decode(v.head, 'hex') FROM unnest($1::uuid[], $2::bigint[],"
-                        " $3::bigint[], $4::text[]) AS v(id, version, last_seq, head)"
-                        " WHERE groups.id = v.id",
-                        4, p) != 0)
-            goto out;
+        batch_queue(b,
+                    "UPDATE groups SET version = v.version, last_seq = v.last_seq,"
+                    " head_hash = decode(v.head, 'hex') FROM unnest($1::uuid[], $2::bigint[],"
+                    " $3::bigint[], $4::text[]) AS v(id, version, last_seq, head)"
+                    " WHERE groups.id = v.id",
+                    4, p, NULL);
     }
-    rc = 0;
-out:
     arr_free(&gid), arr_free(&mid), arr_free(&paid), arr_free(&owed), arr_free(&sent);
     arr_free(&recv), arr_free(&g), arr_free(&ver), arr_free(&seq), arr_free(&head);
-    return rc;
 }
 
 int write_batch(struct batch *b)
 {
-    if (write_events(b) != 0 || write_expenses(b) != 0 || write_payments(b) != 0 ||
-        write_balances_and_groups(b) != 0)
+    if (write_events(b) != 0 || write_expenses(b) != 0 || write_payments(b) != 0)
         return -1;
+    write_balances_and_groups(b);
     return 0;
 }
