@@ -4,7 +4,8 @@
  *
  * A batch costs a fixed number of round trips, whatever its size: BEGIN goes
  * out with the first load statement, and the writes, the fence and COMMIT
- * in one pipeline (batch_queue). The steps run here in order; load.c,
+ * in one pipeline (batch_queue); every statement runs prepared, parsed once
+ * per connection. The steps run here in order; load.c,
  * write.c and publish.c hold the bigger ones, batch.h the state they share:
  *
  *   1. lock       (load.c) the touched groups, skipping rows someone else
@@ -208,6 +209,11 @@ static void queued_result(struct batch *b, const struct queued *q, PGresult *r)
             PQclear(r);
             return;
         }
+        /* A prepared statement the session lost, or whose cached plan a
+           schema change (an upgrade's migration) invalidated: a new session
+           prepares everything again. */
+        if (state && (strcmp(state, "26000") == 0 || strcmp(state, "0A000") == 0))
+            b->lost = 1;
         batch_failed(b, r);
         return;
     }
@@ -217,27 +223,70 @@ static void queued_result(struct batch *b, const struct queued *q, PGresult *r)
         PQclear(r);
 }
 
+/* The slot of sql among the statements prepared on the connection, or -1. */
+static int prepared_slot(const struct worker *w, const char *sql)
+{
+    for (int i = 0; i < WORKER_PREPARED_MAX; i++)
+        if (w->prepared[i] == sql)
+            return i;
+    return -1;
+}
+
+static int free_slot(const struct worker *w)
+{
+    return prepared_slot(w, NULL);
+}
+
+/* What one message of the pipeline answers: a queued statement, or the
+   preparation of a slot. */
+struct expect {
+    const struct queued *q; /* NULL: a preparation */
+    int slot;
+};
+
 /* Send every queued statement in one pipeline and read their results: one
-   round trip. 0, or -1 (the first failure in b->error; the statements after
-   it were not run; the transaction is left failed, for ROLLBACK). */
+   round trip. Each statement runs prepared (named by its slot; prepared in
+   the same pipeline, before it, the first time this connection sees it):
+   PostgreSQL parses and plans it once per connection instead of every batch.
+   0, or -1 (the first failure in b->error; the statements after it were not
+   run; the transaction is left failed, for ROLLBACK). */
 static int queue_run(struct batch *b)
 {
-    PGconn *pg = b->w->pg;
+    struct worker *w = b->w;
+    PGconn *pg = w->pg;
+    struct expect *ex = xcalloc(2 * b->n_queue, sizeof(*ex));
     size_t sent = 0, k = 0;
     int after_result = 0;
+    char name[32];
 
     b->error[0] = '\0';
     if (PQenterPipelineMode(pg) != 1)
         goto lost;
-    for (; sent < b->n_queue; sent++) {
-        const struct queued *q = &b->queue[sent];
-        if (PQsendQueryParams(pg, q->sql, q->n, NULL, (const char *const *)q->params, NULL, NULL,
-                              0) != 1)
+    for (size_t i = 0; i < b->n_queue; i++) {
+        const struct queued *q = &b->queue[i];
+        int slot = prepared_slot(w, q->sql);
+        if (slot < 0 && (slot = free_slot(w)) >= 0) {
+            snprintf(name, sizeof(name), "splitter_%d", slot);
+            if (PQsendPrepare(pg, name, q->sql, q->n, NULL) != 1)
+                goto lost;
+            w->prepared[slot] = q->sql; /* given back if the preparation fails */
+            ex[sent++] = (struct expect){NULL, slot};
+        }
+        int ok;
+        if (slot >= 0) {
+            snprintf(name, sizeof(name), "splitter_%d", slot);
+            ok = PQsendQueryPrepared(pg, name, q->n, (const char *const *)q->params, NULL, NULL, 0);
+        } else { /* every slot taken: parsed each time */
+            ok = PQsendQueryParams(pg, q->sql, q->n, NULL, (const char *const *)q->params, NULL,
+                                   NULL, 0);
+        }
+        if (ok != 1)
             goto lost;
+        ex[sent++] = (struct expect){q, slot};
     }
     if (PQpipelineSync(pg) != 1)
         goto lost;
-    /* Each statement's result (followed by a NULL), then the sync's. */
+    /* Each message's result (followed by a NULL), then the sync's. */
     for (;;) {
         PGresult *r = PQgetResult(pg);
         if (!r) {
@@ -254,11 +303,23 @@ static int queue_run(struct batch *b)
             PQclear(r);
             goto lost;
         }
-        queued_result(b, &b->queue[k++], r);
+        const struct expect *e = &ex[k++];
+        if (e->q) {
+            queued_result(b, e->q, r);
+        } else if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+            PQclear(r);
+        } else {
+            w->prepared[e->slot] = NULL; /* not prepared after all */
+            if (PQresultStatus(r) == PGRES_FATAL_ERROR && !b->error[0])
+                batch_failed(b, r);
+            else
+                PQclear(r);
+        }
         after_result = 1;
     }
     if (k != sent || PQexitPipelineMode(pg) != 1)
         goto lost;
+    free(ex);
     queue_clear(b);
     return b->error[0] ? -1 : 0;
 lost:
@@ -267,6 +328,7 @@ lost:
         batch_failed(b, NULL);
     b->broken = 1;
     b->lost = 1;
+    free(ex);
     queue_clear(b);
     return -1;
 }
@@ -278,20 +340,11 @@ int batch_flush(struct batch *b)
 
 PGresult *batch_query(struct batch *b, const char *sql, int n, const char *const *params)
 {
-    if (b->n_queue) {
-        PGresult *res = NULL;
-        batch_queue(b, sql, n, params, &res);
-        if (queue_run(b) == 0)
-            return res;
-        if (res)
-            PQclear(res);
-        return NULL;
-    }
-    PGresult *res = PQexecParams(b->w->pg, sql, n, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+    PGresult *res = NULL;
+    batch_queue(b, sql, n, params, &res);
+    if (queue_run(b) == 0)
         return res;
-    batch_failed(b, res);
+    PQclear(res);
     return NULL;
 }
 
@@ -680,6 +733,11 @@ int apply_dead_letter(struct worker *w, const struct stream_entry *entry, const 
     w->dead++;
     rc = 0;
 out:
+    free(b.queue);
+    if (b.lost && w->pg) {
+        PQfinish(w->pg);
+        w->pg = NULL;
+    }
     event_release(&ev.e);
     arena_reset();
     return rc;

@@ -127,14 +127,16 @@ struct batch {
 };
 
 /* Run a statement in b's transaction, after what batch_queue holds (all in
-   one round trip): the result (caller clears), or NULL with the reason in
-   b->error and b->broken set unless PostgreSQL refused what the batch wrote. */
+   one round trip; sql as for batch_queue): the result (caller clears), or
+   NULL with the reason in b->error and b->broken set unless PostgreSQL
+   refused what the batch wrote. */
 PGresult *batch_query(struct batch *b, const char *sql, int n, const char *const *params);
 
 /* Queue a statement of b's transaction whose result is of no interest (or,
    keep not NULL, is kept there for the caller to clear): it is sent with the
    next batch_query, in one pipeline with it, and its failure fails that
-   call. The parameters are copied. */
+   call. The parameters are copied; sql must have static storage (a string
+   literal): the connection keeps it prepared by its address. */
 void batch_queue(struct batch *b, const char *sql, int n, const char *const *params,
                  PGresult **keep);
 

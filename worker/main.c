@@ -286,6 +286,7 @@ static int ensure_pg(struct worker *w, int64_t *next_try_ms, int64_t *backoff_ms
         w->pg = NULL;
     }
     w->pg_reconnect = 0;
+    memset(w->prepared, 0, sizeof(w->prepared)); /* a new session prepared nothing */
     w->pg = pg_connect("splitter-worker");
     if (w->pg) {
         /* No statement of the worker waits on a lock, or runs, without bound. A

@@ -63,11 +63,17 @@ struct part {
     int64_t floor;
 };
 
+/* Batch statements a connection keeps prepared (a batch uses about twenty). */
+#define WORKER_PREPARED_MAX 64
+
 struct worker {
     struct worker_config cfg;
-    char name[128];                /* consumer name: unique per process */
-    PGconn *pg;                    /* NULL while disconnected */
-    int pg_reconnect;              /* 1: pg's server stopped being the primary */
+    char name[128];   /* consumer name: unique per process */
+    PGconn *pg;       /* NULL while disconnected */
+    int pg_reconnect; /* 1: pg's server stopped being the primary */
+    /* The batch statements prepared on pg (apply.c), by the address of their text (static):
+       slot i is the statement named "splitter_<i>"; NULL slots are free. */
+    const char *prepared[WORKER_PREPARED_MAX];
     redisContext *rd;              /* NULL while disconnected */
     char rd_host[CONFIG_HOST_MAX]; /* where rd is connected */
     int rd_port;
