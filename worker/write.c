@@ -8,9 +8,8 @@
  *
  * Many new rows of one table (WRITE_COPY_ROWS or more) go in with COPY
  * instead: two round trips of its own (a COPY cannot be part of a pipeline),
- * but much cheaper for PostgreSQL per row than parsing them out of array
- * literals, so a big batch, where round trips do not count, is applied
- * faster.
+ * but one pass over the rows with no array literal to parse, for a big batch,
+ * where two round trips more do not count.
  */
 #include "batch.h"
 
