@@ -229,6 +229,37 @@ export function partitionOf(gid) {
 }
 
 /**
+ * An expense of amount that g's member paid for alone (g as groupsOnDistinctPartitions gives).
+ */
+export function soloExpense(g, amount, description = 'Taxi') {
+    return {
+        description,
+        amount,
+        paid_by: [{ member_id: g.member, amount }],
+        split: { mode: 'equal', members: [{ member_id: g.member }] },
+    };
+}
+
+/**
+ * n groups of token's (named prefix0, prefix1, ...), each on a partition of its own:
+ * [{id, member (the creator's member id), p (its partition)}].
+ */
+export async function groupsOnDistinctPartitions(token, n, prefix = 'G') {
+    const groups = [];
+    const seen = new Set();
+    for (let i = 0; groups.length < n && i < 100; i++) {
+        const g = await api('POST', '/api/v1/groups', { token, body: { name: `${prefix}${i}`, currency: 'EUR' } });
+        if (g.status !== 201) throw new Error(`creating a group answered ${g.status}: ${g.text}`);
+        const p = partitionOf(g.json.id);
+        if (seen.has(p)) continue;
+        seen.add(p);
+        groups.push({ id: g.json.id, member: g.json.members[0].id, p });
+    }
+    if (groups.length < n) throw new Error(`only ${groups.length} of ${n} partitions drawn in 100 groups`);
+    return groups;
+}
+
+/**
  * Hold the row locks sql takes (e.g. "SELECT 1 FROM groups WHERE id = '…' FOR UPDATE") for ms
  * in a psql session of its own. Resolves once the locks are held, to {done}: the session's exit.
  */

@@ -7,41 +7,24 @@
 
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, registerUser, psql, redisCli, partitionOf } from '../lib.mjs';
+import { api, registerUser, psql, redisCli, groupsOnDistinctPartitions, soloExpense } from '../lib.mjs';
 
 let alice;
 const groups = [];
-
-function expense(g, amount) {
-    return {
-        description: 'Ferry',
-        amount,
-        paid_by: [{ member_id: g.member, amount }],
-        split: { mode: 'equal', members: [{ member_id: g.member }] },
-    };
-}
 
 /** One waited expense in every group; each must answer 201 (applied). */
 async function writeAll(amount) {
     const rs = await Promise.all(groups.map((g) => api('POST', `/api/v1/groups/${g.id}/expenses`, {
         token: alice.token,
         headers: { Prefer: 'wait=20' },
-        body: expense(g, amount),
+        body: soloExpense(g, amount, 'Ferry'),
     })));
     for (const r of rs) assert.equal(r.status, 201, r.text);
 }
 
 before(async () => {
     alice = await registerUser({ name: 'Alice' });
-    const seen = new Set();
-    for (let i = 0; groups.length < 4 && i < 64; i++) {
-        const g = await api('POST', '/api/v1/groups', { token: alice.token, body: { name: `F${i}`, currency: 'EUR' } });
-        assert.equal(g.status, 201, g.text);
-        if (seen.has(partitionOf(g.json.id))) continue;
-        seen.add(partitionOf(g.json.id));
-        groups.push({ id: g.json.id, member: g.json.members[0].id, p: partitionOf(g.json.id) });
-    }
-    assert.equal(groups.length, 4);
+    groups.push(...await groupsOnDistinctPartitions(alice.token, 4, 'F'));
 });
 
 test('fence_check passes a fence that kept every partition and refuses one that did not, with SQLSTATE 55F01', () => {

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { env } from 'node:process';
-import { api, registerUser, redisCli, psql, waitFor, delay, partitionOf } from '../lib.mjs';
+import { api, registerUser, redisCli, psql, waitFor, delay, groupsOnDistinctPartitions, soloExpense } from '../lib.mjs';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const PARTITIONS = Number(env.SPLITTER_PARTITIONS ?? '16');
@@ -46,21 +46,12 @@ async function login() {
     alice.token = r.json.token;
 }
 
-function expense(g, amount) {
-    return {
-        description: 'Taxi',
-        amount,
-        paid_by: [{ member_id: g.member, amount }],
-        split: { mode: 'equal', members: [{ member_id: g.member }] },
-    };
-}
-
 /** One waited expense in every group; each must answer 201 (applied). */
 async function writeAll(amount, wait = 8) {
     const rs = await Promise.all(groups.map((g) => api('POST', `/api/v1/groups/${g.id}/expenses`, {
         token: alice.token,
         headers: { Prefer: `wait=${wait}` },
-        body: expense(g, amount),
+        body: soloExpense(g, amount),
     })));
     for (const r of rs) assert.equal(r.status, 201, r.text);
     return rs;
@@ -75,14 +66,7 @@ function nothingDeadOrRejected() {
 before(async () => {
     alice = await registerUser({ name: 'Alice' });
     // Groups over several partitions.
-    const seen = new Set();
-    for (let i = 0; groups.length < 6 && i < 100; i++) {
-        const g = await api('POST', '/api/v1/groups', { token: alice.token, body: { name: `L${i}`, currency: 'EUR' } });
-        assert.equal(g.status, 201, g.text);
-        if (seen.has(partitionOf(g.json.id))) continue;
-        seen.add(partitionOf(g.json.id));
-        groups.push({ id: g.json.id, member: g.json.members[0].id });
-    }
+    groups.push(...await groupsOnDistinctPartitions(alice.token, 6, 'L'));
     await writeAll(100, 5);
     redisCli('DEL', 'splitter:dead');
 });
@@ -135,7 +119,7 @@ test('consumer groups that vanished are recreated; nothing written after is skip
     for (let p = 0; p < PARTITIONS; p++) redisCli('XGROUP', 'DESTROY', `splitter:stream:${p}`, 'workers');
     const rs = await Promise.all(groups.map((g) => api('POST', `/api/v1/groups/${g.id}/expenses`, {
         token: alice.token,
-        body: expense(g, 7),
+        body: soloExpense(g, 7),
     })));
     for (const r of rs) assert.equal(r.status, 202, r.text);
     for (const r of rs) {
@@ -155,7 +139,7 @@ test('Redis out of memory: a waited write still answers with its outcome, never 
     const pending = groups.map((g) => api('POST', `/api/v1/groups/${g.id}/expenses`, {
         token: alice.token,
         headers: { Prefer: 'wait=8' },
-        body: expense(g, 11),
+        body: soloExpense(g, 11),
     }));
     await delay(1000);
     redisCli('CONFIG', 'SET', 'maxmemory', '1');
