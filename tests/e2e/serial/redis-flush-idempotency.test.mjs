@@ -55,8 +55,12 @@ before(async () => {
 async function repairWorkers() {
     if (!flushed) return;
     flushed = false;
+    // Raise each counter to PostgreSQL's token, never lower it: a worker may have taken a newer
+    // token since the read, and a counter behind PostgreSQL is what a Redis state loss looks like
+    // to the workers (they would move the idempotency horizon to now).
     for (const [p, token] of psql('SELECT p, token FROM partitions')) {
-        redisCli('SET', `splitter:lease_token:${p}`, token);
+        redisCli('EVAL', "if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then"
+            + " redis.call('SET', KEYS[1], ARGV[1]) end", '1', `splitter:lease_token:${p}`, token);
     }
     for (let p = 0; p < 16; p++) {
         try {
