@@ -6,6 +6,7 @@
 #include "etag.h"
 #include "keys.h"
 #include "log.h"
+#include "sha256.h"
 #include "xalloc.h"
 
 #include <sodium.h>
@@ -655,7 +656,7 @@ void new_uuid(char *buf)
 
 void sha256_hex(const void *data, size_t len, char *hex)
 {
-    unsigned char h[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(h, data, len);
+    unsigned char h[SHA256_BYTES];
+    sha256_digest(h, data, len);
     sodium_bin2hex(hex, 65, h, sizeof(h));
 }

@@ -3,6 +3,8 @@
  */
 #include "chain.h"
 
+#include "sha256.h"
+
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +80,7 @@ int chain_canonical(const struct chain_event *e, struct strbuf *out, char *err, 
     char seq[24], digest[CHAIN_HEX_SIZE];
     unsigned char h[CHAIN_HASH_SIZE];
     snprintf(seq, sizeof(seq), "%lld", (long long)e->seq);
-    crypto_hash_sha256(h, (const unsigned char *)e->payload, e->payload_len);
+    sha256_digest(h, e->payload, e->payload_len);
     chain_hex(h, digest);
     strbuf_add(out, "{\"accepted_at\":\"");
     strbuf_add(out, e->accepted_at);
@@ -104,11 +106,7 @@ int chain_link(const unsigned char prev[CHAIN_HASH_SIZE], const struct chain_eve
     struct strbuf sb = {0};
     if (chain_canonical(e, &sb, err, err_size) != 0)
         return -1;
-    crypto_hash_sha256_state st;
-    crypto_hash_sha256_init(&st);
-    crypto_hash_sha256_update(&st, prev, CHAIN_HASH_SIZE);
-    crypto_hash_sha256_update(&st, (const unsigned char *)sb.buf, sb.len);
-    crypto_hash_sha256_final(&st, out);
+    sha256_digest2(out, prev, CHAIN_HASH_SIZE, sb.buf, sb.len);
     free(sb.buf);
     return 0;
 }

@@ -10,10 +10,10 @@
 #include "import.h"
 
 #include "money.h"
+#include "sha256.h"
 #include "strbuf.h"
 #include "xalloc.h"
 
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,11 +51,11 @@ void import_release(struct import_group *g)
 
 void import_derive_id(const char *seed, const char *what, size_t index, char *out)
 {
-    unsigned char h[crypto_hash_sha256_BYTES];
+    unsigned char h[SHA256_BYTES];
     char material[256];
     static const char hex[] = "0123456789abcdef";
     int n = snprintf(material, sizeof(material), "%s|%s|%zu", seed, what, index);
-    crypto_hash_sha256(h, (const unsigned char *)material, (unsigned long long)n);
+    sha256_digest(h, material, (size_t)n);
     h[6] = (unsigned char)((h[6] & 0x0f) | 0x40);
     h[8] = (unsigned char)((h[8] & 0x3f) | 0x80);
     size_t o = 0;

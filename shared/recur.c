@@ -1,6 +1,7 @@
 #include "recur.h"
 
-#include <sodium.h>
+#include "sha256.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -146,11 +147,11 @@ int recur_next(const struct recur_rule *r, const char *anchor, const char *after
 void recur_occurrence_id(const char *what, const char *rule_id, const char *date,
                          char out[UUID_STR_SIZE])
 {
-    unsigned char md[crypto_hash_sha256_BYTES];
+    unsigned char md[SHA256_BYTES];
     char in[128];
     int n = snprintf(in, sizeof(in), "splitter:recurrence:%s:%s:%s", what, rule_id, date);
 
-    crypto_hash_sha256(md, (const unsigned char *)in, (unsigned long long)n);
+    sha256_digest(md, in, (size_t)n);
     md[6] = (unsigned char)((md[6] & 0x0f) | 0x80); /* version 8 */
     md[8] = (unsigned char)((md[8] & 0x3f) | 0x80); /* variant 10 */
     snprintf(out, UUID_STR_SIZE,
