@@ -28,6 +28,33 @@ static int fail(struct parser *ps, enum json_doc_status status, const char *mess
     return -1;
 }
 
+/* path[at ..] = sep and the n bytes of s, cut to fit as snprintf would: this runs for
+   every key and element, and snprintf cost more than the rest of reading them. */
+static void path_put(struct parser *ps, size_t at, char sep, const char *s, size_t n)
+{
+    size_t room = sizeof(ps->path) - 1 - at; /* at < sizeof(ps->path): the path ends in NUL */
+    char *o = ps->path + at;
+    if (sep && room) {
+        *o++ = sep;
+        room--;
+    }
+    if (n > room)
+        n = room;
+    memcpy(o, s, n);
+    o[n] = '\0';
+}
+
+/* path[at ..] = "[i]". */
+static void path_index(struct parser *ps, size_t at, size_t i)
+{
+    char digits[24], *d = digits + sizeof(digits);
+    *--d = ']';
+    do
+        *--d = (char)('0' + i % 10);
+    while ((i /= 10) != 0);
+    path_put(ps, at, '[', d, (size_t)(digits + sizeof(digits) - d));
+}
+
 static void skip_ws(struct parser *ps)
 {
     while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
@@ -328,8 +355,7 @@ static json_t *parse_object(struct parser *ps)
             fail(ps, JSON_DOC_SYNTAX, "NUL character in key");
             goto bad;
         }
-        snprintf(ps->path + path_len, sizeof(ps->path) - path_len, "%s%s", path_len ? "." : "",
-                 key);
+        path_put(ps, path_len, path_len ? '.' : '\0', key, klen);
         if (json_object_get(obj, key)) {
             free(key);
             fail(ps, JSON_DOC_DUPLICATE, "duplicate key");
@@ -379,7 +405,7 @@ static json_t *parse_array(struct parser *ps)
         return arr;
     }
     for (size_t i = 0;; i++) {
-        snprintf(ps->path + path_len, sizeof(ps->path) - path_len, "[%zu]", i);
+        path_index(ps, path_len, i);
         json_t *v = parse_value(ps);
         if (!v)
             goto bad;

@@ -1,7 +1,7 @@
 /*
  * Unit tests for shared/json's compact serialiser: byte for byte the text
  * jansson's json_dumps() writes with the same flags, for chosen edge cases
- * and for random trees.
+ * and for random trees; and for where the strict reader says it stopped.
  */
 #include <check.h>
 #include <jansson.h>
@@ -143,6 +143,43 @@ START_TEST(test_json_dump_random_trees)
 }
 END_TEST
 
+/* The path of the key or element where reading failed, and the status. */
+START_TEST(test_json_doc_error_paths)
+{
+    char long_key[300], text[800];
+    memset(long_key, 'k', sizeof(long_key) - 1);
+    long_key[sizeof(long_key) - 1] = '\0';
+    static const struct {
+        const char *text;
+        enum json_doc_status status;
+        const char *field;
+    } cases[] = {
+        {"{\"a\":{\"b\":[1,2,{\"c\":1,\"c\":2}]}}", JSON_DOC_DUPLICATE, "a.b[2].c"},
+        {"{\"x\":[0,1,2,3,4,5,6,7,8,9,10,11,tru]}", JSON_DOC_SYNTAX, "x[12]"},
+        {"[[1],[2,{\"y\":-}]]", JSON_DOC_SYNTAX, "[1][1].y"},
+        {"{\"ok\":1,\"bad\":\"\\q\"}", JSON_DOC_SYNTAX, "bad"},
+        {"[1,2", JSON_DOC_SYNTAX, ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct json_doc doc;
+        struct json_doc_error err;
+        ck_assert_int_eq(json_doc_parse(&doc, cases[i].text, strlen(cases[i].text), 16, &err), -1);
+        ck_assert_int_eq(err.status, cases[i].status);
+        ck_assert_msg(strcmp(err.field, cases[i].field) == 0, "case %zu: field '%s', not '%s'", i,
+                      err.field, cases[i].field);
+        ck_assert_ptr_null(doc.root);
+    }
+    /* A path longer than the field keeps its first 127 bytes. */
+    snprintf(text, sizeof(text), "{\"%s\":{\"d\":1,\"d\":1}}", long_key);
+    struct json_doc doc;
+    struct json_doc_error err;
+    ck_assert_int_eq(json_doc_parse(&doc, text, strlen(text), 16, &err), -1);
+    ck_assert_int_eq(err.status, JSON_DOC_DUPLICATE);
+    ck_assert_uint_eq(strlen(err.field), sizeof(err.field) - 1);
+    ck_assert(strspn(err.field, "k") == sizeof(err.field) - 1);
+}
+END_TEST
+
 static Suite *json_suite(void)
 {
     Suite *s = suite_create("json");
@@ -152,6 +189,7 @@ static Suite *json_suite(void)
     tcase_add_test(tc, test_json_dump_strings);
     tcase_add_test(tc, test_json_dump_containers);
     tcase_add_test(tc, test_json_dump_random_trees);
+    tcase_add_test(tc, test_json_doc_error_paths);
     suite_add_tcase(s, tc);
     return s;
 }
