@@ -2,8 +2,11 @@
  * bench_json: json_dump_compact (shared/json.c) beside jansson's json_dumps
  * with the same flags, on what the worker serialises for every event: an
  * expense resource (the Prefer: wait answer and the audit image) for groups
- * of 4 and 20 members. Prints a markdown table: median nanoseconds a dump
- * over 7 rounds, and the ratio.
+ * of 4 and 20 members; then json_doc_parse (shared/json.c, the reader
+ * event_decode uses) beside jansson's json_loadb, on what the worker reads
+ * for every event: the event itself, an expense split between 4 and 20
+ * members. Prints two markdown tables: median nanoseconds an operation over
+ * 7 rounds, and the ratio.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -76,6 +79,63 @@ static double median_ns(const json_t *v, int ours)
     return t[ROUNDS / 2];
 }
 
+/* An expense.created event as the api queues it (shared/event.h), split equally between
+   members. Caller frees. */
+static char *event_text(int members)
+{
+    json_t *paid = json_array(), *split = json_array();
+    char id[40];
+    for (int i = 0; i < members; i++) {
+        snprintf(id, sizeof(id), "0b9e6a4c-2f7d-4c1e-9a35-%012d", i);
+        if (i == 0)
+            json_array_append_new(
+                paid, json_pack("{s:s, s:I}", "member_id", id, "amount", (json_int_t)123456));
+        json_array_append_new(split, json_pack("{s:s}", "member_id", id));
+    }
+    json_t *data = json_pack("{s:s, s:I, s:o, s:{s:s, s:o}, s:s, s:s, s:s, s:n}", "description",
+                             "Dinner", "amount", (json_int_t)123456, "paid_by", paid, "split",
+                             "mode", "equal", "members", split, "currency", "EUR", "exchange_rate",
+                             "1", "date", "2026-11-20", "category");
+    json_t *ev = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "event_id", "5d3c1b2a-0f9e-4d8c-8b7a-6f5e4d3c2b1a",
+        "type", "expense.created", "group_id", "3f1d2c4b-5a69-4788-9a0b-c1d2e3f4a5b6", "actor",
+        "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", "accepted_at", "2026-11-20T12:34:56Z", "expense_id",
+        "7c0e5d1e-8f4b-4d4a-b6d8-1f2a3b4c5d6e", "data", data);
+    char *text = json_dump_compact(ev);
+    json_decref(ev);
+    return text;
+}
+
+static double median_parse_ns(const char *text, int ours)
+{
+    double t[ROUNDS];
+    size_t len = strlen(text), sink = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        double a = now_ns();
+        for (int i = 0; i < DUMPS; i++) {
+            if (ours) {
+                struct json_doc doc;
+                struct json_doc_error err;
+                if (json_doc_parse(&doc, text, len, 32, &err) != 0)
+                    abort();
+                sink += json_object_size(doc.root);
+                json_doc_release(&doc);
+            } else {
+                json_t *v = json_loadb(text, len, 0, NULL);
+                if (!v)
+                    abort();
+                sink += json_object_size(v);
+                json_decref(v);
+            }
+        }
+        t[r] = (now_ns() - a) / DUMPS;
+    }
+    if (sink == 0)
+        abort();
+    qsort(t, ROUNDS, sizeof(t[0]), cmp_double);
+    return t[ROUNDS / 2];
+}
+
 int main(void)
 {
     static const int sizes[] = {4, 20};
@@ -89,6 +149,15 @@ int main(void)
                ours / theirs);
         free(text);
         json_decref(v);
+    }
+    printf("\n| expense.created event, members | bytes | json_doc_parse | json_loadb | ratio |\n");
+    printf("|---|---|---|---|---|\n");
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        char *text = event_text(sizes[i]);
+        double ours = median_parse_ns(text, 1), theirs = median_parse_ns(text, 0);
+        printf("| %d | %zu | %.0f ns | %.0f ns | %.2f |\n", sizes[i], strlen(text), ours, theirs,
+               ours / theirs);
+        free(text);
     }
     return 0;
 }

@@ -64,6 +64,11 @@ const char *event_kind_name(enum event_kind kind);
 /* The key of the target id: "expense_id" or "payment_id". Static storage. */
 const char *event_target_key(enum event_kind kind);
 
+/* How deep an event's JSON may nest: above the api's bound on a request body
+   (16) and the levels an event wraps around the request's fields (data, and
+   a revert's restore). */
+#define EVENT_MAX_DEPTH 32
+
 /* One event. Every string is borrowed: from root when event_decode filled it,
    from the caller when it is given to event_encode. */
 struct event {
@@ -88,8 +93,10 @@ json_t *event_revert_data(const char *reverts, json_t *restore);
 char *event_encode(const struct event *ev);
 
 /*
- * Read text[0 .. len) as an event into ev and check its form: a JSON object,
- * the UUIDs lowercase and canonical, a known type, the target key of the
+ * Read text[0 .. len) as an event into ev and check its form: strict JSON
+ * (json_doc_parse: valid UTF-8, no duplicate key, at most EVENT_MAX_DEPTH
+ * deep) holding an object, no NUL in the fields read here, the UUIDs
+ * lowercase and canonical, a known type, the target key of the
  * type's kind, accepted_at in its canonical form, if_match a positive
  * integer when present, the key a string, and the two digests both or
  * neither, with the key, 64 lowercase hex digits each. Whether the data is right for the

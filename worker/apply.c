@@ -111,16 +111,16 @@ void idx_free(struct idx *x)
 /* --- the batch's statements and entries ----------------------------------------------------- */
 
 /* Decode entry ev's event (event_decode); its fields must also have their
-   canonical form to be chained (chain.h). 0, or -1: not a ledger event. */
-static int entry_decode(struct entry *ev)
+   canonical form to be chained (chain.h). 0, or -1: not a ledger event, and
+   why in err. */
+static int entry_decode(struct entry *ev, char *err, size_t err_size)
 {
-    char err[160];
-    if (event_decode(ev->text, ev->text_len, &ev->e, err, sizeof(err)) != 0)
+    if (event_decode(ev->text, ev->text_len, &ev->e, err, err_size) != 0)
         return -1;
     struct chain_event ce = {ev->e.group_id, ev->e.id,          event_type_name(ev->e.type),
                              ev->e.actor,    ev->e.accepted_at, 1,
                              ev->text,       ev->text_len};
-    return chain_check(&ce, err, sizeof(err));
+    return chain_check(&ce, err, err_size);
 }
 
 int apply_refused_for_content(const char *state)
@@ -609,10 +609,11 @@ static int apply_once(struct worker *w, const struct stream_entry *entries, size
         ev->text_len = entries[i].event_len;
         ev->wait = entries[i].wait;
         ev->defer = entries[i].defer;
-        ev->outcome = entry_decode(ev) == 0 ? OUT_APPLIED : OUT_MALFORMED;
+        char bad[160];
+        ev->outcome = entry_decode(ev, bad, sizeof(bad)) == 0 ? OUT_APPLIED : OUT_MALFORMED;
         if (ev->outcome == OUT_MALFORMED)
-            log_error("apply: entry %s of partition %u is not a ledger event", entries[i].id,
-                      entries[i].p);
+            log_error("apply: entry %s of partition %u is not a ledger event: %s", entries[i].id,
+                      entries[i].p, bad);
     }
     if (!w->pg || PQstatus(w->pg) != CONNECTION_OK)
         goto out;
@@ -691,7 +692,8 @@ int apply_dead_letter(struct worker *w, const struct stream_entry *entry, const 
         if (*c == '\n')
             *c = ' ';
     log_error("apply: partition %u entry %s dead-lettered: %s", p, entry->id, why);
-    if (entry_decode(&ev) == 0) {
+    char bad[160];
+    if (entry_decode(&ev, bad, sizeof(bad)) == 0) {
         json_t *problem = problem_new(PROBLEM_INTERNAL, detail, NULL);
         char *text = json_dump_compact(problem);
         const char *params[6] = {ev.e.id,    ev.e.group_id,    event_type_name(ev.e.type),

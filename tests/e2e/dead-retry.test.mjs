@@ -1,4 +1,5 @@
-// `splitterctl dead retry` applies a dead-lettered event that was not refused for its content.
+// Dead letters: `splitterctl dead retry` applies a dead-lettered event that was not refused for
+// its content, and an entry that is no event is dead-lettered without applying anything.
 //
 // A dead letter is recorded as rejected (its request gets an answer). Entries dead-lettered for
 // a reason that was not their own (older versions counted fencing and timeouts against them)
@@ -47,4 +48,33 @@ test('dead retry of an event recorded as rejected for no fault of its own applie
     assert.equal(psql(`SELECT count(*) FROM rejected_events WHERE event_id = '${ev.event_id}'`)[0][0], '0');
     const e = await api('GET', `/api/v1/groups/${g.id}/expenses/${ev.expense_id}`, { token: alice.token });
     assert.equal(e.status, 200, e.text);
+});
+
+test('an entry with a repeated key is no event: dead-lettered, nothing of it applied, its partition goes on', async () => {
+    const alice = await registerUser({ name: 'Alice' });
+    const g = (await api('POST', '/api/v1/groups', { token: alice.token, body: { name: 'Twice', currency: 'EUR' } })).json;
+    const member = g.members[0].id;
+    const body = { description: 'Rent', amount: 500, paid_by: [{ member_id: member, amount: 500 }], split: { mode: 'equal', members: [{ member_id: member }] } };
+    const x = await api('POST', `/api/v1/groups/${g.id}/expenses`, { token: alice.token, headers: { Prefer: 'wait=5' }, body });
+    assert.equal(x.status, 201, x.text);
+    // A well-formed event but for a second "type": a reader that let the last copy win would
+    // delete the expense above; the worker reads strict JSON and takes the entry for no event.
+    const [[payload]] = psql(`SELECT payload::text FROM events WHERE group_id = '${g.id}'`);
+    const ev = JSON.parse(payload);
+    ev.event_id = randomUUID();
+    ev.expense_id = x.json.id;
+    delete ev.idempotency_key;
+    const text = `${JSON.stringify(ev).slice(0, -1)},"type":"expense.deleted"}`;
+    redisCli('XADD', `splitter:stream:${partitionOf(g.id)}`, '*', 'event', text);
+    // The next write of the group is behind it in the same partition.
+    const next = await api('POST', `/api/v1/groups/${g.id}/expenses`, { token: alice.token, headers: { Prefer: 'wait=10' }, body });
+    assert.equal(next.status, 201, next.text);
+    const dead = redisCli('XRANGE', 'splitter:dead', '-', '+').split('\n');
+    const at = dead.findIndex((line) => line === text);
+    assert.ok(at > 0, 'the entry is in the dead letters');
+    assert.equal(dead[at + 2], 'not a ledger event');
+    assert.equal(psql(`SELECT count(*) FROM events WHERE event_id = '${ev.event_id}'`)[0][0], '0');
+    const e = await api('GET', `/api/v1/groups/${g.id}/expenses/${x.json.id}`, { token: alice.token });
+    assert.equal(e.status, 200, e.text);
+    assert.equal(e.json.deleted ?? false, false);
 });

@@ -210,6 +210,15 @@ START_TEST(test_event_decode_refuses_malformed)
         {"{" BASE ",'type':'expense.deleted','expense_id':'" X "','idempotency_key':'k',"
          "'idempotency_key_sha256':'" SHA_A "','request_sha256':'ABC'}",
          "sha-256"},
+        /* Strict JSON: a repeated key is no event, whichever copy would win. */
+        {"{" BASE ",'type':'expense.created','expense_id':'" X "','type':'expense.deleted'}",
+         "duplicate key at type"},
+        {"{" BASE ",'type':'expense.created','expense_id':'" X "','data':{'description':'\xff'}}",
+         "UTF-8"},
+        {"{'event_id':'" EID "\\u0000','group_id':'" G "','actor':'" U "','accepted_at':'" AT
+         "','type':'expense.created','expense_id':'" X "'}",
+         "event_id"},
+        {"{" BASE ",'type':'expense.created','expense_id':'" X "\\u0000'}", "expense_id"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct event ev;
@@ -241,6 +250,27 @@ START_TEST(test_event_decode_leaves_data_to_the_ledger)
     ck_assert_str_eq(ev.idem, "old");
     ck_assert_ptr_null(ev.idem_sha);
     event_release(&ev);
+
+    /* Data nested as deep as EVENT_MAX_DEPTH allows (the object around it is one level), and one
+       level deeper. */
+    for (int depth = EVENT_MAX_DEPTH - 1; depth <= EVENT_MAX_DEPTH; depth++) {
+        char text[1024];
+        int n = snprintf(text, sizeof(text),
+                         "{" BASE ",'type':'expense.created','expense_id':'" X "','data':");
+        for (int i = 0; i < depth; i++)
+            text[n++] = '[';
+        for (int i = 0; i < depth; i++)
+            text[n++] = ']';
+        snprintf(text + n, sizeof(text) - (size_t)n, "}");
+        int rc = decode(text, &ev, err, sizeof(err));
+        if (depth < EVENT_MAX_DEPTH) {
+            ck_assert_msg(rc == 0, "depth %d: %s", depth, err);
+            event_release(&ev);
+        } else {
+            ck_assert_int_eq(rc, -1);
+            ck_assert_msg(strstr(err, "too deep") != NULL, "%s", err);
+        }
+    }
 }
 END_TEST
 
