@@ -1,9 +1,10 @@
 /*
  * sha256: SHA-256 digests through OpenSSL's libcrypto, which uses the CPU's
- * SHA extensions where it has them; libsodium's SHA-256 is portable C, four to
- * five times slower on such a CPU for an event's bytes (bench/bench_hash.c prints both). The
- * worker hashes every event twice for its hash chain (shared/chain.h), the
- * api every request's bearer token, and its Idempotency-Key when it has one.
+ * SHA extensions where it has them; libsodium's SHA-256 is portable C, three to
+ * four times slower on such a CPU for an event's bytes (bench/bench_hash.c
+ * prints both). The worker hashes every event twice for its hash chain
+ * (shared/chain.h), the api every request's bearer token, and its
+ * Idempotency-Key when it has one.
  *
  * Both functions are thread-safe and abort the process when libcrypto fails,
  * which it does only when memory runs out (as xalloc.h does).
