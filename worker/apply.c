@@ -34,9 +34,10 @@
  *                 newest PostgreSQL has seen for its partition; queued, and
  *                 failing by itself when it is not (the COMMIT is already
  *                 sent behind it);
- *   6. commit, sent with the queued writes and the fence, then (publish.c) the cache and, one
- * command each for the batch, the statuses' deletion and the notification; one ack and one trim for
- * each partition of the batch.
+ *   6. commit     sent with the queued writes and the fence; then
+ *                 (publish.c) the cache and, one command each for the
+ *                 batch, the statuses' deletion and the notification; one
+ *                 ack and one trim for each partition of the batch.
  *
  * A group whose row another transaction holds locked (an operator's query, a
  * stale holder's batch) holds up only itself: its events in the batch, and its
