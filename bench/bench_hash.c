@@ -8,49 +8,32 @@
  */
 #include <sodium.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
 #include "sha256.h"
 
-#define ROUNDS 7
-#define DIGESTS 50000
+#define REPS 50000
 
-static double now_ns(void)
+static void sodium_digest(unsigned char out[SHA256_BYTES], const void *data, size_t len)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+    crypto_hash_sha256(out, data, len);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+/* One digest's input and the implementation that takes it. */
+struct input {
+    void (*digest)(unsigned char out[SHA256_BYTES], const void *data, size_t len);
+    unsigned char *data;
+    size_t len;
+};
 
-static double median_ns(unsigned char *data, size_t len, int ours)
+static size_t digest_once(void *arg, int i)
 {
-    double t[ROUNDS];
+    struct input *in = arg;
     unsigned char out[SHA256_BYTES];
-    unsigned sink = 0;
-    for (int r = 0; r < ROUNDS; r++) {
-        double a = now_ns();
-        for (int i = 0; i < DIGESTS; i++) {
-            data[0] = (unsigned char)i;
-            if (ours)
-                sha256_digest(out, data, len);
-            else
-                crypto_hash_sha256(out, data, len);
-            sink += out[0];
-        }
-        t[r] = (now_ns() - a) / DIGESTS;
-    }
-    if (sink == 1)
-        printf("(sink)\n");
-    qsort(t, ROUNDS, sizeof(t[0]), cmp_double);
-    return t[ROUNDS / 2];
+    in->data[0] = (unsigned char)i;
+    in->digest(out, in->data, in->len);
+    return out[0];
 }
 
 int main(void)
@@ -72,7 +55,10 @@ int main(void)
            "ratio |\n");
     printf("|---|---|---|---|\n");
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-        double ours = median_ns(data, sizes[i], 1), theirs = median_ns(data, sizes[i], 0);
+        struct input ours_in = {sha256_digest, data, sizes[i]},
+                     theirs_in = {sodium_digest, data, sizes[i]};
+        double ours = bench_median_ns(digest_once, &ours_in, REPS),
+               theirs = bench_median_ns(digest_once, &theirs_in, REPS);
         printf("| %zu | %.0f ns | %.0f ns | %.2f |\n", sizes[i], ours, theirs, ours / theirs);
     }
     return 0;

@@ -12,25 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
 #include "json.h"
 
-#define ROUNDS 7
-#define DUMPS 20000
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+#define REPS 20000
 
 /* An expense resource as ledger_expense_resource() builds it. */
 static json_t *resource(int members)
@@ -58,40 +44,35 @@ static json_t *resource(int members)
                      "updated_at", "2026-11-20T12:34:56Z", "version", (json_int_t)1);
 }
 
-static double median_ns(const json_t *v, int ours)
+static size_t dump_ours(void *v, int i)
 {
-    double t[ROUNDS];
-    size_t sink = 0;
-    for (int r = 0; r < ROUNDS; r++) {
-        double a = now_ns();
-        for (int i = 0; i < DUMPS; i++) {
-            char *s = ours
-                          ? json_dump_compact(v)
-                          : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
-            sink += strlen(s);
-            free(s);
-        }
-        t[r] = (now_ns() - a) / DUMPS;
-    }
-    if (sink == 0)
-        abort();
-    qsort(t, ROUNDS, sizeof(t[0]), cmp_double);
-    return t[ROUNDS / 2];
+    (void)i;
+    char *s = json_dump_compact(v);
+    size_t n = strlen(s);
+    free(s);
+    return n;
+}
+
+static size_t dump_jansson(void *v, int i)
+{
+    (void)i;
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+    size_t n = strlen(s);
+    free(s);
+    return n;
 }
 
 /* An expense.created event as the api queues it (shared/event.h), split equally between
-   members. Caller frees. */
+   members: the resource's payer and members. Caller frees. */
 static char *event_text(int members)
 {
-    json_t *paid = json_array(), *split = json_array();
-    char id[40];
-    for (int i = 0; i < members; i++) {
-        snprintf(id, sizeof(id), "0b9e6a4c-2f7d-4c1e-9a35-%012d", i);
-        if (i == 0)
-            json_array_append_new(
-                paid, json_pack("{s:s, s:I}", "member_id", id, "amount", (json_int_t)123456));
-        json_array_append_new(split, json_pack("{s:s}", "member_id", id));
-    }
+    json_t *r = resource(members), *split = json_array(), *m;
+    size_t i;
+    json_array_foreach(json_object_get(json_object_get(r, "split"), "members"), i, m)
+        json_array_append_new(split,
+                              json_pack("{s:O}", "member_id", json_object_get(m, "member_id")));
+    json_t *paid = json_incref(json_object_get(r, "paid_by"));
+    json_decref(r);
     json_t *data = json_pack("{s:s, s:I, s:o, s:{s:s, s:o}, s:s, s:s, s:s, s:n}", "description",
                              "Dinner", "amount", (json_int_t)123456, "paid_by", paid, "split",
                              "mode", "equal", "members", split, "currency", "EUR", "exchange_rate",
@@ -106,34 +87,27 @@ static char *event_text(int members)
     return text;
 }
 
-static double median_parse_ns(const char *text, int ours)
+static size_t parse_ours(void *text, int i)
 {
-    double t[ROUNDS];
-    size_t len = strlen(text), sink = 0;
-    for (int r = 0; r < ROUNDS; r++) {
-        double a = now_ns();
-        for (int i = 0; i < DUMPS; i++) {
-            if (ours) {
-                struct json_doc doc;
-                struct json_doc_error err;
-                if (json_doc_parse(&doc, text, len, 32, &err) != 0)
-                    abort();
-                sink += json_object_size(doc.root);
-                json_doc_release(&doc);
-            } else {
-                json_t *v = json_loadb(text, len, 0, NULL);
-                if (!v)
-                    abort();
-                sink += json_object_size(v);
-                json_decref(v);
-            }
-        }
-        t[r] = (now_ns() - a) / DUMPS;
-    }
-    if (sink == 0)
+    struct json_doc doc;
+    struct json_doc_error err;
+    (void)i;
+    if (json_doc_parse(&doc, text, strlen(text), 32, &err) != 0)
         abort();
-    qsort(t, ROUNDS, sizeof(t[0]), cmp_double);
-    return t[ROUNDS / 2];
+    size_t n = json_object_size(doc.root);
+    json_doc_release(&doc);
+    return n;
+}
+
+static size_t parse_jansson(void *text, int i)
+{
+    (void)i;
+    json_t *v = json_loadb(text, strlen(text), 0, NULL);
+    if (!v)
+        abort();
+    size_t n = json_object_size(v);
+    json_decref(v);
+    return n;
 }
 
 int main(void)
@@ -144,7 +118,8 @@ int main(void)
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         json_t *v = resource(sizes[i]);
         char *text = json_dump_compact(v);
-        double ours = median_ns(v, 1), theirs = median_ns(v, 0);
+        double ours = bench_median_ns(dump_ours, v, REPS),
+               theirs = bench_median_ns(dump_jansson, v, REPS);
         printf("| %d | %zu | %.0f ns | %.0f ns | %.2f |\n", sizes[i], strlen(text), ours, theirs,
                ours / theirs);
         free(text);
@@ -154,7 +129,8 @@ int main(void)
     printf("|---|---|---|---|---|\n");
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         char *text = event_text(sizes[i]);
-        double ours = median_parse_ns(text, 1), theirs = median_parse_ns(text, 0);
+        double ours = bench_median_ns(parse_ours, text, REPS),
+               theirs = bench_median_ns(parse_jansson, text, REPS);
         printf("| %d | %zu | %.0f ns | %.0f ns | %.2f |\n", sizes[i], strlen(text), ours, theirs,
                ours / theirs);
         free(text);
