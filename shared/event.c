@@ -191,9 +191,9 @@ int event_decode(const char *text, size_t len, struct event *ev, char *err, size
 {
     struct json_doc doc;
     struct json_doc_error je;
-    /* The strict reader, not jansson's: it reads an event in half the time
-       (bench/bench_json.c), and refuses duplicate keys, which jansson would
-       take last one wins. */
+    /* The strict reader, not jansson's: it reads an event in 0.4 of the time
+       (bench/bench_json.c), and it refuses a repeated key, where jansson
+       would keep the last copy. */
     if (json_doc_parse(&doc, text, len, EVENT_MAX_DEPTH, &je) != 0) {
         memset(ev, 0, sizeof(*ev));
         snprintf(err, err_size, "the event is not JSON: %s%s%s", je.message,
