@@ -73,6 +73,9 @@ test('an entry with a repeated key is no event: dead-lettered, nothing of it app
     const at = dead.findIndex((line) => line === text);
     assert.ok(at > 0, 'the entry is in the dead letters');
     assert.equal(dead[at + 2], 'not a ledger event');
+    // Its id, then stream, partition, entry, its id, event: the dead letters are left as found.
+    assert.equal(dead[at - 1], 'event');
+    assert.equal(redisCli('XDEL', 'splitter:dead', dead[at - 6]), '1');
     assert.equal(psql(`SELECT count(*) FROM events WHERE event_id = '${ev.event_id}'`)[0][0], '0');
     const e = await api('GET', `/api/v1/groups/${g.id}/expenses/${x.json.id}`, { token: alice.token });
     assert.equal(e.status, 200, e.text);
